@@ -1,0 +1,75 @@
+"""Address helpers (layer 0): MAC normalisation and tests, deterministic ids and MACs.
+
+Neutron generates port MACs as ``fa:16:3e:xx:xx:xx`` (its ``base_mac``) and UUIDs at random; neutrace
+derives both from a stable seed string instead, so the same topology always yields the same cloud.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+import uuid
+
+BROADCAST_MAC = "ff:ff:ff:ff:ff:ff"
+NEUTRON_BASE_MAC = "fa:16:3e"
+
+_MAC_RE = re.compile(r"^[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2}){5}$")
+
+
+def is_mac(text: str) -> bool:
+    """True if ``text`` is a colon-separated 48-bit MAC address."""
+    return bool(_MAC_RE.match(text))
+
+
+def norm_mac(text: str) -> str:
+    """``FA:16:3E:1:2:3`` -> ``fa:16:3e:01:02:03``; raises ValueError when not a MAC."""
+    if not is_mac(text):
+        raise ValueError(f"not a MAC address: {text!r}")
+    return ":".join(f"{int(part, 16):02x}" for part in text.split(":"))
+
+
+def mac_to_int(mac: str) -> int:
+    return int(norm_mac(mac).replace(":", ""), 16)
+
+
+def int_to_mac(value: int) -> str:
+    raw = f"{value & 0xFFFFFFFFFFFF:012x}"
+    return ":".join(raw[i : i + 2] for i in range(0, 12, 2))
+
+
+def is_multicast_mac(mac: str) -> bool:
+    """Group bit set (broadcast included)."""
+    return bool(int(mac[0:2], 16) & 1)
+
+
+def is_broadcast_mac(mac: str) -> bool:
+    return mac.lower() == BROADCAST_MAC
+
+
+def _digest(seed: str) -> bytes:
+    return hashlib.sha256(seed.encode()).digest()
+
+
+def stable_uuid(seed: str) -> str:
+    """A UUID (version 4 layout) derived from ``seed``: same seed, same id."""
+    return str(uuid.UUID(bytes=_digest(seed)[:16], version=4))
+
+
+def stable_mac(seed: str, base: str = NEUTRON_BASE_MAC) -> str:
+    """A MAC under Neutron's base ``fa:16:3e`` derived from ``seed``."""
+    tail = _digest(seed)[:3]
+    return base + ":" + ":".join(f"{b:02x}" for b in tail)
+
+
+def ip_to_hex(ip: str) -> str:
+    """``192.168.120.22`` -> ``c0a87816``, as Neutron names tunnel ports (``vxlan-c0a87816``)."""
+    return f"{int(ipaddress.IPv4Address(ip)):08x}"
+
+
+def ip_version(ip: str) -> int:
+    return ipaddress.ip_address(ip).version
+
+
+def in_cidr(ip: str, cidr: str) -> bool:
+    return ipaddress.ip_address(ip) in ipaddress.ip_network(cidr, strict=False)

@@ -1,0 +1,314 @@
+"""The pivot: per-host data-plane state (layer 1).
+
+`HostState` is plain, frozen data describing what is programmed on one host, in Open vSwitch's and
+Linux's own terms, with no Neutron model behind it:
+
+- OVS bridges (`OvsBridge`): ports (`OvsPort`: ofport, type, tag/trunks, patch peer, tunnel
+  options, external_ids) and OpenFlow flows (`Flow`);
+- network namespaces (`Namespace`): the host's root namespace (``name == ""``), ``qrouter-*`` and
+  ``qdhcp-*`` namespaces, and VMs (a VM is modelled as a namespace of kind ``"vm"`` whose NIC
+  ``eth0`` is the far end of its ``tap`` device). Each holds interfaces (veth, tap, Linux bridge,
+  OVS internal port, physical NIC), addresses, routes, rules, neighbours, sysctls and its
+  netfilter rules as iptables-save / ip6tables-save / ipset-save text.
+
+How the pieces are wired is recorded by names, exactly as on a real host: an OVS port of type
+``""`` (system) or ``"internal"`` is the Linux interface of the same name in one of the host's
+namespaces; a veth's ``peer`` names the other end (``peer_namespace`` its namespace); a Linux
+bridge's ports are the interfaces whose ``master`` is that bridge; a physical NIC's ``segment``
+names the physical network segment (an L2 wire outside the hosts) it plugs into.
+
+`CloudState` gathers the hosts and what lies outside them: segments and external namespaces (an
+upstream gateway, outside hosts) that the walker joins to physical NICs.
+
+Everything produces or consumes this: the agents produce it from the Neutron model, importers from
+a live host or sosreport; the simulator, the real backend and the diff consume it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+# Interface kinds (Interface.kind)
+VETH = "veth"
+TAP = "tap"
+BRIDGE = "bridge"  # a Linux bridge (qbr...)
+OVS_INTERNAL = "internal"  # an OVS internal port (qr-, qg-, DHCP tap, br-ex's LOCAL port)
+PHYSICAL = "physical"  # a NIC (eth3)
+LOOPBACK = "loopback"
+
+# Namespace kinds (Namespace.kind)
+NS_HOST = "host"
+NS_ROUTER = "qrouter"
+NS_DHCP = "qdhcp"
+NS_VM = "vm"
+NS_EXTERNAL = "external"  # outside the cloud: upstream gateway, outside hosts
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """One OpenFlow flow as ``ovs-ofctl add-flow`` takes it.
+
+    ``match`` is the ordered list of match fields as written (``("in_port", "1")``,
+    ``("dl_vlan", "2")``, and protocol shorthands with an empty value: ``("arp", "")``);
+    ``actions`` is the action text after ``actions=``. Parsing and formatting live in
+    ``neutrace.syntax.ofctl``.
+    """
+
+    table: int
+    priority: int
+    match: tuple[tuple[str, str], ...]
+    actions: str
+    cookie: int = 0
+    idle_timeout: int = 0
+    hard_timeout: int = 0
+
+    def match_value(self, name: str) -> str | None:
+        for k, v in self.match:
+            if k == name:
+                return v
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class OvsPort:
+    """A port of an OVS bridge, as ``ovs-vsctl`` records it (Port + its single Interface).
+
+    ``type`` is the Interface type: ``""`` (system: a Linux interface such as qvo… or eth3),
+    ``"internal"``, ``"patch"``, ``"vxlan"``, ``"gre"``, ``"geneve"``. ``options`` holds
+    ``peer`` for patch ports and ``remote_ip``/``local_ip``/``in_key``/``out_key``/``df_default``
+    for tunnels, sorted by key. ``tag``/``trunks`` are the Port's VLAN settings (NORMAL uses them).
+    """
+
+    name: str
+    ofport: int
+    type: str = ""
+    tag: int | None = None
+    trunks: tuple[int, ...] = ()
+    options: tuple[tuple[str, str], ...] = ()
+    external_ids: tuple[tuple[str, str], ...] = ()
+    mac: str | None = None
+
+    def option(self, key: str) -> str | None:
+        return dict(self.options).get(key)
+
+    def external_id(self, key: str) -> str | None:
+        return dict(self.external_ids).get(key)
+
+    @property
+    def peer(self) -> str | None:
+        """The patch peer's port name, for a patch port."""
+        return self.option("peer") if self.type == "patch" else None
+
+    @property
+    def is_tunnel(self) -> bool:
+        return self.type in ("vxlan", "gre", "geneve")
+
+
+@dataclass(frozen=True, slots=True)
+class OvsBridge:
+    """An OVS bridge: its ports (by ofport) and flows. ``LOCAL`` is implicit (ofport 65534)."""
+
+    name: str
+    ports: tuple[OvsPort, ...] = ()
+    flows: tuple[Flow, ...] = ()
+    datapath_type: str = "system"
+    fail_mode: str = "secure"
+    protocols: tuple[str, ...] = ("OpenFlow10", "OpenFlow13")
+    external_ids: tuple[tuple[str, str], ...] = ()
+
+    def port(self, name: str) -> OvsPort | None:
+        for p in self.ports:
+            if p.name == name:
+                return p
+        return None
+
+    def port_by_ofport(self, ofport: int) -> OvsPort | None:
+        for p in self.ports:
+            if p.ofport == ofport:
+                return p
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Interface:
+    """A Linux network interface inside one namespace.
+
+    ``addresses`` are CIDR strings (``"192.168.100.102/24"``). ``peer``/``peer_namespace`` name the
+    other end of a veth (``peer_namespace`` is ``""`` for the host's root namespace). ``master``
+    is the Linux bridge this interface is enslaved to. ``segment`` is set on a physical NIC and
+    names the physical segment it plugs into. ``vm`` marks a tap whose far end is that VM's NIC.
+    """
+
+    name: str
+    kind: str
+    mac: str | None = None
+    mtu: int = 1500
+    addresses: tuple[str, ...] = ()
+    peer: str | None = None
+    peer_namespace: str | None = None
+    master: str | None = None
+    segment: str | None = None
+    up: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A route like ``ip route``: ``destination`` is a CIDR or ``"default"``."""
+
+    destination: str
+    device: str
+    gateway: str | None = None
+    table: str = "main"
+    scope: str = "universe"  # "link" for connected routes
+    proto: str = "static"  # "kernel" for connected routes
+    source: str | None = None
+    metric: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """An ``ip rule``: priority, selector and the table it looks up."""
+
+    priority: int
+    table: str
+    source: str | None = None  # CIDR, None = all
+    destination: str | None = None
+    fwmark: str | None = None  # "0x4000/0xffff"
+    iif: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbour:
+    """A neighbour (ARP) entry: ``state`` as ``ip neigh`` prints it (PERMANENT, REACHABLE...)."""
+
+    ip: str
+    mac: str
+    device: str
+    state: str = "PERMANENT"
+
+
+@dataclass(frozen=True, slots=True)
+class Namespace:
+    """A network namespace. ``name == ""`` is the host's root namespace.
+
+    ``iptables``/``ip6tables`` hold iptables-save text (parsed by ``neutrace.syntax.iptables``),
+    ``ipsets`` holds ``ipset save`` text. ``sysctls`` are ``("net.ipv4.ip_forward", "1")`` pairs.
+    """
+
+    name: str
+    kind: str = NS_HOST
+    interfaces: tuple[Interface, ...] = ()
+    routes: tuple[Route, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    neighbours: tuple[Neighbour, ...] = ()
+    iptables: str = ""
+    ip6tables: str = ""
+    ipsets: str = ""
+    sysctls: tuple[tuple[str, str], ...] = ()
+
+    def interface(self, name: str) -> Interface | None:
+        for i in self.interfaces:
+            if i.name == name:
+                return i
+        return None
+
+    def sysctl(self, key: str, default: str = "") -> str:
+        return dict(self.sysctls).get(key, default)
+
+    @property
+    def ip_forward(self) -> bool:
+        return self.sysctl("net.ipv4.ip_forward", "0") == "1"
+
+    def bridge_ports(self, bridge: str) -> tuple[Interface, ...]:
+        """The interfaces enslaved to the Linux bridge ``bridge``."""
+        return tuple(i for i in self.interfaces if i.master == bridge)
+
+
+@dataclass(frozen=True, slots=True)
+class HostState:
+    """Everything programmed on one host."""
+
+    name: str
+    management_ip: str | None = None
+    tunnel_ip: str | None = None
+    ovs_bridges: tuple[OvsBridge, ...] = ()
+    namespaces: tuple[Namespace, ...] = ()
+
+    def bridge(self, name: str) -> OvsBridge | None:
+        for b in self.ovs_bridges:
+            if b.name == name:
+                return b
+        return None
+
+    def namespace(self, name: str) -> Namespace | None:
+        for n in self.namespaces:
+            if n.name == name:
+                return n
+        return None
+
+    @property
+    def root(self) -> Namespace:
+        """The root namespace (an empty one if none was recorded)."""
+        return self.namespace("") or Namespace(name="")
+
+    def find_interface(self, name: str) -> tuple[Namespace, Interface] | None:
+        """The namespace and interface called ``name`` on this host (root namespace first)."""
+        for ns in self.namespaces:
+            itf = ns.interface(name)
+            if itf is not None:
+                return ns, itf
+        return None
+
+    def ovs_port(self, name: str) -> tuple[OvsBridge, OvsPort] | None:
+        """The OVS bridge and port called ``name``."""
+        for b in self.ovs_bridges:
+            p = b.port(name)
+            if p is not None:
+                return b, p
+        return None
+
+    def vms(self) -> Iterator[Namespace]:
+        return (n for n in self.namespaces if n.kind == NS_VM)
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A physical L2 segment outside the hosts (e.g. ``"external"`` behind eth3 of each host)."""
+
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CloudState:
+    """All hosts, plus what lies outside them: physical segments and external namespaces
+    (an upstream gateway, outside hosts) whose interfaces plug into those segments.
+
+    ``underlay`` names the segment the tunnel IPs live on; the walker delivers a VXLAN packet to
+    the host whose ``tunnel_ip`` is its outer destination.
+    """
+
+    hosts: tuple[HostState, ...]
+    segments: tuple[Segment, ...] = ()
+    external: tuple[Namespace, ...] = ()
+    underlay: str = "tunnel"
+    metadata: tuple[tuple[str, str], ...] = field(default=())
+
+    def host(self, name: str) -> HostState | None:
+        for h in self.hosts:
+            if h.name == name:
+                return h
+        return None
+
+    def host_by_tunnel_ip(self, ip: str) -> HostState | None:
+        for h in self.hosts:
+            if h.tunnel_ip == ip:
+                return h
+        return None
+
+    def external_namespace(self, name: str) -> Namespace | None:
+        for n in self.external:
+            if n.name == name:
+                return n
+        return None

@@ -1,0 +1,275 @@
+"""The cloud model in Neutron's own nouns (layer 1): frozen, validated data.
+
+A `Cloud` is what a user describes (hosts and their agent configuration, networks, subnets, ports,
+routers, floating IPs, security groups) plus what lies outside the cloud (physical segments, an
+upstream gateway, outside hosts). It is built by ``neutrace.topology`` from a YAML/JSON file or the
+Python builder, which fill in every default and generated value (ids, MACs, router and DHCP ports),
+so the agents read a complete model and never guess.
+
+Attribute names follow the Neutron API (``segmentation_id``, ``router:external`` as
+``router_external``, ``device_owner``, ``fixed_ips``, ``allowed_address_pairs``...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar
+
+_T = TypeVar("_T")
+
+# device_owner values, verbatim from neutron_lib.constants
+DEVICE_OWNER_COMPUTE = "compute:nova"
+DEVICE_OWNER_ROUTER_INTF = "network:router_interface"
+DEVICE_OWNER_ROUTER_GW = "network:router_gateway"
+DEVICE_OWNER_DHCP = "network:dhcp"
+DEVICE_OWNER_FLOATINGIP = "network:floatingip"
+
+# network types (provider:network_type)
+TYPE_FLAT = "flat"
+TYPE_VLAN = "vlan"
+TYPE_VXLAN = "vxlan"
+TYPE_GRE = "gre"
+TYPE_LOCAL = "local"
+TUNNEL_TYPES = (TYPE_VXLAN, TYPE_GRE)
+
+ROLE_COMPUTE = "compute"
+ROLE_NETWORK = "network"
+
+
+@dataclass(frozen=True, slots=True)
+class PhysicalNic:
+    """A NIC plugged into an OVS physical bridge (``eth3`` on ``br-ex``) and the physical segment
+    (an L2 wire outside the hosts) it connects to."""
+
+    name: str
+    bridge: str
+    segment: str
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    """A hypervisor or network node, with its neutron-openvswitch-agent configuration.
+
+    ``bridge_mappings`` are ``(physnet, bridge)`` pairs (``[ovs] bridge_mappings``);
+    ``local_vlans`` pins a network's local VLAN on this host: ``(network_id, vlan)``.
+    """
+
+    name: str
+    management_ip: str
+    tunnel_ip: str | None
+    roles: tuple[str, ...] = (ROLE_COMPUTE,)
+    bridge_mappings: tuple[tuple[str, str], ...] = ()
+    physical_nics: tuple[PhysicalNic, ...] = ()
+    tunnel_types: tuple[str, ...] = (TYPE_VXLAN,)
+    l2_population: bool = False
+    arp_responder: bool = False
+    firewall_driver: str = "iptables_hybrid"
+    local_vlans: tuple[tuple[str, int], ...] = ()
+    tunnel_nic: str = "eth1"
+
+    def bridge_for(self, physnet: str) -> str | None:
+        return dict(self.bridge_mappings).get(physnet)
+
+    @property
+    def is_network_node(self) -> bool:
+        return ROLE_NETWORK in self.roles
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    id: str
+    name: str
+    network_type: str
+    physical_network: str | None = None
+    segmentation_id: int | None = None
+    router_external: bool = False
+    shared: bool = False
+    mtu: int = 1500
+    project_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AllocationPool:
+    start: str
+    end: str
+
+
+@dataclass(frozen=True, slots=True)
+class Subnet:
+    id: str
+    name: str
+    network_id: str
+    cidr: str
+    ip_version: int = 4
+    gateway_ip: str | None = None
+    enable_dhcp: bool = True
+    allocation_pools: tuple[AllocationPool, ...] = ()
+    dns_nameservers: tuple[str, ...] = ()
+    host_routes: tuple[tuple[str, str], ...] = ()  # (destination, nexthop)
+
+
+@dataclass(frozen=True, slots=True)
+class FixedIp:
+    subnet_id: str
+    ip_address: str
+
+
+@dataclass(frozen=True, slots=True)
+class AllowedAddressPair:
+    ip_address: str  # an IP or CIDR
+    mac_address: str
+
+
+@dataclass(frozen=True, slots=True)
+class Port:
+    """A Neutron port. ``binding_host_id`` is where it is bound; ``device_id`` the VM name for
+    compute ports, the router id for router ports, ``dhcp<host>-<network>`` for DHCP ports."""
+
+    id: str
+    name: str
+    network_id: str
+    mac_address: str
+    fixed_ips: tuple[FixedIp, ...]
+    device_owner: str
+    device_id: str
+    binding_host_id: str
+    security_groups: tuple[str, ...] = ()
+    port_security_enabled: bool = True
+    allowed_address_pairs: tuple[AllowedAddressPair, ...] = ()
+
+    @property
+    def short_id(self) -> str:
+        """The first 11 characters of the id, as in ``tap`` + short_id (Linux's 15-char limit)."""
+        return self.id[:11]
+
+
+@dataclass(frozen=True, slots=True)
+class Vm:
+    """A Nova instance: name, host and its ports (ids, in NIC order)."""
+
+    name: str
+    host: str
+    port_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalGateway:
+    network_id: str
+    port_id: str
+    enable_snat: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Router:
+    """A legacy (centralized) router hosted by ``host`` (a network node's L3 agent)."""
+
+    id: str
+    name: str
+    host: str
+    external_gateway: ExternalGateway | None = None
+    interface_port_ids: tuple[str, ...] = ()
+    routes: tuple[tuple[str, str], ...] = ()  # extra routes (destination, nexthop)
+
+
+@dataclass(frozen=True, slots=True)
+class FloatingIp:
+    id: str
+    floating_ip_address: str
+    floating_network_id: str
+    port_id: str
+    fixed_ip_address: str
+    router_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityGroupRule:
+    """``direction`` ingress/egress, ``ethertype`` IPv4/IPv6, ``protocol`` None = any."""
+
+    id: str
+    direction: str
+    ethertype: str = "IPv4"
+    protocol: str | None = None
+    port_range_min: int | None = None
+    port_range_max: int | None = None
+    remote_ip_prefix: str | None = None
+    remote_group_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityGroup:
+    id: str
+    name: str
+    rules: tuple[SecurityGroupRule, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OutsideHost:
+    """Something outside the cloud: an upstream gateway or an outside host.
+
+    It sits on ``segment`` with ``ip``/``prefixlen`` (the gateway, e.g. 192.168.100.1 on the
+    external segment) or behind ``via`` (the name of a gateway OutsideHost: 203.0.113.10 is reached
+    through it). A gateway forwards between its segment and the hosts behind it.
+    """
+
+    name: str
+    ip: str
+    mac: str
+    segment: str | None = None
+    prefixlen: int = 24
+    via: str | None = None
+    gateway: str | None = None  # its default gateway IP when on a segment
+
+
+@dataclass(frozen=True, slots=True)
+class Cloud:
+    """The whole described cloud."""
+
+    name: str
+    hosts: tuple[Host, ...]
+    networks: tuple[Network, ...] = ()
+    subnets: tuple[Subnet, ...] = ()
+    ports: tuple[Port, ...] = ()
+    vms: tuple[Vm, ...] = ()
+    routers: tuple[Router, ...] = ()
+    floating_ips: tuple[FloatingIp, ...] = ()
+    security_groups: tuple[SecurityGroup, ...] = ()
+    outside: tuple[OutsideHost, ...] = ()
+    segments: tuple[str, ...] = ()
+
+    # -- lookups (linear: clouds are small; agents build their own indexes when they need to) --
+    def host(self, name: str) -> Host:
+        return _one(self.hosts, "name", name, "host")
+
+    def network(self, network_id: str) -> Network:
+        return _one(self.networks, "id", network_id, "network")
+
+    def subnet(self, subnet_id: str) -> Subnet:
+        return _one(self.subnets, "id", subnet_id, "subnet")
+
+    def port(self, port_id: str) -> Port:
+        return _one(self.ports, "id", port_id, "port")
+
+    def router(self, router_id: str) -> Router:
+        return _one(self.routers, "id", router_id, "router")
+
+    def vm(self, name: str) -> Vm:
+        return _one(self.vms, "name", name, "vm")
+
+    def security_group(self, sg_id: str) -> SecurityGroup:
+        return _one(self.security_groups, "id", sg_id, "security group")
+
+    def subnets_of(self, network_id: str) -> tuple[Subnet, ...]:
+        return tuple(s for s in self.subnets if s.network_id == network_id)
+
+    def ports_on(self, host: str) -> tuple[Port, ...]:
+        return tuple(p for p in self.ports if p.binding_host_id == host)
+
+    def ports_of(self, network_id: str) -> tuple[Port, ...]:
+        return tuple(p for p in self.ports if p.network_id == network_id)
+
+
+def _one(items: tuple[_T, ...], attr: str, value: str, what: str) -> _T:
+    for item in items:
+        if getattr(item, attr) == value:
+            return item
+    raise KeyError(f"no {what} {value!r}")

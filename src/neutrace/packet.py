@@ -1,0 +1,216 @@
+"""Immutable packet headers (layer 0).
+
+A `Packet` is one frame as it is on a wire at one moment: Ethernet (with an optional 802.1Q tag in
+``vlan_tci`` exactly as OVS keeps it: ``0x1000 | vid`` when tagged, ``0`` when not), ARP, IPv4/IPv6,
+L4, tunnel metadata, and for an encapsulated VXLAN frame the inner frame in ``payload``.
+
+Field names are ovs-fields(7) names, so the OpenFlow engine reads them as they are and a field diff
+reads like ``ofproto/trace``'s "Final flow". Every rewrite makes a new Packet (`Packet.with_`), and
+`Packet.diff` lists what changed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from neutrace.addr import BROADCAST_MAC
+
+ETH_TYPE_IP = 0x0800
+ETH_TYPE_ARP = 0x0806
+ETH_TYPE_IPV6 = 0x86DD
+ETH_TYPE_VLAN = 0x8100
+
+IPPROTO_ICMP = 1
+IPPROTO_TCP = 6
+IPPROTO_UDP = 17
+IPPROTO_ICMPV6 = 58
+
+ARP_REQUEST = 1
+ARP_REPLY = 2
+
+ICMP_ECHO_REPLY = 0
+ICMP_ECHO_REQUEST = 8
+ICMPV6_NS = 135
+ICMPV6_NA = 136
+
+VXLAN_PORT = 4789
+VLAN_CFI = 0x1000
+
+PROTO_NAMES = {IPPROTO_ICMP: "icmp", IPPROTO_TCP: "tcp", IPPROTO_UDP: "udp", IPPROTO_ICMPV6: "icmp6"}
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """One field rewritten: ``field`` (ovs-fields name), its value before and after."""
+
+    field: str
+    before: Any
+    after: Any
+
+    def __str__(self) -> str:
+        return f"{self.field}: {_show(self.field, self.before)} -> {_show(self.field, self.after)}"
+
+
+def _show(field: str, value: Any) -> str:
+    if field in ("vlan_tci", "tun_id") and isinstance(value, int):
+        return hex(value)
+    if field == "payload":
+        return "<frame>" if value is not None else "none"
+    return str(value) if value not in ("", None) else "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    """One frame. Empty string / 0 means "absent" for a field."""
+
+    dl_src: str
+    dl_dst: str
+    dl_type: int
+    vlan_tci: int = 0
+    # ARP
+    arp_op: int = 0
+    arp_spa: str = ""
+    arp_tpa: str = ""
+    arp_sha: str = ""
+    arp_tha: str = ""
+    # IPv4 (nw_*) and IPv6 (ipv6_*)
+    nw_src: str = ""
+    nw_dst: str = ""
+    ipv6_src: str = ""
+    ipv6_dst: str = ""
+    nw_proto: int = 0
+    nw_ttl: int = 0
+    nw_tos: int = 0
+    # L4: ports, or ICMP type/code (tp_src/tp_dst as OVS keeps them for ICMP too)
+    tp_src: int = 0
+    tp_dst: int = 0
+    tcp_flags: int = 0
+    # ICMPv6 neighbour discovery
+    nd_target: str = ""
+    nd_sll: str = ""
+    nd_tll: str = ""
+    # tunnel metadata (valid on a packet received from, or about to leave through, a tunnel port)
+    tun_id: int = 0
+    tun_src: str = ""
+    tun_dst: str = ""
+    # an encapsulated frame (the outer packet of VXLAN carries the inner one here)
+    payload: Packet | None = None
+
+    # -- views -----------------------------------------------------------------------------
+    @property
+    def vlan_vid(self) -> int | None:
+        """The 802.1Q VLAN id, or None when untagged."""
+        return self.vlan_tci & 0x0FFF if self.vlan_tci & VLAN_CFI else None
+
+    @property
+    def is_ip(self) -> bool:
+        return self.dl_type == ETH_TYPE_IP
+
+    @property
+    def is_ipv6(self) -> bool:
+        return self.dl_type == ETH_TYPE_IPV6
+
+    @property
+    def is_arp(self) -> bool:
+        return self.dl_type == ETH_TYPE_ARP
+
+    @property
+    def src_ip(self) -> str:
+        return self.nw_src if self.is_ip else self.ipv6_src if self.is_ipv6 else ""
+
+    @property
+    def dst_ip(self) -> str:
+        return self.nw_dst if self.is_ip else self.ipv6_dst if self.is_ipv6 else ""
+
+    @property
+    def icmp_type(self) -> int:
+        return self.tp_src
+
+    @property
+    def icmp_code(self) -> int:
+        return self.tp_dst
+
+    # -- rewriting -------------------------------------------------------------------------
+    def with_(self, **changes: Any) -> Packet:
+        """A copy with ``changes`` applied (field names as above)."""
+        return dataclasses.replace(self, **changes)
+
+    def with_vlan(self, vid: int | None) -> Packet:
+        return self.with_(vlan_tci=0 if vid is None else (VLAN_CFI | (vid & 0x0FFF)))
+
+    def diff(self, after: Packet) -> tuple[FieldChange, ...]:
+        """The fields that differ from ``after``, in declaration order."""
+        out = []
+        for f in dataclasses.fields(self):
+            a, b = getattr(self, f.name), getattr(after, f.name)
+            if a != b:
+                out.append(FieldChange(f.name, a, b))
+        return tuple(out)
+
+    def summary(self) -> str:
+        """A one-line human description (``ICMP 192.168.111.4 > 203.0.113.10 echo-request``)."""
+        vlan = f" vlan {self.vlan_vid}" if self.vlan_vid is not None else ""
+        if self.payload is not None and self.tun_id:
+            return (
+                f"VXLAN vni {self.tun_id:#x} {self.nw_src} > {self.nw_dst} "
+                f"[{self.payload.summary()}]"
+            )
+        if self.is_arp:
+            op = "who-has" if self.arp_op == ARP_REQUEST else "is-at" if self.arp_op == ARP_REPLY else f"op {self.arp_op}"
+            if self.arp_op == ARP_REPLY:
+                return f"ARP {self.arp_spa} is-at {self.arp_sha}{vlan}"
+            return f"ARP {op} {self.arp_tpa} tell {self.arp_spa}{vlan}"
+        if self.is_ip or self.is_ipv6:
+            proto = PROTO_NAMES.get(self.nw_proto, f"proto {self.nw_proto}").upper()
+            ports = ""
+            if self.nw_proto in (IPPROTO_TCP, IPPROTO_UDP):
+                return f"{proto} {self.src_ip}:{self.tp_src} > {self.dst_ip}:{self.tp_dst}{vlan}"
+            if self.nw_proto == IPPROTO_ICMP:
+                kind = {ICMP_ECHO_REQUEST: " echo-request", ICMP_ECHO_REPLY: " echo-reply"}
+                ports = kind.get(self.tp_src, f" type {self.tp_src}")
+            return f"{proto} {self.src_ip} > {self.dst_ip}{ports}{vlan}"
+        return f"{self.dl_src} > {self.dl_dst} type {self.dl_type:#06x}{vlan}"
+
+
+# -- constructors ------------------------------------------------------------------------------
+
+
+def arp_request(sha: str, spa: str, tpa: str) -> Packet:
+    return Packet(
+        dl_src=sha, dl_dst=BROADCAST_MAC, dl_type=ETH_TYPE_ARP, arp_op=ARP_REQUEST,
+        arp_sha=sha, arp_spa=spa, arp_tha="00:00:00:00:00:00", arp_tpa=tpa,
+    )
+
+
+def arp_reply(sha: str, spa: str, tha: str, tpa: str) -> Packet:
+    return Packet(
+        dl_src=sha, dl_dst=tha, dl_type=ETH_TYPE_ARP, arp_op=ARP_REPLY,
+        arp_sha=sha, arp_spa=spa, arp_tha=tha, arp_tpa=tpa,
+    )
+
+
+def ipv4(
+    dl_src: str, dl_dst: str, src: str, dst: str, proto: int = IPPROTO_ICMP,
+    sport: int = 0, dport: int = 0, ttl: int = 64, tcp_flags: int = 0,
+) -> Packet:
+    """An IPv4 packet; for ICMP ``sport``/``dport`` are type/code (echo request by default)."""
+    if proto == IPPROTO_ICMP and sport == 0 and dport == 0:
+        sport = ICMP_ECHO_REQUEST
+    return Packet(
+        dl_src=dl_src, dl_dst=dl_dst, dl_type=ETH_TYPE_IP, nw_src=src, nw_dst=dst,
+        nw_proto=proto, nw_ttl=ttl, tp_src=sport, tp_dst=dport, tcp_flags=tcp_flags,
+    )
+
+
+def vxlan_encap(
+    inner: Packet, vni: int, local_ip: str, remote_ip: str,
+    dl_src: str = "", dl_dst: str = "", sport: int = 0,
+) -> Packet:
+    """The outer VXLAN/UDP/IPv4 packet carrying ``inner`` between two tunnel endpoints."""
+    return Packet(
+        dl_src=dl_src, dl_dst=dl_dst, dl_type=ETH_TYPE_IP, nw_src=local_ip, nw_dst=remote_ip,
+        nw_proto=IPPROTO_UDP, nw_ttl=64, tp_src=sport, tp_dst=VXLAN_PORT,
+        tun_id=vni, tun_src=local_ip, tun_dst=remote_ip, payload=inner,
+    )

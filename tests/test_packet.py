@@ -1,0 +1,40 @@
+from hypothesis import given
+from hypothesis import strategies as st
+
+from neutrace import addr
+from neutrace.packet import arp_request, ipv4, vxlan_encap
+
+
+def test_vlan_tci_like_ovs() -> None:
+    p = ipv4("fa:16:3e:00:00:01", "fa:16:3e:00:00:02", "192.168.111.4", "203.0.113.10")
+    assert p.vlan_vid is None
+    tagged = p.with_vlan(1)
+    assert tagged.vlan_tci == 0x1001 and tagged.vlan_vid == 1
+    assert [str(c) for c in p.diff(tagged)] == ["vlan_tci: 0x0 -> 0x1001"]
+    assert tagged.with_vlan(None) == p
+
+
+def test_summaries() -> None:
+    a = arp_request("fa:16:3e:00:00:01", "192.168.111.4", "192.168.111.1")
+    assert a.summary() == "ARP who-has 192.168.111.1 tell 192.168.111.4"
+    p = ipv4("fa:16:3e:00:00:01", "fa:16:3e:00:00:02", "192.168.111.4", "203.0.113.10")
+    assert p.summary() == "ICMP 192.168.111.4 > 203.0.113.10 echo-request"
+    v = vxlan_encap(p, 0x10050, "192.168.120.22", "192.168.120.11")
+    assert v.summary().startswith("VXLAN vni 0x10050 192.168.120.22 > 192.168.120.11")
+
+
+def test_tunnel_port_hex_name() -> None:
+    # Neutron names a tunnel port vxlan-<remote ip in hex>; the seed's c0a87b16 is 192.168.123.22
+    assert addr.ip_to_hex("192.168.123.22") == "c0a87b16"
+    assert addr.ip_to_hex("192.168.120.11") == "c0a8780b"
+
+
+@given(st.integers(min_value=0, max_value=2**48 - 1))
+def test_mac_int_roundtrip(value: int) -> None:
+    assert addr.mac_to_int(addr.int_to_mac(value)) == value
+
+
+def test_stable_ids() -> None:
+    assert addr.stable_uuid("x") == addr.stable_uuid("x") != addr.stable_uuid("y")
+    mac = addr.stable_mac("port-1")
+    assert mac.startswith("fa:16:3e:") and addr.is_mac(mac)

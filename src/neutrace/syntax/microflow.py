@@ -1,0 +1,235 @@
+"""The microflow syntax of ``ovs-appctl ofproto/trace`` (layer 2): one packet with its in_port, as
+``in_port=3,vlan_tci=0x0000,dl_src=...,dl_dst=...,arp,arp_spa=...`` ⇄ `Microflow`
+(a `neutrace.packet.Packet`, the in_port and any pipeline fields such as ``reg6``).
+
+`format_microflow` writes what ``ofproto/trace`` reads; `parse_microflow` reads what users type
+and what ``ofproto/trace`` prints after ``Flow:`` and ``Final flow:`` (``strict=False`` ignores the
+datapath-only fields OVS adds there: ``recirc_id``, ``nw_frag``, ``tun_gbp_id``, ...).
+``parse_microflow(format_microflow(m)) == m``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from neutrace.addr import is_mac, norm_mac
+from neutrace.errors import SyntaxParseError
+from neutrace.packet import (
+    ETH_TYPE_ARP,
+    ETH_TYPE_IP,
+    ETH_TYPE_IPV6,
+    IPPROTO_ICMP,
+    IPPROTO_ICMPV6,
+    IPPROTO_TCP,
+    IPPROTO_UDP,
+    VLAN_CFI,
+    Packet,
+)
+
+# protocol shorthand -> (dl_type, nw_proto)
+PROTOCOLS: dict[str, tuple[int, int]] = {
+    "arp": (ETH_TYPE_ARP, 0),
+    "ip": (ETH_TYPE_IP, 0),
+    "icmp": (ETH_TYPE_IP, IPPROTO_ICMP),
+    "tcp": (ETH_TYPE_IP, IPPROTO_TCP),
+    "udp": (ETH_TYPE_IP, IPPROTO_UDP),
+    "ipv6": (ETH_TYPE_IPV6, 0),
+    "icmp6": (ETH_TYPE_IPV6, IPPROTO_ICMPV6),
+    "tcp6": (ETH_TYPE_IPV6, IPPROTO_TCP),
+    "udp6": (ETH_TYPE_IPV6, IPPROTO_UDP),
+}
+_PROTO_NAME = {v: k for k, v in PROTOCOLS.items()}
+
+# field aliases -> Packet attribute
+_MAC_FIELDS = {
+    "dl_src": "dl_src", "eth_src": "dl_src", "dl_dst": "dl_dst", "eth_dst": "dl_dst",
+    "arp_sha": "arp_sha", "arp_tha": "arp_tha", "nd_sll": "nd_sll", "nd_tll": "nd_tll",
+}
+_IP4_FIELDS = {
+    "nw_src": "nw_src", "ip_src": "nw_src", "nw_dst": "nw_dst", "ip_dst": "nw_dst",
+    "arp_spa": "arp_spa", "arp_tpa": "arp_tpa", "tun_src": "tun_src", "tun_dst": "tun_dst",
+}
+_IP6_FIELDS = {"ipv6_src": "ipv6_src", "ipv6_dst": "ipv6_dst", "nd_target": "nd_target"}
+_INT_FIELDS = {
+    "dl_type": "dl_type", "eth_type": "dl_type", "arp_op": "arp_op", "nw_proto": "nw_proto",
+    "ip_proto": "nw_proto", "nw_ttl": "nw_ttl", "nw_tos": "nw_tos", "tp_src": "tp_src",
+    "tp_dst": "tp_dst", "tcp_src": "tp_src", "tcp_dst": "tp_dst", "udp_src": "tp_src",
+    "udp_dst": "tp_dst", "icmp_type": "tp_src", "icmp_code": "tp_dst", "icmpv6_type": "tp_src",
+    "icmpv6_code": "tp_dst", "tcp_flags": "tcp_flags", "tun_id": "tun_id",
+    "tunnel_id": "tun_id", "vlan_tci": "vlan_tci",
+}
+# pipeline fields kept as text in Microflow.fields (registers, metadata, conntrack)
+_PIPELINE_PREFIXES = ("reg", "xreg", "xxreg", "metadata", "ct_", "pkt_mark", "skb_priority")
+# datapath-only or derived fields ofproto/trace prints in Flow:/Final flow: lines
+_IGNORED = frozenset({
+    "recirc_id", "dp_hash", "nw_ecn", "nw_frag", "tun_ipv6_src", "tun_ipv6_dst", "tun_gbp_id",
+    "tun_gbp_flags", "tun_tos", "tun_ttl", "tun_erspan_ver", "gtpu_flags", "gtpu_msgtype",
+    "tun_flags", "vlan_tci1", "ipv6_label", "eth", "packet_type", "in_port_oxm", "actset_output",
+    "mpls_label",
+})
+
+SUPPORTED = (
+    "in_port, dl_src, dl_dst, dl_type, vlan_tci, dl_vlan, dl_vlan_pcp, arp/ip/icmp/tcp/udp/"
+    "ipv6/icmp6/tcp6/udp6, arp_op, arp_spa, arp_tpa, arp_sha, arp_tha, nw_src, nw_dst, "
+    "nw_proto, nw_ttl, nw_tos, ipv6_src, ipv6_dst, tp_src, tp_dst, icmp_type, icmp_code, "
+    "icmpv6_type, icmpv6_code, nd_target, nd_sll, nd_tll, tcp_flags, tun_id, tun_src, tun_dst, "
+    "reg0..reg15, metadata, ct_*"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Microflow:
+    """A packet as ofproto/trace takes it: ``in_port`` (a port name or an OpenFlow port number as
+    text, ``""`` when absent), the packet, and pipeline fields (``("reg6", "0x5")``)."""
+
+    in_port: str
+    packet: Packet
+    fields: tuple[tuple[str, str], ...] = ()
+
+
+def _int(text: str) -> int:
+    return int(text, 0)
+
+
+def _tcp_flags(text: str) -> int:
+    if text.startswith(("+", "-")):
+        raise ValueError("tcp_flags must be a number (0x012), not a flag list")
+    return int(text, 0)
+
+
+def parse_microflow(
+    text: str, *, source: str = "<microflow>", line: int | None = None, strict: bool = True
+) -> Microflow:
+    """Parse ``in_port=3,dl_src=...,arp,...``; raises `SyntaxParseError` naming the field."""
+    text = text.strip()
+    if not text:
+        raise SyntaxParseError(source, "microflow", "empty microflow",
+                               "give at least in_port=PORT and the packet's fields", line)
+    values: dict[str, object] = {}
+    in_port = ""
+    dl_type: int | None = None
+    nw_proto: int | None = None
+    vid: int | None = None
+    pcp = 0
+    extra: list[tuple[str, str]] = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        value = value.strip()
+
+        def bad(problem: str, fix: str, _key: str = key) -> SyntaxParseError:
+            return SyntaxParseError(source, f"field {_key!r}", problem, fix, line)
+
+        try:
+            if not sep:
+                if key in PROTOCOLS:
+                    dl_type, proto = PROTOCOLS[key]
+                    if proto:
+                        nw_proto = proto
+                    continue
+                if key in _IGNORED or not strict:
+                    continue
+                raise bad("unknown protocol keyword", f"use one of {', '.join(PROTOCOLS)}")
+            if key == "in_port":
+                in_port = value
+            elif key in _MAC_FIELDS:
+                if not is_mac(value):
+                    raise bad(f"{value!r} is not a MAC address", "write it as 00:11:22:33:44:55")
+                values[_MAC_FIELDS[key]] = norm_mac(value)
+            elif key in _IP4_FIELDS:
+                values[_IP4_FIELDS[key]] = str(ipaddress.IPv4Address(value))
+            elif key in _IP6_FIELDS:
+                values[_IP6_FIELDS[key]] = str(ipaddress.IPv6Address(value))
+            elif key == "dl_vlan":
+                vid = _int(value)
+                if not 0 <= vid < 4096:
+                    raise bad(f"VLAN id {vid} out of range", "use 0..4095")
+            elif key == "dl_vlan_pcp":
+                pcp = _int(value)
+            elif key == "tcp_flags":
+                values["tcp_flags"] = _tcp_flags(value)
+            elif key in _INT_FIELDS:
+                attr = _INT_FIELDS[key]
+                number = _int(value)
+                if attr == "dl_type":
+                    dl_type = number
+                elif attr == "nw_proto":
+                    nw_proto = number
+                else:
+                    values[attr] = number
+            elif key.startswith(_PIPELINE_PREFIXES):
+                extra.append((key, value))
+            elif key in _IGNORED or not strict:
+                continue
+            else:
+                raise bad("field not supported in a microflow", f"use only: {SUPPORTED}")
+        except ValueError as exc:
+            raise bad(f"bad value {value!r}: {exc}",
+                      "check the field's syntax in ovs-fields(7)") from exc
+    if dl_type is None:
+        raise SyntaxParseError(source, "microflow", "no protocol given",
+                               "add arp, ip, icmp, tcp, udp, ipv6, icmp6 or dl_type=0x....", line)
+    if vid is not None:
+        values["vlan_tci"] = VLAN_CFI | vid | (pcp << 13)
+    for mac in ("dl_src", "dl_dst"):
+        values.setdefault(mac, "00:00:00:00:00:00")
+    packet = Packet(dl_type=dl_type, nw_proto=nw_proto or 0, **values)  # type: ignore[arg-type]
+    return Microflow(in_port=in_port, packet=packet, fields=tuple(extra))
+
+
+def format_microflow(flow: Microflow) -> str:
+    """The text ``ofproto/trace`` takes, with every set field of the packet."""
+    p = flow.packet
+    out: list[str] = []
+    if flow.in_port:
+        out.append(f"in_port={flow.in_port}")
+    out.extend(f"{k}={v}" for k, v in flow.fields)
+    out.append(f"vlan_tci={p.vlan_tci:#06x}")
+    out.append(f"dl_src={p.dl_src}")
+    out.append(f"dl_dst={p.dl_dst}")
+    proto_name = _PROTO_NAME.get((p.dl_type, p.nw_proto))
+    if proto_name is None:
+        proto_name = _PROTO_NAME.get((p.dl_type, 0))
+        if proto_name is None:
+            out.append(f"dl_type={p.dl_type:#06x}")
+        else:
+            out.append(proto_name)
+        if p.nw_proto:
+            out.append(f"nw_proto={p.nw_proto}")
+    else:
+        out.append(proto_name)
+    if p.dl_type == ETH_TYPE_ARP:
+        for name in ("arp_op", "arp_spa", "arp_tpa", "arp_sha", "arp_tha"):
+            value = getattr(p, name)
+            if value not in ("", 0):
+                out.append(f"{name}={value}")
+    elif p.dl_type in (ETH_TYPE_IP, ETH_TYPE_IPV6):
+        names = ("nw_src", "nw_dst") if p.dl_type == ETH_TYPE_IP else ("ipv6_src", "ipv6_dst")
+        for name in (*names, "nw_ttl", "nw_tos"):
+            value = getattr(p, name)
+            if value not in ("", 0):
+                out.append(f"{name}={value}")
+        if p.nw_proto in (IPPROTO_ICMP, IPPROTO_ICMPV6):
+            prefix = "icmp" if p.nw_proto == IPPROTO_ICMP else "icmpv6"
+            out.append(f"{prefix}_type={p.tp_src}")
+            out.append(f"{prefix}_code={p.tp_dst}")
+            for name in ("nd_target", "nd_sll", "nd_tll"):
+                value = getattr(p, name)
+                if value:
+                    out.append(f"{name}={value}")
+        elif p.tp_src or p.tp_dst or p.nw_proto in (IPPROTO_TCP, IPPROTO_UDP):
+            out.append(f"tp_src={p.tp_src}")
+            out.append(f"tp_dst={p.tp_dst}")
+        if p.tcp_flags:
+            out.append(f"tcp_flags={p.tcp_flags:#05x}")
+    if p.tun_id:
+        out.append(f"tun_id={p.tun_id:#x}")
+    if p.tun_src:
+        out.append(f"tun_src={p.tun_src}")
+    if p.tun_dst:
+        out.append(f"tun_dst={p.tun_dst}")
+    return ",".join(out)

@@ -1,0 +1,753 @@
+"""Open vSwitch's own text dumps (layer 2): parsers and formatters.
+
+- ``ovs-vsctl show`` ⇄ `VsctlShow` (bridges, ports with tag/trunks, interfaces with type and
+  options such as ``peer``/``remote_ip``/``local_ip``/``in_key``/``out_key``);
+- ``ovs-ofctl show BRIDGE`` → `OfctlShow` (ofport → port name and MAC);
+- ``ovs-appctl dpif/show`` → `DpifShow` (datapath port number → bridge and port name);
+- ``ovs-appctl ofproto/trace`` ⇄ `OfprotoTrace`: its passes (the first one and each
+  recirculation), and in each the bridges, table visits with the matched flow's match text and
+  priority (or a miss), actions and notes with their resubmit depth, ``Final flow``, ``Megaflow``
+  and ``Datapath actions``. ``format_ofproto_trace(parse_ofproto_trace(t)) == t``;
+- the ``Datapath actions`` list → `DatapathAction`s, and `datapath_outputs` which applies them to
+  a packet to find which datapath port got which copy with which headers.
+
+Bad input raises `neutrace.errors.SyntaxParseError` naming the file, the line and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+
+from neutrace.addr import norm_mac
+from neutrace.errors import SyntaxParseError
+from neutrace.packet import VLAN_CFI, Packet
+
+OFPP_LOCAL = 65534
+
+# ---------------------------------------------------------------------------------------------
+# small helpers
+
+
+def _unquote(text: str) -> str:
+    text = text.strip()
+    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+        return text[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    return text
+
+
+_BARE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-:]*$")
+
+
+def _quote(text: str) -> str:
+    """Quote like ovs-vsctl: bare when it is an identifier-like word, JSON-quoted otherwise."""
+    if _BARE_RE.match(text) and text not in ("true", "false"):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def split_top(text: str, sep: str = ",") -> list[str]:
+    """Split on ``sep`` outside parentheses, brackets and braces."""
+    out: list[str] = []
+    depth = 0
+    cur: list[str] = []
+    for ch in text:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        if ch == sep and depth == 0:
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    if cur or out:
+        out.append("".join(cur))
+    return [x.strip() for x in out]
+
+
+def parse_smap(text: str) -> tuple[tuple[str, str], ...]:
+    """``{in_key=flow, local_ip="192.168.120.21"}`` -> sorted ``(key, value)`` pairs."""
+    text = text.strip()
+    if not (text.startswith("{") and text.endswith("}")):
+        raise ValueError(f"expected a {{key=value, ...}} map, got {text!r}")
+    body = text[1:-1].strip()
+    pairs: list[tuple[str, str]] = []
+    if body:
+        for item in split_top(body):
+            k, sep, v = item.partition("=")
+            if not sep:
+                raise ValueError(f"map entry {item!r} has no '='")
+            pairs.append((_unquote(k), _unquote(v)))
+    return tuple(sorted(pairs))
+
+
+def format_smap(pairs: tuple[tuple[str, str], ...]) -> str:
+    return "{" + ", ".join(f"{_quote(k)}={_quote(v)}" for k, v in pairs) + "}"
+
+
+# ---------------------------------------------------------------------------------------------
+# ovs-vsctl show
+
+
+@dataclass(frozen=True, slots=True)
+class ShowInterface:
+    name: str
+    type: str = ""
+    options: tuple[tuple[str, str], ...] = ()
+    other: tuple[tuple[str, str], ...] = ()  # other "key: value" lines (error, link_state...)
+
+
+@dataclass(frozen=True, slots=True)
+class ShowPort:
+    name: str
+    tag: int | None = None
+    trunks: tuple[int, ...] = ()
+    interfaces: tuple[ShowInterface, ...] = ()
+    other: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ShowController:
+    target: str
+    other: tuple[tuple[str, str], ...] = ()  # is_connected, role...
+
+
+@dataclass(frozen=True, slots=True)
+class ShowBridge:
+    name: str
+    controllers: tuple[ShowController, ...] = ()
+    fail_mode: str | None = None
+    datapath_type: str | None = None
+    ports: tuple[ShowPort, ...] = ()
+    other: tuple[tuple[str, str], ...] = ()
+
+    def port(self, name: str) -> ShowPort | None:
+        return next((p for p in self.ports if p.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class VsctlShow:
+    uuid: str
+    bridges: tuple[ShowBridge, ...] = ()
+    managers: tuple[ShowController, ...] = ()
+    ovs_version: str | None = None
+
+    def bridge(self, name: str) -> ShowBridge | None:
+        return next((b for b in self.bridges if b.name == name), None)
+
+
+_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def parse_vsctl_show(text: str, source: str = "<ovs-vsctl show>") -> VsctlShow:
+    """Parse the output of ``ovs-vsctl show``."""
+    uuid = ""
+    bridges: list[ShowBridge] = []
+    managers: list[ShowController] = []
+    version: str | None = None
+    br: dict[str, object] | None = None
+    port: dict[str, object] | None = None
+    iface: dict[str, object] | None = None
+    ctrl: dict[str, object] | None = None
+    ports: list[ShowPort] = []
+    ifaces: list[ShowInterface] = []
+    ctrls: list[ShowController] = []
+
+    def close_iface() -> None:
+        nonlocal iface
+        if iface is not None:
+            ifaces.append(ShowInterface(**iface))  # type: ignore[arg-type]
+            iface = None
+
+    def close_port() -> None:
+        nonlocal port, ifaces
+        close_iface()
+        if port is not None:
+            ports.append(ShowPort(interfaces=tuple(ifaces), **port))  # type: ignore[arg-type]
+            port = None
+            ifaces = []
+
+    def close_ctrl() -> None:
+        nonlocal ctrl
+        if ctrl is not None:
+            target = ctrls if br is not None else managers
+            target.append(ShowController(**ctrl))  # type: ignore[arg-type]
+            ctrl = None
+
+    def close_bridge() -> None:
+        nonlocal br, ports, ctrls
+        close_port()
+        close_ctrl()
+        if br is not None:
+            bridges.append(
+                ShowBridge(ports=tuple(ports), controllers=tuple(ctrls), **br)  # type: ignore[arg-type]
+            )
+            br = None
+            ports = []
+            ctrls = []
+
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        if not raw.strip():
+            continue
+        indent = len(raw) - len(raw.lstrip(" "))
+        line = raw.strip()
+
+        def bad(problem: str, fix: str = "give the unmodified output of `ovs-vsctl show`",
+                _n: int = lineno) -> SyntaxParseError:
+            return SyntaxParseError(source, f"line {_n}", problem, fix, _n)
+
+        try:
+            if indent == 0:
+                if not _UUID_RE.match(line) or uuid:
+                    raise bad(f"expected the Open_vSwitch UUID line, got {line!r}")
+                uuid = line
+            elif indent == 4:
+                close_bridge()
+                close_ctrl()
+                word, _, rest = line.partition(" ")
+                if word == "Bridge":
+                    br = {"name": _unquote(rest), "other": ()}
+                elif word == "Manager":
+                    ctrl = {"target": _unquote(rest), "other": ()}
+                elif line.startswith("ovs_version:"):
+                    version = _unquote(line.partition(":")[2])
+                else:
+                    raise bad(f"unexpected top-level line {line!r}",
+                              "expected Bridge, Manager or ovs_version")
+            elif indent == 8:
+                if ctrl is not None and br is None:
+                    k, _, v = line.partition(":")
+                    ctrl["other"] = (*ctrl["other"], (k.strip(), v.strip()))  # type: ignore[misc]
+                    continue
+                if br is None:
+                    raise bad(f"{line!r} is outside any Bridge")
+                close_port()
+                close_ctrl()
+                word, _, rest = line.partition(" ")
+                if word == "Port":
+                    port = {"name": _unquote(rest), "other": ()}
+                elif word == "Controller":
+                    ctrl = {"target": _unquote(rest), "other": ()}
+                elif ":" in line:
+                    k, _, v = line.partition(":")
+                    k, v = k.strip(), v.strip()
+                    if k == "fail_mode":
+                        br["fail_mode"] = v
+                    elif k == "datapath_type":
+                        br["datapath_type"] = v
+                    else:
+                        br["other"] = (*br["other"], (k, v))  # type: ignore[misc]
+                else:
+                    raise bad(f"unexpected bridge line {line!r}")
+            elif indent == 12:
+                if ctrl is not None:
+                    k, _, v = line.partition(":")
+                    ctrl["other"] = (*ctrl["other"], (k.strip(), v.strip()))  # type: ignore[misc]
+                    continue
+                if port is None:
+                    raise bad(f"{line!r} is outside any Port")
+                close_iface()
+                word, _, rest = line.partition(" ")
+                if word == "Interface":
+                    iface = {"name": _unquote(rest), "other": ()}
+                elif ":" in line:
+                    k, _, v = line.partition(":")
+                    k, v = k.strip(), v.strip()
+                    if k == "tag":
+                        port["tag"] = int(v)
+                    elif k == "trunks":
+                        inner = v.strip("[]").strip()
+                        port["trunks"] = tuple(int(x) for x in inner.split(",")) if inner else ()
+                    else:
+                        port["other"] = (*port["other"], (k, v))  # type: ignore[misc]
+                else:
+                    raise bad(f"unexpected port line {line!r}")
+            elif indent == 16:
+                if iface is None:
+                    raise bad(f"{line!r} is outside any Interface")
+                k, sep, v = line.partition(":")
+                if not sep:
+                    raise bad(f"expected 'key: value', got {line!r}")
+                k, v = k.strip(), v.strip()
+                if k == "type":
+                    iface["type"] = v
+                elif k == "options":
+                    iface["options"] = parse_smap(v)
+                else:
+                    iface["other"] = (*iface["other"], (k, v))  # type: ignore[misc]
+            else:
+                raise bad(f"unexpected indentation ({indent} spaces)",
+                          "ovs-vsctl show indents by 4 spaces per level; do not re-indent it")
+        except ValueError as exc:
+            raise bad(str(exc)) from exc
+    close_bridge()
+    close_ctrl()
+    if not uuid:
+        raise SyntaxParseError(source, "line 1", "no Open_vSwitch UUID line: this is not the "
+                               "output of `ovs-vsctl show`", "give the output of `ovs-vsctl show`")
+    return VsctlShow(uuid=uuid, bridges=tuple(bridges), managers=tuple(managers),
+                     ovs_version=version)
+
+
+def format_vsctl_show(show: VsctlShow) -> str:
+    """The text of ``ovs-vsctl show`` for ``show`` (parse_vsctl_show(format(x)) == x)."""
+    out = [show.uuid]
+
+    def ctrl_lines(word: str, c: ShowController, indent: int) -> None:
+        out.append(" " * indent + f'{word} "{c.target}"')
+        out.extend(" " * (indent + 4) + f"{k}: {v}" for k, v in c.other)
+
+    for m in show.managers:
+        ctrl_lines("Manager", m, 4)
+    for b in show.bridges:
+        out.append(f"    Bridge {_quote(b.name)}")
+        for c in b.controllers:
+            ctrl_lines("Controller", c, 8)
+        if b.fail_mode is not None:
+            out.append(f"        fail_mode: {b.fail_mode}")
+        if b.datapath_type is not None:
+            out.append(f"        datapath_type: {b.datapath_type}")
+        out.extend(f"        {k}: {v}" for k, v in b.other)
+        for p in b.ports:
+            out.append(f"        Port {_quote(p.name)}")
+            if p.tag is not None:
+                out.append(f"            tag: {p.tag}")
+            if p.trunks:
+                out.append(f"            trunks: [{', '.join(map(str, p.trunks))}]")
+            out.extend(f"            {k}: {v}" for k, v in p.other)
+            for i in p.interfaces:
+                out.append(f"            Interface {_quote(i.name)}")
+                if i.type:
+                    out.append(f"                type: {i.type}")
+                if i.options:
+                    out.append(f"                options: {format_smap(i.options)}")
+                out.extend(f"                {k}: {v}" for k, v in i.other)
+    if show.ovs_version is not None:
+        out.append(f'    ovs_version: "{show.ovs_version}"')
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# ovs-ofctl show BRIDGE
+
+
+@dataclass(frozen=True, slots=True)
+class OfctlPort:
+    ofport: int  # 65534 for LOCAL
+    name: str
+    mac: str
+
+
+@dataclass(frozen=True, slots=True)
+class OfctlShow:
+    dpid: str
+    ports: tuple[OfctlPort, ...]
+
+    def by_name(self, name: str) -> OfctlPort | None:
+        return next((p for p in self.ports if p.name == name), None)
+
+
+_OFCTL_PORT_RE = re.compile(r"^\s*(\d+|LOCAL)\((.+)\): addr:([0-9a-fA-F:]+)\s*$")
+_DPID_RE = re.compile(r"dpid:([0-9a-fA-F]+)")
+
+
+def parse_ofctl_show(text: str, source: str = "<ovs-ofctl show>") -> OfctlShow:
+    """Parse ``ovs-ofctl [-O OpenFlowXX] show BRIDGE``: the dpid and each port's ofport, name
+    and MAC."""
+    dpid = ""
+    ports: list[OfctlPort] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        m = _OFCTL_PORT_RE.match(line)
+        if m:
+            ofport = OFPP_LOCAL if m.group(1) == "LOCAL" else int(m.group(1))
+            try:
+                mac = norm_mac(m.group(3))
+            except ValueError as exc:
+                raise SyntaxParseError(source, f"line {lineno}", str(exc),
+                                       "give the unmodified output of `ovs-ofctl show`",
+                                       lineno) from exc
+            ports.append(OfctlPort(ofport, m.group(2), mac))
+            continue
+        d = _DPID_RE.search(line)
+        if d and not dpid:
+            dpid = d.group(1)
+    if not dpid and not ports:
+        raise SyntaxParseError(source, "line 1", "no dpid and no ports: this is not the output of "
+                               "`ovs-ofctl show BRIDGE`", "give the output of `ovs-ofctl show`")
+    return OfctlShow(dpid=dpid, ports=tuple(ports))
+
+
+# ---------------------------------------------------------------------------------------------
+# ovs-appctl dpif/show
+
+
+@dataclass(frozen=True, slots=True)
+class DpifPort:
+    bridge: str
+    name: str
+    ofport: int
+    odp_port: int | None  # None for patch ports
+    type: str
+
+
+@dataclass(frozen=True, slots=True)
+class DpifShow:
+    ports: tuple[DpifPort, ...]
+
+    def by_odp(self) -> dict[int, DpifPort]:
+        return {p.odp_port: p for p in self.ports if p.odp_port is not None}
+
+
+_DPIF_PORT_RE = re.compile(r"^\s{4}(\S+) (\d+)/(\d+|none): \((.*)\)\s*$")
+_DPIF_BRIDGE_RE = re.compile(r"^\s{2}(\S+):\s*$")
+
+
+def parse_dpif_show(text: str, source: str = "<ovs-appctl dpif/show>") -> DpifShow:
+    bridge = ""
+    ports: list[DpifPort] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or not line.startswith(" "):
+            continue
+        b = _DPIF_BRIDGE_RE.match(line)
+        if b:
+            bridge = b.group(1)
+            continue
+        m = _DPIF_PORT_RE.match(line)
+        if m:
+            kind = m.group(4).split(":")[0].strip()
+            odp = None if m.group(3) == "none" else int(m.group(3))
+            ports.append(DpifPort(bridge, m.group(1), int(m.group(2)), odp, kind))
+            continue
+        if line.startswith("    ") and ":" in line:
+            continue  # per-port statistics or options of newer versions
+        raise SyntaxParseError(source, f"line {lineno}", f"unexpected line {line.strip()!r}",
+                               "give the output of `ovs-appctl dpif/show`", lineno)
+    return DpifShow(tuple(ports))
+
+
+# ---------------------------------------------------------------------------------------------
+# ovs-appctl ofproto/trace
+
+# TraceLine kinds
+T_FLOW = "flow"  # Flow: ...
+T_BRIDGE = "bridge"  # bridge("br-int")
+T_RULER = "ruler"  # ------ under a bridge line
+T_TABLE = "table"  # " 0. in_port=3, priority 10" or " 0. No match."
+T_ACTION = "action"
+T_NOTE = "note"  # " >> ...", " -> ...", ">>>> ... <<<<"
+T_FINAL = "final"  # Final flow: ...
+T_MEGAFLOW = "megaflow"
+T_DATAPATH = "datapath"  # Datapath actions: ...
+T_SEPARATOR = "separator"  # =====
+T_RECIRC = "recirc"  # recirc(0x1) - resume conntrack ...
+T_BLANK = "blank"
+T_OTHER = "other"  # a top-level message (e.g. "Translation failed ...")
+
+
+@dataclass(frozen=True, slots=True)
+class TraceLine:
+    """One line of ofproto/trace output: ``indent`` spaces, then ``text``. Table lines carry the
+    table number, the matched flow's ``match`` text (``None`` for "No match."), ``priority`` and
+    ``cookie``; ``depth`` is the resubmit nesting; ``bridge`` the bridge it belongs to."""
+
+    kind: str
+    text: str
+    indent: int = 0
+    depth: int = 0
+    bridge: str = ""
+    table: int | None = None
+    match: str | None = None
+    priority: int | None = None
+    cookie: int = 0
+    lineno: int = 0
+
+    def __str__(self) -> str:
+        return " " * self.indent + self.text
+
+
+@dataclass(frozen=True, slots=True)
+class TableVisit:
+    """One table lookup: bridge, table, the match text of the flow that matched (``None`` for a
+    miss; ``""`` for a match-all flow), its priority and cookie, resubmit depth."""
+
+    bridge: str
+    table: int
+    match: str | None
+    priority: int | None
+    cookie: int = 0
+    depth: int = 0
+
+    @property
+    def flow_text(self) -> str | None:
+        """``priority=10,arp,in_port=3`` (the ovs-ofctl spelling), or None for a miss."""
+        if self.match is None:
+            return None
+        return f"priority={self.priority}" + (f",{self.match}" if self.match else "")
+
+
+@dataclass(frozen=True, slots=True)
+class TracePass:
+    """One translation: the first, or a recirculation after ct() (``header`` says which)."""
+
+    header: str
+    flow: str
+    lines: tuple[TraceLine, ...]
+    final_flow: str
+    megaflow: str
+    datapath_actions: str
+
+    @property
+    def visits(self) -> tuple[TableVisit, ...]:
+        return tuple(
+            TableVisit(ln.bridge, ln.table, ln.match, ln.priority, ln.cookie, ln.depth)
+            for ln in self.lines
+            if ln.kind == T_TABLE and ln.table is not None
+        )
+
+    @property
+    def bridges(self) -> tuple[str, ...]:
+        return tuple(ln.bridge for ln in self.lines if ln.kind == T_BRIDGE)
+
+    @property
+    def actions(self) -> tuple[TraceLine, ...]:
+        return tuple(ln for ln in self.lines if ln.kind == T_ACTION)
+
+
+@dataclass(frozen=True, slots=True)
+class OfprotoTrace:
+    """A parsed ``ofproto/trace`` output. ``lines`` keeps every line (for round trips)."""
+
+    lines: tuple[TraceLine, ...]
+    passes: tuple[TracePass, ...]
+
+    @property
+    def visits(self) -> tuple[TableVisit, ...]:
+        return tuple(v for p in self.passes for v in p.visits)
+
+    @property
+    def datapath_actions(self) -> str:
+        return self.passes[-1].datapath_actions if self.passes else ""
+
+
+_TABLE_RE = re.compile(r"^(\s*\d+)\. (.*)$")
+_PRIO_RE = re.compile(r"^(?:(.*), )?priority (\d+)(?:, cookie (0x[0-9a-fA-F]+))?$")
+_BRIDGE_RE = re.compile(r'^bridge\("(.*)"\)$')
+
+
+def parse_ofproto_trace(text: str, source: str = "<ofproto/trace>") -> OfprotoTrace:
+    """Parse the output of ``ovs-appctl ofproto/trace BRIDGE FLOW``."""
+    lines: list[TraceLine] = []
+    passes: list[TracePass] = []
+    bridge = ""
+    cur: list[TraceLine] = []
+    header = ""
+    flow = final = mega = ""
+    in_pass = False
+    last_action_depth = 0
+    for lineno, raw in enumerate(text.split("\n"), 1):
+        stripped = raw.lstrip(" ")
+        indent = len(raw) - len(stripped)
+        text_ = stripped.rstrip("\r")
+
+        def bad(problem: str, _n: int = lineno) -> SyntaxParseError:
+            return SyntaxParseError(source, f"line {_n}", problem,
+                                    "give the unmodified output of `ovs-appctl ofproto/trace`", _n)
+
+        kw: dict[str, object] = {"indent": indent, "lineno": lineno, "bridge": bridge}
+        if not text_:
+            tl = TraceLine(T_BLANK, "", **kw)  # type: ignore[arg-type]
+        elif indent == 0 and text_.startswith("Flow: "):
+            flow = text_[6:]
+            in_pass = True
+            cur = []
+            tl = TraceLine(T_FLOW, text_, **kw)  # type: ignore[arg-type]
+        elif indent == 0 and text_.startswith("Final flow: "):
+            final = text_[12:]
+            tl = TraceLine(T_FINAL, text_, **kw)  # type: ignore[arg-type]
+        elif indent == 0 and text_.startswith("Megaflow: "):
+            mega = text_[10:]
+            tl = TraceLine(T_MEGAFLOW, text_, **kw)  # type: ignore[arg-type]
+        elif indent == 0 and text_.startswith("Datapath actions: "):
+            tl = TraceLine(T_DATAPATH, text_, **kw)  # type: ignore[arg-type]
+            if not in_pass:
+                raise bad("'Datapath actions' without a preceding 'Flow:' line")
+            cur.append(tl)
+            passes.append(TracePass(header, flow, tuple(cur), final, mega, text_[18:]))
+            lines.append(tl)
+            cur = []
+            header = flow = final = mega = ""
+            bridge = ""
+            in_pass = False
+            continue
+        elif indent == 0 and set(text_) == {"="}:
+            tl = TraceLine(T_SEPARATOR, text_, **kw)  # type: ignore[arg-type]
+        elif indent == 0 and text_.startswith("recirc("):
+            header = text_
+            tl = TraceLine(T_RECIRC, text_, **kw)  # type: ignore[arg-type]
+        elif _BRIDGE_RE.match(text_):
+            m = _BRIDGE_RE.match(text_)
+            assert m is not None
+            bridge = m.group(1)
+            kw["bridge"] = bridge
+            tl = TraceLine(T_BRIDGE, text_, depth=indent // 4, **kw)  # type: ignore[arg-type]
+        elif set(text_) == {"-"}:
+            tl = TraceLine(T_RULER, text_, **kw)  # type: ignore[arg-type]
+        elif _TABLE_RE.match(raw):
+            m = _TABLE_RE.match(raw)
+            assert m is not None
+            depth = max(0, (len(m.group(1)) - 2) // 4)
+            rest = m.group(2)
+            if rest == "No match.":
+                tl = TraceLine(T_TABLE, text_, depth=depth, table=int(m.group(1)), match=None,
+                               **kw)  # type: ignore[arg-type]
+            else:
+                p = _PRIO_RE.match(rest)
+                if p is None:
+                    raise bad(f"table line without 'priority N': {text_!r}")
+                tl = TraceLine(
+                    T_TABLE, text_, depth=depth, table=int(m.group(1)), match=p.group(1) or "",
+                    priority=int(p.group(2)), cookie=int(p.group(3) or "0", 16),
+                    **kw,  # type: ignore[arg-type]
+                )
+            last_action_depth = depth
+        elif indent == 0:
+            tl = TraceLine(T_OTHER, text_, **kw)  # type: ignore[arg-type]
+        elif text_.startswith((">>", "->")):
+            tl = TraceLine(T_NOTE, text_, depth=last_action_depth, **kw)  # type: ignore[arg-type]
+        else:
+            depth = max(0, (indent - 4) // 4)
+            last_action_depth = depth
+            tl = TraceLine(T_ACTION, text_, depth=depth, **kw)  # type: ignore[arg-type]
+        lines.append(tl)
+        if in_pass:
+            cur.append(tl)
+    if not passes:
+        raise SyntaxParseError(source, "end of text", "no 'Datapath actions:' line found: the "
+                               "trace is cut short or is not ofproto/trace output",
+                               "give the complete output of `ovs-appctl ofproto/trace`")
+    # a trailing newline leaves one blank line at the end: keep it so formatting round-trips
+    return OfprotoTrace(tuple(lines), tuple(passes))
+
+
+def format_ofproto_trace(trace: OfprotoTrace) -> str:
+    return "\n".join(str(ln) for ln in trace.lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Datapath actions
+
+
+@dataclass(frozen=True, slots=True)
+class DatapathAction:
+    """One datapath action: ``name`` (``output`` for a bare port number, ``drop``, ``push_vlan``,
+    ``pop_vlan``, ``set``, ``ct``, ``recirc``, ``clone``, ``userspace``...) and its argument
+    text."""
+
+    name: str
+    arg: str = ""
+    port: int | None = None
+    nested: tuple[DatapathAction, ...] = field(default=())
+
+
+def parse_datapath_actions(
+    text: str, source: str = "<datapath actions>"
+) -> tuple[DatapathAction, ...]:
+    out: list[DatapathAction] = []
+    text = text.strip()
+    if not text or text == "drop":
+        return ()
+    for item in split_top(text):
+        if item.isdigit():
+            out.append(DatapathAction("output", item, port=int(item)))
+            continue
+        name, paren, rest = item.partition("(")
+        arg = rest[:-1] if paren and rest.endswith(")") else rest
+        if paren and not rest.endswith(")"):
+            raise SyntaxParseError(source, f"action {item!r}", "unbalanced parentheses",
+                                   "give the whole 'Datapath actions:' line")
+        nested: tuple[DatapathAction, ...] = ()
+        if name == "clone":
+            nested = parse_datapath_actions(arg, source)
+        out.append(DatapathAction(name, arg, nested=nested))
+    return tuple(out)
+
+
+def _kv(arg: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in split_top(arg):
+        k, _, v = item.partition("=")
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _masked(value: str) -> str:
+    return value.split("/")[0]
+
+
+def _apply_set(packet: Packet, arg: str) -> Packet:
+    """Apply ``set(eth(...))``/``set(ipv4(...))``/... (``masked_set`` too) to ``packet``."""
+    name, _, rest = arg.partition("(")
+    kv = _kv(rest[:-1] if rest.endswith(")") else rest)
+    ch: dict[str, object] = {}
+    if name == "eth":
+        if "src" in kv:
+            ch["dl_src"] = norm_mac(_masked(kv["src"]))
+        if "dst" in kv:
+            ch["dl_dst"] = norm_mac(_masked(kv["dst"]))
+    elif name == "ipv4":
+        for k, attr in (("src", "nw_src"), ("dst", "nw_dst")):
+            if k in kv:
+                ch[attr] = _masked(kv[k])
+        if "ttl" in kv:
+            ch["nw_ttl"] = int(_masked(kv["ttl"]), 0)
+        if "tos" in kv:
+            ch["nw_tos"] = int(_masked(kv["tos"]), 0) & 0xFC
+    elif name == "ipv6":
+        for k, attr in (("src", "ipv6_src"), ("dst", "ipv6_dst")):
+            if k in kv:
+                ch[attr] = _masked(kv[k])
+    elif name == "arp":
+        for k, attr in (("sip", "arp_spa"), ("tip", "arp_tpa"), ("op", "arp_op"),
+                        ("sha", "arp_sha"), ("tha", "arp_tha")):
+            if k in kv:
+                v = _masked(kv[k])
+                ch[attr] = int(v, 0) if attr == "arp_op" else (norm_mac(v) if "h" in k[1:] else v)
+    elif name in ("tcp", "udp"):
+        if "src" in kv:
+            ch["tp_src"] = int(_masked(kv["src"]), 0)
+        if "dst" in kv:
+            ch["tp_dst"] = int(_masked(kv["dst"]), 0)
+    elif name == "tunnel":
+        if "tun_id" in kv:
+            ch["tun_id"] = int(kv["tun_id"], 0)
+        if "src" in kv:
+            ch["tun_src"] = kv["src"]
+        if "dst" in kv:
+            ch["tun_dst"] = kv["dst"]
+    return replace(packet, **ch) if ch else packet  # type: ignore[arg-type]
+
+
+def datapath_outputs(
+    actions: tuple[DatapathAction, ...], packet: Packet
+) -> tuple[tuple[int, Packet], ...]:
+    """Each datapath port that gets a copy and the copy's headers, applying the actions in order
+    to ``packet`` (the packet as it entered). ct()/recirc() end the pass (the recirculation is
+    traced as a pass of its own)."""
+    out: list[tuple[int, Packet]] = []
+    p = packet
+    for a in actions:
+        if a.name == "output" and a.port is not None:
+            out.append((a.port, p))
+        elif a.name == "push_vlan":
+            kv = _kv(a.arg)
+            vid = int(kv.get("vid", "0"), 0)
+            pcp = int(kv.get("pcp", "0"), 0)
+            p = replace(p, vlan_tci=VLAN_CFI | vid | (pcp << 13))
+        elif a.name == "pop_vlan":
+            p = replace(p, vlan_tci=0)
+        elif a.name in ("set", "masked_set"):
+            p = _apply_set(p, a.arg)
+        elif a.name == "clone":
+            out.extend(datapath_outputs(a.nested, p))
+    return tuple(out)

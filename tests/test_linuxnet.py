@@ -39,7 +39,7 @@ NAT = """\
 -A POSTROUTING -j neutron-l3-agent-POSTROUTING
 -A POSTROUTING -j neutron-postrouting-bottom
 -A neutron-l3-agent-OUTPUT -d 192.168.100.102/32 -j DNAT --to-destination 192.168.111.4
--A neutron-l3-agent-POSTROUTING ! -o qg-169d638e-0e -m conntrack ! --ctstate DNAT -j ACCEPT
+-A neutron-l3-agent-POSTROUTING ! -i qg-169d638e-0e ! -o qg-169d638e-0e -m conntrack ! --ctstate DNAT -j ACCEPT
 -A neutron-l3-agent-PREROUTING -d 169.254.169.254/32 -i qr-+ -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 9697
 -A neutron-l3-agent-PREROUTING -d 192.168.100.102/32 -j DNAT --to-destination 192.168.111.4
 -A neutron-l3-agent-float-snat -s 192.168.111.4/32 -j SNAT --to-source 192.168.100.102
@@ -70,7 +70,7 @@ COMMIT
 -A FORWARD -j neutron-l3-agent-FORWARD
 -A neutron-l3-agent-INPUT -p tcp -m tcp --dport 9697 -j DROP
 COMMIT
-"""
+"""  # noqa: E501
 
 
 def router_ns(**changes: object) -> Namespace:

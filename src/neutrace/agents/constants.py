@@ -1,0 +1,104 @@
+"""Neutron's numbers and names, in one place (layer 3).
+
+Everything here is copied by meaning from the Neutron release the agents mirror: OpenFlow table
+numbers (``neutron_lib.plugins.ml2.ovs_constants``), device name prefixes and lengths
+(``neutron_lib.constants``), iptables chain-name limits and binary names
+(``neutron.agent.linux.iptables_manager``), the L3 agent's marks (``neutron.conf.agent.l3``).
+"""
+
+from __future__ import annotations
+
+# The release mirrored: neutron 29.0.0 (PyPI) with neutron-lib 5.0.1.
+NEUTRON_RELEASE = "29.0.0"
+NEUTRON_LIB_RELEASE = "5.0.1"
+
+# --- OpenFlow tables: br-int -------------------------------------------------------------
+LOCAL_SWITCHING = 0
+DVR_TO_SRC_MAC = 1
+DVR_TO_SRC_MAC_PHYSICAL = 2
+ARP_DVR_MAC_TO_DST_MAC = 3
+ARP_DVR_MAC_TO_DST_MAC_PHYSICAL = 4
+CANARY_TABLE = 23
+ARP_SPOOF_TABLE = 24
+MAC_SPOOF_TABLE = 25
+LOCAL_EGRESS_TABLE = 30
+LOCAL_IP_TABLE = 31
+PACKET_RATE_LIMIT = 58
+BANDWIDTH_RATE_LIMIT = 59
+TRANSIENT_TABLE = 60
+LOCAL_MAC_DIRECT = 61
+TRANSIENT_EGRESS_TABLE = 62
+
+# --- br-tun --------------------------------------------------------------------------------
+DVR_PROCESS = 1
+PATCH_LV_TO_TUN = 2
+GRE_TUN_TO_LV = 3
+VXLAN_TUN_TO_LV = 4
+GENEVE_TUN_TO_LV = 6
+DVR_NOT_LEARN = 9
+LEARN_FROM_TUN = 10
+UCAST_TO_TUN = 20
+ARP_RESPONDER = 21
+FLOOD_TO_TUN = 22
+TUNNEL_NETWORK_TYPES = ("gre", "vxlan", "geneve")
+TUN_TABLE = {"gre": GRE_TUN_TO_LV, "vxlan": VXLAN_TUN_TO_LV, "geneve": GENEVE_TUN_TO_LV}
+
+# --- physical bridges ------------------------------------------------------------------------
+DVR_PROCESS_PHYSICAL = 1
+LOCAL_VLAN_TRANSLATION = 2
+DVR_NOT_LEARN_PHYSICAL = 3
+
+OPENFLOW_MAX_PRIORITY = 65535
+MIN_VLAN_TAG = 1
+MAX_VLAN_TAG = 4094
+DEAD_VLAN_TAG = MAX_VLAN_TAG + 1
+LEARN_HARD_TIMEOUT = 300
+
+# --- OVS agent configuration defaults ([ovs] / [agent]) ----------------------------------------
+INTEGRATION_BRIDGE = "br-int"
+TUNNEL_BRIDGE = "br-tun"
+INT_PEER_PATCH_PORT = "patch-tun"
+TUN_PEER_PATCH_PORT = "patch-int"
+PEER_INTEGRATION_PREFIX = "int-"
+PEER_PHYSICAL_PREFIX = "phy-"
+VXLAN_UDP_PORT = 4789
+DONT_FRAGMENT = True
+OVS_PROTOCOLS = ("OpenFlow10", "OpenFlow13")
+
+# --- device names --------------------------------------------------------------------------
+DEVICE_NAME_MAX_LEN = 15
+LINUX_DEV_LEN = 14  # Neutron's (tap + 11 characters of the port id)
+TAP_DEVICE_PREFIX = "tap"
+QBR_PREFIX = "qbr"
+QVB_PREFIX = "qvb"
+QVO_PREFIX = "qvo"
+INTERNAL_DEV_PREFIX = "qr-"
+EXTERNAL_DEV_PREFIX = "qg-"
+ROUTER_NS_PREFIX = "qrouter-"
+DHCP_NS_PREFIX = "qdhcp-"
+DEVICE_OWNER_NETWORK_PREFIX = "network:"
+DEVICE_OWNER_COMPUTE_PREFIX = "compute:"
+
+# --- iptables ------------------------------------------------------------------------------
+MAX_IPTABLES_CHAIN_LEN_WRAP = 11
+MAX_IPTABLES_CHAIN_LEN_NOWRAP = 28
+OVS_AGENT_BINARY = "neutron-openvswitch-agent"
+L3_AGENT_BINARY = "neutron-l3-agent"
+DHCP_AGENT_BINARY = "neutron-dhcp-agent"
+IPSET_NAME_MAX_LENGTH = 29
+CT_ZONE_START = 4097
+# [agent] use_random_fully (default True) and iptables >= 1.6.0: SNAT rules get --random-fully
+USE_RANDOM_FULLY = True
+
+# --- L3 agent ------------------------------------------------------------------------------
+METADATA_ACCESS_MARK = "0x1"
+EXTERNAL_INGRESS_MARK = "0x2"
+ROUTER_MARK_MASK = "0xffff"
+ADDRESS_SCOPE_MARK_MASK = "0xffff0000"
+ADDRESS_SCOPE_MARK_ID_MIN = 1024  # the default scope's mark id (set().pop() of 1024..2047)
+METADATA_V4_CIDR = "169.254.169.254/32"
+METADATA_V6_IP = "fe80::a9fe:a9fe"
+METADATA_V6_CIDR = "fe80::a9fe:a9fe/128"
+METADATA_PORT = 9697
+DHCP_CLIENT_PORT = 68
+DHCPV6_CLIENT_PORT = 546

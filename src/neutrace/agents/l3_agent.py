@@ -1,0 +1,212 @@
+"""neutron-l3-agent for legacy (centralized) routers, re-enacted (layer 3).
+
+Per router hosted on the host, the namespace ``qrouter-<router id>`` as ``RouterInfo`` leaves it
+after ``process()``: ``lo``, ``qr-<port id[:11]>`` per interface (an OVS internal port on br-int;
+the port's fixed IPs with the subnet's prefix), ``qg-<port id[:11]>`` for the gateway (its fixed
+IPs plus every floating IP as /32), connected routes, the default route via the external subnet's
+gateway, extra routes, ``ip_forward=1``, and iptables/ip6tables in the order the agent adds them:
+
+- ``RouterInfo.__init__``: address-scope chains (mangle ``scope``/``floatingip``/``float-snat``,
+  filter ``scope``), the metadata mark (mangle PREROUTING, ``0x1/0xffff``);
+- ``after_router_added`` (metadata driver): INPUT accept/drop for port 9697, nat PREROUTING
+  REDIRECT of 169.254.169.254:80;
+- ``_handle_router_snat_rules``: ``snat -j float-snat``; ``-o qg-... -j SNAT --to-source <gw>``;
+  ``! -o qg-... -m conntrack ! --ctstate DNAT -j ACCEPT``; the DNAT-reply SNAT with
+  ``-m mark ! --mark 0x2/0xffff``; mangle ``mark``: ``-i qg-... -j MARK --set-xmark
+  0x2/0xffff``; mangle POSTROUTING CONNMARK save on qg-;
+- floating IPs: PREROUTING/OUTPUT DNAT, ``float-snat`` SNAT to the floating IP;
+- address scopes (all in the default scope, mark 0x4000000/0xffff0000).
+
+SNAT rules get ``--random-fully`` ([agent] use_random_fully, on by default with iptables >= 1.6).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from neutrace import addr, model
+from neutrace.agents import constants as c
+from neutrace.agents.iptables import IptablesManager
+from neutrace.agents.vif import connected_route
+from neutrace.dataplane import LOOPBACK, NS_ROUTER, OVS_INTERNAL, Interface, Namespace, Route
+from neutrace.errors import TopologyError
+
+
+def internal_device_name(port_id: str) -> str:
+    return (c.INTERNAL_DEV_PREFIX + port_id)[: c.LINUX_DEV_LEN]
+
+
+def external_device_name(port_id: str) -> str:
+    return (c.EXTERNAL_DEV_PREFIX + port_id)[: c.LINUX_DEV_LEN]
+
+
+def _random_fully(rule: str) -> str:
+    return rule + " --random-fully" if c.USE_RANDOM_FULLY else rule
+
+
+def _prefixed(cloud: model.Cloud, port: model.Port) -> list[tuple[str, str, model.Subnet]]:
+    """(ip, ip/prefix, subnet) for each fixed IP of ``port``."""
+    out = []
+    for f in port.fixed_ips:
+        subnet = cloud.subnet(f.subnet_id)
+        prefix = ipaddress.ip_network(subnet.cidr, strict=False).prefixlen
+        out.append((f.ip_address, f"{f.ip_address}/{prefix}", subnet))
+    return out
+
+
+def router_iptables(cloud: model.Cloud, router: model.Router) -> IptablesManager:
+    ipt = IptablesManager(c.L3_AGENT_BINARY)
+    v4, v6 = ipt.ipv4, ipt.ipv6
+    mark_mask = c.ROUTER_MARK_MASK
+    # RouterInfo.__init__ -> _initialize_address_scope_iptables
+    v4["mangle"].add_chain("scope")
+    v6["mangle"].add_chain("scope")
+    v4["mangle"].add_chain("floatingip")
+    v4["mangle"].add_chain("float-snat")
+    v4["filter"].add_chain("scope")
+    v6["filter"].add_chain("scope")
+    v4["filter"].add_rule("FORWARD", "-j $scope")
+    v6["filter"].add_rule("FORWARD", "-j $scope")
+    restore = ("-m connmark ! --mark 0x0/0xffff0000 -j CONNMARK --restore-mark "
+               "--nfmask 0xffff0000 --ctmask 0xffff0000")
+    save = ("-m connmark --mark 0x0/0xffff0000 -j CONNMARK --save-mark "
+            "--nfmask 0xffff0000 --ctmask 0xffff0000")
+    v4["mangle"].add_rule("PREROUTING", "-j $scope")
+    v4["mangle"].add_rule("PREROUTING", restore)
+    v4["mangle"].add_rule("PREROUTING", "-j $floatingip")
+    v4["mangle"].add_rule("float-snat", save)
+    v6["mangle"].add_rule("PREROUTING", "-j $scope")
+    v6["mangle"].add_rule("PREROUTING", restore)
+    # initialize_metadata_iptables
+    v4["mangle"].add_rule(
+        "PREROUTING", f"-d {c.METADATA_V4_CIDR} -i {c.INTERNAL_DEV_PREFIX}+ -p tcp -m tcp "
+        f"--dport 80 -j MARK --set-xmark {c.METADATA_ACCESS_MARK}/{mark_mask}")
+    v4["filter"].add_rule("scope", f"-m mark --mark {c.METADATA_ACCESS_MARK}/{mark_mask} -j DROP")
+    v6["mangle"].add_rule(
+        "PREROUTING", f"-d {c.METADATA_V6_IP}/128 -i {c.INTERNAL_DEV_PREFIX}+ -p tcp -m tcp "
+        f"--dport 80 -j MARK --set-xmark {c.METADATA_ACCESS_MARK}/{mark_mask}")
+    v6["filter"].add_rule("scope", f"-m mark --mark {c.METADATA_ACCESS_MARK}/{mark_mask} -j DROP")
+    # metadata driver: after_router_added -> apply_metadata_nat_rules
+    for tables in (v4, v6):
+        tables["filter"].add_rule(
+            "INPUT", f"-m mark --mark {c.METADATA_ACCESS_MARK}/{mark_mask} -j ACCEPT")
+        tables["filter"].add_rule("INPUT", f"-p tcp -m tcp --dport {c.METADATA_PORT} -j DROP")
+    for tables, dest in ((v4, c.METADATA_V4_CIDR), (v6, c.METADATA_V6_CIDR)):
+        tables["nat"].add_rule(
+            "PREROUTING", f"-d {dest} -i {c.INTERNAL_DEV_PREFIX}+ -p tcp -m tcp --dport 80 "
+            f"-j REDIRECT --to-ports {c.METADATA_PORT}")
+    # process_external -> _handle_router_snat_rules
+    gw = router.external_gateway
+    gw_port = cloud.port(gw.port_id) if gw else None
+    qg = external_device_name(gw.port_id) if gw else None
+    v4["nat"].empty_chain("POSTROUTING")
+    v4["nat"].empty_chain("snat")
+    v4["mangle"].empty_chain("mark")
+    v4["mangle"].empty_chain("POSTROUTING")
+    v4["nat"].add_rule("snat", "-j $float-snat")
+    if gw and gw_port and qg:
+        v4["mangle"].add_rule(
+            "POSTROUTING", f"-o {qg} -m connmark --mark 0x0/0xffff0000 -j CONNMARK "
+            "--save-mark --nfmask 0xffff0000 --ctmask 0xffff0000")
+        for f in gw_port.fixed_ips:
+            if ipaddress.ip_address(f.ip_address).version != 4:
+                continue
+            ex_gw_ip = f.ip_address
+            if gw.enable_snat:
+                v4["nat"].add_rule("snat", _random_fully(
+                    f"-o {qg} -j SNAT --to-source {ex_gw_ip}"))
+            v4["nat"].add_rule(
+                "POSTROUTING", f"! -o {qg} -m conntrack ! --ctstate DNAT -j ACCEPT")
+            v4["nat"].add_rule("snat", _random_fully(
+                f"-m mark ! --mark {c.EXTERNAL_INGRESS_MARK}/{mark_mask} -m conntrack "
+                f"--ctstate DNAT -j SNAT --to-source {ex_gw_ip}"))
+            v4["mangle"].add_rule(
+                "mark", f"-i {qg} -j MARK --set-xmark {c.EXTERNAL_INGRESS_MARK}/{mark_mask}")
+            break
+        # process_snat_dnat_for_fip
+        for fip in _floating_ips(cloud, router):
+            v4["nat"].add_rule("PREROUTING", f"-d {fip.floating_ip_address}/32 -j DNAT "
+                               f"--to-destination {fip.fixed_ip_address}", tag="floating_ip")
+            v4["nat"].add_rule("OUTPUT", f"-d {fip.floating_ip_address}/32 -j DNAT "
+                               f"--to-destination {fip.fixed_ip_address}", tag="floating_ip")
+            v4["nat"].add_rule("float-snat", _random_fully(
+                f"-s {fip.fixed_ip_address}/32 -j SNAT --to-source {fip.floating_ip_address}"),
+                tag="floating_ip")
+    # process_address_scope -> process_ports_address_scope_iptables (default scope everywhere)
+    scope_mark = f"{hex(c.ADDRESS_SCOPE_MARK_ID_MIN << 16)}/{c.ADDRESS_SCOPE_MARK_MASK}"
+    devices: dict[int, list[str]] = {4: [], 6: []}
+    for pid in router.interface_port_ids:
+        for version in _versions(cloud.port(pid)):
+            devices[version].append(internal_device_name(pid))
+    if gw and gw_port and qg:
+        for version in _versions(gw_port):
+            devices[version].append(qg)
+    for version, tables in ((4, v4), (6, v6)):
+        tables["mangle"].empty_chain("scope")
+        tables["filter"].empty_chain("scope")
+        dont_block_external = version == 4 and bool(gw and gw.enable_snat)
+        for dev in devices[version]:
+            tables["mangle"].add_rule("scope", f"-i {dev} -j MARK --set-xmark {scope_mark}")
+            if dont_block_external and dev == qg:
+                continue
+            tables["filter"].add_rule("scope", f"-o {dev} -m mark ! --mark {scope_mark} -j DROP")
+    return ipt
+
+
+def _versions(port: model.Port) -> list[int]:
+    return list(dict.fromkeys(ipaddress.ip_address(f.ip_address).version
+                              for f in port.fixed_ips))
+
+
+def _floating_ips(cloud: model.Cloud, router: model.Router) -> list[model.FloatingIp]:
+    return [f for f in cloud.floating_ips if f.router_id == router.id and f.port_id]
+
+
+def router_namespace(cloud: model.Cloud, router: model.Router) -> Namespace:
+    interfaces = [Interface("lo", LOOPBACK, addresses=("127.0.0.1/8",))]
+    routes: list[Route] = []
+    for pid in router.interface_port_ids:
+        port = cloud.port(pid)
+        if port.binding_host_id != router.host:
+            raise TopologyError(
+                "<cloud>", f"routers[{router.name}].interface_port_ids",
+                f"router port {pid} is bound to {port.binding_host_id!r}, not to the router's "
+                f"host {router.host!r}", "bind the router's ports to its host")
+        dev = internal_device_name(pid)
+        ips = _prefixed(cloud, port)
+        interfaces.append(Interface(dev, OVS_INTERNAL, mac=addr.norm_mac(port.mac_address),
+                                    mtu=cloud.network(port.network_id).mtu,
+                                    addresses=tuple(p for _, p, _ in ips)))
+        routes += [connected_route(s.cidr, dev, ip) for ip, _, s in ips]
+    gw = router.external_gateway
+    default: list[Route] = []
+    if gw:
+        port = cloud.port(gw.port_id)
+        dev = external_device_name(gw.port_id)
+        ips = _prefixed(cloud, port)
+        fips = [f"{f.floating_ip_address}/32" for f in _floating_ips(cloud, router)]
+        interfaces.append(Interface(dev, OVS_INTERNAL, mac=addr.norm_mac(port.mac_address),
+                                    mtu=cloud.network(port.network_id).mtu,
+                                    addresses=tuple([p for _, p, _ in ips] + fips)))
+        routes += [connected_route(s.cidr, dev, ip) for ip, _, s in ips]
+        for _, _, subnet in ips:
+            if subnet.gateway_ip and subnet.ip_version == 4 and not default:
+                default.append(Route("default", dev, gateway=subnet.gateway_ip))
+    for dest, nexthop in router.routes:
+        via_dev = next((r.device for r in routes
+                        if r.destination != "default" and addr.in_cidr(nexthop, r.destination)),
+                       None)
+        if via_dev is None:
+            raise TopologyError("<cloud>", f"routers[{router.name}].routes",
+                                f"nexthop {nexthop} is on none of the router's subnets",
+                                "use a nexthop inside one of the router's subnets")
+        routes.append(Route(dest, via_dev, gateway=nexthop))
+    ipt = router_iptables(cloud, router)
+    return Namespace(
+        name=c.ROUTER_NS_PREFIX + router.id, kind=NS_ROUTER, interfaces=tuple(interfaces),
+        routes=tuple(default + routes), iptables=ipt.save(4), ip6tables=ipt.save(6),
+        sysctls=(("net.ipv4.ip_forward", "1"), ("net.ipv6.conf.all.forwarding", "1")))
+
+
+def program_l3(cloud: model.Cloud, host: model.Host) -> list[Namespace]:
+    return [router_namespace(cloud, r) for r in cloud.routers if r.host == host.name]

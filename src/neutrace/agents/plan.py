@@ -1,0 +1,141 @@
+"""What each host's agents see (layer 3): the ports bound to it that get an OVS port on br-int,
+their device names, and the local VLAN of each network on the host.
+
+Neutron processes the ports a scan finds as a set, so its order is not defined; neutrace uses the
+order of ``Cloud.ports`` (filtered to the host) for plugging (ofport numbers) and for allocating
+local VLANs. Local VLANs follow ``provision_local_vlan``: a pin in ``Host.local_vlans`` is honoured
+(as Neutron's ``_restore_local_vlan_map`` keeps a port's existing tag), otherwise the lowest free
+VLAN from 1 is taken (``available_local_vlans.pop()`` on a fresh set of 1..4094 yields the lowest).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from neutrace import model
+from neutrace.agents import constants as c
+from neutrace.errors import TopologyError
+
+# device kinds of a bound port
+VIF_HYBRID = "hybrid"  # a VM port behind the hybrid firewall: tap - qbr - qvb/qvo
+VIF_TAP = "tap"  # a VM port plugged straight into br-int (no hybrid plugging)
+VIF_ROUTER_INTERNAL = "qr"
+VIF_ROUTER_GATEWAY = "qg"
+VIF_DHCP = "dhcp"
+
+HYBRID_DRIVERS = ("iptables_hybrid",)
+NON_HYBRID_DRIVERS = ("noop",)
+
+
+@dataclass(frozen=True, slots=True)
+class Vif:
+    """A Neutron port as plugged on its host: ``ovs_name`` is its port on br-int."""
+
+    port: model.Port
+    kind: str
+    ovs_name: str
+
+    @property
+    def is_network_owned(self) -> bool:
+        return self.port.device_owner.startswith(c.DEVICE_OWNER_NETWORK_PREFIX)
+
+
+@dataclass(frozen=True, slots=True)
+class HostPlan:
+    host: model.Host
+    vifs: tuple[Vif, ...]
+    lvids: tuple[tuple[str, int], ...]  # (network_id, local vlan) in allocation order
+
+    def lvid(self, network_id: str) -> int | None:
+        return dict(self.lvids).get(network_id)
+
+    @property
+    def tunneling(self) -> bool:
+        return bool(self.host.tunnel_ip) and bool(self.host.tunnel_types)
+
+
+def vif_kind(host: model.Host, port: model.Port) -> str | None:
+    owner = port.device_owner
+    if owner == model.DEVICE_OWNER_ROUTER_INTF:
+        return VIF_ROUTER_INTERNAL
+    if owner == model.DEVICE_OWNER_ROUTER_GW:
+        return VIF_ROUTER_GATEWAY
+    if owner == model.DEVICE_OWNER_DHCP:
+        return VIF_DHCP
+    if owner.startswith(c.DEVICE_OWNER_COMPUTE_PREFIX):
+        return VIF_HYBRID if host.firewall_driver in HYBRID_DRIVERS else VIF_TAP
+    return None
+
+
+def ovs_port_name(kind: str, port_id: str) -> str:
+    short = port_id[:11]
+    return {
+        VIF_HYBRID: c.QVO_PREFIX + short,
+        VIF_TAP: c.TAP_DEVICE_PREFIX + short,
+        VIF_ROUTER_INTERNAL: c.INTERNAL_DEV_PREFIX + short,
+        VIF_ROUTER_GATEWAY: c.EXTERNAL_DEV_PREFIX + short,
+        VIF_DHCP: c.TAP_DEVICE_PREFIX + short,
+    }[kind]
+
+
+def _check_host(host: model.Host) -> None:
+    if host.firewall_driver not in HYBRID_DRIVERS + NON_HYBRID_DRIVERS:
+        raise TopologyError(
+            "<cloud>", f"hosts[{host.name}].firewall_driver",
+            f"firewall driver {host.firewall_driver!r} is not modelled",
+            "use iptables_hybrid or noop")
+
+
+def plan_host(cloud: model.Cloud, host: model.Host) -> HostPlan:
+    _check_host(host)
+    vifs: list[Vif] = []
+    for port in cloud.ports_on(host.name):
+        kind = vif_kind(host, port)
+        if kind is None:
+            continue
+        vifs.append(Vif(port, kind, ovs_port_name(kind, port.id)))
+    pins = dict(host.local_vlans)
+    used = set(pins.values())
+    lvids: dict[str, int] = {}
+    next_free = c.MIN_VLAN_TAG
+    for vif in vifs:
+        net = cloud.network(vif.port.network_id)
+        if net.id in lvids:
+            continue
+        _check_network(cloud, host, net, vif.port)
+        if net.id in pins:
+            lvids[net.id] = pins[net.id]
+            continue
+        while next_free in used or next_free in lvids.values():
+            next_free += 1
+        if next_free > c.MAX_VLAN_TAG:
+            raise TopologyError("<cloud>", f"hosts[{host.name}]", "no local VLAN left",
+                                "use fewer networks on this host")
+        lvids[net.id] = next_free
+    return HostPlan(host, tuple(vifs), tuple(lvids.items()))
+
+
+def _check_network(cloud: model.Cloud, host: model.Host, net: model.Network,
+                   port: model.Port) -> None:
+    if net.network_type in (model.TYPE_FLAT, model.TYPE_VLAN):
+        if host.bridge_for(net.physical_network or "") is None:
+            raise TopologyError(
+                "<cloud>", f"ports[{port.id}]",
+                f"port is bound to host {host.name}, which has no bridge_mappings entry for "
+                f"physical network {net.physical_network!r} of network {net.name}",
+                f"add '{net.physical_network}:br-...' to the host's bridge_mappings")
+    elif net.network_type in c.TUNNEL_NETWORK_TYPES:
+        if not host.tunnel_ip or net.network_type not in host.tunnel_types:
+            raise TopologyError(
+                "<cloud>", f"ports[{port.id}]",
+                f"port is bound to host {host.name}, which has no {net.network_type} tunnel "
+                f"(tunnel_ip/tunnel_types) for network {net.name}",
+                f"give the host a tunnel_ip and tunnel_types [{net.network_type}]")
+    elif net.network_type != model.TYPE_LOCAL:
+        raise TopologyError("<cloud>", f"networks[{net.name}].network_type",
+                            f"unknown network type {net.network_type!r}",
+                            "use flat, vlan, vxlan, gre or local")
+
+
+def plan_cloud(cloud: model.Cloud) -> dict[str, HostPlan]:
+    return {h.name: plan_host(cloud, h) for h in cloud.hosts}

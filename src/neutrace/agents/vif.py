@@ -1,0 +1,110 @@
+"""VM plumbing on a compute host (layer 3): what Nova/os-vif create for each VM port, and the VM.
+
+Hybrid plugging (``OVS_HYBRID_PLUG_REQUIRED`` of the iptables_hybrid firewall): the VM's NIC is
+the far end of ``tap<port id[:11]>``, enslaved to the Linux bridge ``qbr<id>``, which a veth pair
+``qvb<id>``/``qvo<id>`` joins to br-int (``qvo`` is the OVS port). Without hybrid plugging (the
+noop driver) ``tap<id>`` itself is the OVS port. The tap's MAC is the port's MAC with the first
+byte ``fe`` (as libvirt sets it); the veth ends get stable locally-administered MACs.
+
+The VM is a namespace of kind ``vm`` named after the VM: ``lo``, ``eth0``, ``eth1``... (one per
+port, in the VM's port order) with the port's MAC and fixed IPs, connected routes, the subnets'
+host routes and a default route via the first port's subnet gateway (what DHCP would give it).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from neutrace import addr, model
+from neutrace.agents import constants as c
+from neutrace.agents.plan import VIF_HYBRID, VIF_TAP, HostPlan
+from neutrace.dataplane import (
+    BRIDGE,
+    LOOPBACK,
+    NS_VM,
+    TAP,
+    VETH,
+    Interface,
+    Namespace,
+    Route,
+)
+
+
+def _local_mac(seed: str) -> str:
+    return addr.stable_mac(seed, base="02:00:00")
+
+
+def tap_mac(port_mac: str) -> str:
+    return "fe" + addr.norm_mac(port_mac)[2:]
+
+
+def vm_nic_name(cloud: model.Cloud, port: model.Port) -> str:
+    for vm in cloud.vms:
+        if port.id in vm.port_ids:
+            return f"eth{vm.port_ids.index(port.id)}"
+    return "eth0"
+
+
+def root_devices(cloud: model.Cloud, plan: HostPlan) -> list[Interface]:
+    """The root-namespace devices of the host's VM ports."""
+    out: list[Interface] = []
+    for vif in plan.vifs:
+        if vif.kind not in (VIF_HYBRID, VIF_TAP):
+            continue
+        port = vif.port
+        mtu = cloud.network(port.network_id).mtu
+        short = port.id[:11]
+        tap = c.TAP_DEVICE_PREFIX + short
+        nic = vm_nic_name(cloud, port)
+        if vif.kind == VIF_HYBRID:
+            qbr, qvb, qvo = c.QBR_PREFIX + short, c.QVB_PREFIX + short, c.QVO_PREFIX + short
+            out += [
+                Interface(qbr, BRIDGE, mac=_local_mac(f"{plan.host.name}/{qvb}"), mtu=mtu),
+                Interface(qvb, VETH, mac=_local_mac(f"{plan.host.name}/{qvb}"), mtu=mtu,
+                          peer=qvo, peer_namespace="", master=qbr),
+                Interface(qvo, VETH, mac=_local_mac(f"{plan.host.name}/{qvo}"), mtu=mtu,
+                          peer=qvb, peer_namespace=""),
+                Interface(tap, TAP, mac=tap_mac(port.mac_address), mtu=mtu, master=qbr,
+                          peer=nic, peer_namespace=port.device_id),
+            ]
+        else:
+            out.append(Interface(tap, TAP, mac=tap_mac(port.mac_address), mtu=mtu,
+                                 peer=nic, peer_namespace=port.device_id))
+    return out
+
+
+def connected_route(cidr: str, device: str, source: str) -> Route:
+    net = ipaddress.ip_network(cidr, strict=False)
+    return Route(str(net), device, scope="link", proto="kernel", source=source)
+
+
+def vm_namespaces(cloud: model.Cloud, plan: HostPlan) -> list[Namespace]:
+    out: list[Namespace] = []
+    for vm in cloud.vms:
+        if vm.host != plan.host.name:
+            continue
+        interfaces = [Interface("lo", LOOPBACK, addresses=("127.0.0.1/8",))]
+        routes: list[Route] = []
+        default: Route | None = None
+        for index, port_id in enumerate(vm.port_ids):
+            port = cloud.port(port_id)
+            nic = f"eth{index}"
+            addresses: list[str] = []
+            for fip in port.fixed_ips:
+                subnet = cloud.subnet(fip.subnet_id)
+                prefix = ipaddress.ip_network(subnet.cidr, strict=False).prefixlen
+                addresses.append(f"{fip.ip_address}/{prefix}")
+                routes.append(connected_route(subnet.cidr, nic, fip.ip_address))
+                for dest, nexthop in subnet.host_routes:
+                    routes.append(Route(dest, nic, gateway=nexthop, proto="dhcp"))
+                if default is None and subnet.gateway_ip and subnet.ip_version == 4:
+                    default = Route("default", nic, gateway=subnet.gateway_ip, proto="dhcp")
+            interfaces.append(Interface(
+                nic, VETH, mac=addr.norm_mac(port.mac_address),
+                mtu=cloud.network(port.network_id).mtu, addresses=tuple(addresses),
+                peer=c.TAP_DEVICE_PREFIX + port.id[:11], peer_namespace=""))
+        if default is not None:
+            routes.insert(0, default)
+        out.append(Namespace(name=vm.name, kind=NS_VM, interfaces=tuple(interfaces),
+                             routes=tuple(routes)))
+    return out

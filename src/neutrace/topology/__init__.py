@@ -1,0 +1,140 @@
+"""The topology file and its loader: a user's description of a cloud -> a complete ``model.Cloud``.
+
+``load(path)`` / ``loads(text)`` read YAML (or JSON, the same schema), ``from_dict(data)`` takes
+the same data as Python objects (the builder uses it). Three stages, all before anything is
+produced, so a bad file yields one ``TopologyError`` naming the file, line, path and fix:
+
+1. ``source``: text -> plain data and the line of every path (syntax errors, duplicate keys);
+2. ``schema``: shape and types (unknown keys with the allowed ones, missing keys, wrong types);
+3. ``resolve``: meaning (addresses, references, ranges, hosts' mappings and tunnels) and every
+   default and generated value Neutron would fill in.
+
+The schema is documented in docs/topology.md.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from neutrace.errors import TopologyError
+from neutrace.model import Cloud
+from neutrace.topology import schema
+from neutrace.topology.resolve import resolve
+from neutrace.topology.source import Lines, Path_, line_of, parse, where
+
+__all__ = ["load", "loads", "from_dict"]
+
+
+def load(path: str | Path) -> Cloud:
+    """Read the topology file at ``path`` (YAML or JSON)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TopologyError(str(p), "", f"cannot read the file: {exc.strerror}",
+                            "check the path") from None
+    except UnicodeDecodeError:
+        raise TopologyError(str(p), "", "the file is not UTF-8 text",
+                            "save it as UTF-8") from None
+    return loads(text, source=str(p))
+
+
+def loads(text: str, source: str = "<string>") -> Cloud:
+    """Read a topology from YAML or JSON text; ``source`` names it in error messages."""
+    data, lines = parse(text, source)
+    return from_dict(data, source=source, lines=lines)
+
+
+def from_dict(data: Any, source: str = "<dict>", lines: Lines | None = None) -> Cloud:
+    """Validate plain data (as read from a topology file) and build the Cloud."""
+    lines = lines or {}
+    if not isinstance(data, dict):
+        raise TopologyError(source, "", "the topology must be a mapping (name:, hosts:, ...)",
+                            "start the file with 'name: <cloud name>' and 'hosts:'",
+                            line_of(lines, ()))
+    try:
+        cloud = schema.CloudIn.model_validate(data)
+    except ValidationError as exc:
+        raise _schema_error(exc, data, source, lines) from None
+    return resolve(cloud, source, lines)
+
+
+def _schema_error(exc: ValidationError, data: Any, source: str, lines: Lines) -> TopologyError:
+    """The first (by line) schema problem as a TopologyError."""
+    best: tuple[float, int, TopologyError] | None = None
+    for order, err in enumerate(exc.errors(include_url=False)):
+        error = _one_error(err, data, source, lines)
+        rank = (float(error.line) if error.line is not None else float("inf"), order)
+        if best is None or rank < best[:2]:
+            best = (*rank, error)
+    assert best is not None
+    return best[2]
+
+
+def _one_error(err: Any, data: Any, source: str, lines: Lines) -> TopologyError:
+    loc = tuple(err["loc"])
+    kind = err["type"]
+    path, model = _walk(loc, data)
+    if kind == "extra_forbidden":
+        key = loc[len(path)] if len(path) < len(loc) else loc[-1]
+        allowed = list(model.model_fields) if model else []
+        close = difflib.get_close_matches(str(key), allowed, n=1)
+        fix = f"did you mean {close[0]!r}? " if close else ""
+        fix += "allowed keys here: " + ", ".join(allowed)
+        where_path = path if path[-1:] != (key,) else path[:-1]
+        return TopologyError(source, where(where_path), f"unknown key {key!r}", fix,
+                             line_of(lines, (*where_path, key)))
+    if kind == "missing":
+        key = loc[len(path)] if len(path) < len(loc) else loc[-1]
+        return TopologyError(source, where(path), f"missing required key {key!r}",
+                             f"add {key}: ...", line_of(lines, path))
+    msg = str(err["msg"])
+    value = err.get("input")
+    problem = msg[0].lower() + msg[1:] if msg else "invalid value"
+    if not isinstance(value, dict | list):
+        problem += f", got {value!r}"
+    fix = "see docs/topology.md for this key"
+    if kind == "literal_error":
+        fix = "use " + msg.removeprefix("Input should be ")
+    return TopologyError(source, where(path), problem, fix, line_of(lines, path))
+
+
+def _walk(loc: tuple[Any, ...], data: Any) -> tuple[Path_, type[BaseModel] | None]:
+    """The part of pydantic's ``loc`` that exists in ``data`` (dropping union tags such as
+    ``'str'``) and the schema model of the deepest mapping on that path."""
+    path: list[str | int] = []
+    node = data
+    model: type[BaseModel] | None = schema.CloudIn
+    current_model = model
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            path.append(part)
+            node = node[part]
+            model = current_model
+            current_model = _field_model(current_model, str(part))
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            path.append(part)
+            node = node[part]
+        else:
+            break
+    if isinstance(node, dict):
+        model = current_model
+    return tuple(path), model
+
+
+def _field_model(model: type[BaseModel] | None, field: str) -> type[BaseModel] | None:
+    """The schema model inside ``model.field`` (through list[...] and Optional)."""
+    if model is None or field not in model.model_fields:
+        return None
+    annotation = model.model_fields[field].annotation
+    stack = [annotation]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            return item
+        stack.extend(getattr(item, "__args__", ()))
+    return None

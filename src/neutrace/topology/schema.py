@@ -1,0 +1,196 @@
+"""The topology file's schema: what a user writes (pydantic v2 models, unknown keys forbidden).
+
+These models check only shape and types (which keys, which scalar types, which enumerations). What
+the values mean (addresses in subnets, references between objects, ranges, Neutron's defaults) is
+checked and filled in by ``neutrace.topology.resolve``. docs/topology.md documents every key.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+
+def _listify(value: Any) -> Any:
+    """``ip: 10.0.0.5`` is ``ip: [10.0.0.5]``."""
+    return [value] if isinstance(value, str) else value
+
+
+StrList = Annotated[list[str], BeforeValidator(_listify)]
+
+
+Role = Literal["compute", "network"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PhysicalNicIn(_In):
+    name: str
+    bridge: str
+    segment: str
+
+
+class HostIn(_In):
+    name: str
+    management_ip: str
+    tunnel_ip: str | None = None
+    roles: list[Role] = Field(default_factory=lambda: list[Role](["compute"]))
+    bridge_mappings: dict[str, str] = Field(default_factory=dict)
+    physical_nics: list[PhysicalNicIn] = Field(default_factory=list)
+    tunnel_types: list[Literal["vxlan", "gre"]] | None = None
+    l2_population: bool = False
+    arp_responder: bool = False
+    firewall_driver: Literal["iptables_hybrid", "openvswitch", "noop"] = "iptables_hybrid"
+    tunnel_nic: str = "eth1"
+    local_vlans: dict[str, int] = Field(default_factory=dict)
+
+
+class ProviderIn(_In):
+    network_type: Literal["flat", "vlan", "vxlan", "gre", "local"]
+    physical_network: str | None = None
+    segmentation_id: int | None = None
+
+
+class AllocationPoolIn(_In):
+    start: str
+    end: str
+
+
+class HostRouteIn(_In):
+    destination: str
+    nexthop: str
+
+
+class SubnetIn(_In):
+    name: str
+    id: str | None = None
+    cidr: str
+    ip_version: Literal[4, 6] | None = None
+    gateway_ip: str | None = None  # unset: the first address of the cidr; null: no gateway
+    enable_dhcp: bool = True
+    allocation_pools: list[AllocationPoolIn] | None = None
+    dns_nameservers: list[str] = Field(default_factory=list)
+    host_routes: list[HostRouteIn] = Field(default_factory=list)
+
+
+class DhcpPortIn(_In):
+    host: str
+    id: str | None = None
+    mac: str | None = None
+    ip: StrList | None = None
+
+
+class NetworkIn(_In):
+    name: str
+    id: str | None = None
+    provider: ProviderIn | None = None
+    router_external: bool = False
+    shared: bool = False
+    mtu: int | None = None
+    project_id: str = ""
+    subnets: list[SubnetIn] = Field(default_factory=list)
+    dhcp_ports: list[DhcpPortIn] = Field(default_factory=list)
+
+
+class AddressPairIn(_In):
+    ip_address: str
+    mac_address: str | None = None
+
+
+class VmPortIn(_In):
+    network: str
+    subnet: str | None = None
+    ip: StrList | None = None
+    id: str | None = None
+    name: str = ""
+    mac: str | None = None
+    security_groups: list[str] | None = None
+    port_security_enabled: bool = True
+    allowed_address_pairs: list[AddressPairIn] = Field(default_factory=list)
+
+
+class VmIn(_In):
+    name: str
+    host: str
+    ports: list[VmPortIn] = Field(min_length=1)
+
+
+class GatewayIn(_In):
+    network: str
+    ip: str | None = None
+    enable_snat: bool = True
+    port_id: str | None = None
+    mac: str | None = None
+
+
+class InterfaceIn(_In):
+    subnet: str
+    ip: str | None = None  # default: the subnet's gateway_ip
+    port_id: str | None = None
+    mac: str | None = None
+
+
+class RouteIn(_In):
+    destination: str
+    nexthop: str
+
+
+class RouterIn(_In):
+    name: str
+    id: str | None = None
+    host: str | None = None
+    external_gateway: GatewayIn | None = None
+    interfaces: list[InterfaceIn] = Field(default_factory=list)
+    routes: list[RouteIn] = Field(default_factory=list)
+
+
+class FloatingIpIn(_In):
+    port: str
+    floating_ip_address: str | None = None
+    floating_network: str | None = None
+    fixed_ip_address: str | None = None
+    router: str | None = None
+    id: str | None = None
+    port_id: str | None = None  # the id of the floating IP's own network:floatingip port
+
+
+class SecurityGroupRuleIn(_In):
+    direction: Literal["ingress", "egress"]
+    ethertype: Literal["IPv4", "IPv6"] = "IPv4"
+    protocol: str | int | None = None
+    port_range_min: int | None = None
+    port_range_max: int | None = None
+    remote_ip_prefix: str | None = None
+    remote_group: str | None = None
+    id: str | None = None
+
+
+class SecurityGroupIn(_In):
+    name: str
+    id: str | None = None
+    default_egress: bool = True  # Neutron adds egress IPv4 + IPv6 to anywhere to a new group
+    rules: list[SecurityGroupRuleIn] = Field(default_factory=list)
+
+
+class OutsideIn(_In):
+    name: str
+    ip: str
+    mac: str | None = None
+    segment: str | None = None
+    prefixlen: int | None = None
+    via: str | None = None
+    gateway: str | None = None
+
+
+class CloudIn(_In):
+    name: str
+    hosts: list[HostIn] = Field(min_length=1)
+    networks: list[NetworkIn] = Field(default_factory=list)
+    vms: list[VmIn] = Field(default_factory=list)
+    routers: list[RouterIn] = Field(default_factory=list)
+    floating_ips: list[FloatingIpIn] = Field(default_factory=list)
+    security_groups: list[SecurityGroupIn] = Field(default_factory=list)
+    outside: list[OutsideIn] = Field(default_factory=list)

@@ -92,10 +92,24 @@ def _int(text: str) -> int:
     return int(text, 0)
 
 
+TCP_FLAG_NAMES = {
+    "fin": 0x001, "syn": 0x002, "rst": 0x004, "psh": 0x008, "ack": 0x010, "urg": 0x020,
+    "ece": 0x040, "cwr": 0x080, "ns": 0x100, "[200]": 0x200, "[400]": 0x400, "[800]": 0x800,
+}
+
+
 def _tcp_flags(text: str) -> int:
+    """``0x012`` or ofproto/trace's spelling ``syn|ack``."""
     if text.startswith(("+", "-")):
-        raise ValueError("tcp_flags must be a number (0x012), not a flag list")
-    return int(text, 0)
+        raise ValueError("tcp_flags must be a number (0x012) or names (syn|ack), not +syn")
+    if text[:1].isdigit():
+        return int(text, 0)
+    value = 0
+    for name in text.split("|"):
+        if name not in TCP_FLAG_NAMES:
+            raise ValueError(f"unknown TCP flag {name!r}")
+        value |= TCP_FLAG_NAMES[name]
+    return value
 
 
 def parse_microflow(
@@ -139,11 +153,17 @@ def parse_microflow(
             elif key in _MAC_FIELDS:
                 if not is_mac(value):
                     raise bad(f"{value!r} is not a MAC address", "write it as 00:11:22:33:44:55")
-                values[_MAC_FIELDS[key]] = norm_mac(value)
+                mac = norm_mac(value)
+                if key in ("nd_sll", "nd_tll") and mac == "00:00:00:00:00:00":
+                    continue  # OVS prints an absent ND option as zeros
+                values[_MAC_FIELDS[key]] = mac
             elif key in _IP4_FIELDS:
                 values[_IP4_FIELDS[key]] = str(ipaddress.IPv4Address(value))
             elif key in _IP6_FIELDS:
-                values[_IP6_FIELDS[key]] = str(ipaddress.IPv6Address(value))
+                ip6 = str(ipaddress.IPv6Address(value))
+                if key == "nd_target" and ip6 == "::":
+                    continue  # OVS prints an absent ND target as ::
+                values[_IP6_FIELDS[key]] = ip6
             elif key == "dl_vlan":
                 vid = _int(value)
                 if not 0 <= vid < 4096:
@@ -221,7 +241,12 @@ def format_microflow(flow: Microflow) -> str:
                 value = getattr(p, name)
                 if value:
                     out.append(f"{name}={value}")
-        elif p.tp_src or p.tp_dst or p.nw_proto in (IPPROTO_TCP, IPPROTO_UDP):
+        elif p.nw_proto in (IPPROTO_TCP, IPPROTO_UDP):
+            # ofproto/trace wants the OXM names here (tp_src fails its prerequisite check)
+            prefix = "tcp" if p.nw_proto == IPPROTO_TCP else "udp"
+            out.append(f"{prefix}_src={p.tp_src}")
+            out.append(f"{prefix}_dst={p.tp_dst}")
+        elif p.tp_src or p.tp_dst:
             out.append(f"tp_src={p.tp_src}")
             out.append(f"tp_dst={p.tp_dst}")
         if p.tcp_flags:

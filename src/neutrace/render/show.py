@@ -1,0 +1,171 @@
+"""Text views of a `HostState` (layer 3), in the shapes of the tools an operator would run:
+
+- ``ovs-vsctl show`` (bridges, ports, tags, interface types and options; no UUIDs/controllers);
+- ``ovs-ofctl dump-flows <bridge>`` (without statistics, so the lines load back with
+  ``ovs-ofctl add-flows``), flows sorted by table, then priority (highest first);
+- ``ip addr`` / ``ip route`` / ``sysctl`` per namespace (``ip netns exec <ns> ...``);
+- ``iptables-save`` / ``ip6tables-save`` / ``ipset save`` per namespace, verbatim.
+"""
+
+from __future__ import annotations
+
+from neutrace.dataplane import (
+    BRIDGE,
+    LOOPBACK,
+    TAP,
+    VETH,
+    CloudState,
+    HostState,
+    Interface,
+    Namespace,
+    OvsBridge,
+    Route,
+)
+from neutrace.syntax.ofctl import format_flow
+
+
+def ovs_vsctl_show(bridges: tuple[OvsBridge, ...] | list[OvsBridge]) -> str:
+    lines: list[str] = []
+    for br in bridges:
+        lines.append(f"    Bridge {br.name}")
+        lines.append(f"        fail_mode: {br.fail_mode}")
+        if br.datapath_type:
+            lines.append(f"        datapath_type: {br.datapath_type}")
+        ports = [(br.name, None, "internal", ())] + [
+            (p.name, p.tag, p.type, p.options) for p in sorted(br.ports, key=lambda p: p.ofport)]
+        for name, tag, kind, options in sorted(ports, key=lambda x: x[0]):
+            lines.append(f"        Port {name}")
+            if tag is not None:
+                lines.append(f"            tag: {tag}")
+            lines.append(f"            Interface {name}")
+            if kind:
+                lines.append(f"                type: {kind}")
+            if options:
+                opts = ", ".join(f'{k}={_quote(v)}' for k, v in options)
+                lines.append(f"                options: {{{opts}}}")
+    return "\n".join(lines) + "\n"
+
+
+def _quote(value: str) -> str:
+    return f'"{value}"' if any(ch in value for ch in ".:") else value
+
+
+def dump_flows(bridge: OvsBridge) -> str:
+    """One line per flow, as ``ovs-ofctl dump-flows`` prints them minus statistics."""
+    flows = sorted(bridge.flows, key=lambda f: (f.table, -f.priority))
+    return "".join(f" {format_flow(f)}\n" for f in flows)
+
+
+def _flags(itf: Interface) -> str:
+    if itf.kind == LOOPBACK:
+        return "<LOOPBACK,UP,LOWER_UP>" if itf.up else "<LOOPBACK>"
+    return "<BROADCAST,MULTICAST,UP,LOWER_UP>" if itf.up else "<BROADCAST,MULTICAST>"
+
+
+def ip_addr(ns: Namespace) -> str:
+    lines: list[str] = []
+    for index, itf in enumerate(ns.interfaces, start=1):
+        name = itf.name
+        if itf.kind == VETH and itf.peer:
+            name = f"{itf.name}@{itf.peer}"
+        extra = []
+        if itf.master:
+            extra.append(f"master {itf.master}")
+        extra.append("state " + ("UNKNOWN" if itf.kind == LOOPBACK else
+                                 "UP" if itf.up else "DOWN"))
+        mtu = 65536 if itf.kind == LOOPBACK else itf.mtu
+        lines.append(f"{index}: {name}: {_flags(itf)} mtu {mtu} {' '.join(extra)}")
+        kind = {VETH: "veth", TAP: "tun", BRIDGE: "bridge"}.get(itf.kind, itf.kind)
+        if itf.kind == LOOPBACK:
+            lines.append("    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00")
+        else:
+            lines.append(f"    link/ether {itf.mac or '00:00:00:00:00:00'} brd "
+                         f"ff:ff:ff:ff:ff:ff ({kind})")
+        if itf.peer and itf.kind != VETH or itf.peer_namespace:
+            where = itf.peer_namespace or "root namespace"
+            lines.append(f"    peer {itf.peer} in {where}")
+        if itf.segment:
+            lines.append(f"    segment {itf.segment}")
+        for a in itf.addresses:
+            family = "inet6" if ":" in a else "inet"
+            scope = "host" if itf.kind == LOOPBACK else "global"
+            lines.append(f"    {family} {a} scope {scope} {itf.name}")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def format_route(r: Route) -> str:
+    parts = [r.destination]
+    if r.gateway:
+        parts.append(f"via {r.gateway}")
+    parts.append(f"dev {r.device}")
+    if r.proto not in ("static", "boot"):
+        parts.append(f"proto {r.proto}")
+    if r.scope != "universe":
+        parts.append(f"scope {r.scope}")
+    if r.source:
+        parts.append(f"src {r.source}")
+    if r.metric:
+        parts.append(f"metric {r.metric}")
+    if r.table != "main":
+        parts.append(f"table {r.table}")
+    return " ".join(parts)
+
+
+def ip_route(ns: Namespace) -> str:
+    return "".join(format_route(r) + "\n" for r in ns.routes)
+
+
+def namespace_text(ns: Namespace) -> str:
+    label = ns.name or "(root namespace)"
+    out = [f"--- namespace {label} [{ns.kind}]: ip addr ---\n", ip_addr(ns)]
+    if ns.routes:
+        out += [f"--- namespace {label}: ip route ---\n", ip_route(ns)]
+    if ns.rules:
+        out.append(f"--- namespace {label}: ip rule ---\n")
+        for rule in ns.rules:
+            sel = f"from {rule.source or 'all'}"
+            if rule.fwmark:
+                sel += f" fwmark {rule.fwmark}"
+            out.append(f"{rule.priority}:\t{sel} lookup {rule.table}\n")
+    if ns.sysctls:
+        out.append(f"--- namespace {label}: sysctl ---\n")
+        out += [f"{k} = {v}\n" for k, v in ns.sysctls]
+    for title, text in (("iptables-save", ns.iptables), ("ip6tables-save", ns.ip6tables),
+                        ("ipset save", ns.ipsets)):
+        if text:
+            out += [f"--- namespace {label}: {title} ---\n", text]
+    return "".join(out)
+
+
+def host_text(host: HostState, bridge: str | None = None, namespace: str | None = None) -> str:
+    """Everything about one host; ``bridge``/``namespace`` narrow it to one bridge or namespace
+    (``""`` is the root namespace)."""
+    out = [f"=== host {host.name} (management {host.management_ip or '-'}, "
+           f"tunnel {host.tunnel_ip or '-'}) ===\n"]
+    bridges = [b for b in host.ovs_bridges if bridge is None or b.name == bridge]
+    if namespace is None or bridge is not None:
+        if bridges:
+            out += ["--- ovs-vsctl show ---\n", ovs_vsctl_show(bridges)]
+        for b in bridges:
+            out += [f"--- ovs-ofctl dump-flows {b.name} ---\n", dump_flows(b)]
+    if bridge is None:
+        for ns in host.namespaces:
+            if namespace is None or ns.name == namespace:
+                out.append(namespace_text(ns))
+    return "".join(out)
+
+
+def cloud_text(state: CloudState, host: str | None = None, bridge: str | None = None,
+               namespace: str | None = None) -> str:
+    out = []
+    for h in state.hosts:
+        if host is not None and h.name != host:
+            continue
+        if namespace is not None and bridge is None and h.namespace(namespace) is None:
+            continue
+        out.append(host_text(h, bridge, namespace))
+    if host is None and bridge is None:
+        for ns in state.external:
+            if namespace is None or ns.name == namespace:
+                out.append(namespace_text(ns))
+    return "\n".join(out)

@@ -70,7 +70,7 @@ def seed_bridges() -> tuple[OvsBridge, ...]:
             OvsPort("int-br-ex", 2, "patch", options=(("peer", "phy-br-ex"),)),
             OvsPort("qvoaf305168-66", 5, tag=2),
             OvsPort("qvo5e1f0d1c-8a", 6, tag=1),
-            OvsPort("br-int", 65534, "internal", tag=4095),
+            OvsPort("br-int", 65534, "internal"),
         ),
         flows=parse_flows(BR_INT_FLOWS, source="br-int"),
     )

@@ -48,6 +48,7 @@ def test_seed_vxlan_walk_floods_to_both_tunnels_and_br_ex_drops(engine: OpenFlow
         ("br-tun", "output", "vxlan-c0a8780b"),
         ("br-tun", "output", "vxlan-c0a87815"),
         ("br-ex", "drop", None),
+        ("br-int", "output", "br-int"),  # LOCAL is a trunk port of every bridge: it gets a copy
     }
     # NORMAL pushed the access port's tag 1 on the way into br-tun
     patch = next(e for e in visit.exits if e.port == "patch-tun")
@@ -125,7 +126,7 @@ def test_normal_access_port_drops_tagged_and_never_returns_to_in_port() -> None:
     p = arp_request(VM1_MAC, "10.0.0.1", "10.0.0.2")
     v = eng.run("br0", "p1", p, st)
     got = {e.port: e.packet for e in v.exits}
-    assert set(got) == {"p2", "trunk"}  # not p1 (input), not p3 (VLAN 20)
+    assert set(got) == {"p2", "trunk", "br0"}  # not p1 (input), not p3 (VLAN 20); br0 is LOCAL
     assert got["p2"] is not None and got["p2"].vlan_tci == 0
     assert got["trunk"] is not None and got["trunk"].vlan_tci == 0x100A
     tagged = eng.run("br0", "p2", p.with_vlan(10), st)

@@ -263,7 +263,7 @@ class OpenFlowState:
 class _Bridge:
     """One bridge: ports by name/ofport and its tables, compiled on first use."""
 
-    __slots__ = ("spec", "name", "by_name", "by_ofport", "flows_by_table", "tables")
+    __slots__ = ("spec", "name", "by_name", "by_ofport", "flows_by_table", "tables", "ports")
 
     def __init__(self, spec: OvsBridge) -> None:
         self.spec = spec
@@ -274,6 +274,9 @@ class _Bridge:
             local = OvsPort(spec.name, OFPP_LOCAL, "internal")
             self.by_name[spec.name] = local
             self.by_ofport.setdefault(OFPP_LOCAL, local)
+        # every port, the implicit LOCAL one included, in ofport order (flooding visits them so)
+        self.ports: tuple[OvsPort, ...] = tuple(sorted(self.by_name.values(),
+                                                       key=lambda p: p.ofport))
         self.flows_by_table: dict[int, list[Flow]] = {}
         for f in spec.flows:
             self.flows_by_table.setdefault(f.table, []).append(f)
@@ -719,7 +722,7 @@ class OpenFlowEngine:
                 self._output_port(vis, run, port, depth, sdepth, table_id, act.text)
             elif isinstance(act, A.Flood):
                 steps.append(Step(STEP_ACTION, act.text, where=where, depth=sdepth))
-                for p in sorted(vis.bridge.spec.ports, key=lambda p: p.ofport):
+                for p in vis.bridge.ports:
                     if p.ofport != v[I_IN_PORT]:
                         self._output_port(vis, run, p.ofport, depth, sdepth, table_id, act.text)
             elif isinstance(act, A.Controller):
@@ -923,7 +926,7 @@ class OpenFlowEngine:
             not (dst >> 40) & 1) else "-> multicast/broadcast destination, flooding",
             where=where, depth=sdepth))
         n = 0
-        for p in sorted(br.spec.ports, key=lambda p: p.ofport):
+        for p in br.ports:
             if p.ofport == in_ofport or p.name == in_name:
                 continue
             if p.tag is not None:

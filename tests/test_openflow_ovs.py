@@ -1,0 +1,163 @@
+"""The OpenFlow engine against real Open vSwitch (a private sandbox) on the semantics that are easy
+to get wrong: NORMAL flooding with access ports and trunks, explicit outputs interleaved with VLAN
+rewrites and resubmits, the seed's bridges across patch ports and VXLAN, and learn() (the flow
+br-tun's table 10 adds to table 20, compared with the one OVS adds for a real packet)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from scapy.layers.inet import ICMP, IP
+from scapy.layers.l2 import Ether
+
+from neutrace.backends.ovs_load import OvsTracer, delete_bridges, load_bridges
+from neutrace.backends.ovs_sandbox import OvsSandbox
+from neutrace.dataplane import OvsBridge, OvsPort
+from neutrace.engines.openflow import OpenFlowEngine, OpenFlowState, compile_match
+from neutrace.engines.results import BridgeVisit
+from neutrace.packet import Packet, arp_request, ipv4
+from neutrace.syntax.ofactions import parse_actions
+from neutrace.syntax.ofctl import parse_flows
+from openflow_fixtures import VM1_IP, VM1_MAC, VM2_IP, VM2_MAC, seed_bridges
+
+pytestmark = pytest.mark.ovs
+
+Out = tuple[str, str, int, int, str, str, str, str]
+
+
+def _key(bridge: str, port: str, p: Packet) -> Out:
+    # the dummy datapath prints no set(tunnel(...)) for VXLAN ports: tun_id is checked elsewhere
+    tun_id = 0 if port.startswith("vxlan-") else p.tun_id
+    return (bridge, port, p.vlan_tci & 0x1FFF, tun_id, p.dl_src, p.dl_dst, p.nw_src, p.nw_dst)
+
+
+def ours(visit: BridgeVisit) -> list[Out]:
+    out: list[Out] = []
+    for e in visit.exits:
+        if e.next is not None:
+            out.extend(ours(e.next))
+        elif e.kind == "output" and e.port is not None and e.packet is not None:
+            out.append(_key(visit.bridge, e.port, e.packet))
+    return out
+
+
+def theirs(tracer: OvsTracer, bridge: str, in_port: str, packet: Packet) -> list[Out]:
+    tracer.fdb_flush()
+    rt = tracer.trace(bridge, in_port, packet)
+    return [_key(o.bridge, o.port, o.packet) for o in rt.outputs if o.pass_index == 0]
+
+
+VLAN_BRIDGE = OvsBridge(
+    "nt-vlan",
+    ports=(OvsPort("a10", 1, tag=10), OvsPort("b10", 2, tag=10), OvsPort("c20", 3, tag=20),
+           OvsPort("t1020", 4, trunks=(10, 20)), OvsPort("tall", 5)),
+    flows=parse_flows("priority=0 actions=NORMAL"),
+)
+ORDER_BRIDGE = OvsBridge(
+    "nt-order",
+    ports=tuple(OvsPort(f"o{i}", i) for i in range(1, 7)) + (OvsPort("acc", 7, tag=9),),
+    flows=parse_flows(
+        "table=0, priority=10,ip,in_port=1 actions=output:2,mod_vlan_vid:5,resubmit(,1),"
+        "output:3,mod_vlan_vid:6,strip_vlan,output:4,output:acc\n"
+        "table=0, priority=10,in_port=6,dl_vlan=7 actions=resubmit(,2),output:5\n"
+        "table=0, priority=0 actions=drop\n"
+        "table=1, priority=1,ip actions=mod_dl_src:fa:16:3e:99:99:99,output:5,"
+        "mod_nw_dst:10.9.9.9,output:6\n"
+        "table=2, priority=5,dl_vlan=7 actions=mod_vlan_vid:8,resubmit(,3),output:1\n"
+        "table=3, priority=5,dl_vlan=8 actions=strip_vlan,output:2\n"
+        "table=3, priority=4 actions=output:3\n"
+    ),
+)
+
+
+@pytest.fixture(scope="module")
+def tracer(ovs_sandbox: OvsSandbox) -> Iterator[OvsTracer]:
+    bridges = [VLAN_BRIDGE, ORDER_BRIDGE, *seed_bridges()]
+    load_bridges(ovs_sandbox, bridges)
+    try:
+        with OvsTracer(ovs_sandbox) as t:
+            yield t
+    finally:
+        delete_bridges(ovs_sandbox, [b.name for b in bridges])
+
+
+ARP = arp_request(VM1_MAC, "10.0.0.1", "10.0.0.2")
+UNICAST = ipv4(VM1_MAC, VM2_MAC, "10.0.0.1", "10.0.0.2")
+
+
+@pytest.mark.parametrize(("in_port", "packet"), [
+    ("a10", ARP), ("c20", ARP), ("t1020", ARP.with_vlan(20)), ("tall", ARP.with_vlan(10)),
+    ("tall", ARP.with_vlan(30)), ("tall", ARP), ("t1020", ARP.with_vlan(30)),
+    ("a10", ARP.with_vlan(10)), ("b10", UNICAST), ("tall", UNICAST.with_vlan(20)),
+])
+def test_normal_flooding_with_tags(tracer: OvsTracer, in_port: str, packet: Packet) -> None:
+    engine = OpenFlowEngine([VLAN_BRIDGE])
+    got = ours(engine.run("nt-vlan", in_port, packet, OpenFlowState()))
+    assert sorted(got) == sorted(theirs(tracer, "nt-vlan", in_port, packet))
+
+
+@pytest.mark.parametrize(("in_port", "packet"), [
+    ("o1", UNICAST), ("o1", UNICAST.with_vlan(3)), ("o6", UNICAST.with_vlan(7)),
+    ("o2", UNICAST),
+])
+def test_output_order_with_rewrites_and_resubmits(tracer: OvsTracer, in_port: str,
+                                                  packet: Packet) -> None:
+    engine = OpenFlowEngine([ORDER_BRIDGE])
+    got = ours(engine.run("nt-order", in_port, packet, OpenFlowState()))
+    assert got == theirs(tracer, "nt-order", in_port, packet)  # same copies, same order
+
+
+@pytest.mark.parametrize(("in_port", "packet"), [
+    ("qvo5e1f0d1c-8a", ipv4(VM2_MAC, "fa:16:3e:00:00:01", VM2_IP, "8.8.8.8")),
+    ("qvoaf305168-66", ipv4(VM1_MAC, "fa:16:3e:00:00:01", VM1_IP, "8.8.8.8")),
+    ("qvoaf305168-66", arp_request(VM1_MAC, VM1_IP, "192.168.100.1")),
+    ("qvoaf305168-66", arp_request(VM1_MAC, "192.168.100.99", "192.168.100.1")),  # spoofed
+    ("qvo5e1f0d1c-8a", ipv4("fa:16:3e:de:ad:00", "fa:16:3e:00:00:01", VM2_IP, "8.8.8.8")),
+])
+def test_seed_bridges_like_ovs(tracer: OvsTracer, in_port: str, packet: Packet) -> None:
+    engine = OpenFlowEngine(seed_bridges(), host="h")
+    got = ours(engine.run("br-int", in_port, packet, OpenFlowState()))
+    assert sorted(got) == sorted(theirs(tracer, "br-int", in_port, packet))
+
+
+LEARN = ("learn(cookie=0x9b1c,table=20,priority=1,hard_timeout=300,NXM_OF_VLAN_TCI[0..11],"
+         "NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],"
+         "load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],output:OXM_OF_IN_PORT[])")
+
+
+def test_learn_adds_the_same_flow_as_ovs(ovs_sandbox: OvsSandbox) -> None:
+    br = OvsBridge(
+        "nt-learn", ports=(OvsPort("l1", 1), OvsPort("l2", 2)),
+        flows=parse_flows(
+            "table=0, priority=1,in_port=1 actions=set_field:0x10050->tun_id,mod_vlan_vid:1,"
+            f"resubmit(,10)\ntable=10, priority=1 actions={LEARN},output:2\n"),
+    )
+    load_bridges(ovs_sandbox, [br])
+    try:
+        pkt = ipv4(ROUTER, VM2_MAC, "8.8.8.8", VM2_IP)
+        frame = (Ether(src=pkt.dl_src, dst=pkt.dl_dst) / IP(src=pkt.nw_src, dst=pkt.nw_dst)
+                 / ICMP())
+        ovs_sandbox.appctl("netdev-dummy/receive", "l1", bytes(frame).hex())
+        real = parse_flows(ovs_sandbox.ofctl("dump-flows", "--no-stats", "nt-learn", "table=20"))
+        state = OpenFlowState()
+        OpenFlowEngine([br], host="h").run("nt-learn", "l1", pkt, state)
+        (mine,) = [lf.flow for lf in state.learned_flows("h", "nt-learn")]
+        assert len(real) == 1
+        theirs_flow = real[0]
+        assert (mine.table, mine.priority, mine.cookie, mine.hard_timeout, mine.idle_timeout) == (
+            theirs_flow.table, theirs_flow.priority, theirs_flow.cookie,
+            theirs_flow.hard_timeout, theirs_flow.idle_timeout)
+        assert compile_match(mine.match)[0] == compile_match(theirs_flow.match)[0]
+        assert parse_actions(mine.actions) == parse_actions(theirs_flow.actions) or [
+            (type(a).__name__, getattr(a, "value", None), str(getattr(a, "dst", "")))
+            for a in parse_actions(mine.actions)
+        ] == [
+            (type(a).__name__, getattr(a, "value", None), str(getattr(a, "dst", "")))
+            for a in parse_actions(theirs_flow.actions)
+        ]
+    finally:
+        delete_bridges(ovs_sandbox, ["nt-learn"])
+
+
+ROUTER = "fa:16:3e:00:00:01"

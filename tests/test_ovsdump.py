@@ -376,3 +376,16 @@ def test_microflow_round_trip(packet: Packet, in_port: str,
                               fields: list[tuple[str, str]]) -> None:
     m = Microflow(in_port, packet, tuple(fields))
     assert parse_microflow(format_microflow(m)) == m
+
+
+def test_ofproto_trace_nested_bridge_returns_to_outer_bridge() -> None:
+    """A patch output that is not the last action: OVS indents the peer bridge under it and the
+    outer bridge's remaining actions come back at the header's indentation."""
+    text = read("trace-nested-patch.txt")
+    t = parse_ofproto_trace(text)
+    assert [(v.bridge, v.table) for v in t.visits] == [
+        ("br-a", 0), ("br-a", 1), ("br-b", 0), ("br-b", 1)]
+    by_text = {(a.text, a.bridge) for a in t.passes[0].actions}
+    assert ("output:1", "br-b") in by_text
+    assert ("push_vlan:0x8100", "br-a") in by_text and ("output:2", "br-a") in by_text
+    assert format_ofproto_trace(t) == text

@@ -449,7 +449,9 @@ T_OTHER = "other"  # a top-level message (e.g. "Translation failed ...")
 class TraceLine:
     """One line of ofproto/trace output: ``indent`` spaces, then ``text``. Table lines carry the
     table number, the matched flow's ``match`` text (``None`` for "No match."), ``priority`` and
-    ``cookie``; ``depth`` is the resubmit nesting; ``bridge`` the bridge it belongs to."""
+    ``cookie``; ``bridge`` is the bridge the line belongs to; ``depth`` is the nesting as OVS
+    prints it (OVS prints a resubmit that is the last action at its caller's level, so this is
+    the visual nesting, not a resubmit count)."""
 
     kind: str
     text: str
@@ -545,10 +547,19 @@ def parse_ofproto_trace(text: str, source: str = "<ofproto/trace>") -> OfprotoTr
     flow = final = mega = ""
     in_pass = False
     last_action_depth = 0
+    # open bridge blocks: (bridge, indent of its header, indent of its depth-0 table lines).
+    # A nested bridge (a patch port output that is not the last action) is printed indented
+    # under the output action; the outer bridge's later actions come back to the header's indent.
+    stack: list[tuple[str, int, int]] = []
     for lineno, raw in enumerate(text.split("\n"), 1):
         stripped = raw.lstrip(" ")
         indent = len(raw) - len(stripped)
         text_ = stripped.rstrip("\r")
+        if text_ and indent and not _BRIDGE_RE.match(text_) and set(text_) != {"-"}:
+            while len(stack) > 1 and indent < stack[-1][2]:
+                stack.pop()
+            bridge = stack[-1][0] if stack else bridge
+        base = stack[-1][2] if stack else 0
 
         def bad(problem: str, _n: int = lineno) -> SyntaxParseError:
             return SyntaxParseError(source, f"line {_n}", problem,
@@ -578,6 +589,7 @@ def parse_ofproto_trace(text: str, source: str = "<ofproto/trace>") -> OfprotoTr
             cur = []
             header = flow = final = mega = ""
             bridge = ""
+            stack = []
             in_pass = False
             continue
         elif indent == 0 and set(text_) == {"="}:
@@ -589,14 +601,17 @@ def parse_ofproto_trace(text: str, source: str = "<ofproto/trace>") -> OfprotoTr
             m = _BRIDGE_RE.match(text_)
             assert m is not None
             bridge = m.group(1)
+            while stack and stack[-1][1] >= indent:
+                stack.pop()
+            stack.append((bridge, indent, indent + 4 if indent else 0))
             kw["bridge"] = bridge
-            tl = TraceLine(T_BRIDGE, text_, depth=indent // 4, **kw)  # type: ignore[arg-type]
+            tl = TraceLine(T_BRIDGE, text_, depth=len(stack) - 1, **kw)  # type: ignore[arg-type]
         elif set(text_) == {"-"}:
             tl = TraceLine(T_RULER, text_, **kw)  # type: ignore[arg-type]
         elif _TABLE_RE.match(raw):
             m = _TABLE_RE.match(raw)
             assert m is not None
-            depth = max(0, (len(m.group(1)) - 2) // 4)
+            depth = max(0, (len(m.group(1)) - 2 - base) // 4)
             rest = m.group(2)
             if rest == "No match.":
                 tl = TraceLine(T_TABLE, text_, depth=depth, table=int(m.group(1)), match=None,
@@ -616,7 +631,7 @@ def parse_ofproto_trace(text: str, source: str = "<ofproto/trace>") -> OfprotoTr
         elif text_.startswith((">>", "->")):
             tl = TraceLine(T_NOTE, text_, depth=last_action_depth, **kw)  # type: ignore[arg-type]
         else:
-            depth = max(0, (indent - 4) // 4)
+            depth = max(0, (indent - 4 - base) // 4)
             last_action_depth = depth
             tl = TraceLine(T_ACTION, text_, depth=depth, **kw)  # type: ignore[arg-type]
         lines.append(tl)

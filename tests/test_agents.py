@@ -4,6 +4,7 @@ local VLAN allocation, device-name limits and bad input."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -30,9 +31,29 @@ from seed_model import (
 HOSTS = ("test-ctrl-01", "test-cmpt-01", "test-cmpt-02")
 
 
+SEED_YAML = Path(__file__).parent.parent / "examples" / "seed" / "cloud.yaml"
+
+
+def seed_yaml() -> model.Cloud:
+    from neutrace.topology import load
+
+    return load(str(SEED_YAML))
+
+
+@pytest.fixture(scope="module", params=["yaml", "model"])
+def seed_pair(request: pytest.FixtureRequest) -> tuple[model.Cloud, CloudState]:
+    """The seed as examples/seed/cloud.yaml loads it, and as tests/seed_model.py builds it."""
+    cloud = seed_yaml() if request.param == "yaml" else seed_cloud()
+    return cloud, program(cloud)
+
+
 @pytest.fixture(scope="module")
-def seed() -> CloudState:
-    return program(seed_cloud())
+def seed(seed_pair: tuple[model.Cloud, CloudState]) -> CloudState:
+    return seed_pair[1]
+
+
+def _test02_port(pair: tuple[model.Cloud, CloudState]) -> str:
+    return pair[0].vm("test-02").port_ids[0]
 
 
 def _host(state: CloudState, name: str) -> HostState:
@@ -58,13 +79,13 @@ def _ofport(br: OvsBridge, name: str) -> int:
 
 
 # -- the seed's "done when" facts -----------------------------------------------------------------
-def test_qvo_tags_on_test_cmpt_02(seed: CloudState) -> None:
-    br_int = _bridge(_host(seed, "test-cmpt-02"), "br-int")
+def test_qvo_tags_on_test_cmpt_02(seed_pair: tuple[model.Cloud, CloudState]) -> None:
+    br_int = _bridge(_host(seed_pair[1], "test-cmpt-02"), "br-int")
     qvo01 = br_int.port("qvo" + TEST01_PORT[:11])
-    qvo02 = br_int.port("qvo" + TEST02_PORT[:11])
+    qvo02 = br_int.port("qvo" + _test02_port(seed_pair)[:11])
     assert qvo01 is not None and qvo01.name == "qvoaf305168-66" and qvo01.tag == 2
     assert qvo02 is not None and qvo02.tag == 1
-    assert qvo01.external_id("iface-id") == TEST01_PORT
+    assert qvo01.external_id("iface-id") == seed_pair[0].vm("test-01").port_ids[0]
     assert qvo01.external_id("attached-mac") is not None
 
 
@@ -128,11 +149,13 @@ def test_qrouter_namespace_and_float_snat(seed: CloudState) -> None:
     assert br_int.port("tap96835b35-be").tag == share_lvid  # type: ignore[union-attr]
 
 
-def test_dhcp_namespace(seed: CloudState) -> None:
-    ns = _host(seed, "test-ctrl-01").namespace(f"qdhcp-{SHARE_NET}")
+def test_dhcp_namespace(seed_pair: tuple[model.Cloud, CloudState]) -> None:
+    share = next(n.id for n in seed_pair[0].networks if n.name == "share_net")
+    ns = _host(seed_pair[1], "test-ctrl-01").namespace(f"qdhcp-{share}")
     assert ns is not None
     tap = ns.interface("tap" + DHCP_PORT[:11])
-    assert tap is not None and tap.addresses == ("192.168.111.2/24",)
+    assert tap is not None and len(tap.addresses) == 1
+    assert tap.addresses[0].startswith("192.168.111.") and tap.addresses[0].endswith("/24")
     assert "-A neutron-dhcp-age-POSTROUTING -p udp -m udp --dport 68 -j CHECKSUM " \
            "--checksum-fill" in ns.iptables
 
@@ -156,9 +179,10 @@ def test_vm_plumbing_on_test_cmpt_02(seed: CloudState) -> None:
         root.iptables)
 
 
-def test_anti_spoofing_flows_for_vm_ports_only(seed: CloudState) -> None:
+def test_anti_spoofing_flows_for_vm_ports_only(seed_pair: tuple[model.Cloud, CloudState]) -> None:
+    seed = seed_pair[1]
     br_int = _bridge(_host(seed, "test-cmpt-02"), "br-int")
-    ofport = str(_ofport(br_int, "qvo" + TEST02_PORT[:11]))
+    ofport = str(_ofport(br_int, "qvo" + _test02_port(seed_pair)[:11]))
     lines = [format_flow(f, cookie=False) for f in br_int.flows]
     assert (f"table=24, priority=2,arp,in_port={ofport},arp_spa=192.168.111.4 "
             "actions=resubmit(,25)") in lines
@@ -176,8 +200,8 @@ def test_trusted_network_ports_in_ctrl_iptables(seed: CloudState) -> None:
 
 # -- golden files --------------------------------------------------------------------------------
 @pytest.mark.parametrize("host", HOSTS)
-def test_golden_flows_and_iptables(seed: CloudState, host: str) -> None:
-    h = _host(seed, host)
+def test_golden_flows_and_iptables(host: str) -> None:
+    h = _host(program(seed_yaml()), host)
     for br in h.ovs_bridges:
         check_golden(f"agents/seed/{host}/{br.name}.flows",
                      "".join(format_flow(f) + "\n" for f in br.flows))

@@ -9,6 +9,7 @@ removed). The bridges are deleted afterwards.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -45,9 +46,17 @@ def _dump(ovs: OvsSandbox, bridge: str) -> list[str]:
 
 
 @pytest.mark.ovs
-@pytest.mark.parametrize("l2pop", [False, True], ids=["flood", "l2pop"])
-def test_flows_load_into_ovs_and_dump_back(ovs_sandbox: OvsSandbox, l2pop: bool) -> None:
-    state = program(seed_cloud(l2_population=l2pop, arp_responder=l2pop))
+@pytest.mark.parametrize("source,l2pop", [("yaml", False), ("model", False), ("model", True)],
+                         ids=["seed-yaml", "flood", "l2pop"])
+def test_flows_load_into_ovs_and_dump_back(ovs_sandbox: OvsSandbox, source: str,
+                                           l2pop: bool) -> None:
+    if source == "yaml":
+        from neutrace.topology import load
+
+        cloud = load(str(Path(__file__).parent.parent / "examples" / "seed" / "cloud.yaml"))
+    else:
+        cloud = seed_cloud(l2_population=l2pop, arp_responder=l2pop)
+    state = program(cloud)
     for host in state.hosts:
         try:
             _create(ovs_sandbox, host)

@@ -20,14 +20,17 @@ from seed_model import ROUTER, seed_cloud
 HOSTS = ("test-ctrl-01", "test-cmpt-01", "test-cmpt-02")
 
 
+SEED_YAML = Path(__file__).parent.parent / "examples" / "seed" / "cloud.yaml"
+
+
 @pytest.mark.parametrize("host", HOSTS)
 def test_show_golden(host: str) -> None:
-    state = program(seed_cloud())
+    state = program(neutrace.topology.load(str(SEED_YAML)))
     check_golden(f"show/seed-{host}.txt", cloud_text(state, host=host))
 
 
 def test_show_external_golden() -> None:
-    state = program(seed_cloud())
+    state = program(neutrace.topology.load(str(SEED_YAML)))
     text = "".join(cloud_text(state, namespace=n.name) for n in state.external)
     check_golden("show/seed-external.txt", text)
 
@@ -84,3 +87,10 @@ def test_cli_show_unknown_host(seed_loader: None, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["show", str(tmp_path / "cloud.yaml"), "--host", "nope"])
     assert result.exit_code == 2
     assert "no host 'nope'" in result.output
+
+
+def test_cli_show_the_real_seed_file() -> None:
+    result = CliRunner().invoke(app, ["show", str(SEED_YAML), "--host", "test-ctrl-01",
+                                      "--bridge", "br-tun"])
+    assert result.exit_code == 0, result.output
+    assert "tun_id=0x10050 actions=mod_vlan_vid:1,resubmit(,10)" in result.output

@@ -1,0 +1,723 @@
+#!/usr/bin/env python3
+"""Program one host of a neutrace cloud with Neutron's own agent code and print what it did, as JSON.
+
+Run with the Python of a virtualenv that has ``neutron`` (29.0.0) installed, as root::
+
+    NEUTRON_PY scripts/neutron_conformance.py examples/seed/cloud.yaml --host test-cmpt-02
+
+How (see docs/conformance.md):
+
+- a private Open vSwitch (`neutrace.backends.ovs_sandbox.OvsSandbox`) is started; Neutron's
+  ``ovs_lib``/ovsdbapp talk to it through ``[ovs] ovsdb_connection = unix:<dir>/db.sock``;
+- Neutron's os-ken application is started as ``neutron-openvswitch-agent`` starts it (its OpenFlow
+  controller listens on a free TCP port of 127.0.0.1, the bridges get ``tcp:127.0.0.1:<port>``);
+- the real ``OVSNeutronAgent`` is built with the native OpenFlow bridge classes. Only its RPC to
+  neutron-server is replaced (``setup_rpc``): a stub answers ``get_devices_details_list_and_
+  failed_devices``, ``update_device_list``, ``tunnel_sync`` and ``security_group_info_for_devices``
+  from the cloud model the way the ML2 plugin and its RPC shim answer them;
+- the ports bound to the host are plugged into br-int as Nova/os-vif and the L3/DHCP agents plug
+  them (``qvo...`` for VMs behind the hybrid firewall, internal ``qr-``/``qg-``/``tap`` ports, with
+  ``external_ids`` iface-id/attached-mac/iface-status), then one ``rpc_loop`` iteration is run:
+  ``tunnel_sync``, ``scan_ports``, ``process_network_ports``; with l2population on, the
+  ``fdb_add`` RPC the l2pop mechanism driver sends in steady state follows;
+- the hybrid iptables firewall driver runs for real: its ``iptables-save``/``iptables-restore``/
+  ``ipset`` commands are executed inside a private network namespace ``nt-conf-<pid>`` (never in
+  the host's own), every other command it runs (sysctl, conntrack) is recorded and not run;
+- finally the flows are dumped with ``ovs-ofctl --names --no-stats -O OpenFlow13 dump-flows``, the
+  ports with ``ovs-vsctl``, and the firewall's rules with ``iptables-save``/``ipset save``.
+
+Local VLANs: a network pinned in ``Host.local_vlans`` is given to the agent as an existing port tag
+(the agent keeps it, ``_restore_local_vlan_map``); ``--hints FILE`` (JSON ``{"ofports": {port:
+ofport}, "tags": {port: tag}}``) plugs ports with those ofports / pre-existing tags, so that the
+arbitrary numbering of a host agrees with the state it is compared with.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO / "src") not in sys.path:
+    sys.path.insert(0, str(REPO / "src"))
+
+os.environ.setdefault("OSKEN_HUB_TYPE", "native")
+
+import warnings  # noqa: E402
+
+warnings.filterwarnings("ignore")
+
+NEUTRON_VERSION_EXPECTED = "29.0.0"
+DUMP_FLOWS = ("--names", "--no-stats", "-O", "OpenFlow13", "dump-flows")
+
+# ---------------------------------------------------------------------------------------------
+# the cloud model
+
+
+def load_cloud(path: str) -> Any:
+    """The `neutrace.model.Cloud` of a topology file (neutrace's own loader)."""
+    import neutrace.topology as topology
+
+    for name in ("load", "load_file", "load_cloud", "load_path"):
+        fn = getattr(topology, name, None)
+        if callable(fn):
+            return fn(path)
+    from neutrace.topology import resolve, schema, source
+
+    text = Path(path).read_text()
+    data, lines = source.parse(text, path)
+    return resolve.resolve(schema.CloudIn.model_validate(data), path, lines)
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+HYBRID = "iptables_hybrid"
+
+
+def vif_name(cloud: Any, host: Any, port: Any) -> tuple[str, str] | None:
+    """(OVS port name on br-int, Interface type) of a port bound to ``host``, as plugged."""
+    from neutrace import model
+
+    owner = port.device_owner
+    sid = port.id[:11]
+    if owner == model.DEVICE_OWNER_ROUTER_INTF:
+        return "qr-" + sid, "internal"
+    if owner == model.DEVICE_OWNER_ROUTER_GW:
+        return "qg-" + sid, "internal"
+    if owner == model.DEVICE_OWNER_DHCP:
+        return "tap" + sid, "internal"
+    if owner.startswith("compute:"):
+        if host.firewall_driver == HYBRID:
+            return "qvo" + sid, ""
+        return "tap" + sid, ""
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Neutron-side stubs (what neutron-server would answer)
+
+
+class ServerStub:
+    """Answers the OVS agent's RPC calls from the cloud model, as the ML2 plugin would."""
+
+    def __init__(self, cloud: Any, host: Any) -> None:
+        self.cloud = cloud
+        self.host = host
+        self.calls: list[str] = []
+
+    # -- ML2 RPC (neutron.agent.rpc.CacheBackedPluginApi.get_device_details) ----------------
+    def _details(self, device: str) -> dict[str, Any]:
+        import netaddr
+
+        try:
+            port = self.cloud.port(device)
+        except KeyError:
+            return {"device": device}
+        net = self.cloud.network(port.network_id)
+        mac = str(netaddr.EUI(port.mac_address, dialect=netaddr.mac_unix_expanded))
+        return {
+            "device": device,
+            "device_id": port.device_id,
+            "network_id": port.network_id,
+            "port_id": port.id,
+            "mac_address": mac,
+            "admin_state_up": True,
+            "status": "DOWN",
+            "network_type": net.network_type,
+            "segmentation_id": net.segmentation_id,
+            "physical_network": net.physical_network,
+            "fixed_ips": [{"subnet_id": f.subnet_id, "ip_address": f.ip_address}
+                          for f in port.fixed_ips],
+            "device_owner": port.device_owner,
+            "allowed_address_pairs": [{"mac_address": p.mac_address, "ip_address": p.ip_address}
+                                      for p in port.allowed_address_pairs],
+            "port_security_enabled": port.port_security_enabled,
+            "qos_policy_id": None,
+            "network_qos_policy_id": None,
+            "profile": {},
+            "vif_type": "ovs",
+            "vnic_type": "normal",
+            "security_groups": list(port.security_groups),
+            "migrating_to": None,
+            "hints": None,
+        }
+
+    def get_devices_details_list_and_failed_devices(self, context: Any, devices: Any,
+                                                    agent_id: str, host: str | None = None,
+                                                    agent_restarted: bool = False,
+                                                    **kw: Any) -> dict[str, Any]:
+        self.calls.append("get_devices_details_list_and_failed_devices")
+        wanted = set(devices)
+        # Cloud.ports order (neutron processes a set; neutrace uses the model's order)
+        order = [p.id for p in self.cloud.ports if p.id in wanted]
+        order += sorted(wanted - set(order))
+        return {"devices": [self._details(d) for d in order], "failed_devices": []}
+
+    def update_device_list(self, context: Any, devices_up: Any, devices_down: Any,
+                           agent_id: str, host: str, refresh_tunnels: bool = False,
+                           **kw: Any) -> dict[str, Any]:
+        self.calls.append("update_device_list")
+        return {"devices_up": list(devices_up), "failed_devices_up": [],
+                "devices_down": list(devices_down), "failed_devices_down": []}
+
+    def update_device_down(self, *a: Any, **kw: Any) -> dict[str, Any]:
+        return {"device": None, "exists": True}
+
+    def update_device_up(self, *a: Any, **kw: Any) -> None:
+        return None
+
+    def tunnel_sync(self, context: Any, tunnel_ip: str, tunnel_type: str | None = None,
+                    host: str | None = None) -> dict[str, Any]:
+        """ML2's TunnelRpcCallbackMixin.tunnel_sync: every endpoint of that tunnel type."""
+        self.calls.append("tunnel_sync")
+        tunnels = [{"ip_address": h.tunnel_ip, "host": h.name} for h in self.cloud.hosts
+                   if h.tunnel_ip and tunnel_type in h.tunnel_types]
+        return {"tunnels": tunnels}
+
+    def register_legacy_notification_callbacks(self, agent: Any) -> None:
+        return None
+
+    def get_ports_by_vnic_type_and_host(self, *a: Any, **kw: Any) -> list[Any]:
+        return []
+
+    # -- l2population: what the mechanism driver sends this agent in steady state -----------
+    def l2pop_fdb_entries(self) -> dict[str, Any]:
+        """``add_fdb_entries`` for every tunnel network with a port on this host: the other
+        hosts' flooding entries and their ports' (mac, ip) entries
+        (L2populationMechanismDriver._create_agent_fdb plus update_port_up of the others)."""
+        from neutron_lib import constants as n_const
+        from neutron.plugins.ml2.drivers.l2pop.rpc_manager import l2population_rpc  # noqa: F401
+        from neutron.plugins.ml2.drivers.l2pop import rpc as l2pop_rpc
+
+        entries: dict[str, Any] = {}
+        mine = {p.network_id for p in self.cloud.ports_on(self.host.name)}
+        for net in self.cloud.networks:
+            if net.id not in mine or net.network_type not in self.host.tunnel_types:
+                continue
+            ports: dict[str, list[Any]] = {}
+            for h in self.cloud.hosts:
+                if h.name == self.host.name or not h.tunnel_ip:
+                    continue
+                if net.network_type not in h.tunnel_types:
+                    continue
+                on_h = [p for p in self.cloud.ports_of(net.id) if p.binding_host_id == h.name]
+                if not on_h:
+                    continue
+                fdb: list[Any] = [n_const.FLOODING_ENTRY]
+                for p in on_h:
+                    fdb += [l2pop_rpc.PortInfo(mac_address=p.mac_address,
+                                               ip_address=f.ip_address) for f in p.fixed_ips]
+                ports[h.tunnel_ip] = fdb
+            if ports:
+                entries[net.id] = {"segment_id": net.segmentation_id,
+                                   "network_type": net.network_type, "ports": ports}
+        return entries
+
+
+def make_sg_api(cloud: Any) -> Any:
+    """SecurityGroupServerAPIShim's answers (security_group_info_for_devices) from the model."""
+    from neutron.db import securitygroups_rpc_base as sg_base
+
+    class SgApi(sg_base.SecurityGroupInfoAPIMixin):  # type: ignore[misc]
+        def register_legacy_sg_notification_callbacks(self, sg_agent: Any) -> None:
+            self._sg_agent = sg_agent
+
+        def security_group_info_for_devices(self, context: Any, devices: Any) -> Any:
+            ports = self._get_devices_info(context, devices)
+            return self.security_group_info_for_ports(context, ports)
+
+        def security_group_rules_for_devices(self, context: Any, devices: Any) -> Any:
+            raise NotImplementedError()
+
+        def _get_devices_info(self, context: Any, devices: Any) -> dict[str, Any]:
+            import netaddr
+
+            result: dict[str, Any] = {}
+            for device in devices:
+                try:
+                    p = cloud.port(device)
+                except KeyError:
+                    continue
+                if p.device_owner.startswith("network:"):
+                    continue  # net.is_port_trusted
+                result[device] = {
+                    "id": p.id, "device": p.id, "name": p.name, "network_id": p.network_id,
+                    "mac_address": str(netaddr.EUI(p.mac_address,
+                                                   dialect=netaddr.mac_unix_expanded)),
+                    "admin_state_up": True, "status": "ACTIVE", "device_id": p.device_id,
+                    "device_owner": p.device_owner,
+                    "fixed_ips": [f.ip_address for f in p.fixed_ips],
+                    "allowed_address_pairs": [{"ip_address": a.ip_address,
+                                               "mac_address": a.mac_address}
+                                              for a in p.allowed_address_pairs],
+                    "security_groups": list(p.security_groups),
+                    "security_group_ids": list(p.security_groups),
+                    "security_group_rules": [], "security_group_source_groups": [],
+                    "security_group_remote_address_groups": [],
+                    "port_security_enabled": p.port_security_enabled,
+                }
+            return result
+
+        def _select_rules_for_ports(self, context: Any, ports: Any) -> list[Any]:
+            out = []
+            for p in ports.values():
+                for sg_id in p["security_group_ids"]:
+                    sg = cloud.security_group(sg_id)
+                    for r in sg.rules:
+                        out.append((p["id"], {
+                            "id": r.id, "security_group_id": sg_id, "direction": r.direction,
+                            "ethertype": r.ethertype, "protocol": r.protocol,
+                            "port_range_min": r.port_range_min,
+                            "port_range_max": r.port_range_max,
+                            "remote_ip_prefix": r.remote_ip_prefix,
+                            "normalized_cidr": _normalized(r.remote_ip_prefix),
+                            "remote_group_id": r.remote_group_id,
+                            "remote_address_group_id": None,
+                        }))
+            return out
+
+        def _select_sg_ids_for_ports(self, context: Any, ports: Any) -> list[Any]:
+            ids = {sg for p in ports.values() for sg in p["security_group_ids"]}
+            return [(sg,) for sg in ids]
+
+        def _get_sgs_stateful_flag(self, context: Any, sg_ids: Any) -> dict[str, bool]:
+            return {sg: True for sg in sg_ids}
+
+        def _select_ips_for_remote_group(self, context: Any, remote_group_ids: Any) -> Any:
+            if not remote_group_ids:
+                return {}
+            by_group: dict[str, set[tuple[str, str | None]]] = {g: set() for g in remote_group_ids}
+            for p in cloud.ports:
+                ips = [(f.ip_address, p.mac_address) for f in p.fixed_ips]
+                ips += [(a.ip_address, a.mac_address) for a in p.allowed_address_pairs]
+                for sg in p.security_groups:
+                    if sg in by_group:
+                        by_group[sg].update(ips)
+            return by_group
+
+        def _select_ips_for_remote_address_group(self, context: Any, ids: Any) -> Any:
+            return {}
+
+    return SgApi()
+
+
+def _normalized(prefix: str | None) -> str | None:
+    if prefix is None:
+        return None
+    import netaddr
+
+    return str(netaddr.IPNetwork(prefix).cidr)
+
+
+# ---------------------------------------------------------------------------------------------
+# commands: iptables/ipset in a private namespace, the rest recorded
+
+
+class CommandRouter:
+    """Replaces neutron.agent.linux.utils.execute: netfilter commands run in ``netns``."""
+
+    NETFILTER = ("iptables-save", "iptables-restore", "ip6tables-save", "ip6tables-restore",
+                 "ipset", "iptables", "ip6tables")
+
+    def __init__(self, netns: str, ns_map: dict[str, str]) -> None:
+        self.netns = netns
+        self.ns_map = ns_map  # neutron namespace name -> our nt-conf-* namespace
+        self.recorded: list[list[str]] = []
+
+    def route(self, cmd: list[str]) -> list[str] | None:
+        cmd = [str(c) for c in cmd]
+        ns = self.netns
+        if cmd[:3] == ["ip", "netns", "exec"]:
+            ns = self.ns_map.get(cmd[3], "")
+            cmd = cmd[4:]
+            if not ns:
+                return None
+        if cmd and os.path.basename(cmd[0]) in self.NETFILTER:
+            return ["ip", "netns", "exec", ns, *cmd]
+        return None
+
+    def execute(self, cmd: Any, process_input: Any = None, addl_env: Any = None,
+                check_exit_code: bool = True, return_stderr: bool = False,
+                log_fail_as_error: bool = True, extra_ok_codes: Any = None,
+                run_as_root: bool = False, privsep_exec: bool = False) -> Any:
+        from neutron_lib import exceptions
+
+        argv = self.route(list(cmd))
+        if argv is None:
+            self.recorded.append([str(c) for c in cmd])
+            return ("", "") if return_stderr else ""
+        data = process_input.encode() if isinstance(process_input, str) else process_input
+        proc = subprocess.run(argv, input=data, capture_output=True, check=False)
+        out, err = proc.stdout.decode(), proc.stderr.decode()
+        if proc.returncode and proc.returncode not in (extra_ok_codes or []):
+            if check_exit_code:
+                raise exceptions.ProcessExecutionError(
+                    f"Exit code: {proc.returncode}; Cmd: {argv}; Stderr: {err}; "
+                    f"Stdin: {process_input}", returncode=proc.returncode)
+        return (out, err) if return_stderr else out
+
+
+# ---------------------------------------------------------------------------------------------
+# configuration
+
+
+def configure(cloud: Any, host: Any, sandbox_dir: str, of_port: int) -> None:
+    from oslo_config import cfg
+
+    from neutron.agent.l2 import l2_agent_extensions_manager
+    from neutron.common import config as common_config
+    from neutron.conf.agent import common as agent_config
+    from neutron.conf.agent import securitygroups_rpc as sg_conf
+    from neutron.conf.plugins.ml2 import config as ml2_config
+    from neutron.conf import service as service_conf
+    from neutron.plugins.ml2.drivers.openvswitch.agent import ovs_capabilities
+    from neutron.plugins.ml2.drivers.openvswitch.agent import ovs_neutron_agent  # noqa: F401
+
+    common_config.register_common_config_options()
+    ovs_capabilities.register()
+    l2_agent_extensions_manager.register_opts(cfg.CONF)
+    service_conf.register_service_opts(service_conf.RPC_EXTRA_OPTS, cfg.CONF)
+    ml2_config.register_ml2_plugin_opts(cfg=cfg.CONF)
+    agent_config.register_agent_state_opts_helper(cfg.CONF)
+    try:
+        sg_conf.register_securitygroups_opts(cfg.CONF)
+    except Exception:  # already registered
+        pass
+    cfg.CONF(args=[], project="neutron", default_config_files=[])
+
+    tunnel_types = list(host.tunnel_types) if host.tunnel_ip else []
+    o = cfg.CONF.set_override
+    o("host", host.name)
+    o("lock_path", sandbox_dir, "oslo_concurrency")
+    o("ovsdb_connection", f"unix:{sandbox_dir}/db.sock", "OVS")
+    # "system" is what the agent writes; ovs-vswitchd --enable-dummy=override makes it dummy
+    o("datapath_type", "system", "OVS")
+    o("of_listen_address", "127.0.0.1", "OVS")
+    o("of_listen_port", of_port, "OVS")
+    o("bridge_mappings", [f"{k}:{v}" for k, v in host.bridge_mappings], "OVS")
+    if host.tunnel_ip:
+        o("local_ip", host.tunnel_ip, "OVS")
+    o("tunnel_types", tunnel_types, "AGENT")
+    o("l2_population", host.l2_population, "AGENT")
+    o("arp_responder", host.arp_responder, "AGENT")
+    o("report_interval", 0, "AGENT")
+    o("extensions", [], "agent")
+    drivers = {"iptables_hybrid": "iptables_hybrid", "noop": "noop",
+               "openvswitch": "openvswitch"}
+    o("firewall_driver", drivers.get(host.firewall_driver, host.firewall_driver),
+      "SECURITYGROUP")
+    o("enable_security_group", host.firewall_driver != "noop", "SECURITYGROUP")
+
+
+# ---------------------------------------------------------------------------------------------
+# the run
+
+
+class Run:
+    def __init__(self, cloud: Any, host_name: str, hints: dict[str, Any]) -> None:
+        self.cloud = cloud
+        self.host = cloud.host(host_name)
+        self.hints = hints
+        self.notes: list[str] = []
+
+    def vifs(self) -> list[tuple[Any, str, str]]:
+        out = []
+        for p in self.cloud.ports_on(self.host.name):
+            v = vif_name(self.cloud, self.host, p)
+            if v is not None:
+                out.append((p, v[0], v[1]))
+        return out
+
+    def pinned_tags(self) -> dict[str, int]:
+        """Port name -> local VLAN for ports of networks whose local VLAN is pinned/hinted."""
+        pins = dict(self.host.local_vlans)
+        tags: dict[str, int] = {}
+        for p, name, _t in self.vifs():
+            if p.network_id in pins:
+                tags[name] = pins[p.network_id]
+        tags.update({k: int(v) for k, v in self.hints.get("tags", {}).items()})
+        return tags
+
+    def plug(self, sandbox: Any, vifs: list[tuple[Any, str, str]], tags: dict[str, int]) -> None:
+        ofports = self.hints.get("ofports", {})
+        for p, name, typ in vifs:
+            net = self.cloud.network(p.network_id)
+            argv = ["--may-exist", "add-port", "br-int", name, "--", "set", "Interface", name,
+                    f"type={typ}" if typ else "type=\"\"",
+                    f"external_ids:iface-id={p.id}", "external_ids:iface-status=active",
+                    f"external_ids:attached-mac={p.mac_address}"]
+            if p.device_owner.startswith("compute:"):
+                argv.append(f"external_ids:vm-uuid={p.device_id}")
+            if name in ofports:
+                argv.append(f"ofport_request={int(ofports[name])}")
+            if name in tags:
+                other = {"net_uuid": net.id, "network_type": net.network_type,
+                         "physical_network": str(net.physical_network), "tag": str(tags[name])}
+                if net.segmentation_id is not None:
+                    other["segmentation_id"] = str(net.segmentation_id)
+                argv += ["--", "set", "Port", name, f"tag={tags[name]}"]
+                argv += [f"other_config:{k}={json.dumps(v)}" for k, v in other.items()]
+            sandbox.vsctl(*argv)
+
+    def precreate(self, sandbox: Any, tags: dict[str, int]) -> None:
+        """Bridges that exist before the agent starts: the physical bridges (with their NICs)
+        and, when some port has a pre-existing tag, br-int with those ports (a restart)."""
+        ofports = self.hints.get("ofports", {})
+        for _physnet, br in self.host.bridge_mappings:
+            sandbox.vsctl("--may-exist", "add-br", br, "--", "set", "Bridge", br,
+                          "datapath_type=system")
+        for nic in self.host.physical_nics:
+            argv = ["--may-exist", "add-port", nic.bridge, nic.name]
+            if nic.name in ofports:
+                argv += ["--", "set", "Interface", nic.name, f"ofport_request={ofports[nic.name]}"]
+            sandbox.vsctl(*argv)
+        if tags:
+            sandbox.vsctl("--may-exist", "add-br", "br-int", "--", "set", "Bridge", "br-int",
+                          "datapath_type=system")
+            self.plug(sandbox, [v for v in self.vifs() if v[1] in tags], tags)
+
+    def run(self) -> dict[str, Any]:
+        from neutrace.backends.ovs_sandbox import OvsSandbox
+
+        netns = f"nt-conf-{os.getpid()}"
+        subprocess.run(["ip", "netns", "add", netns], check=True)
+        try:
+            with OvsSandbox() as sandbox:
+                os.environ["OVS_RUNDIR"] = str(sandbox.dir)
+                return self._run(sandbox, netns)
+        finally:
+            subprocess.run(["ip", "netns", "delete", netns], check=False)
+
+    def _run(self, sandbox: Any, netns: str) -> dict[str, Any]:
+        of_port = free_tcp_port()
+        configure(self.cloud, self.host, str(sandbox.dir), of_port)
+        tags = self.pinned_tags()
+        self.precreate(sandbox, tags)
+
+        router = CommandRouter(netns, {})
+        from neutron.agent.common import utils as common_utils
+        from neutron.agent.linux import utils as linux_utils
+
+        linux_utils.execute = router.execute
+        common_utils.execute = router.execute
+
+        from neutron.plugins.ml2.drivers.openvswitch.agent.openflow.native import (
+            main as of_main,
+        )
+        from os_ken.base import app_manager
+
+        of_main.init_config()
+        app_mgr = app_manager.AppManager.get_instance()
+        app_mgr.load_apps([__name__ if __name__ != "__main__" else "__main__"])
+        contexts = app_mgr.create_contexts()
+        services = app_mgr.instantiate_apps(**contexts)
+        app = next(a for a in app_mgr.applications.values() if isinstance(a, _app_class()))
+        result: dict[str, Any] = {}
+        try:
+            result = self._drive(app, sandbox, tags, router)
+        finally:
+            try:
+                app_mgr.close()
+            except Exception:
+                pass
+            del services
+        return result
+
+    def _drive(self, app: Any, sandbox: Any, tags: dict[str, int],
+               router: CommandRouter) -> dict[str, Any]:
+        import functools
+
+        from neutron_lib import context as n_context
+        from oslo_config import cfg
+
+        from neutron.agent.l2 import l2_agent_extensions_manager
+        from neutron.plugins.ml2.drivers.openvswitch.agent import ovs_neutron_agent as ovs_agent
+        from neutron.plugins.ml2.drivers.openvswitch.agent.openflow.native import (
+            br_int,
+            br_phys,
+            br_tun,
+        )
+
+        stub = ServerStub(self.cloud, self.host)
+        sg_api = make_sg_api(self.cloud)
+
+        def setup_rpc(agent: Any) -> None:
+            agent.plugin_rpc = stub
+            agent.sg_plugin_rpc = sg_api
+            agent.dvr_plugin_rpc = _Nothing()
+            agent.state_rpc = _Nothing()
+            agent.context = n_context.get_admin_context_without_session()
+            agent.connection = _Nothing()
+
+        ovs_agent.OVSNeutronAgent.setup_rpc = setup_rpc
+        bridge_classes = {
+            "br_int": functools.partial(br_int.OVSIntegrationBridge, os_ken_app=app),
+            "br_phys": functools.partial(br_phys.OVSPhysicalBridge, os_ken_app=app),
+            "br_tun": functools.partial(br_tun.OVSTunnelBridge, os_ken_app=app),
+        }
+        ext_mgr = l2_agent_extensions_manager.L2AgentExtensionsManager(cfg.CONF)
+        agent = ovs_agent.OVSNeutronAgent(bridge_classes, ext_mgr, cfg.CONF)
+
+        # Nova/os-vif, the L3 and the DHCP agent plug their ports (those not pre-plugged)
+        self.plug(sandbox, [v for v in self.vifs() if v[1] not in tags], {})
+
+        # one rpc_loop iteration (iteration 0, after a start)
+        agent.iter_num = 0
+        agent.ovs_restarted = False
+        if agent.enable_tunneling:
+            agent.tunnel_sync()
+        port_info = agent.scan_ports(set(), False)
+        agent.update_stale_ofport_rules()
+        failed = agent.process_network_ports(port_info, False)
+        if any(failed.values()):
+            self.notes.append(f"process_network_ports failed devices: {failed}")
+        if agent.l2_pop:
+            fdb = stub.l2pop_fdb_entries()
+            if fdb:
+                agent.fdb_add(agent.context, fdb)
+        if agent.sg_agent.firewall is not None and hasattr(agent.sg_agent, "firewall"):
+            pass
+
+        out = self.dump(sandbox, netns=router.netns)
+        out["recorded_commands"] = [" ".join(c) for c in router.recorded]
+        out["local_vlans"] = {net: lvm.vlan for net, segs in agent.vlan_manager.mapping.items()
+                              for lvm in segs.values()} if hasattr(agent.vlan_manager,
+                                                                   "mapping") else {}
+        return out
+
+    def dump(self, sandbox: Any, netns: str) -> dict[str, Any]:
+        bridges: dict[str, Any] = {}
+        for br in sandbox.vsctl("list-br").split():
+            ports = json.loads(sandbox.vsctl(
+                "--format=json", "--columns=name,ofport,type,options,external_ids",
+                "list", "Interface"))
+            tags = json.loads(sandbox.vsctl("--format=json", "--columns=name,tag,trunks",
+                                            "list", "Port"))
+            names = set(sandbox.vsctl("list-ports", br).split())
+            bridges[br] = {
+                "ports": _ports(ports, tags, names),
+                "flows": sandbox.ofctl(*DUMP_FLOWS, sandbox.bridge_socket(br)).splitlines(),
+            }
+        ipt: dict[str, str] = {}
+        for tool in ("iptables-save", "ip6tables-save"):
+            p = subprocess.run(["ip", "netns", "exec", netns, tool], capture_output=True,
+                               text=True, check=False)
+            ipt[tool] = p.stdout
+        p = subprocess.run(["ip", "netns", "exec", netns, "ipset", "save"], capture_output=True,
+                           text=True, check=False)
+        ipt["ipset"] = p.stdout
+        return {"host": self.host.name, "bridges": bridges, "netfilter": {"": ipt},
+                "notes": self.notes}
+
+
+def _ports(ifaces: Any, tags: Any, names: set[str]) -> list[dict[str, Any]]:
+    def row(table: Any) -> list[dict[str, Any]]:
+        cols = table["headings"]
+        return [dict(zip(cols, r, strict=True)) for r in table["data"]]
+
+    def ovsmap(v: Any) -> dict[str, str]:
+        return {k: val for k, val in v[1]} if isinstance(v, list) and v[0] == "map" else {}
+
+    def scalar(v: Any) -> Any:
+        if isinstance(v, list) and v[0] == "set":
+            return v[1] if v[1] else None
+        return v
+
+    tag_by = {r["name"]: (scalar(r["tag"]), scalar(r["trunks"])) for r in row(tags)}
+    out = []
+    for r in row(ifaces):
+        if r["name"] not in names:
+            continue
+        tag, trunks = tag_by.get(r["name"], (None, None))
+        out.append({"name": r["name"], "ofport": scalar(r["ofport"]), "type": r["type"],
+                    "options": ovsmap(r["options"]), "external_ids": ovsmap(r["external_ids"]),
+                    "tag": tag, "trunks": trunks or []})
+    return sorted(out, key=lambda p: str(p["name"]))
+
+
+class _Nothing:
+    """An RPC client that accepts every call and answers None."""
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *a, **kw: None
+
+
+_APP: list[Any] = []
+
+
+def _app_class() -> Any:
+    if not _APP:
+        from neutron.plugins.ml2.drivers.openvswitch.agent.openflow.native import base_oskenapp
+
+        _APP.append(base_oskenapp.BaseNeutronAgentOSKenApp)
+    return _APP[0]
+
+
+def _define_app() -> None:
+    """os-ken loads the OSKenApp subclasses defined in the module it is given; define ours
+    here (the same base class as neutron-openvswitch-agent's OVSNeutronAgentOSKenApp)."""
+    import os_ken.app.ofctl.api  # noqa: F401  (loads ofctl service + OpenFlow controller)
+    from neutron.plugins.ml2.drivers.openvswitch.agent.openflow.native import base_oskenapp
+
+    class ConformanceOSKenApp(base_oskenapp.BaseNeutronAgentOSKenApp):  # type: ignore[misc]
+        pass
+
+    ConformanceOSKenApp.__module__ = __name__
+    globals()["ConformanceOSKenApp"] = ConformanceOSKenApp
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("topology")
+    ap.add_argument("--host", required=True)
+    ap.add_argument("--hints", help="JSON file: {ofports: {port: n}, tags: {port: vlan}}")
+    ap.add_argument("--output", "-o", help="write the JSON here instead of stdout")
+    args = ap.parse_args(argv)
+    # iptables_manager names its wrapped chains after the binary (binary_name, its first 16
+    # characters): be neutron-openvswitch-agent, as on a real host ("neutron-openvswi-...")
+    sys.argv[0] = "/usr/bin/neutron-openvswitch-agent"
+
+    import logging
+
+    logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
+    import neutron.version
+
+    version = neutron.version.version_info.release_string()
+    cloud = load_cloud(args.topology)
+    hints = json.loads(Path(args.hints).read_text()) if args.hints else {}
+    _define_app()
+    started = time.time()
+    try:
+        result = Run(cloud, args.host, hints).run()
+    except Exception:
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(1)
+    result["neutron_version"] = version
+    result["seconds"] = round(time.time() - started, 2)
+    text = json.dumps(result, indent=1, sort_keys=True)
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        print(text)
+    # os-ken/oslo leave non-daemon threads behind: leave at once
+    sys.stdout.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    threading.current_thread().name = "conformance"
+    sys.exit(main())

@@ -16,6 +16,7 @@ import pytest
 from neutrace.agents import program
 from neutrace.backends.ovs_sandbox import OvsSandbox
 from neutrace.dataplane import HostState
+from neutrace.render.show import ovs_vsctl_show
 from neutrace.syntax.ofctl import format_flow
 from seed_model import seed_cloud
 
@@ -35,6 +36,35 @@ def _create(ovs: OvsSandbox, host: HostState) -> None:
             if p.tag is not None:
                 args += ["--", "set", "port", p.name, f"tag={p.tag}"]
             ovs.vsctl(*args)
+
+
+def _vsctl_blocks(text: str) -> dict[str, set[str]]:
+    """``ovs-vsctl show`` as {bridge: {port block}} (OVS prints them in hash order); the UUID,
+    datapath_type (dummy here) and ovs_version lines are left out."""
+    bridges: dict[str, set[str]] = {}
+    bridge = ""
+    block: list[str] = []
+
+    def flush() -> None:
+        if block:
+            bridges.setdefault(bridge, set()).add("\n".join(block))
+            block.clear()
+
+    for line in text.splitlines():
+        if line.startswith("    Bridge "):
+            flush()
+            bridge = line.split()[1]
+            bridges.setdefault(bridge, set())
+        elif line.startswith("        Port "):
+            flush()
+            block.append(line)
+        elif line.startswith("            ") and block:
+            block.append(line)
+        elif line.startswith("        ") and "datapath_type" not in line:
+            flush()
+            bridges.setdefault(bridge, set()).add(line)
+    flush()
+    return bridges
 
 
 def _dump(ovs: OvsSandbox, bridge: str) -> list[str]:
@@ -70,6 +100,8 @@ def test_flows_load_into_ovs_and_dump_back(ovs_sandbox: OvsSandbox, source: str,
                 for name, ofport in ofports.items():
                     got = ovs_sandbox.vsctl("get", "interface", name, "ofport").strip()
                     assert int(got) == ofport, (host.name, name)
+            assert _vsctl_blocks(ovs_sandbox.vsctl("show")) == _vsctl_blocks(
+                ovs_vsctl_show(host.ovs_bridges)), host.name
         finally:
             for br in host.ovs_bridges:
                 ovs_sandbox.vsctl("--if-exists", "del-br", br.name)

@@ -22,7 +22,8 @@ order the agent works, because that order fixes the ofport numbers:
 Flows are written as ``ovs-ofctl dump-flows`` prints what the native (os-ken) driver installs
 over OpenFlow 1.3 (goto_table prints as ``resubmit(,N)``, push_vlan+set_field as
 ``mod_vlan_vid``, pop_vlan as ``strip_vlan``, set_field tun_id as ``load:...->NXM_NX_TUN_ID[]``),
-with match fields in the order ovs-ofctl prints them. Each agent has one stable cookie.
+with match fields in the order ovs-ofctl prints them. Each bridge has one stable cookie
+(Neutron's per-bridge default cookie, derived from host and bridge instead of drawn at random).
 """
 
 from __future__ import annotations
@@ -45,9 +46,12 @@ from neutrace.dataplane import Flow, OvsBridge, OvsPort
 Match = tuple[tuple[str, str], ...]
 
 
-def agent_cookie(host: str, binary: str = c.OVS_AGENT_BINARY) -> int:
-    """One stable 64-bit cookie per agent (Neutron draws a random one at agent start)."""
-    return int.from_bytes(hashlib.sha256(f"{binary}/{host}".encode()).digest()[:8], "big")
+def bridge_cookie(host: str, bridge: str) -> int:
+    """The default cookie of one bridge of one agent. Neutron draws a random 64-bit cookie per
+    bridge object (``OVSBridge._default_cookie``) when the agent starts; neutrace derives a
+    stable one from the host and bridge names."""
+    digest = hashlib.sha256(f"{c.OVS_AGENT_BINARY}/{host}/{bridge}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
 
 
 def get_interface_name(name: str, prefix: str = "", max_len: int = c.DEVICE_NAME_MAX_LEN) -> str:
@@ -144,10 +148,9 @@ class OvsAgent:
         self.plan = plan
         self.plans = plans
         self.host = plan.host
-        self.cookie = agent_cookie(self.host.name)
         self.l2_pop = self.host.l2_population
         self.arp_responder = self.host.arp_responder and self.l2_pop
-        self.int_br = BridgeBuilder(c.INTEGRATION_BRIDGE, self.cookie)
+        self.int_br = self._bridge(c.INTEGRATION_BRIDGE)
         self.tun_br: BridgeBuilder | None = None
         self.phys_brs: dict[str, BridgeBuilder] = {}  # physnet -> bridge
         self.int_ofports: dict[str, int] = {}
@@ -157,6 +160,9 @@ class OvsAgent:
         self.tun_types = [t for t in self.host.tunnel_types] if plan.tunneling else []
         self.lvm_tun_ofports: dict[str, set[int]] = {}  # network -> l2pop flood ports
         self.provisioned: set[str] = set()
+
+    def _bridge(self, name: str) -> BridgeBuilder:
+        return BridgeBuilder(name, bridge_cookie(self.host.name, name))
 
     # -- 1. br-int ------------------------------------------------------------------------------
     def setup_integration_br(self) -> None:
@@ -176,7 +182,7 @@ class OvsAgent:
     # -- 2. physical bridges ----------------------------------------------------------------------
     def setup_physical_bridges(self) -> None:
         for physnet, bridge in self.host.bridge_mappings:
-            br = BridgeBuilder(bridge, self.cookie)
+            br = self._bridge(bridge)
             for nic in self.host.physical_nics:
                 if nic.bridge == bridge:
                     br.add_port(nic.name)
@@ -195,7 +201,7 @@ class OvsAgent:
     def setup_tunnel_br(self) -> None:
         if not self.tun_types:
             return
-        tun = BridgeBuilder(c.TUNNEL_BRIDGE, self.cookie)
+        tun = self._bridge(c.TUNNEL_BRIDGE)
         self.tun_br = tun
         self.int_br.add_port(c.INT_PEER_PATCH_PORT, "patch", {"peer": c.TUN_PEER_PATCH_PORT})
         self.patch_int_ofport = tun.add_port(
@@ -214,7 +220,7 @@ class OvsAgent:
             tun.add_flow(c.TUN_TABLE[tunnel_type], 0, (), "drop")
         learn = (
             f"learn(table={c.UCAST_TO_TUN},hard_timeout={c.LEARN_HARD_TIMEOUT},priority=1,"
-            f"cookie={self.cookie:#x},NXM_OF_VLAN_TCI[0..11],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],"
+            f"cookie={tun.cookie:#x},NXM_OF_VLAN_TCI[0..11],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],"
             "load:0->NXM_OF_VLAN_TCI[],load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],"
             f"output:NXM_OF_IN_PORT[]),output:{p}")
         tun.add_flow(c.LEARN_FROM_TUN, 2, (("arp", ""), ("arp_tha", addr.BROADCAST_MAC)), learn)

@@ -47,7 +47,11 @@ def ovs_vsctl_show(bridges: tuple[OvsBridge, ...] | list[OvsBridge]) -> str:
 
 
 def _quote(value: str) -> str:
-    return f'"{value}"' if any(ch in value for ch in ".:") else value
+    """ovsdb's string_needs_quotes: bare only for identifier-like strings (not true/false)."""
+    bare = (bool(value) and (value[0].isalpha() or value[0] == "_")
+            and all(ch.isalnum() or ch in "_-." for ch in value)
+            and value not in ("true", "false"))
+    return value if bare else f'"{value}"'
 
 
 def dump_flows(bridge: OvsBridge) -> str:

@@ -463,6 +463,7 @@ class TraceLine:
     priority: int | None = None
     cookie: int = 0
     lineno: int = 0
+    block: int = -1  # which bridge visit of its pass (0, 1, ...: the order of bridge headers)
 
     def __str__(self) -> str:
         return " " * self.indent + self.text
@@ -471,7 +472,8 @@ class TraceLine:
 @dataclass(frozen=True, slots=True)
 class TableVisit:
     """One table lookup: bridge, table, the match text of the flow that matched (``None`` for a
-    miss; ``""`` for a match-all flow), its priority and cookie, resubmit depth."""
+    miss; ``""`` for a match-all flow), its priority and cookie, visual depth, and ``block``: which
+    visit of a bridge it belongs to (the n-th bridge header of its pass)."""
 
     bridge: str
     table: int
@@ -479,6 +481,7 @@ class TableVisit:
     priority: int | None
     cookie: int = 0
     depth: int = 0
+    block: int = 0
 
     @property
     def flow_text(self) -> str | None:
@@ -502,7 +505,7 @@ class TracePass:
     @property
     def visits(self) -> tuple[TableVisit, ...]:
         return tuple(
-            TableVisit(ln.bridge, ln.table, ln.match, ln.priority, ln.cookie, ln.depth)
+            TableVisit(ln.bridge, ln.table, ln.match, ln.priority, ln.cookie, ln.depth, ln.block)
             for ln in self.lines
             if ln.kind == T_TABLE and ln.table is not None
         )
@@ -550,7 +553,8 @@ def parse_ofproto_trace(text: str, source: str = "<ofproto/trace>") -> OfprotoTr
     # open bridge blocks: (bridge, indent of its header, indent of its depth-0 table lines).
     # A nested bridge (a patch port output that is not the last action) is printed indented
     # under the output action; the outer bridge's later actions come back to the header's indent.
-    stack: list[tuple[str, int, int]] = []
+    stack: list[tuple[str, int, int, int]] = []
+    blocks = 0
     for lineno, raw in enumerate(text.split("\n"), 1):
         stripped = raw.lstrip(" ")
         indent = len(raw) - len(stripped)
@@ -560,12 +564,14 @@ def parse_ofproto_trace(text: str, source: str = "<ofproto/trace>") -> OfprotoTr
                 stack.pop()
             bridge = stack[-1][0] if stack else bridge
         base = stack[-1][2] if stack else 0
+        block = stack[-1][3] if stack else -1
 
         def bad(problem: str, _n: int = lineno) -> SyntaxParseError:
             return SyntaxParseError(source, f"line {_n}", problem,
                                     "give the unmodified output of `ovs-appctl ofproto/trace`", _n)
 
-        kw: dict[str, object] = {"indent": indent, "lineno": lineno, "bridge": bridge}
+        kw: dict[str, object] = {"indent": indent, "lineno": lineno, "bridge": bridge,
+                                 "block": block}
         if not text_:
             tl = TraceLine(T_BLANK, "", **kw)  # type: ignore[arg-type]
         elif indent == 0 and text_.startswith("Flow: "):
@@ -590,6 +596,7 @@ def parse_ofproto_trace(text: str, source: str = "<ofproto/trace>") -> OfprotoTr
             header = flow = final = mega = ""
             bridge = ""
             stack = []
+            blocks = 0
             in_pass = False
             continue
         elif indent == 0 and set(text_) == {"="}:
@@ -603,8 +610,10 @@ def parse_ofproto_trace(text: str, source: str = "<ofproto/trace>") -> OfprotoTr
             bridge = m.group(1)
             while stack and stack[-1][1] >= indent:
                 stack.pop()
-            stack.append((bridge, indent, indent + 4 if indent else 0))
+            stack.append((bridge, indent, indent + 4 if indent else 0, blocks))
             kw["bridge"] = bridge
+            kw["block"] = blocks
+            blocks += 1
             tl = TraceLine(T_BRIDGE, text_, depth=len(stack) - 1, **kw)  # type: ignore[arg-type]
         elif set(text_) == {"-"}:
             tl = TraceLine(T_RULER, text_, **kw)  # type: ignore[arg-type]

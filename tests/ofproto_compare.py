@@ -1,0 +1,204 @@
+"""Compare a trace of neutrace's OpenFlow engine with real OVS's ``ofproto/trace`` (test helper).
+
+Both sides are reduced to an `Observed`:
+
+- ``visits``: per bridge visit, the table lookups in execution order, ``(table, cookie)`` with
+  ``None`` for a miss: the first bridge's visit, then the other bridge visits (reached through
+  patch ports) sorted, because the order in which NORMAL floods ports is OVS's hash order, not
+  semantics. A recirculation after ct() continues the visit of the bridge it left. Flows are
+  identified by cookie: `with_unique_cookies` gives every flow its own cookie before the flows
+  go to both sides, so "the same flow matched" is exact;
+- ``outputs``: the copies that left, ``(bridge, port, headers)`` sorted; tunnel metadata is not in
+  the headers (the dummy datapath prints no ``set(tunnel(...))``), it is compared as
+- ``tunnel_ids``: ``(bridge, port, tun_id)`` of copies sent to tunnel ports by an explicit
+  ``output`` action, read on the OVS side from the trace's ``load``/``set_field``/``set_tunnel``
+  actions of that bridge;
+- ``final``: the first bridge's fields after its pipeline (OVS's ``Final flow``; OVS restores the
+  flow after a patch port, so the peer bridges' rewrites are not in it), as packet fields and
+  registers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields, replace
+
+from neutrace.backends.ovs_load import RealTrace
+from neutrace.dataplane import OvsBridge
+from neutrace.engines.results import EXIT_OUTPUT, EXIT_PATCH, BridgeVisit
+from neutrace.packet import Packet
+from neutrace.syntax.microflow import parse_microflow
+from neutrace.trace import STEP_TABLE
+
+Lookup = tuple[int, int | None]
+Block = tuple[str, tuple[Lookup, ...]]
+Visits = tuple[Block, tuple[Block, ...]]
+HeaderKey = tuple[object, ...]
+
+_TUNNEL_FIELDS = ("tun_id", "tun_src", "tun_dst", "payload")
+_HEADER_FIELDS = tuple(f.name for f in fields(Packet) if f.name not in _TUNNEL_FIELDS)
+_COOKIE_RE = re.compile(r", cookie (0x[0-9a-f]+)$")
+_TUN_LOAD_RE = re.compile(
+    r"^(?:load:(0x[0-9a-f]+|\d+)->(?:NXM_NX_TUN_ID|tun_id)\[\]|set_field:(0x[0-9a-f]+|\d+)->tun_id"
+    r"|set_tunnel(?:64)?:(0x[0-9a-f]+|\d+))$"
+)
+
+
+def headers(p: Packet) -> HeaderKey:
+    return tuple(getattr(p, f) for f in _HEADER_FIELDS)
+
+
+def with_unique_cookies(bridges: tuple[OvsBridge, ...] | list[OvsBridge]) -> tuple[OvsBridge, ...]:
+    """The bridges with every flow's cookie replaced by a unique one (bridge index << 24 | n)."""
+    out = []
+    for bi, b in enumerate(bridges):
+        flows = tuple(replace(f, cookie=((bi + 1) << 24) | (n + 1)) for n, f in enumerate(b.flows))
+        out.append(replace(b, flows=flows))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Observed:
+    visits: Visits
+    outputs: tuple[tuple[str, str, HeaderKey], ...]
+    tunnel_ids: tuple[tuple[str, str, int], ...]
+    final: tuple[HeaderKey, tuple[tuple[str, int], ...]] | None
+
+    def differences(self, other: Observed) -> list[str]:
+        out = []
+        for name in ("visits", "outputs", "tunnel_ids", "final"):
+            a, b = getattr(self, name), getattr(other, name)
+            if a != b:
+                out.append(f"{name}:\n  engine: {a}\n  ovs:    {b}")
+        return out
+
+
+# -- engine side -------------------------------------------------------------------------------
+
+
+def _engine_blocks(visit: BridgeVisit, out: list[Block]) -> None:
+    lookups: list[Lookup] = []
+    for step in visit.steps:
+        if step.kind == STEP_TABLE:
+            table = int(step.where)
+            if step.text.endswith("No match."):
+                lookups.append((table, None))
+            else:
+                m = _COOKIE_RE.search(step.text)
+                lookups.append((table, int(m.group(1), 16) if m else 0))
+    out.append((visit.bridge, tuple(lookups)))
+    for e in visit.exits:
+        if e.kind == EXIT_PATCH and e.next is not None:
+            _engine_blocks(e.next, out)
+
+
+def _engine_outputs(visit: BridgeVisit, out: list[tuple[str, str, Packet]]) -> None:
+    for e in visit.exits:
+        if e.kind == EXIT_PATCH and e.next is not None:
+            _engine_outputs(e.next, out)
+        elif e.kind == EXIT_OUTPUT and e.port is not None and e.packet is not None:
+            out.append((visit.bridge, e.port, e.packet))
+
+
+def _explicit_tunnel_outputs(visit: BridgeVisit, bridges: dict[str, OvsBridge],
+                             out: list[tuple[str, str, int]]) -> None:
+    """Tunnel-port copies sent by an ``output`` action (not NORMAL)."""
+    explicit: set[str] = set()
+    br = bridges[visit.bridge]
+    for step in visit.steps:
+        if step.text.startswith("output:"):
+            explicit.add(step.text[len("output:"):])
+    for e in visit.exits:
+        if e.kind == EXIT_PATCH and e.next is not None:
+            _explicit_tunnel_outputs(e.next, bridges, out)
+        elif e.kind == EXIT_OUTPUT and e.port and e.packet is not None:
+            port = br.port(e.port)
+            if port is not None and port.is_tunnel and (
+                e.port in explicit or str(port.ofport) in explicit
+            ):
+                out.append((visit.bridge, e.port, e.packet.tun_id))
+
+
+def _engine_final(visit: BridgeVisit) -> tuple[HeaderKey, tuple[tuple[str, int], ...]]:
+    packet = visit.packet
+    pfields = set(_HEADER_FIELDS)
+    regs: dict[str, int] = {}
+    for step in visit.steps:
+        for ch in step.changes:
+            if ch.field in pfields:
+                packet = packet.with_(**{ch.field: ch.after})
+            elif ch.field.startswith(("reg", "metadata")):
+                regs[ch.field] = int(ch.after)
+    return headers(packet), tuple(sorted((k, v) for k, v in regs.items() if v))
+
+
+def observe_engine(visit: BridgeVisit, bridges: tuple[OvsBridge, ...] | list[OvsBridge],
+                   *, final: bool = True) -> Observed:
+    blocks: list[Block] = []
+    _engine_blocks(visit, blocks)
+    outs: list[tuple[str, str, Packet]] = []
+    _engine_outputs(visit, outs)
+    tun: list[tuple[str, str, int]] = []
+    _explicit_tunnel_outputs(visit, {b.name: b for b in bridges}, tun)
+    return Observed(
+        visits=(blocks[0], tuple(sorted(blocks[1:], key=repr))),
+        outputs=tuple(sorted(((b, p, headers(pk)) for b, p, pk in outs), key=repr)),
+        tunnel_ids=tuple(sorted(tun)),
+        final=_engine_final(visit) if final else None,
+    )
+
+
+# -- OVS side ----------------------------------------------------------------------------------
+
+
+def _ovs_tunnel_ids(real: RealTrace, start: Packet,
+                    bridges: dict[str, OvsBridge]) -> list[tuple[str, str, int]]:
+    out: list[tuple[str, str, int]] = []
+    tun: dict[str, int] = {}
+    first = True
+    for ln in real.trace.lines:
+        if ln.kind == "bridge":
+            # the first bridge starts with the packet's tunnel id; a patch port clears it
+            tun[ln.bridge] = start.tun_id if first else 0
+            first = False
+            continue
+        if ln.kind != "action" or ln.bridge not in bridges:
+            continue
+        m = _TUN_LOAD_RE.match(ln.text)
+        if m:
+            tun[ln.bridge] = int(next(g for g in m.groups() if g is not None), 0)
+        elif ln.text.startswith("output:"):
+            br = bridges[ln.bridge]
+            target = ln.text[len("output:"):]
+            port = br.port(target) or (br.port_by_ofport(int(target)) if target.isdigit()
+                                         else None)
+            if port is not None and port.is_tunnel:
+                out.append((ln.bridge, port.name, tun.get(ln.bridge, 0)))
+    return out
+
+
+def observe_ovs(real: RealTrace, start: Packet, bridges: tuple[OvsBridge, ...] | list[OvsBridge],
+                *, final: bool = True) -> Observed:
+    blocks: dict[tuple[int, int], tuple[str, list[Lookup]]] = {}
+    for i, p in enumerate(real.trace.passes):
+        for v in p.visits:
+            # a recirculation resumes the first bridge's visit
+            key = (0, 0) if v.block == 0 else (i, v.block)
+            blocks.setdefault(key, (v.bridge, []))[1].append(
+                (v.table, None if v.match is None else v.cookie))
+    root = blocks.pop((0, 0), (real.trace.passes[0].bridges[0], []))
+    visits: Visits = ((root[0], tuple(root[1])),
+                      tuple(sorted(((b, tuple(lk)) for b, lk in blocks.values()), key=repr)))
+    outs = tuple(sorted(((o.bridge, o.port, headers(o.packet)) for o in real.outputs), key=repr))
+    by_name = {b.name: b for b in bridges}
+    fin: tuple[HeaderKey, tuple[tuple[str, int], ...]] | None = None
+    if final:
+        text = real.trace.passes[0].final_flow
+        if text == "unchanged":
+            fin = (headers(start), ())
+        else:
+            mf = parse_microflow(text, source="Final flow", strict=False)
+            regs = tuple(sorted((k, int(v, 0)) for k, v in mf.fields
+                                if k.startswith(("reg", "metadata")) and int(v, 0)))
+            fin = (headers(mf.packet), regs)
+    return Observed(visits, outs, tuple(sorted(_ovs_tunnel_ids(real, start, by_name))), fin)

@@ -161,3 +161,29 @@ def test_learn_adds_the_same_flow_as_ovs(ovs_sandbox: OvsSandbox) -> None:
 
 
 ROUTER = "fa:16:3e:00:00:01"
+
+
+NORMALISED = [
+    "tp_dst=80", "udp,tp_src=67,tp_dst=68", "icmp,tp_src=8", "arp,nw_src=10.0.0.1,nw_proto=1",
+    "vlan_tci=0x1000/0x1000,nw_src=1.2.3.0/24", "ip,nw_src=1.2.3.4/24", "dl_vlan=0xffff",
+    "dl_vlan=5,dl_vlan_pcp=3", "icmp6,icmp_type=136,nd_target=fe80::1", "icmp6,icmp_type=135,"
+    "nd_sll=fa:16:3e:00:00:01", "icmp6,icmp_type=136,nd_sll=fa:16:3e:00:00:01",
+    "ipv6,nw_proto=6,tp_dst=22", "ip,nw_tos=7", "ct_state=+trk-est,ip", "arp,arp_op=2,nw_tos=4",
+    "tcp,tcp_flags=+syn-ack", "dl_src=fa:16:3e:00:00:01/ff:ff:ff:00:00:00,ip,nw_dst=10.0.0.0/8",
+    "in_port=1,tun_id=0x10050,reg6=0x5/0xffff,metadata=0x1",
+]
+
+
+def test_prerequisite_normalisation_like_ovs(ovs_sandbox: OvsSandbox) -> None:
+    br = OvsBridge("nt-norm", ports=(OvsPort("n1", 1),), flows=tuple(
+        parse_flows("\n".join(f"priority={100 + i},{m} actions=drop"
+                              for i, m in enumerate(NORMALISED)))))
+    load_bridges(ovs_sandbox, [br])
+    try:
+        dumped = {f.priority: f for f in parse_flows(
+            ovs_sandbox.ofctl("dump-flows", "--no-stats", "--no-names", "nt-norm"))}
+        for f in br.flows:
+            assert compile_match(f.match)[0] == compile_match(dumped[f.priority].match)[0], (
+                f.match, dumped[f.priority].match)
+    finally:
+        delete_bridges(ovs_sandbox, ["nt-norm"])

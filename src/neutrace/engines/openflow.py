@@ -406,6 +406,8 @@ def compile_match(
             name = field.name
         elif name == "nw_proto":
             continue
+        if field.name in ("icmp_type", "icmp_code") and nw_proto == 58:
+            field = F.FIELDS["icmpv6_" + field.name[5:]]  # OVS reads icmp_type of icmp6 so
         if field.name in ("tp_src", "tp_dst") and nw_proto in (1, 58):
             field = F.FIELDS[("icmp_" if nw_proto == 1 else "icmpv6_")
                              + ("type" if field.name == "tp_src" else "code")]

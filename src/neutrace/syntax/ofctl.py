@@ -65,8 +65,18 @@ _VALID_ACTIONS: dict[str, str] = {}
 
 
 def _error(source: str, line: int | None, problem: str, fix: str) -> SyntaxParseError:
-    where = f"line {line}" if line is not None else ""
-    return SyntaxParseError(source, where, problem, fix, line=line)
+    return SyntaxParseError(source, "", problem, fix, line=line)
+
+
+_EXAMPLES = {
+    offields.K_MAC: "fa:16:3e:00:00:01 or fa:16:3e:00:00:00/ff:ff:ff:00:00:00",
+    offields.K_IPV4: "10.0.0.1, 10.0.0.0/24 or 10.0.0.0/255.255.255.0",
+    offields.K_IPV6: "fe80::1 or fe80::/64",
+    offields.K_CT_STATE: "+trk-est or 0x20/0x22",
+    offields.K_TCP_FLAGS: "+syn-ack or 0x2/0x12",
+    offields.K_PORT: "a port number, a port name or LOCAL",
+    offields.K_DL_VLAN: "0..4095, or 0xffff for no VLAN header",
+}
 
 
 def _check_match(key: str, value: str, source: str, line: int | None) -> None:
@@ -92,7 +102,10 @@ def _check_match(key: str, value: str, source: str, line: int | None) -> None:
     try:
         offields.parse_value(field, value, _any_port)
     except offields.FieldValueError as e:
-        raise _error(source, line, f"{key}={value}: {e}", "fix the value") from None
+        example = _EXAMPLES.get(field.kind, "a number such as 12 or 0x1f, with /0xff to mask"
+                                if field.maskable else "a number such as 12 or 0x1f")
+        raise _error(source, line, f"{key}={value}: {e}",
+                     f"write {key} as ovs-fields(7) does: {example}") from None
 
 
 def _any_port(name: str) -> int:

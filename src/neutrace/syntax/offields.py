@@ -337,7 +337,9 @@ def parse_value(field: Field, text: str, ports: PortResolver | None = None) -> t
     else:
         v = parse_int(value_text)
         m = parse_int(mask_text) if slash else full
-    if v > full and kind not in (K_DL_VLAN,):
+    if kind == K_DL_VLAN and v == 0xFFFF:
+        return v, 0xFFFF  # OFP10_VLAN_NONE: no 802.1Q header
+    if v > full:
         raise FieldValueError(f"{text!r} does not fit the {field.nbits}-bit field {field.name}")
     return v & m & full, m & full
 

@@ -73,7 +73,7 @@ SERVER = textwrap.dedent("""
 CLIENT = textwrap.dedent("""
     import socket, sys
     s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", int(sys.argv[3]))); s.settimeout(float(sys.argv[4]))
+    s.bind((sys.argv[5], int(sys.argv[3]))); s.settimeout(float(sys.argv[4]))
     try:
         s.connect((sys.argv[1], int(sys.argv[2]))); print("connected")
     except socket.timeout:
@@ -146,6 +146,8 @@ class Lab:
                     self.ip(ns.name, "addr", "add", a, "dev", itf.name)
                 self.ip(ns.name, "link", "set", itf.name, "up")
             for r in ns.routes:
+                if r.proto == "kernel":  # the kernel adds connected routes itself
+                    continue
                 argv = ["route", "add", r.destination]
                 if r.gateway:
                     argv += ["via", r.gateway]
@@ -166,7 +168,7 @@ class Lab:
         return self.exec(ns, "python3", "-c", PING, dst).strip()
 
     def tcp(self, client_ns: str, server_ns: str, dst: str, port: int, sport: int,
-            timeout: float = 1.5) -> tuple[str, str]:
+            timeout: float = 1.5, src: str = "0.0.0.0") -> tuple[str, str]:
         """Connect from ``client_ns`` (source port ``sport``) to ``dst:port`` while a server
         listens in ``server_ns``; returns (client outcome, what the server saw)."""
         server = subprocess.Popen(
@@ -176,7 +178,7 @@ class Lab:
             assert server.stdout is not None
             assert server.stdout.readline().strip() == "ready"
             client = self.exec(client_ns, "python3", "-c", CLIENT, dst, str(port), str(sport),
-                               str(timeout)).strip()
+                               str(timeout), src).strip()
             seen = server.stdout.readline().strip()
             server.wait(timeout=timeout + 5)
         finally:

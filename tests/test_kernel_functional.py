@@ -326,3 +326,66 @@ def test_arp_across_a_bridge(lab_factory: list[Lab]) -> None:
 def test_lab_names_stay_in_nt_prefix() -> None:
     lab = Lab("x1", [dataclasses.replace(sg_lab()[0])])
     assert lab.kname("h").startswith("nt-")
+
+
+# -- the agents' own iptables_hybrid output for the seed's test-02, on the kernel ------------
+
+
+def seed_sg_lab() -> list[Namespace]:
+    from pathlib import Path
+
+    from neutrace.agents import program
+    from neutrace.topology import load
+
+    seed = program(load(str(Path(__file__).parent.parent / "examples/seed/cloud.yaml")))
+    cmpt = seed.host("test-cmpt-02")
+    assert cmpt is not None
+    root, vm = cmpt.root, cmpt.namespace("test-02")
+    assert vm is not None
+    qbr, tap, qvb, qvo = "qbr1b17c0cc-9f", "tap1b17c0cc-9f", "qvb1b17c0cc-9f", "qvo1b17c0cc-9f"
+
+    def itf(name: str) -> Interface:
+        found = root.interface(name)
+        assert found is not None
+        return found
+
+    eth0 = vm.interface("eth0")
+    assert eth0 is not None
+    return [
+        Namespace("h", interfaces=(
+            itf(qbr),
+            dataclasses.replace(itf(tap), kind=VETH, peer="eth0", peer_namespace="vm"),
+            dataclasses.replace(itf(qvb), peer=qvo, peer_namespace="net"),
+        ), iptables=root.iptables, ipsets=root.ipsets, sysctls=root.sysctls),
+        Namespace("vm", interfaces=(dataclasses.replace(eth0, peer_namespace="h"),),
+                  routes=vm.routes),
+        Namespace("net", interfaces=(
+            veth(qvo, qvb, "h", "fa:16:3e:a6:01:bf", ("192.168.111.1/24", "192.168.100.101/24")),
+        )),
+    ]
+
+
+def test_agents_seed_security_group_on_the_kernel(lab_factory: list[Lab]) -> None:
+    spaces = seed_sg_lab()
+    lab = start(lab_factory, spaces)
+    sim = MiniWalk(spaces)
+    # test-02 connects out: egress allowed, the reply let in by conntrack
+    assert lab.tcp("vm", "net", "192.168.111.1", 80, 42000) == (
+        "connected", "peer 192.168.111.4 42000")
+    tcp_walk(sim, "vm", "net", "192.168.111.4", "192.168.111.1", 42000, 80)
+    # a new connection from a non-member of the default group: denied by the fallback chain
+    assert lab.tcp("net", "vm", "192.168.111.4", 22, 42001, timeout=1.0) == ("timeout", "none")
+    (end,) = sim.send("net", ipv4("", "", "192.168.111.1", "192.168.111.4", IPPROTO_TCP, 42001,
+                                  22, tcp_flags=SYN))
+    assert end.disposition == DENIED and "sg-fallback" in end.reason
+    # from test-01's address (in the group's ipset): allowed
+    assert lab.tcp("net", "vm", "192.168.111.4", 22, 42002, src="192.168.100.101") == (
+        "connected", "peer 192.168.100.101 42002")
+    tcp_walk(sim, "net", "vm", "192.168.100.101", "192.168.111.4", 42002, 22)
+
+    kernel = {(e.get("zone"), e["orig_src"], e["orig_dst"], e["orig_sport"], e["orig_dport"])
+              for e in lab.conntrack("h") if e["proto"] == "tcp"}
+    engine = {(str(e.zone), e.orig.src, e.orig.dst, str(e.orig.sport), str(e.orig.dport))
+              for e in sim.state.conntrack_of("lab", "h")}
+    assert engine == kernel and len(kernel) == 2
+    assert sim.rules_hit([spaces[0]])["h"] == lab.hit_rules("h")

@@ -389,3 +389,55 @@ def test_agents_seed_security_group_on_the_kernel(lab_factory: list[Lab]) -> Non
               for e in sim.state.conntrack_of("lab", "h")}
     assert engine == kernel and len(kernel) == 2
     assert sim.rules_hit([spaces[0]])["h"] == lab.hit_rules("h")
+
+
+# -- the agents' own qrouter (address scopes, CONNMARK, --random-fully SNAT), on the kernel --------
+
+
+def seed_router_lab() -> list[Namespace]:
+    from pathlib import Path
+
+    from neutrace.agents import program
+    from neutrace.topology import load
+
+    seed = program(load(str(Path(__file__).parent.parent / "examples/seed/cloud.yaml")))
+    ctrl = seed.host("test-ctrl-01")
+    assert ctrl is not None
+    router = next(n for n in ctrl.namespaces if n.name.startswith("qrouter-"))
+    qr, qg = router.interface(QR), router.interface(QG)
+    assert qr is not None and qg is not None
+    net = router_lab()
+    return [
+        net[0], net[1], net[2],
+        dataclasses.replace(router, name="r", interfaces=(
+            dataclasses.replace(qr, kind=VETH, peer="p-qr", peer_namespace="net"),
+            dataclasses.replace(qg, kind=VETH, peer="eth0", peer_namespace="ext"),
+        )),
+        net[4],
+    ]
+
+
+def test_agents_seed_router_on_the_kernel(lab_factory: list[Lab]) -> None:
+    spaces = seed_router_lab()
+    lab = start(lab_factory, spaces)
+    sim = MiniWalk(spaces)
+    assert lab.ping("vm", OUTSIDE) == f"reply {OUTSIDE}"
+    (end,) = sim.send("vm", ipv4("", "", "192.168.111.4", OUTSIDE))
+    assert end.disposition == ACCEPTED and end.packet.nw_src == "192.168.100.102"
+    (back,) = sim.send("ext", ipv4("", "", OUTSIDE, "192.168.100.102").with_(
+        tp_src=ICMP_ECHO_REPLY))
+    assert back.disposition == ACCEPTED and back.namespace == "vm"
+    client, seen = lab.tcp("ext", "vm", "192.168.100.102", 22, 40011)
+    assert client == "connected" and seen == "peer 192.168.100.1 40011"
+    tcp_walk(sim, "ext", "vm", "192.168.100.1", "192.168.100.102", 40011, 22)
+    client, seen = lab.tcp("vm2", "ext", OUTSIDE, 80, 40012)
+    assert client == "connected" and seen.startswith("peer 192.168.100.103 ")  # --random-fully
+    tcp_walk(sim, "vm2", "ext", "192.168.111.9", OUTSIDE, 40012, 80, reply_dst="192.168.100.103")
+
+    kernel = {(e["proto"], e["orig_src"], e["orig_dst"], e["reply_src"], e["reply_dst"],
+               e.get("mark", "0")) for e in lab.conntrack("r")}
+    names = {1: "icmp", 6: "tcp"}
+    engine = {(names[e.orig.proto], e.orig.src, e.orig.dst, e.reply.src, e.reply.dst,
+               str(e.mark)) for e in sim.state.conntrack_of("lab", "r")}
+    assert engine == kernel
+    assert sim.rules_hit([spaces[3]])["r"] == lab.hit_rules("r")

@@ -209,6 +209,8 @@ def test_golden_flows_and_iptables(host: str) -> None:
         label = ns.name or "root"
         if ns.iptables:
             check_golden(f"agents/seed/{host}/{label}.iptables", ns.iptables)
+        if ns.ip6tables:
+            check_golden(f"agents/seed/{host}/{label}.ip6tables", ns.ip6tables)
         if ns.ipsets:
             check_golden(f"agents/seed/{host}/{label}.ipsets", ns.ipsets)
 
@@ -308,3 +310,27 @@ def test_vlan_network_translation() -> None:
     assert f"table=0, priority=4,in_port={phy},dl_vlan=2 actions=mod_vlan_vid:100,NORMAL" in lines
     assert (f"table=0, priority=3,in_port={int_},dl_vlan=100 "
             "actions=mod_vlan_vid:2,resubmit(,58)") in lines
+
+
+def test_vm_port_bound_elsewhere_is_rejected() -> None:
+    cloud = seed_cloud()
+    ports = tuple(dataclasses.replace(p, binding_host_id="test-cmpt-01")
+                  if p.id == TEST01_PORT else p for p in cloud.ports)
+    with pytest.raises(TopologyError) as err:
+        program(dataclasses.replace(cloud, ports=ports))
+    assert "vms[test-01].port_ids" in str(err.value) and "test-cmpt-02" in str(err.value)
+
+
+def test_noop_firewall_plugs_the_tap_into_br_int() -> None:
+    cloud = seed_cloud()
+    hosts = tuple(dataclasses.replace(h, firewall_driver="noop") for h in cloud.hosts)
+    state = program(dataclasses.replace(cloud, hosts=hosts))
+    host = _host(state, "test-cmpt-02")
+    br_int = _bridge(host, "br-int")
+    tap = br_int.port("tapaf305168-66")
+    assert tap is not None and tap.type == "" and tap.tag == 2
+    assert br_int.port("qvoaf305168-66") is None
+    assert host.root.interface("qbraf305168-66") is None
+    assert host.root.iptables == ""
+    # the noop driver does not protect against ARP spoofing, so the agent does
+    assert [f for f in _flows(br_int, 24) if f.match_value("in_port") == str(tap.ofport)]

@@ -412,19 +412,21 @@ def program_firewall(cloud: model.Cloud, plan: HostPlan) -> FirewallState | None
     unfiltered = [p for p in ports if not p.port_security]
     sg_ids = list(dict.fromkeys(sg for p in filtered for sg in p.security_groups))
     sg_rules = {sg: [_rule_dict(r) for r in cloud.security_group(sg).rules] for sg in sg_ids}
-    remote_ids = list(dict.fromkeys(
-        str(r["remote_group_id"]) for rules in sg_rules.values() for r in rules
-        if r.get("remote_group_id")))
+    # sg_member_ips: per remote group, the ethertypes its rules reference -> member IPs
+    referenced = list(dict.fromkeys(
+        (str(r["remote_group_id"]), str(r["ethertype"]))
+        for rules in sg_rules.values() for r in rules if r.get("remote_group_id")))
     sg_members: dict[str, dict[str, list[str]]] = {}
-    for remote in remote_ids:
-        members: dict[str, list[str]] = {"IPv4": [], "IPv6": []}
+    for remote, ethertype in referenced:
+        ips: list[str] = []
         for p in cloud.ports:
             if remote in p.security_groups:
                 for ip in [f.ip_address for f in p.fixed_ips] + [
                         a.ip_address for a in p.allowed_address_pairs]:
                     version = ipaddress.ip_network(ip, strict=False).version
-                    members["IPv4" if version == 4 else "IPv6"].append(ip)
-        sg_members[remote] = members
+                    if (version == 4) == (ethertype == "IPv4"):
+                        ips.append(ip)
+        sg_members.setdefault(remote, {})[ethertype] = ips
     for fp in filtered:
         fp.security_group_rules = _provider_rules(fp)
     fw = HybridFirewall(sg_rules, sg_members)

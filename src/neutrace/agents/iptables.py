@@ -23,7 +23,7 @@ BUILTIN_CHAINS: dict[str, tuple[str, ...]] = {
     "nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
     "filter": ("INPUT", "FORWARD", "OUTPUT"),
 }
-TABLE_ORDER = ("raw", "mangle", "nat", "filter")
+TABLE_ORDER = ("mangle", "raw", "filter", "nat")  # as iptables-nft-save (1.8) lists them
 
 SNAT_OUT = "Perform source NAT on outgoing traffic."
 

@@ -167,11 +167,6 @@ def router_namespace(cloud: model.Cloud, router: model.Router) -> Namespace:
     routes: list[Route] = []
     for pid in router.interface_port_ids:
         port = cloud.port(pid)
-        if port.binding_host_id != router.host:
-            raise TopologyError(
-                "<cloud>", f"routers[{router.name}].interface_port_ids",
-                f"router port {pid} is bound to {port.binding_host_id!r}, not to the router's "
-                f"host {router.host!r}", "bind the router's ports to its host")
         dev = internal_device_name(pid)
         ips = _prefixed(cloud, port)
         interfaces.append(Interface(dev, OVS_INTERNAL, mac=addr.norm_mac(port.mac_address),

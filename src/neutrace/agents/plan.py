@@ -137,5 +137,41 @@ def _check_network(cloud: model.Cloud, host: model.Host, net: model.Network,
                             "use flat, vlan, vxlan, gre or local")
 
 
+def check_bindings(cloud: model.Cloud) -> None:
+    """What the agents rely on: routers and VMs on known hosts, their ports bound there."""
+    hosts = {h.name for h in cloud.hosts}
+    ports = {p.id: p for p in cloud.ports}
+
+    def bound(pid: str, host: str, where: str) -> None:
+        port = ports.get(pid)
+        if port is None:
+            raise TopologyError("<cloud>", where, f"no port {pid!r}", "declare the port")
+        if port.binding_host_id != host:
+            raise TopologyError(
+                "<cloud>", where, f"port {pid} is bound to {port.binding_host_id!r}, "
+                f"not to {host!r}", f"set its binding_host_id to {host!r}")
+
+    for r in cloud.routers:
+        where = f"routers[{r.name}]"
+        if r.host not in hosts:
+            raise TopologyError("<cloud>", f"{where}.host", f"no host {r.host!r}",
+                                "host the router on one of the cloud's hosts")
+        for pid in r.interface_port_ids:
+            bound(pid, r.host, f"{where}.interface_port_ids")
+        if r.external_gateway:
+            bound(r.external_gateway.port_id, r.host, f"{where}.external_gateway")
+    for vm in cloud.vms:
+        if vm.host not in hosts:
+            raise TopologyError("<cloud>", f"vms[{vm.name}].host", f"no host {vm.host!r}",
+                                "run the VM on one of the cloud's hosts")
+        for pid in vm.port_ids:
+            bound(pid, vm.host, f"vms[{vm.name}].port_ids")
+    for fip in cloud.floating_ips:
+        if fip.port_id and fip.port_id not in ports:
+            raise TopologyError("<cloud>", f"floating_ips[{fip.floating_ip_address}]",
+                                f"no port {fip.port_id!r}", "associate an existing port")
+
+
 def plan_cloud(cloud: model.Cloud) -> dict[str, HostPlan]:
+    check_bindings(cloud)
     return {h.name: plan_host(cloud, h) for h in cloud.hosts}

@@ -9,7 +9,8 @@ in the original direction takes the addresses of the inverted reply tuple, a rep
 the inverted original tuple (un-SNAT, un-DNAT).
 
 States follow the kernel: a packet with no entry is NEW (or INVALID when it cannot start a
-connection: an ICMP echo reply, a TCP SYN/ACK, RST or FIN, an ICMPv6 neighbour discovery message),
+connection: an ICMP echo reply, a TCP SYN/ACK, RST or FIN; ICMPv6 neighbour discovery and MLD are
+not tracked at all: UNTRACKED),
 a packet in the original direction stays NEW until a reply has been seen, then ESTABLISHED; an
 ICMP error about a tracked connection is RELATED. `ConntrackTable` holds the entries of one
 network namespace (all zones); `neutrace.engines.linuxnet.LinuxState` keeps one per namespace.
@@ -39,7 +40,8 @@ ICMP_ERROR_TYPES = frozenset({3, 4, 5, 11, 12})
 ICMPV6_INVERSE = {128: 129, 129: 128, 139: 140, 140: 139}
 ICMPV6_NEW_TYPES = frozenset({128, 139})
 ICMPV6_ERROR_TYPES = frozenset({1, 2, 3, 4})
-ICMPV6_NOCT_TYPES = frozenset({133, 134, 135, 136, 137})
+# MLD and neighbour discovery: nf_conntrack_proto_icmpv6's noct_valid_new (not tracked at all)
+ICMPV6_NOCT_TYPES = frozenset({130, 131, 132, 133, 134, 135, 136, 137, 143})
 
 TCP_FIN, TCP_SYN, TCP_RST, TCP_ACK = 0x01, 0x02, 0x04, 0x10
 
@@ -86,8 +88,9 @@ def packet_tuple(pkt: Packet) -> CtTuple | None:
 
 
 def new_verdict(pkt: Packet) -> str:
-    """What conntrack makes of a packet that matches no entry: ``"NEW"``, ``"INVALID"`` or
-    ``"RELATED?"`` (an ICMP error: RELATED if it refers to a tracked connection)."""
+    """What conntrack makes of a packet that matches no entry: ``"NEW"``, ``"INVALID"``,
+    ``"UNTRACKED"`` (ICMPv6 neighbour discovery and MLD) or ``"RELATED?"`` (an ICMP error:
+    RELATED if it refers to a tracked connection)."""
     if pkt.nw_proto == IPPROTO_ICMP:
         if pkt.tp_src in ICMP_ERROR_TYPES:
             return "RELATED?"
@@ -95,6 +98,8 @@ def new_verdict(pkt: Packet) -> str:
     if pkt.nw_proto == IPPROTO_ICMPV6:
         if pkt.tp_src in ICMPV6_ERROR_TYPES:
             return "RELATED?"
+        if pkt.tp_src in ICMPV6_NOCT_TYPES:
+            return "UNTRACKED"
         return "NEW" if pkt.tp_src in ICMPV6_NEW_TYPES else "INVALID"
     if pkt.nw_proto == IPPROTO_TCP and pkt.tcp_flags:
         flags = pkt.tcp_flags

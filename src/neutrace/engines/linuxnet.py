@@ -451,7 +451,10 @@ class LinuxEngine:
                                                 f"{packet.dl_dst} (another host)")
         if packet.is_arp:
             return self._arp(ns, itf, packet, state)
-        if packet.is_ipv6 and packet.nw_proto == IPPROTO_ICMPV6 and packet.tp_src == ICMPV6_NS:
+        if packet.is_ipv6 and packet.nw_proto == IPPROTO_ICMPV6 and packet.tp_src == ICMPV6_NS \
+                and (packet.ipv6_dst.lower().startswith("ff02:")
+                     or self.fib(ns.name).is_local(packet.ipv6_dst)):
+            # ndisc_rcv sees only what is delivered locally (solicited-node multicast or ours)
             return self._ndisc(ns, itf, packet, state)
         if not (packet.is_ip or packet.is_ipv6):
             return LinuxResult((), (), DROPPED, f"{interface}: no protocol handler for "

@@ -128,6 +128,7 @@ class NatRequest:
     kind: str
     addr: str
     ports: tuple[int, int] | None = None
+    random: bool = False  # --random / --random-fully: the kernel picks the port (or ICMP id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -495,16 +496,17 @@ class Netfilter:
     def _nat_request(rule: IptRule) -> NatRequest:
         tgt = rule.target
         assert tgt is not None
+        random = tgt.option("--random") is not None or tgt.option("--random-fully") is not None
         if tgt.name in ("SNAT", "DNAT"):
             opt = tgt.option("--to-source" if tgt.name == "SNAT" else "--to-destination")
             addr, ports = _nat_range(opt.value) if opt else ("", None)
-            return NatRequest(tgt.name, addr, ports)
+            return NatRequest(tgt.name, addr, ports, random)
         opt = tgt.option("--to-ports")
         ports = None
         if opt:
             lo, _, hi = opt.value.partition("-")
             ports = (int(lo), int(hi or lo))
-        return NatRequest(tgt.name, "", ports)
+        return NatRequest(tgt.name, "", ports, random)
 
     @staticmethod
     def _side_effect(rule: IptRule, meta: PacketMeta, ct_table: ConntrackTable | None) -> str:
@@ -666,6 +668,11 @@ class Traversal:
                 self._ct_step(f"conntrack{zone_txt}: RELATED to {rel.format()}")
                 return
             verdict = "INVALID"
+        if verdict == "UNTRACKED":
+            meta.ctstate = "UNTRACKED"
+            self._ct_step(f"conntrack: untracked ({self.packet.summary()}: neighbour discovery "
+                          "and MLD are not tracked)")
+            return
         if verdict == "INVALID":
             meta.ctstate = "INVALID"
             self._ct_step(f"conntrack{zone_txt}: INVALID (cannot start a connection: "
@@ -710,6 +717,9 @@ class Traversal:
             ct = meta.ct or ct
             if res.nat is not None:
                 ct = self._bind(ct, res.nat, manip, ctx)
+                if res.nat.random:
+                    self.note("the kernel picks a random port (ICMP id) for this binding "
+                              "(--random/--random-fully); neutrace keeps the original one")
             ct = replace(ct, dst_done=True) if manip == "dst" else replace(ct, src_done=True)
             meta.ct = ct
         # apply the binding to this packet
@@ -758,8 +768,12 @@ class Traversal:
 
 def _deny_reason(nf: Netfilter, table: str, hook: str, res: ChainResult) -> str:
     if res.rule is not None:
+        answer = ""
+        if res.verdict == REJECT and res.rule.target is not None:
+            with_ = res.rule.target.option("--reject-with")
+            answer = (f" (the kernel answers {with_.value if with_ else 'icmp-port-unreachable'})")
         return (f"{res.verdict} by {nf.source} {table}/{res.rule.chain} line {res.rule.line}: "
-                f"{res.rule.text}")
+                f"{res.rule.text}{answer}")
     return f"{res.verdict} by the policy of {table}/{hook} in {nf.source}"
 
 

@@ -5,7 +5,8 @@ bound to the host.
 OVS agent with the network's local VLAN), gives it the port's fixed IPs with their subnets'
 prefixes, sets the default route via the first DHCP-enabled IPv4 subnet's gateway
 (``_set_default_route``) and adds the mangle ``CHECKSUM --checksum-fill`` rules
-(``fill_dhcp_udp_checksums``). dnsmasq itself is not run: the walker answers nothing on its behalf.
+(``fill_dhcp_udp_checksums``); the namespace gets ``ip_nonlocal_bind=1`` and no IPv6 RAs.
+dnsmasq itself is not run: the walker answers nothing on its behalf.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def dhcp_namespace(cloud: model.Cloud, port: model.Port) -> Namespace:
                     Interface(dev, OVS_INTERNAL, mac=addr.norm_mac(port.mac_address),
                               mtu=cloud.network(port.network_id).mtu,
                               addresses=tuple(addresses))),
-        routes=tuple(default + routes), iptables=ipt.save(4), ip6tables=ipt.save(6))
+        routes=tuple(default + routes), iptables=ipt.save(4), ip6tables=ipt.save(6),
+        sysctls=(("net.ipv4.ip_nonlocal_bind", "1"), ("net.ipv6.conf.default.accept_ra", "0")))
 
 
 def program_dhcp(cloud: model.Cloud, plan: HostPlan) -> list[Namespace]:

@@ -4,7 +4,8 @@ Per router hosted on the host, the namespace ``qrouter-<router id>`` as ``Router
 after ``process()``: ``lo``, ``qr-<port id[:11]>`` per interface (an OVS internal port on br-int;
 the port's fixed IPs with the subnet's prefix), ``qg-<port id[:11]>`` for the gateway (its fixed
 IPs plus every floating IP as /32), connected routes, the default route via the external subnet's
-gateway, extra routes, ``ip_forward=1``, and iptables/ip6tables in the order the agent adds them:
+gateway, extra routes, the sysctls of ``RouterNamespace.create`` (``ip_forward=1``,
+``arp_ignore=1``, ``arp_announce=2``, ...), and iptables/ip6tables in the order the agent adds them:
 
 - ``RouterInfo.__init__``: address-scope chains (mangle ``scope``/``floatingip``/``float-snat``,
   filter ``scope``), the metadata mark (mangle PREROUTING, ``0x1/0xffff``);
@@ -197,10 +198,18 @@ def router_namespace(cloud: model.Cloud, router: model.Router) -> Namespace:
                                 "use a nexthop inside one of the router's subnets")
         routes.append(Route(dest, via_dev, gateway=nexthop))
     ipt = router_iptables(cloud, router)
+    # RouterNamespace.create(), then _configure_ipv6_params_on_gw (no IPv6 gateway: accept RAs)
+    sysctls = [("net.netfilter.nf_conntrack_tcp_be_liberal", "1"), ("net.ipv4.ip_forward", "1"),
+               ("net.ipv4.conf.all.arp_ignore", "1"), ("net.ipv4.conf.all.arp_announce", "2"),
+               ("net.ipv6.conf.all.forwarding", "1")]
+    if gw:
+        qg = external_device_name(gw.port_id)
+        sysctls += [(f"net.ipv6.conf.{qg}.accept_ra", "2"),
+                    (f"net.ipv6.conf.{qg}.forwarding", "1")]
     return Namespace(
         name=c.ROUTER_NS_PREFIX + router.id, kind=NS_ROUTER, interfaces=tuple(interfaces),
         routes=tuple(default + routes), iptables=ipt.save(4), ip6tables=ipt.save(6),
-        sysctls=(("net.ipv4.ip_forward", "1"), ("net.ipv6.conf.all.forwarding", "1")))
+        sysctls=tuple(sysctls))
 
 
 def program_l3(cloud: model.Cloud, host: model.Host) -> list[Namespace]:

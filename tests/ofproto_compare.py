@@ -185,7 +185,7 @@ def observe_ovs(real: RealTrace, start: Packet, bridges: tuple[OvsBridge, ...] |
             # a recirculation resumes the first bridge's visit
             key = (0, 0) if v.block == 0 else (i, v.block)
             blocks.setdefault(key, (v.bridge, []))[1].append(
-                (v.table, None if v.match is None else v.cookie))
+                (v.table, None if v.is_miss else v.cookie))
     root = blocks.pop((0, 0), (real.trace.passes[0].bridges[0], []))
     visits: Visits = ((root[0], tuple(root[1])),
                       tuple(sorted(((b, tuple(lk)) for b, lk in blocks.values()), key=repr)))

@@ -12,15 +12,20 @@ final fields and registers.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from neutrace.backends.ovs_load import OvsTracer, delete_bridges, load_bridges
+from neutrace.backends.ovs_load import OvsTracer, delete_bridges, load_bridges, load_flows
 from neutrace.backends.ovs_sandbox import OvsSandbox
-from neutrace.dataplane import OvsBridge
+from neutrace.dataplane import OvsBridge, OvsPort
 from neutrace.engines.openflow import OpenFlowEngine, OpenFlowState
-from neutrace.packet import Packet
+from neutrace.packet import IPPROTO_TCP, IPPROTO_UDP, Packet, arp_request, ipv4
+from neutrace.syntax.ofctl import parse_flows
 from neutron_like import CASES, Case, bridges
 from ofproto_compare import observe_engine, observe_ovs, with_unique_cookies
 
@@ -74,3 +79,160 @@ def test_comparison_can_fail(neutron_like: tuple[OpenFlowEngine, OvsTracer]) -> 
     diffs = ours.differences(real)
     assert any(d.startswith("visits") for d in diffs)
     assert any(d.startswith("outputs") for d in diffs)
+
+
+# -- 3. randomized flow tables and packets -----------------------------------------------------
+
+RAND_A = OvsBridge(
+    "nt-rand-a",
+    ports=(OvsPort("ra1", 1), OvsPort("ra2", 2), OvsPort("ra3", 3),
+           OvsPort("ra-acc10", 4, tag=10), OvsPort("ra-acc20", 5, tag=20),
+           OvsPort("ra-trunk", 6, trunks=(10, 20)),
+           OvsPort("ra-patch", 7, "patch", options=(("peer", "rb-patch"),))),
+)
+RAND_B = OvsBridge(
+    "nt-rand-b",
+    ports=(OvsPort("rb1", 1), OvsPort("rb-acc10", 2, tag=10),
+           OvsPort("rb-patch", 3, "patch", options=(("peer", "ra-patch"),))),
+)
+MACS = ("fa:16:3e:00:00:01", "fa:16:3e:00:00:02", "fa:16:3e:00:01:03", "ff:ff:ff:ff:ff:ff",
+        "01:00:5e:00:00:01")
+IPS = ("10.0.0.1", "10.0.0.5", "10.0.1.7", "192.168.0.1")
+NETS = ("10.0.0.0/24", "10.0.0.5", "10.0.0.0/8", "192.168.0.1")
+TABLES = (0, 1, 2, 3)
+PACKETS_PER_TABLE = 6
+# x PACKETS_PER_TABLE packets: 1,200 compared traces in CI (~35 s); raise it to hunt for bugs
+RANDOM_EXAMPLES = int(os.environ.get("NEUTRACE_RANDOM_EXAMPLES", "200"))
+
+
+@st.composite
+def match_text(draw: st.DrawFn, ports: tuple[OvsPort, ...]) -> str:
+    parts: list[str] = []
+    if draw(st.booleans()):
+        parts.append(f"in_port={draw(st.sampled_from(ports)).ofport}")
+    vlan = draw(st.sampled_from([None, None, "dl_vlan=10", "dl_vlan=20", "dl_vlan=30",
+                                 "vlan_tci=0x0000/0x1fff"]))
+    if vlan:
+        parts.append(vlan)
+    for key in ("dl_src", "dl_dst"):
+        choice = draw(st.integers(0, 5))
+        if choice == 1:
+            parts.append(f"{key}={draw(st.sampled_from(MACS))}")
+        elif choice == 2:
+            parts.append(f"{key}=01:00:00:00:00:00/01:00:00:00:00:00")
+        elif choice == 3:
+            parts.append(f"{key}=fa:16:3e:00:00:00/ff:ff:ff:ff:ff:00")
+    proto = draw(st.sampled_from([None, None, "ip", "arp", "tcp", "udp", "icmp"]))
+    if proto:
+        parts.append(proto)
+        if proto != "arp" or draw(st.booleans()):
+            for key in ("nw_src", "nw_dst"):
+                if draw(st.integers(0, 3)) == 0:
+                    parts.append(f"{key}={draw(st.sampled_from(NETS))}")
+        if proto == "ip" and draw(st.booleans()):
+            parts.append(f"nw_proto={draw(st.sampled_from([1, 6, 17]))}")
+        if proto in ("tcp", "udp") and draw(st.booleans()):
+            parts.append(f"tp_dst={draw(st.sampled_from([22, 53, 80]))}")
+    if draw(st.integers(0, 3)) == 0:
+        parts.append(draw(st.sampled_from(["reg0=1", "reg0=2", "reg0=0x2/0x2", "reg0=0"])))
+    return ",".join(parts)
+
+
+@st.composite
+def action_text(draw: st.DrawFn, table: int, ports: tuple[OvsPort, ...]) -> str:
+    if draw(st.integers(0, 9)) == 0:
+        return "drop"
+    later = [t for t in TABLES if t > table]
+    choices = ["output", "output", "mod_vlan_vid", "strip_vlan", "load", "NORMAL", "set_dst"]
+    if later:
+        choices += ["resubmit", "resubmit"]
+    out: list[str] = []
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(choices))
+        if kind == "output":
+            out.append(f"output:{draw(st.sampled_from(ports)).ofport}")
+        elif kind == "mod_vlan_vid":
+            out.append(f"mod_vlan_vid:{draw(st.sampled_from([10, 20, 30]))}")
+        elif kind == "load":
+            out.append(f"load:{draw(st.integers(0, 3))}->NXM_NX_REG0[]")
+        elif kind == "set_dst":
+            out.append(f"mod_dl_dst:{draw(st.sampled_from(MACS[:3]))}")
+        elif kind == "resubmit":
+            out.append(f"resubmit(,{draw(st.sampled_from(later))})")
+        else:
+            out.append(kind)
+    return ",".join(out)
+
+
+@st.composite
+def flow_table(draw: st.DrawFn, bridge: OvsBridge, cookie_base: int) -> str:
+    lines: list[str] = []
+    n = 0
+    for table in TABLES:
+        count = draw(st.integers(0 if table else 1, 5))
+        # distinct priorities: OVS leaves the choice between equal-priority overlapping flows open
+        prios = draw(st.lists(st.integers(0, 40), min_size=count, max_size=count, unique=True))
+        for prio in prios:
+            n += 1
+            m = draw(match_text(bridge.ports))
+            a = draw(action_text(table, bridge.ports))
+            lines.append(f"cookie={cookie_base + n:#x}, table={table}, priority={prio}"
+                         f"{',' + m if m else ''} actions={a}")
+    return "\n".join(lines) + "\n"
+
+
+@st.composite
+def random_packet(draw: st.DrawFn) -> tuple[str, str, Packet]:
+    bridge = draw(st.sampled_from([RAND_A, RAND_A, RAND_A, RAND_B]))
+    port = draw(st.sampled_from([p for p in bridge.ports if p.type != "patch"]))
+    src, dst = draw(st.lists(st.sampled_from(MACS), min_size=2, max_size=2, unique=True))
+    if src in ("ff:ff:ff:ff:ff:ff", "01:00:5e:00:00:01"):
+        src = "fa:16:3e:00:00:09"
+    kind = draw(st.sampled_from(["arp", "icmp", "tcp", "udp", "ip"]))
+    ip_src, ip_dst = draw(st.sampled_from(IPS)), draw(st.sampled_from(IPS))
+    if kind == "arp":
+        pkt = arp_request(src, ip_src, ip_dst).with_(dl_dst=dst)
+    elif kind == "icmp":
+        pkt = ipv4(src, dst, ip_src, ip_dst)
+    elif kind == "ip":
+        pkt = ipv4(src, dst, ip_src, ip_dst, proto=47)
+    else:
+        proto = IPPROTO_TCP if kind == "tcp" else IPPROTO_UDP
+        pkt = ipv4(src, dst, ip_src, ip_dst, proto=proto, sport=40000,
+                   dport=draw(st.sampled_from([22, 53, 80, 443])))
+    vid = draw(st.sampled_from([None, None, 10, 20, 30]))
+    return bridge.name, port.name, pkt.with_vlan(vid)
+
+
+@pytest.fixture(scope="module")
+def random_bridges(ovs_sandbox: OvsSandbox) -> Iterator[OvsTracer]:
+    load_bridges(ovs_sandbox, [RAND_A, RAND_B])
+    try:
+        with OvsTracer(ovs_sandbox) as tracer:
+            yield tracer
+    finally:
+        delete_bridges(ovs_sandbox, [RAND_A.name, RAND_B.name])
+
+
+@given(flows_a=flow_table(RAND_A, 0x1000), flows_b=flow_table(RAND_B, 0x2000),
+       packets=st.lists(random_packet(), min_size=PACKETS_PER_TABLE,
+                        max_size=PACKETS_PER_TABLE))
+@settings(max_examples=RANDOM_EXAMPLES, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                 HealthCheck.data_too_large])
+def test_random_flow_tables(random_bridges: OvsTracer, flows_a: str, flows_b: str,
+                            packets: list[tuple[str, str, Packet]]) -> None:
+    tracer = random_bridges
+    sandbox = tracer.sandbox
+    model = (replace(RAND_A, flows=parse_flows(flows_a, source="flows_a")),
+             replace(RAND_B, flows=parse_flows(flows_b, source="flows_b")))
+    for b in model:
+        load_flows(sandbox, b.name, b.flows, replace=True)
+    engine = OpenFlowEngine(model)
+    for bridge, in_port, packet in packets:
+        diffs = compare(engine, tracer, model, bridge, in_port, packet)
+        assert not diffs, (
+            f"packet {packet.summary()} into {bridge}:{in_port}\n"
+            f"--- flows {RAND_A.name}\n{flows_a}--- flows {RAND_B.name}\n{flows_b}"
+            + "\n".join(diffs)
+        )

@@ -389,3 +389,11 @@ def test_ofproto_trace_nested_bridge_returns_to_outer_bridge() -> None:
     assert ("output:1", "br-b") in by_text
     assert ("push_vlan:0x8100", "br-a") in by_text and ("output:2", "br-a") in by_text
     assert format_ofproto_trace(t) == text
+
+
+def test_internal_miss_rule_counts_as_miss() -> None:
+    """In a bridge reached through a patch port OVS 3.1 shows a miss as its internal rule."""
+    text = NESTED.replace("        26. No match.", "        26. reg0=0x2, priority 0")
+    visits = parse_ofproto_trace(text).visits
+    assert visits[-1].match == "reg0=0x2" and visits[-1].is_miss
+    assert not visits[0].is_miss

@@ -92,17 +92,39 @@ def flows_text(flows: Iterable[Flow]) -> str:
 
 
 def load_flows(sandbox: OvsSandbox, bridge: str, flows: Iterable[Flow] | str, *,
-               replace: bool = False) -> None:
+               replace: bool = False, bundle: bool | None = None) -> None:
     """Load flows into ``bridge`` with ``ovs-ofctl --bundle add-flows`` (or ``replace-flows``)
-    from a file. ``flows`` may be ready-made add-flows text."""
+    from a file. ``flows`` may be ready-made add-flows text.
+
+    A bundle is OpenFlow 1.4, and some OpenFlow 1.0 flows have no OpenFlow 1.4 encoding (e.g.
+    ``strip_vlan`` on a flow that does not match a VLAN tag: OVS's check
+    ``OFPBAC_MATCH_INCONSISTENT``). With ``bundle=None`` (the default) such a file is loaded again
+    without ``--bundle`` (``-O OpenFlow10 add-flows``, after ``del-flows`` for a replace;
+    not atomic); ``bundle=True`` never falls back."""
     text = flows if isinstance(flows, str) else flows_text(flows)
+    command = "replace-flows" if replace else "add-flows"
     with tempfile.NamedTemporaryFile("w", suffix=".flows", dir=sandbox.dir, delete=False) as fh:
         fh.write(text)
         path = fh.name
     try:
-        sandbox.ofctl("--bundle", "replace-flows" if replace else "add-flows", bridge, path)
+        if bundle is False:
+            _load_of10(sandbox, bridge, path, replace)
+            return
+        try:
+            sandbox.ofctl("--bundle", command, bridge, path)
+        except BackendError as exc:
+            if bundle or "none of the usable flow formats" not in str(exc):
+                raise
+            _load_of10(sandbox, bridge, path, replace)
     finally:
         Path(path).unlink(missing_ok=True)
+
+
+def _load_of10(sandbox: OvsSandbox, bridge: str, path: str, replace: bool) -> None:
+    # ovs-ofctl's replace-flows cannot negotiate NXM+table_id under OpenFlow 1.0: delete, then add
+    if replace:
+        sandbox.ofctl("del-flows", bridge)
+    sandbox.ofctl("-O", "OpenFlow10", "add-flows", bridge, path)
 
 
 def load_bridges(

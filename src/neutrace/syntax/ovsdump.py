@@ -469,6 +469,10 @@ class TraceLine:
         return " " * self.indent + self.text
 
 
+# ofproto-dpif's internal rules (table 254) that stand for a table miss
+INTERNAL_MISS_MATCHES = frozenset({"reg0=0x1", "reg0=0x2", "reg0=0x3"})
+
+
 @dataclass(frozen=True, slots=True)
 class TableVisit:
     """One table lookup: bridge, table, the match text of the flow that matched (``None`` for a
@@ -482,6 +486,15 @@ class TableVisit:
     cookie: int = 0
     depth: int = 0
     block: int = 0
+
+    @property
+    def is_miss(self) -> bool:
+        """A table miss: "No match.", or one of OVS's internal miss rules, which ofproto/trace
+        shows instead in a bridge reached through a patch port (``reg0=0x1`` send to the
+        controller, ``reg0=0x2`` drop, ``reg0=0x3`` drop fragments; priority 0, cookie 0)."""
+        return self.match is None or (
+            self.match in INTERNAL_MISS_MATCHES and self.priority == 0 and self.cookie == 0
+        )
 
     @property
     def flow_text(self) -> str | None:

@@ -314,3 +314,35 @@ class OvsTracer:
                     raise BackendError(f"datapath port {odp} is not in dpif/show")
                 outputs.append(RealOutput(port.bridge, port.name, pkt, i))
         return RealTrace(text, trace, tuple(outputs))
+
+
+# the commands sos's openvswitch plugin runs that neutrace's importer reads, and their file names
+SOS_COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("ovs-vsctl_-t_5_show", ("vsctl", "show")),
+    ("ovs-vsctl_-t_5_list_interface", ("vsctl", "list", "interface")),
+)
+SOS_BRIDGE_COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("ovs-ofctl_show_{br}", ("ofctl", "show", "{br}")),
+    ("ovs-ofctl_dump-flows_{br}", ("ofctl", "dump-flows", "{br}")),
+    ("ovs-ofctl_-O_OpenFlow13_show_{br}", ("ofctl", "-O", "OpenFlow13", "show", "{br}")),
+    ("ovs-ofctl_-O_OpenFlow13_dump-flows_{br}",
+     ("ofctl", "-O", "OpenFlow13", "dump-flows", "{br}")),
+)
+
+
+def dump_sos(sandbox: OvsSandbox, bridges: Iterable[str], folder: str | Path) -> Path:
+    """Run the commands of sos's openvswitch plugin on the sandbox and write their output where a
+    sosreport keeps it (``folder/sos_commands/openvswitch/``). Returns that folder."""
+    out = Path(folder) / "sos_commands" / "openvswitch"
+    out.mkdir(parents=True, exist_ok=True)
+
+    def run(argv: tuple[str, ...]) -> str:
+        tool, *args = argv
+        return sandbox.vsctl(*args) if tool == "vsctl" else sandbox.ofctl(*args)
+
+    for name, argv in SOS_COMMANDS:
+        (out / name).write_text(run(argv))
+    for br in bridges:
+        for name, argv in SOS_BRIDGE_COMMANDS:
+            (out / name.format(br=br)).write_text(run(tuple(a.format(br=br) for a in argv)))
+    return out

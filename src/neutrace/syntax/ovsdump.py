@@ -378,6 +378,19 @@ def parse_ofctl_show(text: str, source: str = "<ovs-ofctl show>") -> OfctlShow:
     return OfctlShow(dpid=dpid, ports=tuple(ports))
 
 
+def format_ofctl_show(show: OfctlShow) -> str:
+    """``ovs-ofctl show`` text (the header and the ports; `parse_ofctl_show` reads it back)."""
+    out = [f"OFPT_FEATURES_REPLY (xid=0x2): dpid:{show.dpid}",
+           "n_tables:254, n_buffers:0"]
+    for p in sorted(show.ports, key=lambda p: p.ofport):
+        no = "LOCAL" if p.ofport == OFPP_LOCAL else str(p.ofport)
+        out.append(f" {no}({p.name}): addr:{p.mac}")
+        out.extend(["     config:     0", "     state:      0",
+                    "     speed: 0 Mbps now, 0 Mbps max"])
+    out.append("OFPT_GET_CONFIG_REPLY (xid=0x4): frags=normal miss_send_len=0")
+    return "\n".join(out) + "\n"
+
+
 # ---------------------------------------------------------------------------------------------
 # ovs-appctl dpif/show
 
@@ -788,3 +801,44 @@ def datapath_outputs(
         elif a.name == "clone":
             out.extend(datapath_outputs(a.nested, p))
     return tuple(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# ovs-vsctl list TABLE
+
+
+def _parse_value(text: str) -> object:
+    """An ovsdb value as ``ovs-vsctl list`` prints it: a map, a set, a string or a number."""
+    text = text.strip()
+    if text.startswith("{"):
+        return dict(parse_smap(text))
+    if text.startswith("["):
+        inner = text[1:-1].strip()
+        return [_unquote(x) for x in split_top(inner)] if inner else []
+    return _unquote(text)
+
+
+def parse_vsctl_list(text: str, source: str = "<ovs-vsctl list>") -> tuple[dict[str, object], ...]:
+    """Parse ``ovs-vsctl list TABLE``: one dict per record (``name``, ``ofport``, ``type``,
+    ``options``, ``external_ids``... with maps as dicts and sets as lists)."""
+    records: list[dict[str, object]] = []
+    cur: dict[str, object] = {}
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            if cur:
+                records.append(cur)
+                cur = {}
+            continue
+        key, sep, value = line.partition(":")
+        if not sep or " " in key.strip():
+            raise SyntaxParseError(source, f"line {lineno}", f"expected 'column : value', got "
+                                   f"{line.strip()!r}", "give the output of `ovs-vsctl list "
+                                   "TABLE`", lineno)
+        try:
+            cur[key.strip()] = _parse_value(value)
+        except ValueError as exc:
+            raise SyntaxParseError(source, f"line {lineno}", str(exc),
+                                   "give the output of `ovs-vsctl list TABLE`", lineno) from exc
+    if cur:
+        records.append(cur)
+    return tuple(records)

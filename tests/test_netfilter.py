@@ -184,3 +184,12 @@ def test_rewrite_and_entry_tuples() -> None:
     assert tup is not None and tup.inverted().inverted() == tup
     e = CtEntry(0, tup, tup.inverted())
     assert rewrite(pkt, e.reply.inverted(), "src") == pkt
+
+
+def test_sctp_and_dccp_ports_as_neutron_security_groups_write_them() -> None:
+    nf = Netfilter(filter_text("-A FORWARD -p sctp -m sctp --dport 80 -j DROP",
+                               "-A FORWARD -p dccp --dport 81 -j DROP"))
+    assert run_forward(nf, ipv4(M1, M2, "1.1.1.1", "2.2.2.2", 132, 1, 80))[0] == DROP
+    assert run_forward(nf, ipv4(M1, M2, "1.1.1.1", "2.2.2.2", 132, 1, 81))[0] == ACCEPT
+    assert run_forward(nf, ipv4(M1, M2, "1.1.1.1", "2.2.2.2", 33, 1, 81))[0] == DROP
+    assert run_forward(nf, ipv4(M1, M2, "1.1.1.1", "2.2.2.2", IPPROTO_TCP, 1, 81))[0] == ACCEPT

@@ -73,7 +73,8 @@ class CtTuple:
 
 
 def has_ports(proto: int) -> bool:
-    return proto in (IPPROTO_TCP, IPPROTO_UDP, 132)
+    """TCP, UDP, SCTP, DCCP, UDP-Lite: tuples with ports."""
+    return proto in (IPPROTO_TCP, IPPROTO_UDP, 132, 33, 136)
 
 
 def packet_tuple(pkt: Packet) -> CtTuple | None:

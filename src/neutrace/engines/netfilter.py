@@ -36,12 +36,13 @@ from neutrace.engines.conntrack import (
     REPLY,
     ConntrackTable,
     CtEntry,
+    has_ports,
     new_verdict,
     packet_tuple,
     rewrite,
 )
 from neutrace.errors import SyntaxParseError
-from neutrace.packet import IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, Packet
+from neutrace.packet import IPPROTO_ICMP, IPPROTO_ICMPV6, Packet
 from neutrace.syntax.iptables import (
     IpSet,
     IpSets,
@@ -70,7 +71,7 @@ MAX_CHAIN_DEPTH = 64
 
 PROTOCOLS = {
     "tcp": 6, "udp": 17, "icmp": 1, "ipv6-icmp": 58, "icmpv6": 58, "icmp6": 58, "sctp": 132,
-    "gre": 47, "esp": 50, "ah": 51, "vrrp": 112, "igmp": 2, "udplite": 136,
+    "gre": 47, "esp": 50, "ah": 51, "vrrp": 112, "igmp": 2, "udplite": 136, "dccp": 33,
 }
 ICMP_TYPES = {
     "echo-reply": (0, None), "pong": (0, None), "destination-unreachable": (3, None),
@@ -295,8 +296,8 @@ class Netfilter:
                 return proto is None or pkt.nw_proto == proto
             if name == "-f":
                 return False
-        elif module in ("tcp", "udp"):
-            if pkt.nw_proto != (IPPROTO_TCP if module == "tcp" else IPPROTO_UDP):
+        elif module in ("tcp", "udp", "sctp", "dccp", "udplite"):
+            if pkt.nw_proto != PROTOCOLS[module]:
                 return False
             if name in ("--sport", "--source-port"):
                 return _port_match(v[0], pkt.tp_src)
@@ -315,7 +316,7 @@ class Netfilter:
         elif module == "icmp6":
             return pkt.nw_proto == IPPROTO_ICMPV6 and _icmp_match(v[0], pkt, ICMPV6_TYPES)
         elif module == "multiport":
-            if pkt.nw_proto not in (IPPROTO_TCP, IPPROTO_UDP, 132):
+            if not has_ports(pkt.nw_proto):
                 return False
             if name in ("--dports", "--destination-ports"):
                 return _port_match(v[0], pkt.tp_dst)
@@ -750,14 +751,14 @@ class Traversal:
             if req.kind not in ("DNAT", "REDIRECT"):
                 return ct
             port = req.ports[0] if req.ports else ct.reply.sport
-            if req.ports is None or ct.orig.proto not in (IPPROTO_TCP, IPPROTO_UDP, 132):
+            if req.ports is None or not has_ports(ct.orig.proto):
                 port = ct.reply.sport
             return replace(ct, reply=replace(ct.reply, src=addr or ct.reply.src, sport=port),
                            dst_nat=True)
         if req.kind not in ("SNAT", "MASQUERADE"):
             return ct
         port = ct.reply.dport
-        if req.ports is not None and ct.orig.proto in (IPPROTO_TCP, IPPROTO_UDP, 132):
+        if req.ports is not None and has_ports(ct.orig.proto):
             port = req.ports[0]
         return replace(ct, reply=replace(ct.reply, dst=addr or ct.reply.dst, dport=port),
                        src_nat=True)

@@ -47,6 +47,9 @@ MATCH_MODULES: dict[str, dict[str, int]] = {
         "--tcp-flags": 2, "--syn": 0, "--tcp-option": 1,
     },
     "udp": {"--sport": 1, "--source-port": 1, "--dport": 1, "--destination-port": 1},
+    "udplite": {"--sport": 1, "--source-port": 1, "--dport": 1, "--destination-port": 1},
+    "sctp": {"--sport": 1, "--source-port": 1, "--dport": 1, "--destination-port": 1},
+    "dccp": {"--sport": 1, "--source-port": 1, "--dport": 1, "--destination-port": 1},
     "icmp": {"--icmp-type": 1},
     "icmp6": {"--icmpv6-type": 1},
     "multiport": {
@@ -412,7 +415,9 @@ def parse_rule_tokens(
             if name == "-p":
                 protocol = vals[0].lower()
             base.append(Option(name, tuple(vals), negate or neg))
-        elif protocol in ("tcp", "udp", "icmp") and tok in MATCH_MODULES[protocol]:
+        elif protocol in ("tcp", "udp", "icmp", "sctp", "dccp", "udplite") and (
+            tok in MATCH_MODULES[protocol]
+        ):
             # iptables loads the protocol's module implicitly: -p tcp --dport 22
             close_module()
             cur_module = protocol

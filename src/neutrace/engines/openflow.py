@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from neutrace.dataplane import Flow, OvsBridge, OvsPort
 from neutrace.engines.results import (
@@ -85,28 +86,16 @@ Match = tuple[tuple[int, int, int], ...]  # (slot index, value, mask), sorted by
 # -- compiled flows and tables ---------------------------------------------------------------
 
 
-class _Rule:
-    """One compiled flow: its match as (slot, value, mask) triples, its parsed actions and, for
-    display, the Flow it came from."""
+class _Learned:
+    """A flow added by learn(): the Flow and its compiled match (learned tables are small and
+    scanned linearly)."""
 
-    __slots__ = ("flow", "priority", "match", "actions", "conj", "ignored", "_text")
+    __slots__ = ("flow", "priority", "match")
 
-    def __init__(self, flow: Flow, match: Match, actions: tuple[A.Action, ...],
-                 ignored: tuple[str, ...] = ()) -> None:
+    def __init__(self, flow: Flow, match: Match) -> None:
         self.flow = flow
         self.priority = flow.priority
         self.match = match
-        self.actions = actions
-        conj = tuple(a for a in actions if isinstance(a, A.Conjunction))
-        self.conj = conj if conj and len(conj) == len(actions) else ()
-        self.ignored = ignored
-        self._text: str | None = None
-
-    @property
-    def text(self) -> str:
-        if self._text is None:
-            self._text = format_flow(self.flow)
-        return self._text
 
     def matches(self, v: Values) -> bool:
         for i, val, mask in self.match:
@@ -115,74 +104,116 @@ class _Rule:
         return True
 
 
-def _key_function(sig: tuple[tuple[int, int], ...]) -> Callable[[Values], tuple[int, ...]]:
+@lru_cache(maxsize=8192)
+def flow_text(flow: Flow) -> str:
+    """``format_flow`` of a flow (cached: it is the detail of every table step)."""
+    return format_flow(flow)
+
+
+def _is_conjunctive(flow: Flow) -> bool:
+    """A flow whose actions are all conjunction(): a clause of a conjunctive match."""
+    actions = flow.actions
+    return actions.startswith("conjunction(") and all(
+        a.startswith("conjunction(") for a in A.split_top(actions))
+
+
+Key = tuple[int, ...] | int  # a subtable's key: the masked values (one field: the int itself)
+
+
+def _key_function(sig: tuple[tuple[int, int], ...]) -> Callable[[Values], Key]:
+    """``lambda v: (v[3] & 4095, v[1])`` for a subtable's fields and masks (one field: no
+    tuple, to keep the hash keys small)."""
     if not sig:
         return lambda v: ()
     parts = ", ".join(f"v[{i}] & {m}" for i, m in sig)
-    fn: Callable[[Values], tuple[int, ...]] = eval(f"lambda v: ({parts},)")  # noqa: S307
+    body = parts if len(sig) == 1 else f"({parts},)"
+    fn: Callable[[Values], Key] = eval(f"lambda v: {body}")  # noqa: S307
     return fn
 
 
+def _key(values: tuple[int, ...]) -> Key:
+    return values[0] if len(values) == 1 else values
+
+
+Bucket = Flow | list[Flow]
+
+
 class _Subtable:
+    """Flows matching the same fields with the same masks: masked packet values -> flow(s)
+    (a single Flow, or a list by decreasing priority)."""
+
     __slots__ = ("sig", "key", "rules", "max_priority")
 
     def __init__(self, sig: tuple[tuple[int, int], ...]) -> None:
         self.sig = sig
         self.key = _key_function(sig)
-        self.rules: dict[tuple[int, ...], list[_Rule]] = {}
+        self.rules: dict[Key, Bucket] = {}
         self.max_priority = -1
 
-    def add(self, rule: _Rule) -> None:
-        k = tuple(val for _, val, _ in rule.match)
-        bucket = self.rules.setdefault(k, [])
-        for n, r in enumerate(bucket):
-            if r.priority == rule.priority and not rule.conj and not r.conj:
-                bucket[n] = rule  # same match and priority: OVS replaces the flow
-                break
+    def add(self, key: Key, flow: Flow, replace: bool) -> None:
+        cur = self.rules.get(key)
+        if cur is None:
+            self.rules[key] = flow
         else:
-            bucket.append(rule)
-            bucket.sort(key=lambda r: -r.priority)
-        self.max_priority = max(self.max_priority, rule.priority)
+            bucket = [cur] if isinstance(cur, Flow) else cur
+            for n, f in enumerate(bucket):
+                if replace and f.priority == flow.priority:
+                    bucket[n] = flow  # same match and priority: OVS replaces the flow
+                    break
+            else:
+                bucket.append(flow)
+                bucket.sort(key=lambda f: -f.priority)
+            self.rules[key] = bucket[0] if len(bucket) == 1 else bucket
+        if flow.priority > self.max_priority:
+            self.max_priority = flow.priority
 
 
 class _Table:
-    """The flows of one table: ordinary flows and conjunctive-clause flows, each in subtables."""
+    """The flows of one table: ordinary flows and conjunctive-clause flows, each in subtables
+    visited by decreasing maximum priority (OVS's tuple space search)."""
 
     __slots__ = ("plain", "conj")
 
-    def __init__(self, rules: Iterable[_Rule]) -> None:
+    def __init__(self, flows: Iterable[Flow], ports: Callable[[str], int | None] | None,
+                 source: str) -> None:
         plain: dict[tuple[tuple[int, int], ...], _Subtable] = {}
         conj: dict[tuple[tuple[int, int], ...], _Subtable] = {}
-        for r in rules:
-            sig = tuple((i, m) for i, _, m in r.match)
-            target = conj if r.conj else plain
+        for f in flows:
+            match, _ = compile_match(f.match, ports, source)
+            sig = tuple((i, m) for i, _, m in match)
+            is_conj = _is_conjunctive(f)
+            target = conj if is_conj else plain
             st = target.get(sig)
             if st is None:
                 st = target[sig] = _Subtable(sig)
-            st.add(r)
+            st.add(_key(tuple(val for _, val, _ in match)), f, not is_conj)
         self.plain = sorted(plain.values(), key=lambda s: -s.max_priority)
         self.conj = sorted(conj.values(), key=lambda s: -s.max_priority)
 
-    def lookup(self, v: Values, floor: int = -1) -> _Rule | None:
-        best: _Rule | None = None
+    def lookup(self, v: Values, floor: int = -1) -> Flow | None:
+        best: Flow | None = None
         bp = floor
         for st in self.plain:
             if st.max_priority <= bp:
                 break
             bucket = st.rules.get(st.key(v))
-            if bucket and bucket[0].priority > bp:
-                best = bucket[0]
-                bp = best.priority
+            if bucket is not None:
+                f = bucket if isinstance(bucket, Flow) else bucket[0]
+                if f.priority > bp:
+                    best = f
+                    bp = f.priority
         return best
 
-    def conj_matches(self, v: Values, floor: int) -> list[_Rule]:
-        out: list[_Rule] = []
+    def conj_matches(self, v: Values, floor: int) -> list[Flow]:
+        out: list[Flow] = []
         for st in self.conj:
             if st.max_priority <= floor:
                 break
             bucket = st.rules.get(st.key(v))
-            if bucket:
-                out.extend(r for r in bucket if r.priority > floor)
+            if bucket is not None:
+                for f in [bucket] if isinstance(bucket, Flow) else bucket:
+                    if f.priority > floor:
+                        out.append(f)
         return out
 
 
@@ -221,7 +252,7 @@ class OpenFlowState:
         # (host, bridge) -> {(vlan, mac as int): port name}
         self.macs: dict[tuple[str, str], dict[tuple[int, int], str]] = {}
         # (host, bridge) -> table -> {(priority, match): rule}
-        self.learned: dict[tuple[str, str], dict[int, dict[tuple[int, Match], _Rule]]] = {}
+        self.learned: dict[tuple[str, str], dict[int, dict[tuple[int, Match], _Learned]]] = {}
         # (host, zone) -> {tuple key: connection}
         self.conntrack: dict[tuple[str, int], dict[tuple[int, ...], _Conn]] = {}
 
@@ -300,8 +331,7 @@ class _Bridge:
             flows = self.flows_by_table.get(table_id)
             if not flows:
                 return None
-            t = self.tables[table_id] = _Table(compile_flow(f, self.ofport, self.name)
-                                               for f in flows)
+            t = self.tables[table_id] = _Table(flows, self.ofport, self.name)
         return t
 
 
@@ -442,17 +472,6 @@ def compile_match(
             cur[0] = (cur[0] & ~mask) | (val & mask)
             cur[1] |= mask
     return tuple((i, v & m, m) for i, (v, m) in sorted(slots.items())), tuple(ignored)
-
-
-def compile_flow(flow: Flow, ports: Callable[[str], int | None] | None = None,
-                 source: str = "<flow>") -> _Rule:
-    match, ignored = compile_match(flow.match, ports, source)
-    try:
-        actions = A.parse_actions(flow.actions)
-    except A.ActionParseError as e:
-        raise SyntaxParseError(source, f"table={flow.table} actions={flow.actions}", str(e),
-                               e.fix) from None
-    return _Rule(flow, match, actions, ignored)
 
 
 # -- packet <-> values ------------------------------------------------------------------------
@@ -599,7 +618,7 @@ class OpenFlowEngine:
         vis.exits.append(OfExit(EXIT_LIMIT, reason=f"{vis.bridge.name}: {why}"))
         vis.stopped = True
 
-    def _lookup(self, vis: _Visit, run: _Run, table_id: int) -> tuple[_Rule | None, str]:
+    def _lookup(self, vis: _Visit, run: _Run, table_id: int) -> tuple[Flow | None, str]:
         br = vis.bridge
         table = br.table(table_id)
         learned = run.state.learned.get((self.host, br.name), {}).get(table_id)
@@ -609,20 +628,20 @@ class OpenFlowEngine:
             bp = best.priority if best is not None else -1
             for rule in learned.values():
                 if rule.priority >= bp and rule.matches(v):
-                    best, bp = rule, rule.priority
-        note = ""
+                    best, bp = rule.flow, rule.priority
         if table is not None and table.conj:
             floor = best.priority if best is not None else -1
             cands = table.conj_matches(v, floor)
             if cands:
-                # group by (priority, id): clauses seen
+                # conjunctions (priority, id) with every clause matched
                 seen: dict[tuple[int, int], set[int]] = {}
                 need: dict[tuple[int, int], int] = {}
-                for r in cands:
-                    for c in r.conj:
-                        seen.setdefault((r.priority, c.id), set()).add(c.clause)
-                        need[(r.priority, c.id)] = c.n_clauses
-                done = sorted((k for k, s in seen.items() if len(s) >= need[k]),
+                for f in cands:
+                    for c in A.parse_actions(f.actions):
+                        if isinstance(c, A.Conjunction):
+                            seen.setdefault((f.priority, c.id), set()).add(c.clause)
+                            need[(f.priority, c.id)] = c.n_clauses
+                done = sorted((k for k, got in seen.items() if len(got) >= need[k]),
                               key=lambda k: (-k[0], k[1]))
                 for prio, cid in done:
                     saved = v[I_CONJ_ID]
@@ -630,9 +649,8 @@ class OpenFlowEngine:
                     hit = table.lookup(v, floor)
                     v[I_CONJ_ID] = saved
                     if hit is not None:
-                        note = f"conj_id={cid} (conjunction of priority {prio} complete)"
-                        return hit, note
-        return best, note
+                        return hit, f"conj_id={cid} (conjunction of priority {prio} complete)"
+        return best, ""
 
     def _table(self, vis: _Visit, run: _Run, table_id: int, depth: int, sdepth: int) -> None:
         """Look ``vis`` up in ``table_id`` and execute the matched flow's actions."""
@@ -643,27 +661,23 @@ class OpenFlowEngine:
         if run.resubmits > MAX_RESUBMITS:
             self._limit(vis, f"over {MAX_RESUBMITS} resubmit actions", sdepth)
             return
-        rule, note = self._lookup(vis, run, table_id)
+        flow, note = self._lookup(vis, run, table_id)
         where = str(table_id)
-        if rule is None:
+        if flow is None:
             vis.steps.append(Step(STEP_TABLE, f"{table_id}. No match.", "", where, sdepth))
             vis.drop_reason = (f"{vis.bridge.name} table {table_id}: no flow matched "
                                f"(table miss): dropped")
             return
-        flow = rule.flow
-        head = ",".join(k if not val else f"{k}={val}" for k, val in flow.match)
-        text = f"{table_id}. {head + ', ' if head else ''}priority {flow.priority}"
-        if flow.cookie:
-            text += f", cookie {flow.cookie:#x}"
-        vis.steps.append(Step(STEP_TABLE, text, rule.text, where, sdepth))
+        vis.steps.append(Step(STEP_TABLE, _table_text(flow), flow_text(flow), where, sdepth))
         if note:
             vis.steps.append(Step(STEP_NOTE, note, where=where, depth=sdepth))
-        if not rule.actions or (len(rule.actions) == 1 and isinstance(rule.actions[0], A.Drop)):
+        actions = A.parse_actions(flow.actions)
+        if not actions or (len(actions) == 1 and isinstance(actions[0], A.Drop)):
             vis.steps.append(Step(STEP_ACTION, "drop", where=where, depth=sdepth))
             vis.drop_reason = (f"{vis.bridge.name} table {table_id}: flow "
                                f"\"{_short(flow)}\" drops the packet: dropped")
             return
-        self._actions(vis, run, rule.actions, table_id, depth, sdepth)
+        self._actions(vis, run, actions, table_id, depth, sdepth)
 
     # -- actions ---------------------------------------------------------------------------
     def _actions(self, vis: _Visit, run: _Run, actions: Sequence[object], table_id: int,
@@ -992,7 +1006,7 @@ class OpenFlowEngine:
             actions=",".join(action_texts) or "drop", cookie=act.cookie,
             idle_timeout=act.idle_timeout, hard_timeout=act.hard_timeout,
         )
-        rule = _Rule(flow, match, tuple(actions))
+        rule = _Learned(flow, match)
         tables = run.state.learned.setdefault((self.host, vis.bridge.name), {})
         tables.setdefault(act.table, {})[(act.priority, match)] = rule
         vis.steps.append(Step(STEP_NOTE, f"-> learned flow in table {act.table}: "
@@ -1120,6 +1134,16 @@ class OpenFlowEngine:
         v[I_NW_DST] = ip
         v[I_TP_DST] = port
         return CT_DNAT
+
+
+@lru_cache(maxsize=8192)
+def _table_text(flow: Flow) -> str:
+    """The line ofproto/trace prints for a table visit: ``22. dl_vlan=1, priority 1``."""
+    head = ",".join(k if not val else f"{k}={val}" for k, val in flow.match)
+    text = f"{flow.table}. {head + ', ' if head else ''}priority {flow.priority}"
+    if flow.cookie:
+        text += f", cookie {flow.cookie:#x}"
+    return text
 
 
 def _short(flow: Flow) -> str:

@@ -269,23 +269,24 @@ Action = (
 
 def split_top(text: str) -> list[str]:
     """Split at commas outside parentheses (``resubmit(,1),learn(a,b)`` -> 2 items)."""
+    if "(" not in text and ")" not in text:
+        return [t for t in (p.strip() for p in text.split(",")) if t]
     out: list[str] = []
+    cur: list[str] = []
     depth = 0
-    start = 0
-    for i, ch in enumerate(text):
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth < 0:
-                raise ActionParseError(f"unbalanced ')' in {text!r}", "balance the parentheses")
-        elif ch == "," and depth == 0:
-            out.append(text[start:i].strip())
-            start = i + 1
+    for part in text.split(","):
+        depth += part.count("(") - part.count(")")
+        if depth < 0:
+            raise ActionParseError(f"unbalanced ')' in {text!r}", "balance the parentheses")
+        cur.append(part)
+        if depth == 0:
+            item = ",".join(cur).strip()
+            if item:
+                out.append(item)
+            cur = []
     if depth:
         raise ActionParseError(f"unbalanced '(' in {text!r}", "balance the parentheses")
-    out.append(text[start:].strip())
-    return [t for t in out if t]
+    return out
 
 
 def _int(text: str, what: str, maximum: int | None = None) -> int:

@@ -21,7 +21,7 @@ from pathlib import Path
 from neutrace.dataplane import Flow
 from neutrace.errors import SyntaxParseError
 from neutrace.syntax import offields
-from neutrace.syntax.ofactions import ActionParseError, parse_actions
+from neutrace.syntax.ofactions import ActionParseError, parse_action, split_top
 
 OFP_DEFAULT_PRIORITY = 32768
 
@@ -62,6 +62,7 @@ _ACTIONS = re.compile(r"(?:^|[\s,])actions?\s*[=:]")
 # Shared (interned) match pairs and action strings: Neutron's flows repeat them a lot.
 _PAIRS: dict[tuple[str, str], tuple[str, str]] = {}
 _VALID_ACTIONS: dict[str, str] = {}
+_VALID_ACTION: set[str] = set()
 
 
 def _error(source: str, line: int | None, problem: str, fix: str) -> SyntaxParseError:
@@ -99,6 +100,9 @@ def _check_match(key: str, value: str, source: str, line: int | None) -> None:
                      "protocol (ip, arp, tcp, ...)")
     if not value:
         raise _error(source, line, f"field {key} missing value", f"write {key}=VALUE")
+    fast = _FAST.get(field.kind)
+    if fast is not None and fast.fullmatch(value):
+        return
     try:
         offields.parse_value(field, value, _any_port)
     except offields.FieldValueError as e:
@@ -112,77 +116,122 @@ def _any_port(name: str) -> int:
     return 1  # names are resolved against the bridge's ports by the engine
 
 
+_HEAD_INT = {"table": (0, 254), "priority": (0, 65535), "idle_timeout": (0, 65535),
+             "hard_timeout": (0, 65535), "cookie": (0, (1 << 64) - 1)}
+_SKIP = _IGNORED | _FLAGS
+
+# Fast checks of the common value shapes; anything they reject goes through parse_value, which
+# either accepts it (an unusual but valid spelling) or says what is wrong.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IP = rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}"
+_HEX2 = r"[0-9a-fA-F]{1,2}"
+_MAC = rf"{_HEX2}:{_HEX2}:{_HEX2}:{_HEX2}:{_HEX2}:{_HEX2}"
+_NUM = r"(?:0[xX][0-9a-fA-F]+|[0-9]+)"
+_FAST: dict[str, re.Pattern[str]] = {
+    offields.K_IPV4: re.compile(rf"{_IP}(?:/(?:3[0-2]|[12]?[0-9]|{_IP}))?"),
+    offields.K_MAC: re.compile(rf"{_MAC}(?:/{_MAC})?"),
+}
+_INT_RE = re.compile(rf"({_NUM})(?:/({_NUM}))?")
+_CACHE_LIMIT = 4096  # distinct tokens / actions remembered as already checked
+_TOKENS: dict[str, tuple[str, str | int]] = {}
+_HEADER = "\x00header"  # marks a cached (header key, number) token
+
+
+def _fast_ok(field: offields.Field, value: str) -> bool:
+    """True when ``value`` certainly is a valid value of ``field`` (cheap checks only)."""
+    fast = _FAST.get(field.kind)
+    if fast is not None:
+        return fast.fullmatch(value) is not None
+    if field.kind == offields.K_INT:
+        m = _INT_RE.fullmatch(value)
+        if m is None or (m.group(2) is not None and not field.maskable):
+            return False
+        return int(m.group(1), 0) >> field.nbits == 0 and (
+            m.group(2) is None or int(m.group(2), 0) >> field.nbits == 0)
+    return False
+
+
 def parse_flow(text: str, *, source: str = "<string>", line: int | None = None,
                check: bool = True) -> Flow:
     """One flow line (``add-flows`` or ``dump-flows`` syntax) as a `Flow`.
 
-    ``check`` validates field names, values and actions (the default); parse_flows turns it off
-    only for lines it has already seen."""
-    idx = -1
-    m = _ACTIONS.search(text)
-    if m:
-        idx = m.end()
-    if idx < 0:
-        raise _error(source, line, "must specify an action",
-                     "end the flow with actions=... (actions=drop to drop)")
-    head = text[: m.start() if m else 0]
-    actions = text[idx:].strip()
-    if actions == "":
+    ``check`` (the default) validates field names, values and actions against ovs-fields(7) and
+    ovs-actions(7), raising `SyntaxParseError` with the fix."""
+    idx = text.find("actions=")
+    if idx < 0 or (idx and text[idx - 1] not in " ,\t"):
+        m = _ACTIONS.search(text)
+        if m is None:
+            raise _error(source, line, "must specify an action",
+                         "end the flow with actions=... (actions=drop to drop)")
+        head, actions = text[: m.start()], text[m.end():].strip()
+    else:
+        head, actions = text[:idx], text[idx + 8:].strip()
+    if not actions:
         actions = "drop"
-    table = 0
+    table = idle = hard = cookie = 0
     priority = OFP_DEFAULT_PRIORITY
-    cookie = idle = hard = 0
     match: list[tuple[str, str]] = []
-    for tok in _SPLIT.split(head):
-        if not tok:
-            continue
-        eq = tok.find("=")
-        if eq < 0:
-            colon = tok.find(":")
-            key, value = (tok[:colon], tok[colon + 1 :]) if colon > 0 else (tok, "")
-        else:
-            key, value = tok[:eq], tok[eq + 1 :]
-        try:
-            if key == "table":
-                table = int(value, 0)
-                if not 0 <= table <= 254:
-                    raise ValueError
+    tokens = _TOKENS
+    for tok in head.replace(",", " ").split():
+        cached = tokens.get(tok)
+        if cached is None:
+            cached = _token(tok, source, line, check, not match)
+            if cached is None:
                 continue
+            if len(tokens) < _CACHE_LIMIT:
+                tokens[tok] = cached
+        key, value = cached
+        if key is _HEADER:
+            continue
+        if isinstance(value, int):
             if key == "priority":
-                priority = int(value, 0)
-                if not 0 <= priority <= 65535:
-                    raise ValueError
-                continue
-            if key == "cookie":
-                if "/" in value:
-                    raise _error(source, line, "flow additions cannot use a cookie mask",
-                                 f"write cookie={value.split('/')[0]}")
-                cookie = int(value, 0)
-                continue
-            if key == "idle_timeout":
-                idle = int(value, 0)
-                continue
-            if key == "hard_timeout":
-                hard = int(value, 0)
-                continue
-        except ValueError:
-            raise _error(source, line, f"{key}={value} is not a valid number",
-                         f"write {key} as a decimal or 0x number in range") from None
-        if key in _IGNORED or key in _FLAGS or (key == "add" and not match and not value):
+                priority = value
+            elif key == "table":
+                table = value
+            elif key == "cookie":
+                cookie = value
+            elif key == "idle_timeout":
+                idle = value
+            else:
+                hard = value
             continue
-        if check:
-            _check_match(key, value, source, line)
-        pair = (key, value)
-        shared = _PAIRS.get(pair)
-        if shared is None:
-            shared = _PAIRS[pair] = (sys.intern(key), sys.intern(value))
-        match.append(shared)
+        match.append(cached)  # type: ignore[arg-type]  # a (key, str) pair here
     if check:
         actions = _checked_actions(actions, source, line)
+    return Flow(table, priority, tuple(match), actions, cookie, idle, hard)
+
+
+def _token(tok: str, source: str, line: int | None, check: bool,
+           first: bool) -> tuple[str, str | int] | None:
+    """One token of a flow's head: a match pair, a (header key, number) pair, or None to skip."""
+    eq = tok.find("=")
+    if eq < 0:
+        colon = tok.find(":")
+        key, value = (tok[:colon], tok[colon + 1:]) if colon > 0 else (tok, "")
     else:
-        actions = _VALID_ACTIONS.get(actions) or sys.intern(actions)
-    return Flow(table=table, priority=priority, match=tuple(match), actions=actions,
-                cookie=cookie, idle_timeout=idle, hard_timeout=hard)
+        key, value = tok[:eq], tok[eq + 1:]
+    rng = _HEAD_INT.get(key)
+    if rng is not None:
+        if key == "cookie" and "/" in value:
+            raise _error(source, line, "flow additions cannot use a cookie mask",
+                         f"write cookie={value.split('/')[0]}")
+        try:
+            n = int(value, 0)
+            if not rng[0] <= n <= rng[1]:
+                raise ValueError
+        except ValueError:
+            raise _error(source, line, f"{key}={value} is not a valid number",
+                         f"write {key} as a decimal or 0x number in {rng[0]}..{rng[1]}") from None
+        return (key, n)
+    if key in _SKIP:
+        return (_HEADER, key)
+    if key == "add" and first and not value:
+        return None
+    if check:
+        field = offields.lookup(key)
+        if field is None or not value or not _fast_ok(field, value):
+            _check_match(key, value, source, line)
+    return (sys.intern(key), value)
 
 
 def _checked_actions(actions: str, source: str, line: int | None) -> str:
@@ -190,24 +239,29 @@ def _checked_actions(actions: str, source: str, line: int | None) -> str:
     if shared is not None:
         return shared
     try:
-        parse_actions(actions)
+        for one in split_top(actions):
+            if one not in _VALID_ACTION:
+                parse_action(one)
+                if len(_VALID_ACTION) < _CACHE_LIMIT * 4:
+                    _VALID_ACTION.add(one)
     except ActionParseError as e:
         raise _error(source, line, f"actions={actions}: {e}", e.fix) from None
-    shared = sys.intern(actions)
-    if len(_VALID_ACTIONS) < 200_000:
-        _VALID_ACTIONS[shared] = shared
-    return shared
+    if len(_VALID_ACTIONS) < _CACHE_LIMIT:
+        _VALID_ACTIONS[actions] = actions
+    return actions
 
 
 def parse_flows(text: str, *, source: str = "<string>") -> tuple[Flow, ...]:
     """Every flow of an ``add-flows`` file or of ``dump-flows`` output (OpenFlow 1.0 or 1.3,
     with or without statistics). Blank lines, ``#`` comments and reply headers are skipped."""
     out: list[Flow] = []
+    append = out.append
     for n, raw in enumerate(text.splitlines(), 1):
         stripped = raw.strip()
-        if not stripped or stripped[0] == "#" or _REPLY_HEADER.match(stripped):
+        if not stripped or stripped[0] == "#" or (
+                stripped[0] in "NO" and _REPLY_HEADER.match(stripped)):
             continue
-        out.append(parse_flow(stripped, source=source, line=n))
+        append(parse_flow(stripped, source=source, line=n))
     return tuple(out)
 
 

@@ -21,6 +21,8 @@ caller and keyed by (host, bridge) or (host, zone), so a trace can start cold or
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -242,13 +244,20 @@ class _Conn:
     nat_new: tuple[int, int] = (0, 0)  # after
 
 
+_STATE_SERIALS = itertools.count(1)
+
+
 class OpenFlowState:
     """Mutable, caller-owned state of every OVS bridge of a cloud: NORMAL's MAC learning tables
     per (host, bridge), flows added by learn() per (host, bridge), conntrack per (host, zone)."""
 
-    __slots__ = ("macs", "learned", "conntrack")
+    __slots__ = ("macs", "learned", "conntrack", "serial", "version")
 
     def __init__(self) -> None:
+        # ``serial`` tells states apart, ``version`` counts changes: together they say whether a
+        # trace may be answered from the engine's cache (same input, same state: same result)
+        self.serial = next(_STATE_SERIALS)
+        self.version = 0
         # (host, bridge) -> {(vlan, mac as int): port name}
         self.macs: dict[tuple[str, str], dict[tuple[int, int], str]] = {}
         # (host, bridge) -> table -> {(priority, match): rule}
@@ -258,6 +267,7 @@ class OpenFlowState:
 
     def copy(self) -> OpenFlowState:
         new = OpenFlowState()
+        new.version = self.version
         new.macs = {k: dict(v) for k, v in self.macs.items()}
         new.learned = {k: {t: dict(r) for t, r in v.items()} for k, v in self.learned.items()}
         new.conntrack = {
@@ -482,22 +492,56 @@ _CONVERT: tuple[bool, ...] = tuple(
 )
 
 
+@lru_cache(maxsize=16384)
+def _mac_int(text: str) -> int:
+    return F.mac_to_int(text)
+
+
+@lru_cache(maxsize=16384)
+def _ipv4_int(text: str) -> int:
+    return F.ipv4_to_int(text)
+
+
+@lru_cache(maxsize=4096)
+def _ipv6_int(text: str) -> int:
+    return F.ipv6_to_int(text)
+
+
+_FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Packet))
+assert _FIELD_NAMES[:N_PACKET] == _PACKET_SLOTS  # Packet's fields in slot order, then payload
+_TO_INT = tuple(
+    _mac_int if s in F.MAC_SLOTS else _ipv4_int if s in F.IPV4_SLOTS
+    else _ipv6_int if s in F.IPV6_SLOTS else None for s in _PACKET_SLOTS
+)
+_FROM_INT = tuple(
+    F.int_to_mac if s in F.MAC_SLOTS else F.int_to_ipv4 if s in F.IPV4_SLOTS
+    else F.int_to_ipv6 if s in F.IPV6_SLOTS else None for s in _PACKET_SLOTS
+)
+
+
 def packet_values(packet: Packet, in_port: int) -> Values:
+    """The packet's fields as the engine's integers (slot order), with in_port."""
     v: Values = [0] * N_SLOTS
+    get = packet.__getattribute__
     for i, name in enumerate(_PACKET_SLOTS):
-        x = getattr(packet, name)
-        v[i] = F.slot_to_int(name, x) if _CONVERT[i] else x
+        x = get(name)
+        conv = _TO_INT[i]
+        v[i] = (conv(x) if x else 0) if conv is not None else x
     v[I_IN_PORT] = in_port
     return v
 
 
 def values_packet(base: Packet, base_v: Values, v: Values) -> Packet:
-    changes = {}
+    """``base`` with the fields that differ between ``base_v`` and ``v`` rewritten."""
+    args: list[object] | None = None
     for i in range(N_PACKET):
-        if v[i] != base_v[i]:
-            name = _PACKET_SLOTS[i]
-            changes[name] = F.int_to_slot(name, v[i])
-    return base.with_(**changes) if changes else base
+        x = v[i]
+        if x != base_v[i]:
+            if args is None:
+                args = [base.__getattribute__(n) for n in _FIELD_NAMES]
+            conv = _FROM_INT[i]
+            args[i] = (conv(x) if x else "") if conv is not None else x
+    return base if args is None else Packet(*args)  # type: ignore[arg-type]
 
 
 def _show_value(slot: str, value: int) -> object:
@@ -525,7 +569,7 @@ class _Visit:
     """One bridge visit in progress."""
 
     __slots__ = ("bridge", "in_port", "packet", "base_v", "v", "steps", "exits", "drop_reason",
-                 "recirc", "stopped")
+                 "recirc", "stopped", "_packets")
 
     def __init__(self, bridge: _Bridge, in_port: str, packet: Packet, v: Values) -> None:
         self.bridge = bridge
@@ -538,9 +582,15 @@ class _Visit:
         self.drop_reason = ""
         self.recirc: list[tuple[int, Values]] = []
         self.stopped = False
+        self._packets: dict[tuple[int, ...], Packet] = {}
 
     def current_packet(self) -> Packet:
-        return values_packet(self.packet, self.base_v, self.v)
+        """The packet as it is now (copies with the same headers share one Packet)."""
+        key = tuple(self.v[:N_PACKET])
+        p = self._packets.get(key)
+        if p is None:
+            p = self._packets[key] = values_packet(self.packet, self.base_v, self.v)
+        return p
 
 
 class _Run:
@@ -560,6 +610,7 @@ class OpenFlowEngine:
     def __init__(self, bridges: Sequence[OvsBridge], host: str = "") -> None:
         self.host = host
         self._bridges: dict[str, _Bridge] = {b.name: _Bridge(b) for b in bridges}
+        self._cache: dict[tuple[int, int, str, str, Packet], BridgeVisit] = {}
         # patch port name -> bridge that owns it
         self._port_owner: dict[str, str] = {}
         for b in bridges:
@@ -584,14 +635,26 @@ class OpenFlowEngine:
             raise SimulationError(f"host {self.host!r} has no OVS bridge {bridge!r}")
         if br.ofport(in_port) is None:
             raise SimulationError(f"bridge {bridge} on host {self.host!r} has no port {in_port!r}")
-        return self._visit(br, in_port, packet, _Run(state), 0)
+        key = (state.serial, state.version, bridge, in_port, packet)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        version = state.version
+        visit = self._visit(br, in_port, packet, _Run(state), 0)
+        if state.version == version:  # the trace changed nothing: the same input gives this
+            if len(self._cache) >= 4096:
+                self._cache.clear()
+            self._cache[key] = visit
+        return visit
 
     # -- a visit ---------------------------------------------------------------------------
     def _visit(self, br: _Bridge, in_port: str, packet: Packet, run: _Run,
-               depth: int) -> BridgeVisit:
+               depth: int, values: Values | None = None) -> BridgeVisit:
         ofport = br.ofport(in_port)
         assert ofport is not None
-        vis = _Visit(br, in_port, packet, packet_values(packet, ofport))
+        if values is None:
+            values = packet_values(packet, ofport)
+        vis = _Visit(br, in_port, packet, values)
         run.patch_chain.append(br.name)
         try:
             self._table(vis, run, 0, depth, 0)
@@ -670,10 +733,10 @@ class OpenFlowEngine:
             return
         vis.steps.append(Step(STEP_TABLE, _table_text(flow), flow_text(flow), where, sdepth))
         if note:
-            vis.steps.append(Step(STEP_NOTE, note, where=where, depth=sdepth))
+            vis.steps.append(Step(STEP_NOTE, note, "", where, sdepth))
         actions = A.parse_actions(flow.actions)
         if not actions or (len(actions) == 1 and isinstance(actions[0], A.Drop)):
-            vis.steps.append(Step(STEP_ACTION, "drop", where=where, depth=sdepth))
+            vis.steps.append(Step(STEP_ACTION, "drop", "", where, sdepth))
             vis.drop_reason = (f"{vis.bridge.name} table {table_id}: flow "
                                f"\"{_short(flow)}\" drops the packet: dropped")
             return
@@ -689,7 +752,7 @@ class OpenFlowEngine:
             if vis.stopped:
                 return
             if isinstance(act, A.Output):
-                steps.append(Step(STEP_ACTION, act.text, where=where, depth=sdepth))
+                steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
                 port = self._resolve(vis, act.port)
                 if port is None:
                     steps.append(Step(STEP_NOTE, f"-> Nonexistent output port {act.port}",
@@ -697,7 +760,7 @@ class OpenFlowEngine:
                     continue
                 self._output_port(vis, run, port, depth, sdepth, table_id, act.text)
             elif isinstance(act, A.Resubmit | A.GotoTable):
-                steps.append(Step(STEP_ACTION, act.text, where=where, depth=sdepth))
+                steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
                 if isinstance(act, A.GotoTable):
                     self._table(vis, run, act.table, depth + 1, sdepth + 1)
                     return
@@ -711,57 +774,57 @@ class OpenFlowEngine:
                     self._table(vis, run, target, depth + 1, sdepth + 1)
                     v[I_IN_PORT] = saved
             elif isinstance(act, A.Normal):
-                steps.append(Step(STEP_ACTION, act.text, where=where, depth=sdepth))
+                steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
                 self._normal(vis, run, depth, sdepth, where)
             elif isinstance(act, A.Drop):
-                steps.append(Step(STEP_ACTION, act.text, where=where, depth=sdepth))
+                steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
                 vis.drop_reason = f"{vis.bridge.name} table {table_id}: drop action: dropped"
                 return
             elif isinstance(act, A.Conjunction):
-                steps.append(Step(STEP_ACTION, act.text, where=where, depth=sdepth))
+                steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
             elif isinstance(act, A.Learn):
-                steps.append(Step(STEP_ACTION, act.text, where=where, depth=sdepth))
+                steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
                 self._learn(vis, run, act, sdepth, where)
             elif isinstance(act, A.Ct):
                 self._ct(vis, run, act, table_id, depth, sdepth)
             elif isinstance(act, A.InPort):
-                steps.append(Step(STEP_ACTION, act.text, where=where, depth=sdepth))
+                steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
                 self._output_port(vis, run, v[I_IN_PORT], depth, sdepth, table_id, act.text,
                                   allow_in_port=True)
             elif isinstance(act, A.Local):
-                steps.append(Step(STEP_ACTION, act.text, where=where, depth=sdepth))
+                steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
                 self._output_port(vis, run, OFPP_LOCAL, depth, sdepth, table_id, act.text)
             elif isinstance(act, A.OutputReg):
-                steps.append(Step(STEP_ACTION, act.text, where=where, depth=sdepth))
+                steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
                 port = (v[F.SLOT_INDEX[act.src.field.slot]] >> act.src.shift) & (
                     (1 << act.src.nbits) - 1)
                 self._output_port(vis, run, port, depth, sdepth, table_id, act.text)
             elif isinstance(act, A.Flood):
-                steps.append(Step(STEP_ACTION, act.text, where=where, depth=sdepth))
+                steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
                 for p in vis.bridge.ports:
                     if p.ofport != v[I_IN_PORT]:
                         self._output_port(vis, run, p.ofport, depth, sdepth, table_id, act.text)
             elif isinstance(act, A.Controller):
-                steps.append(Step(STEP_ACTION, act.text, where=where, depth=sdepth))
+                steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
                 vis.exits.append(OfExit(EXIT_CONTROLLER, packet=vis.current_packet(),
                                         reason=f"{vis.bridge.name} table {table_id}: sent to "
                                                f"the controller ({act.reason})"))
             elif isinstance(act, A.Clone):
-                steps.append(Step(STEP_ACTION, act.text, where=where, depth=sdepth))
+                steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
                 saved_v = list(v)
                 self._actions(vis, run, act.actions, table_id, depth + 1, sdepth + 1)
                 v[:] = saved_v
                 vis.stopped = False
             elif isinstance(act, A.Exit):
-                steps.append(Step(STEP_ACTION, act.text, where=where, depth=sdepth))
+                steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
                 vis.stopped = True
                 return
             elif isinstance(act, A.Note | A.NoOp):
-                steps.append(Step(STEP_ACTION, act.text, where=where, depth=sdepth))
+                steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
             else:
                 before = list(v)
                 self._rewrite(v, act)
-                steps.append(Step(STEP_ACTION, getattr(act, "text", str(act)), where=where,
+                steps.append(Step(STEP_ACTION, getattr(act, "text", ""), where=where,
                                   depth=sdepth, changes=_diff(before, v)))
 
     def _rewrite(self, v: Values, act: object) -> None:
@@ -847,34 +910,40 @@ class OpenFlowEngine:
             vis.steps.append(Step(STEP_NOTE, "-> Nonexistent output port", where=where,
                                   depth=sdepth))
             return
-        pkt = vis.current_packet()
         if port.type == "patch":
-            self._patch(vis, run, port, pkt, depth, sdepth, where)
+            self._patch(vis, run, port, depth, sdepth, where)
         elif port.is_tunnel:
-            self._tunnel(vis, port, pkt, sdepth, where)
+            self._tunnel(vis, port, sdepth, where)
         else:
-            vis.exits.append(OfExit(EXIT_OUTPUT, port.name, pkt))
+            vis.exits.append(OfExit(EXIT_OUTPUT, port.name, vis.current_packet()))
 
-    def _tunnel(self, vis: _Visit, port: OvsPort, pkt: Packet, sdepth: int, where: str) -> None:
-        key_opt = port.option("out_key") or port.option("key") or "0"
-        tun_id = vis.v[I_TUN_ID] if key_opt == "flow" else F.parse_int(key_opt)
-        remote = port.option("remote_ip") or ""
-        local = port.option("local_ip") or ""
-        out = pkt.with_(tun_id=tun_id, tun_src=local, tun_dst=remote)
+    def _tunnel(self, vis: _Visit, port: OvsPort, sdepth: int, where: str) -> None:
+        opts = dict(port.options)
+        key_opt = opts.get("out_key") or opts.get("key") or "0"
+        v = vis.v
+        tun_id = v[I_TUN_ID] if key_opt == "flow" else F.parse_int(key_opt)
+        remote = opts.get("remote_ip") or ""
+        local = opts.get("local_ip") or ""
+        saved = v[I_TUN_ID], v[I_TUN_SRC], v[I_TUN_DST]
+        v[I_TUN_ID] = tun_id
+        v[I_TUN_SRC] = _ipv4_int(local) if local and ":" not in local else 0
+        v[I_TUN_DST] = _ipv4_int(remote) if remote and ":" not in remote else 0
+        out = vis.current_packet()
+        v[I_TUN_ID], v[I_TUN_SRC], v[I_TUN_DST] = saved
         vis.steps.append(Step(STEP_NOTE, f"-> output to tunnel {port.name} ({port.type}): "
                               f"tun_id={tun_id:#x} src={local} dst={remote}", where=where,
                               depth=sdepth))
         vis.exits.append(OfExit(EXIT_OUTPUT, port.name, out))
 
-    def _patch(self, vis: _Visit, run: _Run, port: OvsPort, pkt: Packet, depth: int,
-               sdepth: int, where: str) -> None:
+    def _patch(self, vis: _Visit, run: _Run, port: OvsPort, depth: int, sdepth: int,
+               where: str) -> None:
         peer = port.peer or ""
         peer_bridge_name = self._port_owner.get(peer)
         peer_br = self._bridges.get(peer_bridge_name or "")
         if peer_br is None or peer_br.by_name.get(peer) is None:
             vis.steps.append(Step(STEP_NOTE, f"-> patch port {port.name}: peer {peer!r} not "
-                                  "found", where=where, depth=sdepth))
-            vis.exits.append(OfExit(EXIT_DROP, port.name, pkt,
+                                  "found", "", where, sdepth))
+            vis.exits.append(OfExit(EXIT_DROP, port.name, vis.current_packet(),
                                     reason=f"{vis.bridge.name}: patch port {port.name} has no "
                                            f"peer {peer!r} on this host: dropped"))
             return
@@ -883,11 +952,18 @@ class OpenFlowEngine:
                              f"{peer_br.name} over max translation depth {MAX_DEPTH}", sdepth)
             return
         # OVS clears the tunnel metadata, registers, metadata and conntrack state at a patch port
-        inner = pkt.with_(tun_id=0, tun_src="", tun_dst="") if (
-            pkt.tun_id or pkt.tun_src or pkt.tun_dst) else pkt
+        v = vis.v
+        saved = v[I_TUN_ID], v[I_TUN_SRC], v[I_TUN_DST]
+        v[I_TUN_ID] = v[I_TUN_SRC] = v[I_TUN_DST] = 0
+        inner = vis.current_packet()
+        v[I_TUN_ID], v[I_TUN_SRC], v[I_TUN_DST] = saved
+        child_v = [0] * N_SLOTS
+        child_v[:N_PACKET] = vis.v[:N_PACKET]
+        child_v[I_TUN_ID] = child_v[I_TUN_SRC] = child_v[I_TUN_DST] = 0
+        child_v[I_IN_PORT] = peer_br.by_name[peer].ofport
         vis.steps.append(Step(STEP_NOTE, f"-> patch port {port.name} -> {peer} "
-                              f"(bridge {peer_br.name})", where=where, depth=sdepth))
-        child = self._visit(peer_br, peer, inner, run, depth + 1)
+                              f"(bridge {peer_br.name})", "", where, sdepth))
+        child = self._visit(peer_br, peer, inner, run, depth + 1, child_v)
         vis.exits.append(OfExit(EXIT_PATCH, port.name, inner, next=child))
 
     # -- NORMAL ----------------------------------------------------------------------------
@@ -922,8 +998,9 @@ class OpenFlowEngine:
         if not (src >> 40) & 1 and in_port is not None:
             if macs.get((vlan, src)) != in_name:
                 macs[(vlan, src)] = in_name
+                run.state.version += 1
                 steps.append(Step(STEP_FDB, f"-> learned that {F.int_to_mac(src)} is on port "
-                                  f"{in_name} in VLAN {vlan}", where=where, depth=sdepth))
+                                  f"{in_name} in VLAN {vlan}", "", where, sdepth))
         learned = None if (dst >> 40) & 1 else macs.get((vlan, dst))
         if learned is not None:
             if learned == in_name:
@@ -1008,7 +1085,11 @@ class OpenFlowEngine:
         )
         rule = _Learned(flow, match)
         tables = run.state.learned.setdefault((self.host, vis.bridge.name), {})
-        tables.setdefault(act.table, {})[(act.priority, match)] = rule
+        table = tables.setdefault(act.table, {})
+        old = table.get((act.priority, match))
+        if old is None or old.flow != flow:
+            table[(act.priority, match)] = rule
+            run.state.version += 1
         vis.steps.append(Step(STEP_NOTE, f"-> learned flow in table {act.table}: "
                               f"{format_flow(flow)}", detail=format_flow(flow), where=where,
                               depth=sdepth))
@@ -1036,8 +1117,9 @@ class OpenFlowEngine:
                 reply_dir = key == conn.reply and key != conn.orig
                 if reply_dir:
                     ct_state |= CT_EST | CT_RPL
-                    if act.commit or True:
+                    if not conn.replied:
                         conn.replied = True
+                        run.state.version += 1
                 else:
                     ct_state |= CT_EST if conn.replied else CT_NEW
             else:
@@ -1068,10 +1150,13 @@ class OpenFlowEngine:
                     self._nat_setup(conn, act.nat, v)
                 conns[key] = conn
                 conns[conn.reply] = conn
-            if exec_mark is not None:
+                run.state.version += 1
+            if exec_mark is not None and conn.mark != exec_mark:
                 conn.mark = exec_mark
-            if exec_label is not None:
+                run.state.version += 1
+            if exec_label is not None and conn.label != exec_label:
                 conn.label = exec_label
+                run.state.version += 1
         if conn is not None and act.nat is not None and conn.nat_kind:
             ct_state |= self._nat_apply(conn, v, reply_dir)
         v[I_CT_STATE] = ct_state

@@ -17,6 +17,7 @@ Everything runs as argument lists against the sandbox's own sockets, never throu
 from __future__ import annotations
 
 import json
+import re
 import socket
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -98,11 +99,16 @@ def load_flows(sandbox: OvsSandbox, bridge: str, flows: Iterable[Flow] | str, *,
 
     A bundle is OpenFlow 1.4, and some OpenFlow 1.0 flows have no OpenFlow 1.4 encoding (e.g.
     ``strip_vlan`` on a flow that does not match a VLAN tag: OVS's check
-    ``OFPBAC_MATCH_INCONSISTENT``). With ``bundle=None`` (the default) such a file is loaded again
-    without ``--bundle`` (``-O OpenFlow10 add-flows``, after ``del-flows`` for a replace;
-    not atomic); ``bundle=True`` never falls back."""
+    ``OFPBAC_MATCH_INCONSISTENT``) or a different meaning in it (``mod_vlan_vid`` on a flow that
+    does not match on the VLAN becomes ``push_vlan,set_field``, which adds a second tag to a
+    tagged packet where OpenFlow 1.0 rewrites the tag: see `of10_semantics_needed`). With
+    ``bundle=None`` (the default) such files are loaded without ``--bundle``
+    (``-O OpenFlow10 add-flows``, after ``del-flows`` for a replace; not atomic);
+    ``bundle=True`` never falls back."""
     text = flows if isinstance(flows, str) else flows_text(flows)
     command = "replace-flows" if replace else "add-flows"
+    if bundle is None and of10_semantics_needed(text):
+        bundle = False
     with tempfile.NamedTemporaryFile("w", suffix=".flows", dir=sandbox.dir, delete=False) as fh:
         fh.write(text)
         path = fh.name
@@ -118,6 +124,21 @@ def load_flows(sandbox: OvsSandbox, bridge: str, flows: Iterable[Flow] | str, *,
             _load_of10(sandbox, bridge, path, replace)
     finally:
         Path(path).unlink(missing_ok=True)
+
+
+_VLAN_MOD = re.compile(r"(?:^|[,(])(?:mod|set)_vlan_(?:vid|pcp)[:(]")
+_VLAN_MATCH = re.compile(r"(?:^|[,\s])(?:dl_vlan|vlan_tci|vlan_vid|dl_vlan_pcp|vlan_pcp)=")
+
+
+def of10_semantics_needed(text: str) -> bool:
+    """True if a flow of ``text`` rewrites the VLAN with an OpenFlow 1.0 action
+    (``mod_vlan_vid``/``mod_vlan_pcp``) without matching on the VLAN: OpenFlow 1.1+ cannot say
+    "modify the tag, or push one if there is none", so a bundle would change its meaning."""
+    for line in text.splitlines():
+        head, sep, actions = line.partition("actions=")
+        if sep and _VLAN_MOD.search(actions) and not _VLAN_MATCH.search(head):
+            return True
+    return False
 
 
 def _load_of10(sandbox: OvsSandbox, bridge: str, path: str, replace: bool) -> None:

@@ -1,9 +1,54 @@
-"""`neutrace ofproto_trace` (layer 5): not written yet."""
+"""`neutrace ofproto-trace` (layer 5): ``ovs-appctl ofproto/trace`` offline, on the bridges of a
+sosreport, of dump files, or of a host of a cloud the agents program.
+
+Argument parsing and output only: the bridges and the start come from
+``neutrace.sim.ofproto_trace``, the rendering from ``neutrace.render.ofproto``.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from neutrace.errors import NeutraceError
+
+
+def ofproto_trace(
+    microflow: Annotated[str, typer.Argument(
+        help="The packet as ofproto/trace takes it: in_port=PORT,dl_src=...,dl_dst=...,arp,... "
+             "(PORT is a port name, or a number with --bridge).")],
+    sos: Annotated[Path | None, typer.Option(
+        help="A sosreport (or its sos_commands/openvswitch folder).")] = None,
+    flows: Annotated[list[str] | None, typer.Option(
+        help="[BRIDGE=]FILE with ovs-ofctl dump-flows (or add-flows) text; repeatable.")] = None,
+    ports: Annotated[list[str] | None, typer.Option(
+        help="[BRIDGE=]FILE with ovs-vsctl show, ovs-ofctl show BRIDGE or ovs-vsctl list "
+             "interface output; repeatable.")] = None,
+    cloud: Annotated[Path | None, typer.Option(
+        help="A cloud topology file: trace on the bridges the agents program.")] = None,
+    host: Annotated[str | None, typer.Option(help="The host of --cloud.")] = None,
+    bridge: Annotated[str | None, typer.Option(help="The bridge the packet enters.")] = None,
+    format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """Trace a packet through OVS bridges' OpenFlow tables, like ovs-appctl ofproto/trace."""
+    from neutrace.render.ofproto import render_json, render_text
+    from neutrace.sim.ofproto_trace import bridges_from, start_point, trace
+
+    if format not in ("text", "json"):
+        raise typer.BadParameter("use text or json", param_hint="--format")
+    try:
+        bridges = bridges_from(sos=sos, flows=flows or [], ports=ports or [], cloud=cloud,
+                               host=host, bridge=bridge)
+        start = start_point(bridges, microflow, bridge)
+        visit = trace(bridges, start, host=host or "")
+    except NeutraceError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(render_json(visit) if format == "json" else render_text(visit), nl=False)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's command(s) to `app`."""
+    app.command("ofproto-trace")(ofproto_trace)

@@ -244,3 +244,72 @@ def _with_local(b: OvsBridge) -> tuple[OvsPort, ...]:
     if b.port(b.name) is not None:
         return b.ports
     return (*b.ports, OvsPort(b.name, OFPP_LOCAL, "internal"))
+
+
+def _ports_kind(text: str) -> str:
+    first = text.lstrip().splitlines()[0].strip() if text.strip() else ""
+    if re.match(r"^[0-9a-f]{8}-[0-9a-f]{4}-", first):
+        return "vsctl-show"
+    if "OFPT_FEATURES_REPLY" in text or re.search(r"^\s*LOCAL\(", text, re.M):
+        return "ofctl-show"
+    if re.match(r"^_uuid\s+:", first):
+        return "vsctl-list"
+    return ""
+
+
+def load_paths(flows: Iterable[str], ports: Iterable[str],
+               bridge: str | None = None) -> tuple[OvsBridge, ...]:
+    """Bridges from command-line style arguments: ``flows`` items ``[BRIDGE=]FILE`` (dump-flows or
+    add-flows text), ``ports`` items ``[BRIDGE=]FILE`` holding ``ovs-vsctl show``,
+    ``ovs-ofctl show BRIDGE`` or ``ovs-vsctl list interface`` output (recognised by content; an
+    ``ovs-ofctl show`` names its bridge in its ``LOCAL(...)`` line). A flows file without
+    ``BRIDGE=`` belongs to ``bridge``, or to the only bridge the ports files name."""
+    vsctl: Path | None = None
+    listing: Path | None = None
+    shows: dict[str, Path] = {}
+    for item in ports:
+        name, path = _split_item(item)
+        text = path.read_text()
+        kind = _ports_kind(text)
+        if kind == "vsctl-show":
+            vsctl = path
+        elif kind == "vsctl-list":
+            listing = path
+        elif kind == "ofctl-show":
+            parsed = parse_ofctl_show(text, source=str(path))
+            local = next((p.name for p in parsed.ports if p.ofport == OFPP_LOCAL), None)
+            br = name or local or bridge
+            if br is None:
+                raise InputError(str(path), "", "cannot tell which bridge this `ovs-ofctl show` "
+                                 "is of (it has no LOCAL port)", "write --ports BRIDGE=FILE")
+            shows[br] = path
+        else:
+            raise InputError(str(path), "line 1", "not the output of `ovs-vsctl show`, "
+                             "`ovs-ofctl show BRIDGE` or `ovs-vsctl list interface`",
+                             "give one of those outputs")
+    known: list[str] = list(shows)
+    if vsctl is not None:
+        known = [b.name for b in parse_vsctl_show(vsctl.read_text(), source=str(vsctl)).bridges]
+    flow_files: dict[str, Path] = {}
+    for item in flows:
+        name, path = _split_item(item)
+        br = name or bridge or (known[0] if len(known) == 1 else None)
+        if br is None:
+            raise InputError(str(path), "", "cannot tell which bridge these flows belong to "
+                             f"(bridges: {', '.join(known) or 'none'})",
+                             "write --flows BRIDGE=FILE or give --bridge")
+        flow_files[br] = path
+    return load_files(vsctl, ofctl_show=shows, flows=flow_files, list_interface=listing)
+
+
+def _split_item(item: str) -> tuple[str | None, Path]:
+    name, sep, path = item.partition("=")
+    if sep and not Path(item).exists() and "/" not in name:
+        p = Path(path)
+        if not p.is_file():
+            raise InputError(path, "", "no such file", "check the path")
+        return name, p
+    p = Path(item)
+    if not p.is_file():
+        raise InputError(item, "", "no such file", "check the path")
+    return None, p

@@ -672,6 +672,9 @@ def parse_ofproto_trace(text: str, source: str = "<ofproto/trace>") -> OfprotoTr
         lines.append(tl)
         if in_pass:
             cur.append(tl)
+    if in_pass and final:
+        # neutrace's own rendering ends a pass with Final flow and its Output:/Drop: lines
+        passes.append(TracePass(header, flow, tuple(cur), final, mega, ""))
     if not passes:
         raise SyntaxParseError(source, "end of text", "no 'Datapath actions:' line found: the "
                                "trace is cut short or is not ofproto/trace output",

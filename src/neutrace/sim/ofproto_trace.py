@@ -1,0 +1,110 @@
+"""``neutrace ofproto-trace``'s work (layer 4): find the OVS bridges (a sosreport, dump files or a
+cloud the agents program), resolve where a microflow enters, and run the OpenFlow engine.
+
+`bridges_from` loads the bridges; `start_point` turns ``in_port=...`` (a port name or an
+OpenFlow port number) into the bridge and port name the engine takes; `trace` runs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from neutrace.dataplane import OvsBridge
+from neutrace.engines.openflow import OpenFlowEngine, OpenFlowState
+from neutrace.engines.results import BridgeVisit
+from neutrace.errors import InputError
+from neutrace.packet import Packet
+from neutrace.syntax.microflow import parse_microflow
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    bridge: str
+    in_port: str
+    packet: Packet
+    fields: tuple[tuple[str, str], ...] = ()
+
+
+def bridges_from(
+    *, sos: str | Path | None = None, flows: Sequence[str] = (), ports: Sequence[str] = (),
+    cloud: str | Path | None = None, host: str | None = None, bridge: str | None = None,
+) -> tuple[OvsBridge, ...]:
+    """The bridges of a sosreport (``sos``), of dump files (``flows``/``ports``, see
+    `neutrace.importers.ovs_dumps.load_paths`) or of one host of a cloud the agents program."""
+    given = [x for x in (sos is not None, bool(flows or ports), cloud is not None) if x]
+    if len(given) != 1:
+        raise InputError("command line", "", "give exactly one of --sos, --flows/--ports or "
+                         "--cloud", "for example --sos ./sosreport-host-2024")
+    if sos is not None:
+        from neutrace.importers.ovs_dumps import load_sos
+
+        return load_sos(sos)
+    if cloud is not None:
+        from neutrace import topology
+        from neutrace.agents import program
+
+        state = program(topology.load(str(cloud)))
+        names = [h.name for h in state.hosts]
+        if host is None:
+            if len(names) != 1:
+                raise InputError(str(cloud), "", "the cloud has several hosts",
+                                 f"add --host (one of {', '.join(names)})")
+            host = names[0]
+        hs = state.host(host)
+        if hs is None:
+            raise InputError(str(cloud), "", f"no host {host!r}",
+                             f"use one of {', '.join(names)}")
+        return hs.ovs_bridges
+    if not flows or not ports:
+        raise InputError("command line", "", "--flows and --ports go together",
+                         "give the flows (dump-flows) and the ports (ovs-vsctl show and "
+                         "ovs-ofctl show) of the bridges")
+    from neutrace.importers.ovs_dumps import load_paths
+
+    return load_paths(flows, ports, bridge)
+
+
+def start_point(bridges: Sequence[OvsBridge], microflow: str, bridge: str | None = None,
+                source: str = "MICROFLOW") -> Start:
+    """Where ``microflow`` enters: its ``in_port`` (a name, or a number with ``bridge``)."""
+    mf = parse_microflow(microflow, source=source)
+    if mf.fields:
+        raise InputError(source, mf.fields[0][0], "a packet enters a bridge with registers, "
+                         "metadata and conntrack state cleared",
+                         "leave out " + ", ".join(k for k, _ in mf.fields))
+    names = [b.name for b in bridges]
+    if not mf.in_port:
+        raise InputError(source, "in_port", "the microflow has no in_port",
+                         "start it with in_port=PORT (a port name such as qvo... or a number)")
+    chosen = [b for b in bridges if b.name == bridge] if bridge else list(bridges)
+    if bridge and not chosen:
+        raise InputError(source, "--bridge", f"no bridge {bridge!r}",
+                         f"use one of {', '.join(names)}")
+    for b in chosen:
+        p = b.port(mf.in_port)
+        if p is not None:
+            return Start(b.name, p.name, mf.packet, mf.fields)
+    if mf.in_port.isdigit() or mf.in_port == "LOCAL":
+        if len(chosen) != 1:
+            raise InputError(source, "in_port", f"in_port={mf.in_port} is a number and there "
+                             f"are several bridges ({', '.join(names)})",
+                             "add --bridge, or give the port's name")
+        b = chosen[0]
+        number = 65534 if mf.in_port == "LOCAL" else int(mf.in_port)
+        p = b.port_by_ofport(number)
+        if number == 65534 and p is None:
+            return Start(b.name, b.name, mf.packet, mf.fields)
+        if p is not None:
+            return Start(b.name, p.name, mf.packet, mf.fields)
+    raise InputError(source, "in_port", f"no port {mf.in_port!r} on "
+                     f"{bridge or ', '.join(names)}",
+                     "use a port name from `ovs-vsctl show` or an ofport from `ovs-ofctl show`")
+
+
+def trace(bridges: Sequence[OvsBridge], start: Start, host: str = "",
+          state: OpenFlowState | None = None) -> BridgeVisit:
+    """Run the OpenFlow engine from ``start`` (cold state unless one is given)."""
+    engine = OpenFlowEngine(bridges, host=host)
+    return engine.run(start.bridge, start.in_port, start.packet, state or OpenFlowState())

@@ -23,13 +23,14 @@ from openflow_fixtures import VM1_IP, VM1_MAC, VM2_IP, VM2_MAC, seed_bridges
 
 pytestmark = pytest.mark.ovs
 
-Out = tuple[str, str, int, int, str, str, str, str]
+Out = tuple[str, str, int, int, str, str, str, str, int, int, int]
 
 
 def _key(bridge: str, port: str, p: Packet) -> Out:
     # the dummy datapath prints no set(tunnel(...)) for VXLAN ports: tun_id is checked elsewhere
     tun_id = 0 if port.startswith("vxlan-") else p.tun_id
-    return (bridge, port, p.vlan_tci & 0x1FFF, tun_id, p.dl_src, p.dl_dst, p.nw_src, p.nw_dst)
+    return (bridge, port, p.vlan_tci & 0x1FFF, tun_id, p.dl_src, p.dl_dst, p.nw_src, p.nw_dst,
+            p.nw_ttl, p.tp_src, p.tp_dst)
 
 
 def ours(visit: BridgeVisit) -> list[Out]:
@@ -187,3 +188,50 @@ def test_prerequisite_normalisation_like_ovs(ovs_sandbox: OvsSandbox) -> None:
                 f.match, dumped[f.priority].match)
     finally:
         delete_bridges(ovs_sandbox, ["nt-norm"])
+
+
+ACTIONS_BRIDGE = OvsBridge(
+    "nt-acts",
+    ports=tuple(OvsPort(f"x{i}", i) for i in range(1, 7)) + (OvsPort("xa", 7, tag=5),),
+    flows=parse_flows(
+        # conjunction: (nw_src in {10.0.0.1, 10.0.0.2}) and (tp_dst in {80, 443}) -> x5
+        "table=0, priority=20,tcp,nw_src=10.0.0.1 actions=conjunction(7,1/2)\n"
+        "table=0, priority=20,tcp,nw_src=10.0.0.2 actions=conjunction(7,1/2)\n"
+        "table=0, priority=20,tcp,tp_dst=80 actions=conjunction(7,2/2)\n"
+        "table=0, priority=20,tcp,tp_dst=443 actions=conjunction(7,2/2)\n"
+        "table=0, priority=20,conj_id=7,tcp actions=output:5\n"
+        "table=0, priority=10,tcp actions=resubmit(,1)\n"
+        # registers, output:reg, resubmit with in_port
+        "table=0, priority=10,udp actions=load:0x3->NXM_NX_REG0[],move:NXM_OF_IP_SRC[]->"
+        "NXM_NX_REG1[],resubmit(,2)\n"
+        "table=0, priority=10,icmp actions=dec_ttl,mod_nw_src:10.9.9.9,set_field:"
+        "fa:16:3e:00:00:99->eth_dst,resubmit(4,3),IN_PORT\n"
+        "table=0, priority=10,arp actions=push_vlan:0x8100,set_field:4101->vlan_vid,output:6,"
+        "pop_vlan,LOCAL,output:7\n"
+        "table=0, priority=0 actions=drop\n"
+        "table=1, priority=1 actions=output:2\n"
+        "table=2, priority=5,reg1=0x0a000001 actions=output:NXM_NX_REG0[]\n"
+        "table=2, priority=1 actions=output:4\n"
+        "table=3, priority=5,in_port=4 actions=output:3\n"
+        "table=3, priority=1 actions=output:2\n"
+    ),
+)
+
+TCP = ipv4(VM1_MAC, VM2_MAC, "10.0.0.1", "10.0.0.9", proto=6, sport=5555, dport=80)
+UDP = ipv4(VM1_MAC, VM2_MAC, "10.0.0.1", "10.0.0.9", proto=17, sport=5555, dport=53)
+
+
+@pytest.mark.parametrize("packet", [
+    TCP, TCP.with_(tp_dst=443), TCP.with_(tp_dst=22), TCP.with_(nw_src="10.0.0.2"),
+    TCP.with_(nw_src="10.0.0.3"), UDP, UDP.with_(nw_src="10.0.0.7"),
+    ipv4(VM1_MAC, VM2_MAC, "10.0.0.1", "10.0.0.9"), ARP,
+], ids=lambda p: p.summary())
+def test_actions_like_ovs(ovs_sandbox: OvsSandbox, packet: Packet) -> None:
+    load_bridges(ovs_sandbox, [ACTIONS_BRIDGE])
+    try:
+        with OvsTracer(ovs_sandbox) as t:
+            want = theirs(t, "nt-acts", "x1", packet)
+        got = ours(OpenFlowEngine([ACTIONS_BRIDGE]).run("nt-acts", "x1", packet, OpenFlowState()))
+        assert got == want
+    finally:
+        delete_bridges(ovs_sandbox, ["nt-acts"])

@@ -23,6 +23,7 @@ IP6TABLES = """\
 :OUTPUT ACCEPT [0:0]
 -A FORWARD -p ipv6-icmp -m icmp6 --icmpv6-type 135 -j DROP
 -A FORWARD -s 2001:db8:1::/64 -p tcp -m tcp --dport 23 -j DROP
+-A FORWARD -m state --state INVALID -j DROP
 COMMIT
 """
 

@@ -171,7 +171,8 @@ def test_nat_then_reverse_nat_restores_the_tuple(
     back = Traversal(nf, ct, reply, lambda k, c: "")
     assert back.hook(PREROUTING, HookContext(in_dev="out0")) == ACCEPT
     assert back.hook(POSTROUTING, HookContext(out_dev="in0")) == ACCEPT
-    assert back.meta.ctstate == "ESTABLISHED"
+    # without any nat rule nothing needs conntrack, and (as with iptables-nft) nothing is tracked
+    assert back.meta.ctstate == ("ESTABLISHED" if snat or dnat else "")
     restored = back.packet
     original = packet_tuple(pkt)
     assert original is not None

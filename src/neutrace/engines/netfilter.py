@@ -68,6 +68,8 @@ HOOK_ORDER: dict[str, tuple[str, ...]] = {
     POSTROUTING: ("mangle", "nat"),
 }
 MAX_CHAIN_DEPTH = 64
+CT_MATCHES = frozenset({"state", "conntrack", "connmark"})
+CT_TARGETS = frozenset({"CT", "NOTRACK", "CONNMARK", "SNAT", "DNAT", "MASQUERADE", "REDIRECT"})
 
 PROTOCOLS = {
     "tcp": 6, "udp": 17, "icmp": 1, "ipv6-icmp": 58, "icmpv6": 58, "icmp6": 58, "sctp": 132,
@@ -240,6 +242,7 @@ class Netfilter:
         self.v6: Ruleset = parse_iptables_save(ip6tables, f"{source} (ip6tables-save)")
         self.sets: IpSets = parse_ipset_save(ipsets, f"{source} (ipset save)")
         self._local_addrs = local_addrs or (lambda: frozenset())
+        self._uses_ct: bool | None = None
         self._set_members: dict[str, tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]] = {}
         for s in self.sets.sets:
             self._set_members[s.name] = self._members(s)
@@ -277,6 +280,19 @@ class Netfilter:
 
     def has(self, family: int, table: str, chain: str) -> bool:
         return (family, table, chain) in self._chains
+
+    @property
+    def uses_conntrack(self) -> bool:
+        """Whether connection tracking runs in this namespace at all: as with iptables-nft, only
+        when a rule needs it (a nat rule, a state/conntrack/connmark match, a CT, NOTRACK,
+        CONNMARK or NAT target). Without one, the kernel keeps no entries (and no rule could
+        tell the difference)."""
+        if self._uses_ct is None:
+            self._uses_ct = any(
+                t.name == "nat" or {m.module for m in r.matches} & CT_MATCHES
+                or (r.target is not None and r.target.name in CT_TARGETS)
+                for rs in (self.v4, self.v6) for t in rs.tables for r in t.rules)
+        return self._uses_ct
 
     # -- matching --------------------------------------------------------------------------
     def _option(self, module: str, opt: Option, pkt: Packet, meta: PacketMeta,
@@ -635,6 +651,8 @@ class Traversal:
     def _ct_in(self) -> None:
         meta = self.meta
         if meta.ctstate:  # already tracked in this namespace (e.g. looped back)
+            return
+        if not self.nf.uses_conntrack:
             return
         if meta.notrack:
             meta.ctstate = "UNTRACKED"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Program one host of a neutrace cloud with Neutron's own agent code and print what it did, as JSON.
+"""Program one host of a neutrace cloud with Neutron's own agent code; print the result as JSON.
 
 Run with the Python of a virtualenv that has ``neutron`` (29.0.0) installed, as root::
 
@@ -65,17 +65,9 @@ DUMP_FLOWS = ("--names", "--no-stats", "-O", "OpenFlow13", "dump-flows")
 
 def load_cloud(path: str) -> Any:
     """The `neutrace.model.Cloud` of a topology file (neutrace's own loader)."""
-    import neutrace.topology as topology
+    import neutrace.topology
 
-    for name in ("load", "load_file", "load_cloud", "load_path"):
-        fn = getattr(topology, name, None)
-        if callable(fn):
-            return fn(path)
-    from neutrace.topology import resolve, schema, source
-
-    text = Path(path).read_text()
-    data, lines = source.parse(text, path)
-    return resolve.resolve(schema.CloudIn.model_validate(data), path, lines)
+    return neutrace.topology.load(path)
 
 
 def free_tcp_port() -> int:
@@ -198,9 +190,9 @@ class ServerStub:
         """``add_fdb_entries`` for every tunnel network with a port on this host: the other
         hosts' flooding entries and their ports' (mac, ip) entries
         (L2populationMechanismDriver._create_agent_fdb plus update_port_up of the others)."""
-        from neutron_lib import constants as n_const
-        from neutron.plugins.ml2.drivers.l2pop.rpc_manager import l2population_rpc  # noqa: F401
         from neutron.plugins.ml2.drivers.l2pop import rpc as l2pop_rpc
+        from neutron.plugins.ml2.drivers.l2pop.rpc_manager import l2population_rpc  # noqa: F401
+        from neutron_lib import constants as n_const
 
         entries: dict[str, Any] = {}
         mine = {p.network_id for p in self.cloud.ports_on(self.host.name)}
@@ -375,16 +367,17 @@ class CommandRouter:
 
 
 def configure(cloud: Any, host: Any, sandbox_dir: str, of_port: int) -> None:
-    from oslo_config import cfg
-
     from neutron.agent.l2 import l2_agent_extensions_manager
     from neutron.common import config as common_config
+    from neutron.conf import service as service_conf
     from neutron.conf.agent import common as agent_config
     from neutron.conf.agent import securitygroups_rpc as sg_conf
     from neutron.conf.plugins.ml2 import config as ml2_config
-    from neutron.conf import service as service_conf
-    from neutron.plugins.ml2.drivers.openvswitch.agent import ovs_capabilities
-    from neutron.plugins.ml2.drivers.openvswitch.agent import ovs_neutron_agent  # noqa: F401
+    from neutron.plugins.ml2.drivers.openvswitch.agent import (
+        ovs_capabilities,
+        ovs_neutron_agent,  # noqa: F401
+    )
+    from oslo_config import cfg
 
     common_config.register_common_config_options()
     ovs_capabilities.register()
@@ -540,9 +533,6 @@ class Run:
                router: CommandRouter) -> dict[str, Any]:
         import functools
 
-        from neutron_lib import context as n_context
-        from oslo_config import cfg
-
         from neutron.agent.l2 import l2_agent_extensions_manager
         from neutron.plugins.ml2.drivers.openvswitch.agent import ovs_neutron_agent as ovs_agent
         from neutron.plugins.ml2.drivers.openvswitch.agent.openflow.native import (
@@ -550,6 +540,8 @@ class Run:
             br_phys,
             br_tun,
         )
+        from neutron_lib import context as n_context
+        from oslo_config import cfg
 
         stub = ServerStub(self.cloud, self.host)
         sg_api = make_sg_api(self.cloud)
@@ -573,6 +565,16 @@ class Run:
 
         # Nova/os-vif, the L3 and the DHCP agent plug their ports (those not pre-plugged)
         self.plug(sandbox, [v for v in self.vifs() if v[1] not in tags], {})
+        # the agent reads ports through its OVSDB IDL: wait until it sees every plugged port
+        # with an ofport (a real agent would pick a late one up in its next rpc_loop iteration)
+        expected = {p.id for p, _n, _t in self.vifs()}
+        deadline = time.time() + 20
+        while not expected <= agent.int_br.get_vif_port_set():
+            if time.time() > deadline:
+                self.notes.append("ports not seen by the agent: "
+                                  f"{sorted(expected - agent.int_br.get_vif_port_set())}")
+                break
+            time.sleep(0.05)
 
         # one rpc_loop iteration (iteration 0, after a start)
         agent.iter_num = 0
@@ -699,6 +701,11 @@ def main(argv: list[str] | None = None) -> int:
     cloud = load_cloud(args.topology)
     hints = json.loads(Path(args.hints).read_text()) if args.hints else {}
     _define_app()
+    import faulthandler
+
+    # a hang (os-ken, ovsdbapp) shows every thread's stack on stderr instead of just a timeout
+    faulthandler.dump_traceback_later(float(os.environ.get("NEUTRACE_CONFORMANCE_HANG", "90")),
+                                      exit=True)
     started = time.time()
     try:
         result = Run(cloud, args.host, hints).run()

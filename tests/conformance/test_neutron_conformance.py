@@ -1,0 +1,139 @@
+"""Conformance with Neutron itself: every host of four clouds is programmed by Neutron 29's own
+neutron-openvswitch-agent code (scripts/neutron_conformance.py, run with the Python of the
+virtualenv that has neutron) and by `neutrace.agents.program`, and the results are compared:
+
+- the OVS ports of every bridge (name, type, VLAN tag, options),
+- the OpenFlow flows of every bridge, per table (cookies dropped),
+- the hybrid iptables firewall's iptables/ip6tables rules and ipsets of the host's root namespace.
+
+Each difference is listed precisely in the assertion message (bridge, table, Neutron's flow vs
+ours). Known differences are marked ``xfail(strict=True)`` with the reason, see docs/conformance.md.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conformance_lib import (
+    REPO,
+    canonical_netfilter,
+    compare_flows,
+    compare_ipsets,
+    compare_netfilter,
+    compare_ports,
+    dump_ours,
+    have_root,
+    hints_for,
+    neutron_ports,
+    neutron_python,
+    our_ports,
+    run_many,
+)
+
+import neutrace.agents
+import neutrace.topology
+from conftest import require
+from neutrace.dataplane import CloudState
+
+pytestmark = [pytest.mark.conformance, pytest.mark.ovs, pytest.mark.root, pytest.mark.slow]
+
+HERE = Path(__file__).parent
+CLOUD_NAMES = ("seed", "vlan-provider", "two-tenants", "l2pop")
+
+
+def cloud_path(name: str) -> Path:
+    """examples/<name>/cloud.yaml when it exists, else our own tests/conformance/clouds/."""
+    example = REPO / "examples" / name / "cloud.yaml"
+    return example if example.exists() else HERE / "clouds" / f"{name}.yaml"
+
+
+def _cases() -> list[Any]:
+    cases = []
+    for name in CLOUD_NAMES:
+        path = cloud_path(name)
+        for host in neutrace.topology.load(path).hosts:
+            marks = KNOWN.get((name, host.name), ())
+            cases.append(pytest.param(name, host.name, id=f"{name}-{host.name}", marks=marks))
+    return cases
+
+
+# (cloud, host) -> marks for known, reported differences (none known: every difference fails)
+KNOWN: dict[tuple[str, str], Any] = {}
+
+CASES = _cases()
+
+
+class Runs:
+    """Ours (computed in-process) and Neutron's (one script run per cloud-host, in parallel)."""
+
+    def __init__(self, python: str) -> None:
+        self.states: dict[str, CloudState] = {}
+        jobs = []
+        for name in CLOUD_NAMES:
+            path = cloud_path(name)
+            state = neutrace.agents.program(neutrace.topology.load(path))
+            self.states[name] = state
+            for h in state.hosts:
+                jobs.append((path, h.name, hints_for(h)))
+        workers = int(os.environ.get("NEUTRACE_CONFORMANCE_JOBS", "8"))
+        self.results = run_many(python, jobs, workers=workers)
+
+    def neutron(self, cloud: str, host: str) -> dict[str, Any]:
+        r = self.results[(str(cloud_path(cloud)), host)]
+        if isinstance(r, Exception):
+            raise r
+        return r
+
+
+@pytest.fixture(scope="session")
+def runs() -> Runs:
+    python = neutron_python()
+    require(python is not None,
+            "neutron in a virtualenv (NEUTRACE_NEUTRON_PYTHON, default "
+            "/opt/neutrace-neutron-venv/bin/python; .ci/run creates it)")
+    require(have_root(), "root with network namespaces")
+    assert python is not None
+    return Runs(python)
+
+
+def _report(what: str, cloud: str, host: str, diffs: list[Any]) -> str:
+    body = "\n".join(str(d) for d in diffs)
+    return (f"{cloud} {host}: {len(diffs)} {what} differ from Neutron 29 "
+            f"(- neutron, + neutrace):\n{body}")
+
+
+@pytest.mark.parametrize(("cloud", "host"), CASES)
+def test_ports(runs: Runs, cloud: str, host: str) -> None:
+    ours = runs.states[cloud].host(host)
+    assert ours is not None
+    diffs = compare_ports(our_ports(ours), neutron_ports(runs.neutron(cloud, host)))
+    assert not diffs, _report("ports", cloud, host, diffs)
+
+
+@pytest.mark.parametrize(("cloud", "host"), CASES)
+def test_flows(runs: Runs, ovs_sandbox: Any, cloud: str, host: str) -> None:
+    ours = runs.states[cloud].host(host)
+    assert ours is not None
+    theirs = {br: data["flows"] for br, data in runs.neutron(cloud, host)["bridges"].items()}
+    assert sum(len(f) for f in theirs.values()) > 10, "Neutron programmed (almost) nothing"
+    diffs = compare_flows(dump_ours(ovs_sandbox, ours), theirs)
+    assert not diffs, _report("(bridge, table)s", cloud, host, diffs)
+
+
+@pytest.mark.parametrize(("cloud", "host"), CASES)
+def test_firewall_iptables(runs: Runs, cloud: str, host: str) -> None:
+    ours = runs.states[cloud].host(host)
+    assert ours is not None
+    root = ours.root
+    mine = canonical_netfilter(root.iptables, root.ip6tables, root.ipsets)
+    theirs = runs.neutron(cloud, host)["netfilter"][""]
+    diffs = []
+    for tool in ("iptables-save", "ip6tables-save"):
+        diffs += [f"[{tool}] {d}" for d in compare_netfilter(mine[tool], theirs[tool])]
+    sets = compare_ipsets(mine["ipset"], theirs["ipset"])
+    if sets:
+        diffs.append("[ipset save]\n" + "\n".join(sets))
+    assert not diffs, _report("netfilter chains", cloud, host, diffs)

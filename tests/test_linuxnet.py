@@ -209,3 +209,13 @@ def test_no_route_ttl_forwarding_and_neighbour() -> None:
     cold = engine().receive(ROUTER, QR, ipv4(VM_MAC, QR_MAC, "192.168.111.4", OUTSIDE),
                             LinuxState(), lambda *a: None)
     assert cold.disposition == NEIGHBOUR_UNRESOLVED
+
+
+def test_broadcast_is_delivered_locally_and_multicast_not_routed() -> None:
+    eng, state = engine(), LinuxState()
+    dhcp = ipv4(VM_MAC, "ff:ff:ff:ff:ff:ff", "0.0.0.0", "255.255.255.255", 17, 68, 67)
+    out = eng.receive(ROUTER, QR, dhcp, state, resolver)
+    assert out.disposition == ACCEPTED and not out.outputs
+    mcast = ipv4(VM_MAC, "01:00:5e:00:00:fb", "192.168.111.4", "224.0.0.251", 17, 5353, 5353)
+    res = eng.receive(ROUTER, QR, mcast, state, resolver)
+    assert res.disposition == DROPPED and "multicast" in res.reason

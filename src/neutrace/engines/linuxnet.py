@@ -251,7 +251,9 @@ class Fib:
         self.rules = tuple(sorted(rules, key=lambda r: r.priority))
 
     def is_local(self, addr: str) -> bool:
-        if addr in self.local_addrs:
+        """A destination delivered to this namespace: its addresses, subnet broadcasts and the
+        limited broadcast 255.255.255.255 (RTN_BROADCAST, never forwarded)."""
+        if addr in self.local_addrs or addr == "255.255.255.255":
             return True
         r = longest_prefix_match(self.tables.get("255", ()), addr) if addr else None
         return r is not None and r.kind in ("local", "broadcast")
@@ -526,6 +528,10 @@ class LinuxEngine:
             if _is_echo_request(pkt):
                 reason += " (it answers with an echo reply)"
             return LinuxResult(tuple(trav.steps), (), ACCEPTED, reason)
+        if ipaddress.ip_address(pkt.dst_ip).is_multicast:
+            return LinuxResult(tuple(trav.steps), (), DROPPED,
+                               f"{nsname}: multicast {pkt.dst_ip} is not routed (no multicast "
+                               "routing) and no socket here joined it")
         forwarding = ns.sysctl("net.ipv6.conf.all.forwarding", "0") == "1" if pkt.is_ipv6 \
             else ns.ip_forward
         if not forwarding:

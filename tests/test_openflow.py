@@ -8,6 +8,7 @@ import pytest
 from neutrace.dataplane import OvsBridge, OvsPort
 from neutrace.engines.openflow import OpenFlowEngine, OpenFlowState
 from neutrace.engines.results import BridgeVisit, OfExit
+from neutrace.errors import SyntaxParseError
 from neutrace.packet import arp_request, ipv4
 from neutrace.syntax.ofctl import parse_flows
 from openflow_fixtures import (
@@ -166,3 +167,20 @@ def test_patch_loop_is_a_limit() -> None:
         kinds.append(node.exits[0].kind)
         node = node.exits[0].next
     assert kinds[-1] == "limit" and set(kinds[:-1]) == {"patch"}
+
+
+def test_unknown_port_name_in_a_match_is_an_input_error() -> None:
+    br = OvsBridge("br-x", ports=(OvsPort("a", 1),),
+                   flows=parse_flows("table=3, priority=2,in_port=qvo-gone actions=drop"))
+    with pytest.raises(SyntaxParseError) as e:
+        OpenFlowEngine([br])
+    assert str(e.value) == ("br-x: table=3, priority=2: in_port=qvo-gone: bridge br-x has no "
+                            "port 'qvo-gone' (fix: use one of its ports: a, br-x)")
+
+
+def test_output_to_a_missing_port_is_not_an_exit_and_explains() -> None:
+    br = OvsBridge("br-x", ports=(OvsPort("a", 1),), flows=parse_flows("actions=output:9"))
+    v = OpenFlowEngine([br]).run("br-x", "a", ipv4(VM1_MAC, VM2_MAC, "1.1.1.1", "2.2.2.2"),
+                                 OpenFlowState())
+    assert [e.kind for e in v.exits] == ["drop"]
+    assert any(s.text == "-> Nonexistent output port" for s in v.steps)

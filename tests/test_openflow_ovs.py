@@ -17,7 +17,6 @@ from neutrace.dataplane import OvsBridge, OvsPort
 from neutrace.engines.openflow import OpenFlowEngine, OpenFlowState, compile_match
 from neutrace.engines.results import BridgeVisit
 from neutrace.packet import Packet, arp_request, ipv4
-from neutrace.syntax.ofactions import parse_actions
 from neutrace.syntax.ofctl import parse_flows
 from openflow_fixtures import VM1_IP, VM1_MAC, VM2_IP, VM2_MAC, seed_bridges
 
@@ -144,19 +143,7 @@ def test_learn_adds_the_same_flow_as_ovs(ovs_sandbox: OvsSandbox) -> None:
         state = OpenFlowState()
         OpenFlowEngine([br], host="h").run("nt-learn", "l1", pkt, state)
         (mine,) = [lf.flow for lf in state.learned_flows("h", "nt-learn")]
-        assert len(real) == 1
-        theirs_flow = real[0]
-        assert (mine.table, mine.priority, mine.cookie, mine.hard_timeout, mine.idle_timeout) == (
-            theirs_flow.table, theirs_flow.priority, theirs_flow.cookie,
-            theirs_flow.hard_timeout, theirs_flow.idle_timeout)
-        assert compile_match(mine.match)[0] == compile_match(theirs_flow.match)[0]
-        assert parse_actions(mine.actions) == parse_actions(theirs_flow.actions) or [
-            (type(a).__name__, getattr(a, "value", None), str(getattr(a, "dst", "")))
-            for a in parse_actions(mine.actions)
-        ] == [
-            (type(a).__name__, getattr(a, "value", None), str(getattr(a, "dst", "")))
-            for a in parse_actions(theirs_flow.actions)
-        ]
+        assert real == (mine,)  # the very flow OVS learned, as ovs-ofctl dumps it
     finally:
         delete_bridges(ovs_sandbox, ["nt-learn"])
 

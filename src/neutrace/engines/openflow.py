@@ -319,8 +319,16 @@ class _Bridge:
         self.ports: tuple[OvsPort, ...] = tuple(sorted(self.by_name.values(),
                                                        key=lambda p: p.ofport))
         self.flows_by_table: dict[int, list[Flow]] = {}
+        known = self.by_name
         for f in spec.flows:
             self.flows_by_table.setdefault(f.table, []).append(f)
+            for k, val in f.match:
+                if k == "in_port" and not val.isdigit() and _strip_quotes(val) not in known \
+                        and val.lower() not in F.RESERVED_PORTS:
+                    raise SyntaxParseError(
+                        spec.name, f"table={f.table}, priority={f.priority}",
+                        f"in_port={val}: bridge {spec.name} has no port {_strip_quotes(val)!r}",
+                        "use one of its ports: " + ", ".join(sorted(known)))
         self.tables: dict[int, _Table] = {}
 
     def ofport(self, name: str) -> int | None:
@@ -1068,7 +1076,7 @@ class OpenFlowEngine:
                     val = (v[F.SLOT_INDEX[s.field.slot]] >> s.shift) & ((1 << s.nbits) - 1)
                 else:
                     val = spec.value or 0
-                text = f"load:{val:#x}->{_nxm_name(spec.dst)}"
+                text = f"load:{val:#x}->{spec.dst.nxm()}" if val else f"load:0->{spec.dst.nxm()}"
                 actions.append(A.Load(val, spec.dst, text))
                 action_texts.append(text)
             elif spec.kind == "output" and spec.src is not None:
@@ -1269,14 +1277,20 @@ def _ct_state_text(state: int) -> str:
     return "|".join(names) if names else "0"
 
 
-def _nxm_name(sub: F.Subfield) -> str:
-    return str(sub)
+# The order in which ovs-ofctl prints match fields (lib/match.c, match_format)
+_PRINT_ORDER = {name: n for n, name in enumerate((
+    "conj_id", "pkt_mark", "ct_state", "ct_zone", "ct_mark", "ct_label",
+    *(f"reg{i}" for i in range(16)), "tun_id", "tun_src", "tun_dst", "metadata", "in_port",
+    "vlan_tci", "dl_src", "dl_dst", "dl_type", "arp_spa", "arp_tpa", "arp_op", "arp_sha",
+    "arp_tha", "nw_src", "nw_dst", "ipv6_src", "ipv6_dst", "nw_proto", "nw_tos", "nw_ttl",
+    "tp_src", "tp_dst", "nd_target", "nd_sll", "nd_tll", "tcp_flags",
+))}
 
 
 def _match_pairs(match: Match) -> tuple[tuple[str, str], ...]:
     """A compiled match written back as ovs-ofctl pairs (for learned flows)."""
     out: list[tuple[str, str]] = []
-    for i, val, mask in match:
+    for i, val, mask in sorted(match, key=lambda t: _PRINT_ORDER.get(F.SLOTS[t[0]], 99)):
         name = F.SLOTS[i]
         field = F.FIELDS[name] if name in F.FIELDS else None
         nbits = field.nbits if field is not None else 64

@@ -103,10 +103,16 @@ class Field:
 FIELDS: dict[str, Field] = {}
 
 
+NXM_NAMES: dict[str, str] = {}  # canonical name -> the NXM (else OXM) name OVS prints in actions
+
+
 def _add(names: tuple[str, ...], field: Field) -> None:
     for n in (field.name, *names):
         FIELDS[n] = field
         FIELDS[n.lower()] = field
+    nxm = [n for n in names if n.startswith("NXM_")] or [n for n in names if n.startswith("OXM_")]
+    if nxm and field.name not in NXM_NAMES:
+        NXM_NAMES[field.name] = nxm[0]
 
 
 _add(("NXM_OF_IN_PORT", "OXM_OF_IN_PORT", "in_port_oxm"),
@@ -382,11 +388,18 @@ class Subfield:
         return self.field.ofs + self.start
 
     def __str__(self) -> str:
+        return self.format(self.field.name)
+
+    def nxm(self) -> str:
+        """As OVS prints it in actions: ``NXM_NX_REG0[0..15]``."""
+        return self.format(NXM_NAMES.get(self.field.name, self.field.name))
+
+    def format(self, name: str) -> str:
         if self.start == 0 and self.nbits == self.field.nbits:
-            return f"{self.field.name}[]"
+            return f"{name}[]"
         if self.nbits == 1:
-            return f"{self.field.name}[{self.start}]"
-        return f"{self.field.name}[{self.start}..{self.start + self.nbits - 1}]"
+            return f"{name}[{self.start}]"
+        return f"{name}[{self.start}..{self.start + self.nbits - 1}]"
 
 
 _SUBFIELD_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d*)(?:\.\.(\d+))?\])?$")

@@ -397,3 +397,11 @@ def test_internal_miss_rule_counts_as_miss() -> None:
     visits = parse_ofproto_trace(text).visits
     assert visits[-1].match == "reg0=0x2" and visits[-1].is_miss
     assert not visits[0].is_miss
+
+
+def test_packet_in_miss_is_a_miss() -> None:
+    text = NESTED.replace("        26. No match.", '        26. No match, and a "packet-in" is '
+                          "called for.")
+    t = parse_ofproto_trace(text)
+    assert t.visits[-1].match is None and t.visits[-1].is_miss
+    assert format_ofproto_trace(t) == text

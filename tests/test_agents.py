@@ -95,8 +95,10 @@ def test_table_22_floods_vlan_1_to_both_other_hosts(seed: CloudState) -> None:
     cmpt1 = _ofport(br_tun, "vxlan-c0a87815")  # 192.168.120.21
     flood = [f for f in _flows(br_tun, 22) if f.match_value("dl_vlan") == "1"]
     assert len(flood) == 1
+    # OpenFlow 1.3 as Neutron installs it; an OpenFlow 1.0 dump shows
+    # strip_vlan,load:0x10050->NXM_NX_TUN_ID[],output:...
     assert flood[0].actions == (
-        f"strip_vlan,load:0x10050->NXM_NX_TUN_ID[],output:{ctrl},output:{cmpt1}")
+        f"pop_vlan,set_field:0x10050->tun_id,output:{ctrl},output:{cmpt1}")
     assert not [f for f in _flows(br_tun, 22) if f.match_value("dl_vlan") == "2"]
     port = br_tun.port("vxlan-c0a8780b")
     assert port is not None and port.type == "vxlan"
@@ -110,7 +112,7 @@ def test_br_ex_strips_vlan_2_and_drops_the_rest(seed: CloudState) -> None:
     phy = str(_ofport(br_ex, "phy-br-ex"))
     assert _ofport(br_ex, "eth3") == 1
     lines = [format_flow(f, cookie=False) for f in br_ex.flows]
-    assert f"table=0, priority=4,in_port={phy},dl_vlan=2 actions=strip_vlan,NORMAL" in lines
+    assert f"table=0, priority=4,in_port={phy},dl_vlan=2 actions=pop_vlan,NORMAL" in lines
     assert f"table=0, priority=2,in_port={phy} actions=drop" in lines
     assert not [f for f in br_ex.flows if f.match_value("dl_vlan") == "1"]
     assert br_ex.port("phy-br-ex") is not None
@@ -122,7 +124,7 @@ def test_table_4_on_ctrl_maps_the_tunnel_id_to_the_local_vlan(seed: CloudState) 
     lvid = _bridge(ctrl, "br-int").port("qr-466214fa-3d").tag  # type: ignore[union-attr]
     (flow,) = [f for f in _flows(_bridge(ctrl, "br-tun"), 4) if f.priority == 1]
     assert format_match(flow) == "tun_id=0x10050"
-    assert flow.actions == f"mod_vlan_vid:{lvid},resubmit(,10)"
+    assert flow.actions == f"push_vlan:0x8100,set_field:{4096 + lvid}->vlan_vid,goto_table:10"
 
 
 def test_qrouter_namespace_and_float_snat(seed: CloudState) -> None:
@@ -185,8 +187,8 @@ def test_anti_spoofing_flows_for_vm_ports_only(seed_pair: tuple[model.Cloud, Clo
     ofport = str(_ofport(br_int, "qvo" + _test02_port(seed_pair)[:11]))
     lines = [format_flow(f, cookie=False) for f in br_int.flows]
     assert (f"table=24, priority=2,arp,in_port={ofport},arp_spa=192.168.111.4 "
-            "actions=resubmit(,25)") in lines
-    assert f"table=0, priority=10,arp,in_port={ofport} actions=resubmit(,24)" in lines
+            "actions=goto_table:25") in lines
+    assert f"table=0, priority=10,arp,in_port={ofport} actions=goto_table:24" in lines
     ctrl_int = _bridge(_host(seed, "test-ctrl-01"), "br-int")
     assert not _flows(ctrl_int, 25)  # router and DHCP ports get no anti-spoofing
 
@@ -224,13 +226,13 @@ def test_l2population_floods_only_to_hosts_with_ports_of_the_network() -> None:
     to_ctrl = str(_ofport(cmpt2, "vxlan-c0a8780b"))
     flood = [f for f in _flows(cmpt2, 22) if f.priority == 1]
     assert [f.actions for f in flood] == [
-        f"strip_vlan,load:0x10050->NXM_NX_TUN_ID[],output:{to_ctrl}"]
+        f"pop_vlan,set_field:0x10050->tun_id,output:{to_ctrl}"]
     cloud = seed_cloud()
     qr_mac = cloud.port(QR_PORT).mac_address
     unicast = {f.match_value("dl_dst") for f in _flows(cmpt2, 20) if f.priority == 2}
     assert qr_mac in unicast and cloud.port(DHCP_PORT).mac_address in unicast
     arp = [f for f in _flows(cmpt2, 21) if f.match_value("arp_tpa") == "192.168.111.1"]
-    assert len(arp) == 1 and f"mod_dl_src:{qr_mac}" in arp[0].actions
+    assert len(arp) == 1 and f"set_field:{qr_mac}->eth_src,IN_PORT" in arp[0].actions
     assert not [p for p in _bridge(_host(state, "test-cmpt-01"), "br-tun").ports if p.is_tunnel]
     # the external network is flat: no l2pop tunnel traffic for the qg- port
     assert cloud.port(QG_PORT).mac_address not in unicast
@@ -307,9 +309,10 @@ def test_vlan_network_translation() -> None:
     br_ex, br_int = _bridge(host, "br-ex"), _bridge(host, "br-int")
     phy, int_ = _ofport(br_ex, "phy-br-ex"), _ofport(br_int, "int-br-ex")
     lines = [format_flow(f, cookie=False) for f in br_ex.flows + br_int.flows]
-    assert f"table=0, priority=4,in_port={phy},dl_vlan=2 actions=mod_vlan_vid:100,NORMAL" in lines
+    assert (f"table=0, priority=4,in_port={phy},dl_vlan=2 "
+            "actions=set_field:4196->vlan_vid,NORMAL") in lines
     assert (f"table=0, priority=3,in_port={int_},dl_vlan=100 "
-            "actions=mod_vlan_vid:2,resubmit(,58)") in lines
+            "actions=set_field:4098->vlan_vid,goto_table:58") in lines
 
 
 def test_vm_port_bound_elsewhere_is_rejected() -> None:

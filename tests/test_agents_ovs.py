@@ -2,8 +2,8 @@
 
 Per host: the host's bridges are created in the private sandbox (datapath_type=dummy) with every
 port at its ofport, patch and tunnel options as programmed; each bridge's flows are loaded with
-``ovs-ofctl add-flows`` and ``ovs-ofctl dump-flows`` must print exactly our lines (statistics
-removed). The bridges are deleted afterwards.
+``ovs-ofctl -O OpenFlow13 add-flows`` and ``-O OpenFlow13 dump-flows`` must print exactly our
+lines (statistics removed). The bridges are deleted afterwards.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def _vsctl_blocks(text: str) -> dict[str, set[str]]:
 
 
 def _dump(ovs: OvsSandbox, bridge: str) -> list[str]:
-    text = ovs.ofctl("dump-flows", ovs.bridge_socket(bridge))
+    text = ovs.ofctl("-O", "OpenFlow13", "dump-flows", ovs.bridge_socket(bridge))
     lines = []
     for line in text.splitlines()[1:]:
         lines.append(STATS.sub("", line.strip()))
@@ -92,8 +92,8 @@ def test_flows_load_into_ovs_and_dump_back(ovs_sandbox: OvsSandbox, source: str,
             _create(ovs_sandbox, host)
             for br in host.ovs_bridges:
                 flows = "".join(format_flow(f) + "\n" for f in br.flows)
-                ovs_sandbox.ofctl("add-flows", ovs_sandbox.bridge_socket(br.name), "-",
-                                  stdin=flows)
+                ovs_sandbox.ofctl("-O", "OpenFlow13", "add-flows",
+                                  ovs_sandbox.bridge_socket(br.name), "-", stdin=flows)
                 ours = sorted(format_flow(f) for f in br.flows)
                 assert _dump(ovs_sandbox, br.name) == ours, (host.name, br.name)
                 ofports = {p.name: p.ofport for p in br.ports}

@@ -43,7 +43,8 @@ def test_renderers_cover_the_state() -> None:
     assert br_tun is not None
     flows = dump_flows(br_tun)
     assert flows.count("\n") == len(br_tun.flows)
-    assert " table=4, priority=1,tun_id=0x10050 actions=mod_vlan_vid:1,resubmit(,10)" in flows
+    assert (" table=4, priority=1,tun_id=0x10050 "
+            "actions=push_vlan:0x8100,set_field:4097->vlan_vid,goto_table:10") in flows
     vsctl = ovs_vsctl_show(ctrl.ovs_bridges)
     assert "        Port qr-466214fa-3d\n            tag: 1\n" in vsctl
     ns = ctrl.namespace(f"qrouter-{ROUTER}")
@@ -65,9 +66,9 @@ def test_cli_show_text_filters(seed_loader: None, tmp_path: Path) -> None:
     result = runner.invoke(app, ["show", str(tmp_path / "cloud.yaml"), "--host", "test-cmpt-02",
                                  "--bridge", "br-ex"])
     assert result.exit_code == 0, result.output
-    assert "ovs-ofctl dump-flows br-ex" in result.output
+    assert "ovs-ofctl -O OpenFlow13 dump-flows br-ex" in result.output
     assert "dump-flows br-int" not in result.output
-    assert "priority=4,in_port=2,dl_vlan=2 actions=strip_vlan,NORMAL" in result.output
+    assert "priority=4,in_port=2,dl_vlan=2 actions=pop_vlan,NORMAL" in result.output
     result = runner.invoke(app, ["show", str(tmp_path / "cloud.yaml"), "--host", "test-ctrl-01",
                                  "--namespace", f"qrouter-{ROUTER}"])
     assert result.exit_code == 0, result.output
@@ -93,4 +94,5 @@ def test_cli_show_the_real_seed_file() -> None:
     result = CliRunner().invoke(app, ["show", str(SEED_YAML), "--host", "test-ctrl-01",
                                       "--bridge", "br-tun"])
     assert result.exit_code == 0, result.output
-    assert "tun_id=0x10050 actions=mod_vlan_vid:1,resubmit(,10)" in result.output
+    assert "tun_id=0x10050 actions=push_vlan:0x8100,set_field:4097->vlan_vid,goto_table:10" in (
+        result.output)

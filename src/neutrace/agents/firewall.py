@@ -144,12 +144,12 @@ class HybridFirewall:
             f = self.iptables.tables(v)["filter"]
             f.add_chain("sg-fallback")
             f.add_rule("sg-fallback", "-j DROP", comment=UNMATCH_DROP)
+        # set_members creates the set even when the group has no member of that ethertype
         for sg_id, members in sg_members.items():
             for ethertype, ips in members.items():
-                if ips:
-                    name = ("N" + ethertype + sg_id)[: c.IPSET_NAME_MAX_LENGTH]
-                    family = "inet" if ethertype == "IPv4" else "inet6"
-                    self.ipsets[name] = (family, ips)
+                name = ("N" + ethertype + sg_id)[: c.IPSET_NAME_MAX_LENGTH]
+                family = "inet" if ethertype == "IPv4" else "inet6"
+                self.ipsets[name] = (family, ips)
 
     # -- helpers mirroring IptablesFirewallDriver --------------------------------------------
     def _both(self, table: str, chain: str, v4: list[str], v6: list[str], top: bool = False,
@@ -402,7 +402,8 @@ def _fw_port(port: model.Port) -> FwPort:
 
 
 def program_firewall(cloud: model.Cloud, plan: HostPlan) -> FirewallState | None:
-    """The root namespace's iptables/ip6tables/ipset text, or None without the hybrid driver."""
+    """The root namespace's iptables/ip6tables/ipset text, or None without the hybrid driver.
+    A host without ports gets empty texts: the agent only applies rules when it has ports."""
     if plan.host.firewall_driver != "iptables_hybrid":
         return None
     trusted = [v.port.id for v in plan.vifs if v.is_network_owned]
@@ -429,6 +430,9 @@ def program_firewall(cloud: model.Cloud, plan: HostPlan) -> FirewallState | None
         sg_members.setdefault(remote, {})[ethertype] = ips
     for fp in filtered:
         fp.security_group_rules = _provider_rules(fp)
+    if not (trusted or ports):
+        # nothing to filter: the agent never applies its iptables manager
+        return FirewallState("", "", "")
     fw = HybridFirewall(sg_rules, sg_members)
     fw.process_trusted_ports(trusted)
     fw.setup_chains(filtered, unfiltered)

@@ -19,10 +19,12 @@ order the agent works, because that order fixes the ofport numbers:
 6. with l2_population, the ``fdb_add`` entries: tunnel ports only towards hosts with ports of the
    same network, flood flows to those, unicast flows (table 20) and ARP responder entries (21).
 
-Flows are written as ``ovs-ofctl dump-flows`` prints what the native (os-ken) driver installs
-over OpenFlow 1.3 (goto_table prints as ``resubmit(,N)``, push_vlan+set_field as
-``mod_vlan_vid``, pop_vlan as ``strip_vlan``, set_field tun_id as ``load:...->NXM_NX_TUN_ID[]``),
-with match fields in the order ovs-ofctl prints them. Each bridge has one stable cookie
+Flows are written as ``ovs-ofctl -O OpenFlow13 dump-flows`` prints what the native (os-ken)
+driver installs over OpenFlow 1.3: ``goto_table:N`` instructions, ``push_vlan:0x8100,
+set_field:<4096+vid>->vlan_vid``, ``pop_vlan``, ``set_field:<id>->tun_id``, with match fields in
+the order ovs-ofctl prints them (so ``ovs-ofctl -O OpenFlow13 add-flows`` recreates Neutron's
+flows exactly; a plain OpenFlow 1.0 dump of them shows resubmit/mod_vlan_vid/strip_vlan/load).
+Each bridge has one stable cookie
 (Neutron's per-bridge default cookie, derived from host and bridge instead of drawn at random).
 """
 
@@ -120,8 +122,19 @@ class BridgeBuilder:
                          protocols=c.OVS_PROTOCOLS)
 
 
-def _resubmit(table: int) -> str:
-    return f"resubmit(,{table})"
+OFPVID_PRESENT = 0x1000
+
+
+def _goto(table: int) -> str:
+    return f"goto_table:{table}"
+
+
+def _set_vlan(vid: int) -> str:
+    return f"set_field:{vid | OFPVID_PRESENT}->vlan_vid"
+
+
+def _push_vlan(vid: int) -> str:
+    return f"push_vlan:0x8100,{_set_vlan(vid)}"
 
 
 def _masked_ip(cidr: str) -> str:
@@ -168,16 +181,16 @@ class OvsAgent:
     def setup_integration_br(self) -> None:
         br = self.int_br
         br.add_flow(c.CANARY_TABLE, 0, (), "drop")
-        br.add_flow(c.LOCAL_SWITCHING, 0, (), _resubmit(c.PACKET_RATE_LIMIT))
-        br.add_flow(c.PACKET_RATE_LIMIT, 0, (), _resubmit(c.BANDWIDTH_RATE_LIMIT))
-        br.add_flow(c.BANDWIDTH_RATE_LIMIT, 0, (), _resubmit(c.TRANSIENT_TABLE))
+        br.add_flow(c.LOCAL_SWITCHING, 0, (), _goto(c.PACKET_RATE_LIMIT))
+        br.add_flow(c.PACKET_RATE_LIMIT, 0, (), _goto(c.BANDWIDTH_RATE_LIMIT))
+        br.add_flow(c.BANDWIDTH_RATE_LIMIT, 0, (), _goto(c.TRANSIENT_TABLE))
         br.add_flow(c.TRANSIENT_TABLE, 1, (), "NORMAL")
         br.add_flow(c.ARP_SPOOF_TABLE, 0, (), "drop")
         br.add_flow(c.LOCAL_SWITCHING, c.OPENFLOW_MAX_PRIORITY,
                     (("dl_vlan", str(c.DEAD_VLAN_TAG)),), "drop")
         br.add_flow(c.TRANSIENT_EGRESS_TABLE, 3, (), "NORMAL")
-        br.add_flow(c.LOCAL_EGRESS_TABLE, 0, (), _resubmit(c.PACKET_RATE_LIMIT))
-        br.add_flow(c.LOCAL_IP_TABLE, 0, (), _resubmit(c.PACKET_RATE_LIMIT))
+        br.add_flow(c.LOCAL_EGRESS_TABLE, 0, (), _goto(c.PACKET_RATE_LIMIT))
+        br.add_flow(c.LOCAL_IP_TABLE, 0, (), _goto(c.PACKET_RATE_LIMIT))
 
     # -- 2. physical bridges ----------------------------------------------------------------------
     def setup_physical_bridges(self) -> None:
@@ -207,29 +220,29 @@ class OvsAgent:
         self.patch_int_ofport = tun.add_port(
             c.TUN_PEER_PATCH_PORT, "patch", {"peer": c.INT_PEER_PATCH_PORT})
         p = self.patch_int_ofport
-        tun.add_flow(c.LOCAL_SWITCHING, 1, (("in_port", str(p)),), _resubmit(c.PATCH_LV_TO_TUN))
+        tun.add_flow(c.LOCAL_SWITCHING, 1, (("in_port", str(p)),), _goto(c.PATCH_LV_TO_TUN))
         tun.add_flow(c.LOCAL_SWITCHING, 0, (), "drop")
         if self.arp_responder:
             tun.add_flow(c.PATCH_LV_TO_TUN, 1, (("arp", ""), ("dl_dst", addr.BROADCAST_MAC)),
-                         _resubmit(c.ARP_RESPONDER))
+                         _goto(c.ARP_RESPONDER))
         tun.add_flow(c.PATCH_LV_TO_TUN, 0, (("dl_dst", "00:00:00:00:00:00/01:00:00:00:00:00"),),
-                     _resubmit(c.UCAST_TO_TUN))
+                     _goto(c.UCAST_TO_TUN))
         tun.add_flow(c.PATCH_LV_TO_TUN, 0, (("dl_dst", "01:00:00:00:00:00/01:00:00:00:00:00"),),
-                     _resubmit(c.FLOOD_TO_TUN))
+                     _goto(c.FLOOD_TO_TUN))
         for tunnel_type in c.TUNNEL_NETWORK_TYPES:
             tun.add_flow(c.TUN_TABLE[tunnel_type], 0, (), "drop")
         learn = (
             f"learn(table={c.UCAST_TO_TUN},hard_timeout={c.LEARN_HARD_TIMEOUT},priority=1,"
             f"cookie={tun.cookie:#x},NXM_OF_VLAN_TCI[0..11],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],"
             "load:0->NXM_OF_VLAN_TCI[],load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],"
-            f"output:NXM_OF_IN_PORT[]),output:{p}")
+            f"output:OXM_OF_IN_PORT[]),output:{p}")
         tun.add_flow(c.LEARN_FROM_TUN, 2, (("arp", ""), ("arp_tha", addr.BROADCAST_MAC)), learn)
         tun.add_flow(c.LEARN_FROM_TUN, 2, (("icmp6", ""), ("icmp_type", "134")), learn)
         tun.add_flow(c.LEARN_FROM_TUN, 2, (("icmp6", ""), ("icmp_type", "136")), learn)
         tun.add_flow(c.LEARN_FROM_TUN, 1, (), learn)
-        tun.add_flow(c.UCAST_TO_TUN, 0, (), _resubmit(c.FLOOD_TO_TUN))
+        tun.add_flow(c.UCAST_TO_TUN, 0, (), _goto(c.FLOOD_TO_TUN))
         if self.arp_responder:
-            tun.add_flow(c.ARP_RESPONDER, 0, (), _resubmit(c.FLOOD_TO_TUN))
+            tun.add_flow(c.ARP_RESPONDER, 0, (), _goto(c.FLOOD_TO_TUN))
         tun.add_flow(c.FLOOD_TO_TUN, 0, (), "drop")
 
     # -- 4. tunnels -------------------------------------------------------------------------------
@@ -256,7 +269,7 @@ class OvsAgent:
                                       options)
         self.tun_ofports[remote_ip] = ofport
         self.tun_br.add_flow(c.LOCAL_SWITCHING, 1, (("in_port", str(ofport)),),
-                             _resubmit(c.TUN_TABLE[tunnel_type]))
+                             _goto(c.TUN_TABLE[tunnel_type]))
         return ofport
 
     def tunnel_sync(self) -> None:
@@ -290,7 +303,7 @@ class OvsAgent:
                 self.install_flood_to_tun(lvid, net.segmentation_id, ofports)
             self.tun_br.add_flow(
                 c.TUN_TABLE[net.network_type], 1, (("tun_id", f"{net.segmentation_id:#x}"),),
-                f"mod_vlan_vid:{lvid},{_resubmit(c.LEARN_FROM_TUN)}")
+                f"{_push_vlan(lvid)},{_goto(c.LEARN_FROM_TUN)}")
         elif net.network_type in (model.TYPE_FLAT, model.TYPE_VLAN):
             physnet = net.physical_network or ""
             phys_br = self.phys_brs[physnet]
@@ -299,24 +312,24 @@ class OvsAgent:
             if net.network_type == model.TYPE_FLAT:
                 phys_br.add_flow(c.LOCAL_SWITCHING, 4,
                                  (("in_port", phys_port), ("dl_vlan", str(lvid))),
-                                 "strip_vlan,NORMAL")
+                                 "pop_vlan,NORMAL")
                 self.int_br.add_flow(c.LOCAL_SWITCHING, 3,
                                      (("in_port", int_port), ("vlan_tci", "0x0000/0x1fff")),
-                                     f"mod_vlan_vid:{lvid},{_resubmit(c.PACKET_RATE_LIMIT)}")
+                                     f"{_push_vlan(lvid)},{_goto(c.PACKET_RATE_LIMIT)}")
             else:
                 seg = net.segmentation_id
                 phys_br.add_flow(c.LOCAL_SWITCHING, 4,
                                  (("in_port", phys_port), ("dl_vlan", str(lvid))),
-                                 f"mod_vlan_vid:{seg},NORMAL")
+                                 f"{_set_vlan(seg or 0)},NORMAL")
                 self.int_br.add_flow(c.LOCAL_SWITCHING, 3,
                                      (("in_port", int_port), ("dl_vlan", str(seg))),
-                                     f"mod_vlan_vid:{lvid},{_resubmit(c.PACKET_RATE_LIMIT)}")
+                                     f"{_set_vlan(lvid)},{_goto(c.PACKET_RATE_LIMIT)}")
 
     def install_flood_to_tun(self, lvid: int, segmentation_id: int, ofports: list[int]) -> None:
         assert self.tun_br is not None
         outputs = ",".join(f"output:{p}" for p in ofports)
         self.tun_br.add_flow(c.FLOOD_TO_TUN, 1, (("dl_vlan", str(lvid)),),
-                             f"strip_vlan,load:{segmentation_id:#x}->NXM_NX_TUN_ID[],{outputs}")
+                             f"pop_vlan,set_field:{segmentation_id:#x}->tun_id,{outputs}")
 
     def bind_ports(self) -> None:
         for vif in self.plan.vifs:
@@ -345,8 +358,8 @@ class OvsAgent:
         # set_allowed_macs_for_port
         for mac in sorted(macs):
             br.add_flow(c.MAC_SPOOF_TABLE, 2, (("in_port", ofport), ("dl_src", mac)),
-                        _resubmit(c.LOCAL_EGRESS_TABLE))
-        br.add_flow(c.LOCAL_SWITCHING, 9, (("in_port", ofport),), _resubmit(c.MAC_SPOOF_TABLE))
+                        _goto(c.LOCAL_EGRESS_TABLE))
+        br.add_flow(c.LOCAL_SWITCHING, 9, (("in_port", ofport),), _goto(c.MAC_SPOOF_TABLE))
         v6 = [a for a in addresses if ipaddress.ip_network(a, strict=False).version == 6]
         v6 += [ipv6_lla(m) for m in macs]
         if not any(ipaddress.ip_network(a, strict=False).prefixlen == 0 for a in v6):
@@ -354,18 +367,18 @@ class OvsAgent:
                 br.add_flow(c.ARP_SPOOF_TABLE, 2,
                             (("icmp6", ""), ("in_port", ofport), ("icmp_type", "136"),
                              ("nd_target", _masked_ip(ip))),
-                            _resubmit(c.PACKET_RATE_LIMIT))
+                            _goto(c.PACKET_RATE_LIMIT))
             br.add_flow(c.LOCAL_SWITCHING, 10,
                         (("icmp6", ""), ("in_port", ofport), ("icmp_type", "136")),
-                        _resubmit(c.ARP_SPOOF_TABLE))
+                        _goto(c.ARP_SPOOF_TABLE))
         v4 = [a for a in addresses if ipaddress.ip_network(a, strict=False).version == 4]
         if not any(ipaddress.ip_network(a, strict=False).prefixlen == 0 for a in v4):
             for ip in sorted(set(v4)):
                 br.add_flow(c.ARP_SPOOF_TABLE, 2,
                             (("arp", ""), ("in_port", ofport), ("arp_spa", _masked_ip(ip))),
-                            _resubmit(c.MAC_SPOOF_TABLE))
+                            _goto(c.MAC_SPOOF_TABLE))
             br.add_flow(c.LOCAL_SWITCHING, 10, (("arp", ""), ("in_port", ofport)),
-                        _resubmit(c.ARP_SPOOF_TABLE))
+                        _goto(c.ARP_SPOOF_TABLE))
 
     # -- 6. l2 population -------------------------------------------------------------------------
     def fdb_add(self) -> None:
@@ -393,18 +406,16 @@ class OvsAgent:
                             self.install_arp_responder(lvid, fip.ip_address, mac)
                         self.tun_br.add_flow(
                             c.UCAST_TO_TUN, 2, (("dl_vlan", str(lvid)), ("dl_dst", mac)),
-                            f"strip_vlan,load:{net.segmentation_id:#x}->NXM_NX_TUN_ID[],"
+                            f"pop_vlan,set_field:{net.segmentation_id:#x}->tun_id,"
                             f"output:{ofport}")
 
     def install_arp_responder(self, lvid: int, ip: str, mac: str) -> None:
         assert self.tun_br is not None
-        mac_int = addr.mac_to_int(mac)
-        ip_int = int(ipaddress.IPv4Address(ip))
         actions = (
-            "load:0x2->NXM_OF_ARP_OP[],move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
-            f"move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],load:{mac_int:#x}->NXM_NX_ARP_SHA[],"
-            f"load:{ip_int:#x}->NXM_OF_ARP_SPA[],move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
-            f"mod_dl_src:{mac},IN_PORT")
+            "set_field:2->arp_op,move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
+            f"move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],set_field:{mac}->arp_sha,"
+            f"set_field:{ip}->arp_spa,move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
+            f"set_field:{mac}->eth_src,IN_PORT")
         self.tun_br.add_flow(c.ARP_RESPONDER, 1,
                              (("arp", ""), ("dl_vlan", str(lvid)), ("arp_tpa", ip)), actions)
 

@@ -1,8 +1,9 @@
 """Text views of a `HostState` (layer 3), in the shapes of the tools an operator would run:
 
 - ``ovs-vsctl show`` (bridges, ports, tags, interface types and options; no UUIDs/controllers);
-- ``ovs-ofctl dump-flows <bridge>`` (without statistics, so the lines load back with
-  ``ovs-ofctl add-flows``), flows sorted by table, then priority (highest first);
+- ``ovs-ofctl -O OpenFlow13 dump-flows <bridge>`` (without statistics, so the lines load back
+  with ``ovs-ofctl -O OpenFlow13 add-flows``), flows sorted by table, then priority (highest
+  first);
 - ``ip addr`` / ``ip route`` / ``sysctl`` per namespace (``ip netns exec <ns> ...``);
 - ``iptables-save`` / ``ip6tables-save`` / ``ipset save`` per namespace, verbatim.
 """
@@ -55,7 +56,8 @@ def _quote(value: str) -> str:
 
 
 def dump_flows(bridge: OvsBridge) -> str:
-    """One line per flow, as ``ovs-ofctl dump-flows`` prints them minus statistics."""
+    """One line per flow, as ``ovs-ofctl -O OpenFlow13 dump-flows`` prints them minus
+    statistics."""
     flows = sorted(bridge.flows, key=lambda f: (f.table, -f.priority))
     return "".join(f" {format_flow(f)}\n" for f in flows)
 
@@ -151,7 +153,7 @@ def host_text(host: HostState, bridge: str | None = None, namespace: str | None 
         if bridges:
             out += ["--- ovs-vsctl show ---\n", ovs_vsctl_show(bridges)]
         for b in bridges:
-            out += [f"--- ovs-ofctl dump-flows {b.name} ---\n", dump_flows(b)]
+            out += [f"--- ovs-ofctl -O OpenFlow13 dump-flows {b.name} ---\n", dump_flows(b)]
     if bridge is None:
         for ns in host.namespaces:
             if namespace is None or ns.name == namespace:

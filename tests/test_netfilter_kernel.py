@@ -207,3 +207,134 @@ def test_random_rulesets_match_the_kernel(router_lab: Lab, ruleset: str,
                   e.reply.src, e.reply.dst, str(e.reply.sport), str(e.reply.dport))
                  for e in sim.state.conntrack_of("lab", "r")}
     assert engine_ct == kernel_ct, ruleset
+
+
+# -- the same through a Linux bridge (bridge netfilter, physdev) --------------------------------
+
+BR_SRC = ("10.20.0.2", "10.20.0.3")
+BR_DST = ("10.20.0.10",)
+BR_CIDRS = ("10.20.0.0/24", "10.20.0.2/32", "10.20.0.10/32", "10.20.0.0/30")
+
+
+def bridge_namespaces(ruleset: str = "", sink: str = "") -> list[Namespace]:
+    return [
+        Namespace("h", interfaces=(
+            Interface("qbr0", "bridge", "02:00:00:00:0c:01"),
+            Interface("tap0", VETH, "fe:00:00:00:0c:02", peer="eth0", peer_namespace="a",
+                      master="qbr0"),
+            Interface("qvb0", VETH, "02:00:00:00:0c:03", peer="eth0", peer_namespace="b",
+                      master="qbr0"),
+        ), iptables=ruleset, sysctls=(("net.bridge.bridge-nf-call-iptables", "1"),)),
+        Namespace("a", interfaces=(
+            Interface("eth0", VETH, "02:00:00:00:0a:0a",
+                      addresses=tuple(f"{ip}/24" for ip in BR_SRC), peer="tap0",
+                      peer_namespace="h"),)),
+        Namespace("b", interfaces=(
+            Interface("eth0", VETH, "02:00:00:00:0b:0b",
+                      addresses=tuple(f"{ip}/24" for ip in BR_DST), peer="qvb0",
+                      peer_namespace="h"),), iptables=sink),
+    ]
+
+
+@st.composite
+def physdev_rule(draw: st.DrawFn, chain: str, users: list[str]) -> str:
+    parts = ["-A", chain]
+    if draw(st.booleans()):
+        parts += (["!"] if draw(st.booleans()) else []) + ["-s", draw(st.sampled_from(BR_CIDRS))]
+    if chain != "PREROUTING" and draw(st.booleans()):
+        parts += (["!"] if draw(st.booleans()) else []) + [
+            draw(st.sampled_from(["-i", "-o"])), draw(st.sampled_from(["qbr0", "qbr+", "tap0"]))]
+    elif draw(st.booleans()):
+        parts += ["-i", draw(st.sampled_from(["qbr0", "tap0"]))]
+    if draw(st.booleans()):
+        parts += ["-p", "udp", "-m", "udp", "--dport", str(draw(st.sampled_from(PORTS)))]
+    opts: list[str] = []
+    if draw(st.booleans()):
+        opts += (["!"] if draw(st.booleans()) else []) + [
+            "--physdev-in", draw(st.sampled_from(["tap0", "qvb0", "tap+"]))]
+    if chain != "PREROUTING" and draw(st.booleans()):
+        opts += ["--physdev-out", draw(st.sampled_from(["tap0", "qvb0", "qvb+"]))]
+        opts += ["--physdev-is-bridged"]
+    elif draw(st.booleans()):
+        opts += (["!"] if draw(st.booleans()) else []) + [
+            draw(st.sampled_from(["--physdev-is-bridged", "--physdev-is-in"]))]
+    if opts:
+        parts += ["-m", "physdev", *opts]
+    if chain == "PREROUTING":
+        parts += ["-j", "CT", "--zone", str(draw(st.integers(1, 5)))]
+    else:
+        target = draw(st.sampled_from(["ACCEPT", "DROP", "RETURN", "", *users]))
+        if target:
+            parts += ["-j", target]
+    return " ".join(parts)
+
+
+@st.composite
+def bridge_rulesets(draw: st.DrawFn) -> str:
+    users = ["neutron-openvswi-sg-chain"]
+    lines = ["*raw", ":PREROUTING ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]"]
+    lines += [draw(physdev_rule("PREROUTING", [])) for _ in range(draw(st.integers(0, 2)))]
+    lines += ["COMMIT", "*filter", ":INPUT ACCEPT [0:0]",
+              f":FORWARD {draw(st.sampled_from(['ACCEPT', 'DROP']))} [0:0]",
+              ":OUTPUT ACCEPT [0:0]", *[f":{u} - [0:0]" for u in users]]
+    lines += [draw(physdev_rule("FORWARD", users)) for _ in range(draw(st.integers(1, 4)))]
+    lines += [draw(physdev_rule(users[0], [])) for _ in range(draw(st.integers(0, 3)))]
+    lines += ["-A FORWARD -m state --state INVALID -j DROP"] if draw(st.booleans()) else []
+    return "\n".join([*lines, "COMMIT", ""])
+
+
+@pytest.fixture(scope="module")
+def bridge_lab() -> Iterator[Lab]:
+    from conftest import have_root_netns, require
+
+    require(have_root_netns(), "root with iproute2 (network namespaces)")
+    lab = Lab(lab_tag(), bridge_namespaces())
+    try:
+        yield lab.up()
+    finally:
+        lab.down()
+
+
+BR_PACKETS = st.lists(
+    st.tuples(st.sampled_from(BR_SRC), st.sampled_from(PORTS), st.sampled_from(BR_DST),
+              st.sampled_from(PORTS)),
+    min_size=1, max_size=3, unique_by=lambda p: p[3])
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(bridge_rulesets(), BR_PACKETS)
+def test_random_bridge_rulesets_match_the_kernel(
+    bridge_lab: Lab, ruleset: str, packets: list[tuple[str, int, str, int]],
+) -> None:
+    lab = bridge_lab
+    sink = sink_rules([p[3] for p in packets])
+    # the neighbours are static on both sides, so no ARP (and no flood) precedes the packets
+    lab.exec("h", "iptables-restore", stdin=ruleset)
+    lab.exec("b", "iptables-restore", stdin=sink)
+    lab.exec("h", "conntrack", "-F", check=False)
+    for src in BR_SRC:
+        lab.exec("b", "ip", "neigh", "replace", src, "lladdr", "02:00:00:00:0a:0a", "dev", "eth0")
+    lab.exec("a", "ip", "neigh", "replace", BR_DST[0], "lladdr", "02:00:00:00:0b:0b", "dev",
+             "eth0")
+    lab.exec("a", "python3", "-c", SEND, *[f"{s},{sp},{d},{dp}" for s, sp, d, dp in packets])
+
+    spaces = bridge_namespaces(ruleset, sink)
+    sim = MiniWalk(spaces)
+    # the kernel bridge has learned both MACs from earlier examples / ARP
+    sim.state.fdb_of("lab", "qbr0").update({"02:00:00:00:0a:0a": "tap0",
+                                            "02:00:00:00:0b:0b": "qvb0"})
+    reached_engine = set()
+    for src, sport, dst, dport in packets:
+        ends = sim.send("a", ipv4("", "", src, dst, IPPROTO_UDP, sport, dport))
+        assert len(ends) == 1
+        if ends[0].namespace == "b":
+            reached_engine.add(dport)
+    reached_kernel = {packets[i][3] for (_, _, i) in lab.hit_rules("b")}
+    assert reached_engine == reached_kernel, ruleset
+    assert sim.rules_hit([spaces[0]])["h"] == lab.hit_rules("h"), ruleset
+    kernel_ct = {(e.get("zone", "0"), e["orig_src"], e["orig_dport"])
+                 for e in lab.conntrack("h") if e["proto"] == "udp"}
+    engine_ct = {(str(e.zone), e.orig.src, str(e.orig.dport))
+                 for e in sim.state.conntrack_of("lab", "h")}
+    assert engine_ct == kernel_ct, ruleset

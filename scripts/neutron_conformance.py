@@ -40,6 +40,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -338,6 +339,10 @@ class CommandRouter:
             if not ns:
                 return None
         if cmd and os.path.basename(cmd[0]) in self.NETFILTER:
+            if cmd[1:] == ["--version"]:
+                return cmd  # read-only: the version of the tools decides --random-fully
+            if not ns:
+                return None
             return ["ip", "netns", "exec", ns, *cmd]
         return None
 
@@ -681,16 +686,241 @@ def _define_app() -> None:
     globals()["ConformanceOSKenApp"] = ConformanceOSKenApp
 
 
+# ---------------------------------------------------------------------------------------------
+# the L3 agent (legacy routers) and the DHCP agent: their iptables, in child processes
+
+
+class _Anything:
+    """Stands in for what touches the system outside netfilter (ip_lib devices, routes, the
+    interface driver, radvd): accepts every call, answers nothing."""
+
+    DEV_NAME_LEN = 14  # neutron.agent.linux.interface.LinuxInterfaceDriver.DEV_NAME_LEN
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        return _Anything()
+
+    def __call__(self, *a: Any, **kw: Any) -> Any:
+        return _Anything()
+
+    def __iter__(self) -> Any:
+        return iter(())
+
+
+def _block_privsep() -> None:
+    """No privileged helper may start: nothing may reach the host's own namespaces."""
+    from oslo_privsep import priv_context
+
+    def refuse(self: Any, *a: Any, **kw: Any) -> None:
+        raise RuntimeError("neutron_conformance: privsep is blocked (a call reached the system)")
+
+    priv_context.PrivContext.start = refuse
+
+
+def router_dict(cloud: Any, router: Any) -> dict[str, Any]:
+    """A legacy router as the L3 plugin's sync_routers RPC hands it to the L3 agent."""
+    import netaddr
+
+    def port_dict(port_id: str) -> dict[str, Any]:
+        p = cloud.port(port_id)
+        net = cloud.network(p.network_id)
+        fixed, subnets = [], []
+        for f in p.fixed_ips:
+            sn = cloud.subnet(f.subnet_id)
+            fixed.append({"subnet_id": sn.id, "ip_address": f.ip_address,
+                          "prefixlen": netaddr.IPNetwork(sn.cidr).prefixlen})
+            subnets.append({"id": sn.id, "cidr": sn.cidr, "gateway_ip": sn.gateway_ip,
+                            "dns_nameservers": list(sn.dns_nameservers), "ipv6_ra_mode": None,
+                            "subnetpool_id": None, "host_routes": []})
+        return {"id": p.id, "network_id": p.network_id, "mac_address": p.mac_address,
+                "fixed_ips": fixed, "subnets": subnets, "extra_subnets": [], "mtu": net.mtu,
+                "admin_state_up": True, "device_owner": p.device_owner,
+                "device_id": router.id, "address_scopes": {"4": None, "6": None},
+                "binding:host_id": router.host}
+
+    gw = router.external_gateway
+    fips = [{"id": f.id, "floating_ip_address": f.floating_ip_address,
+             "fixed_ip_address": f.fixed_ip_address, "port_id": f.port_id,
+             "floating_network_id": f.floating_network_id, "router_id": router.id,
+             "status": "DOWN", "fixed_ip_address_scope": None}
+            for f in cloud.floating_ips if f.router_id == router.id]
+    gw_port = port_dict(gw.port_id) if gw else None
+    return {
+        "id": router.id, "name": router.name, "admin_state_up": True, "distributed": False,
+        "ha": False, "enable_snat": gw.enable_snat if gw else True,
+        "external_gateway_info": ({"network_id": gw.network_id, "enable_snat": gw.enable_snat,
+                                   "external_fixed_ips": gw_port["fixed_ips"]}
+                                  if gw and gw_port else None),
+        "gw_port": gw_port, "gw_port_host": None,
+        "_interfaces": [port_dict(pid) for pid in router.interface_port_ids],
+        "_floatingips": fips,
+        "routes": [{"destination": d, "nexthop": n} for d, n in router.routes],
+    }
+
+
+def _save(netns: str) -> dict[str, str]:
+    out = {}
+    for tool in ("iptables-save", "ip6tables-save"):
+        p = subprocess.run(["ip", "netns", "exec", netns, tool], capture_output=True, text=True,
+                           check=False)
+        out[tool] = p.stdout
+    p = subprocess.run(["ip", "netns", "exec", netns, "ipset", "save"], capture_output=True,
+                       text=True, check=False)
+    out["ipset"] = p.stdout
+    return out
+
+
+def run_l3(cloud: Any, host: Any) -> dict[str, Any]:
+    """Neutron's L3 agent code for the legacy routers hosted on ``host``: LegacyRouter
+    ``initialize`` + ``process`` and the metadata driver's AFTER_CREATE callback, as
+    ``L3NATAgent._process_added_router`` runs them. Every qrouter namespace's netfilter
+    commands run in a private namespace; devices, addresses and routes are not made."""
+    from neutron_lib.callbacks import events, registry, resources
+    from neutron_lib import context as n_context
+    from oslo_config import cfg
+    from oslo_utils import netutils
+
+    from neutron.agent.l3 import legacy_router, namespaces, router_info
+    from neutron.agent.linux import utils as linux_utils
+    from neutron.agent.metadata import driver as metadata_driver
+    from neutron.common import config as common_config
+    from neutron.conf.agent import common as agent_config
+    from neutron.conf.agent.l3 import config as l3_config
+    from neutron.conf.agent.metadata import config as meta_config
+
+    common_config.register_common_config_options()
+    agent_config.register_interface_driver_opts_helper(cfg.CONF)
+    agent_config.register_process_monitor_opts(cfg.CONF)
+    l3_config.register_l3_agent_config_opts(l3_config.OPTS, cfg.CONF)
+    meta_config.register_meta_conf_opts(meta_config.SHARED_OPTS, cfg.CONF)
+    try:
+        meta_config.register_meta_conf_opts(meta_config.METADATA_PROXY_HANDLER_OPTS, cfg.CONF)
+    except Exception:
+        pass
+    cfg.CONF(args=[], project="neutron", default_config_files=[])
+    cfg.CONF.set_override("host", host.name)
+
+    _block_privsep()
+    routers = [r for r in cloud.routers if r.host == host.name]
+    ns_map = {f"qrouter-{r.id}": f"nt-conf-{os.getpid()}-r{i}" for i, r in enumerate(routers)}
+    lock_dir = tempfile.mkdtemp(prefix="nt-conf-l3-")
+    cfg.CONF.set_override("lock_path", lock_dir, "oslo_concurrency")
+    commands = CommandRouter("", ns_map)
+    linux_utils.execute = commands.execute
+    router_info.ip_lib = _Anything()
+    legacy_router.ip_lib = _Anything()
+    router_info.ra = _Anything()
+    namespaces.RouterNamespace.create = lambda self, *a, **kw: None
+    namespaces.RouterNamespace.exists = lambda self: True
+    metadata_driver.MetadataDriver.spawn_monitored_metadata_proxy = (
+        classmethod(lambda cls, *a, **kw: None))
+
+    class FakeL3Agent:
+        conf = cfg.CONF
+        context = n_context.get_admin_context_without_session()
+        plugin_rpc = _Anything()
+        process_monitor = _Anything()
+        pd = _Anything()
+
+    agent = FakeL3Agent()
+    agent.metadata_driver = metadata_driver.MetadataDriver(agent)  # type: ignore[attr-defined]
+    out: dict[str, Any] = {}
+    for ns in ns_map.values():
+        subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        for r in routers:
+            data = router_dict(cloud, r)
+            ri = legacy_router.LegacyRouter(
+                agent=agent, router_id=r.id, router=data, agent_conf=cfg.CONF,
+                interface_driver=_Anything(), use_ipv6=netutils.is_ipv6_enabled())
+            registry.publish(resources.ROUTER, events.BEFORE_CREATE, agent,
+                             payload=events.DBEventPayload(agent.context, resource_id=r.id,
+                                                           states=(ri,)))
+            ri.initialize(agent.process_monitor)
+            ri.router = data
+            ri.process()
+            registry.publish(resources.ROUTER, events.AFTER_CREATE, agent,
+                             payload=events.DBEventPayload(agent.context, resource_id=r.id,
+                                                           states=(ri,)))
+            out[f"qrouter-{r.id}"] = _save(ns_map[f"qrouter-{r.id}"])
+    finally:
+        for ns in ns_map.values():
+            subprocess.run(["ip", "netns", "delete", ns], check=False)
+    return {"netfilter": out, "recorded_commands": [" ".join(c) for c in commands.recorded]}
+
+
+def run_dhcp(cloud: Any, host: Any) -> dict[str, Any]:
+    """Neutron's DHCP agent code for the networks whose DHCP port is on ``host``: the only
+    netfilter it programs is ``DeviceManager.fill_dhcp_udp_checksums`` (called by
+    ``DeviceManager.setup``) in each qdhcp namespace."""
+    from neutron_lib import constants as n_const
+    from oslo_config import cfg
+
+    from neutron.agent.linux import dhcp
+    from neutron.agent.linux import utils as linux_utils
+    from neutron.common import config as common_config
+    from neutron.conf.agent import common as agent_config
+    from neutron.conf.agent import dhcp as dhcp_config
+
+    common_config.register_common_config_options()
+    agent_config.register_interface_driver_opts_helper(cfg.CONF)
+    dhcp_config.register_agent_dhcp_opts(cfg.CONF)
+    cfg.CONF(args=[], project="neutron", default_config_files=[])
+    lock_dir = tempfile.mkdtemp(prefix="nt-conf-dhcp-")
+    cfg.CONF.set_override("lock_path", lock_dir, "oslo_concurrency")
+    _block_privsep()
+    nets = sorted({p.network_id for p in cloud.ports_on(host.name)
+                   if p.device_owner == n_const.DEVICE_OWNER_DHCP})
+    ns_map = {f"qdhcp-{n}": f"nt-conf-{os.getpid()}-d{i}" for i, n in enumerate(nets)}
+    commands = CommandRouter("", ns_map)
+    linux_utils.execute = commands.execute
+    out: dict[str, Any] = {}
+    for ns in ns_map.values():
+        subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        for n in nets:
+            # the method uses nothing of its DeviceManager (whose interface driver would plug)
+            dhcp.DeviceManager.fill_dhcp_udp_checksums(_Anything(), namespace=f"qdhcp-{n}")
+            out[f"qdhcp-{n}"] = _save(ns_map[f"qdhcp-{n}"])
+    finally:
+        for ns in ns_map.values():
+            subprocess.run(["ip", "netns", "delete", ns], check=False)
+    return {"netfilter": out, "recorded_commands": [" ".join(c) for c in commands.recorded]}
+
+
+BINARIES = {"ovs": "neutron-openvswitch-agent", "l3": "neutron-l3-agent",
+            "dhcp": "neutron-dhcp-agent"}
+
+
+def run_child_script(script: str, topology: str, host: str, agent: str) -> dict[str, Any]:
+    """Run another agent's part in a child process: iptables_manager takes its chain prefix
+    from the process's binary name, so each agent needs a process of its own."""
+    with tempfile.TemporaryDirectory(prefix="nt-conf-") as d:
+        out = Path(d) / "out.json"
+        proc = subprocess.run([sys.executable, script, topology, "--host", host, "--agent",
+                               agent, "-o", str(out)], capture_output=True, text=True,
+                              check=False)
+        if proc.returncode != 0 or not out.exists():
+            raise RuntimeError(f"the {agent} agent part failed:\n{proc.stderr[-4000:]}")
+        result: dict[str, Any] = json.loads(out.read_text())
+        return result
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("topology")
     ap.add_argument("--host", required=True)
     ap.add_argument("--hints", help="JSON file: {ofports: {port: n}, tags: {port: vlan}}")
     ap.add_argument("--output", "-o", help="write the JSON here instead of stdout")
+    ap.add_argument("--agent", choices=sorted(BINARIES), default="ovs",
+                    help="which agent's part to run (ovs runs l3 and dhcp in children)")
     args = ap.parse_args(argv)
     # iptables_manager names its wrapped chains after the binary (binary_name, its first 16
-    # characters): be neutron-openvswitch-agent, as on a real host ("neutron-openvswi-...")
-    sys.argv[0] = "/usr/bin/neutron-openvswitch-agent"
+    # characters): be the agent's binary, as on a real host ("neutron-openvswi-...")
+    script = str(Path(__file__).resolve())
+    sys.argv[0] = "/usr/bin/" + BINARIES[args.agent]
 
     import logging
 
@@ -700,7 +930,8 @@ def main(argv: list[str] | None = None) -> int:
     version = neutron.version.version_info.release_string()
     cloud = load_cloud(args.topology)
     hints = json.loads(Path(args.hints).read_text()) if args.hints else {}
-    _define_app()
+    if args.agent == "ovs":
+        _define_app()
     import faulthandler
 
     # a hang (os-ken, ovsdbapp) shows every thread's stack on stderr instead of just a timeout
@@ -708,7 +939,21 @@ def main(argv: list[str] | None = None) -> int:
                                       exit=True)
     started = time.time()
     try:
-        result = Run(cloud, args.host, hints).run()
+        host = cloud.host(args.host)
+        if args.agent == "l3":
+            result = run_l3(cloud, host)
+        elif args.agent == "dhcp":
+            result = run_dhcp(cloud, host)
+        else:
+            result = Run(cloud, args.host, hints).run()
+            if any(r.host == host.name for r in cloud.routers):
+                child = run_child_script(script, args.topology, host.name, "l3")
+                result["netfilter"].update(child["netfilter"])
+                result["recorded_commands"] += child["recorded_commands"]
+            if any(p.device_owner == "network:dhcp" for p in cloud.ports_on(host.name)):
+                child = run_child_script(script, args.topology, host.name, "dhcp")
+                result["netfilter"].update(child["netfilter"])
+                result["recorded_commands"] += child["recorded_commands"]
     except Exception:
         traceback.print_exc()
         sys.stderr.flush()

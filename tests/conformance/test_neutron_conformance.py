@@ -137,3 +137,22 @@ def test_firewall_iptables(runs: Runs, cloud: str, host: str) -> None:
     if sets:
         diffs.append("[ipset save]\n" + "\n".join(sets))
     assert not diffs, _report("netfilter chains", cloud, host, diffs)
+
+
+@pytest.mark.parametrize(("cloud", "host"), CASES)
+def test_router_and_dhcp_iptables(runs: Runs, cloud: str, host: str) -> None:
+    """qrouter-* (L3 agent: LegacyRouter.process + the metadata driver) and qdhcp-* (DHCP agent:
+    fill_dhcp_udp_checksums) namespaces: the same namespaces, with the same rules."""
+    ours = runs.states[cloud].host(host)
+    assert ours is not None
+    mine = {ns.name: ns for ns in ours.namespaces if ns.name.startswith(("qrouter-", "qdhcp-"))}
+    theirs = {k: v for k, v in runs.neutron(cloud, host)["netfilter"].items() if k}
+    assert sorted(mine) == sorted(theirs), "namespaces differ from Neutron's"
+    diffs = []
+    for name in sorted(mine):
+        ns = mine[name]
+        canon = canonical_netfilter(ns.iptables, ns.ip6tables, ns.ipsets)
+        for tool in ("iptables-save", "ip6tables-save"):
+            diffs += [f"{name} [{tool}] {d}"
+                      for d in compare_netfilter(canon[tool], theirs[name][tool])]
+    assert not diffs, _report("netfilter chains", cloud, host, diffs)

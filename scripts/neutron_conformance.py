@@ -777,11 +777,6 @@ def run_l3(cloud: Any, host: Any) -> dict[str, Any]:
     ``initialize`` + ``process`` and the metadata driver's AFTER_CREATE callback, as
     ``L3NATAgent._process_added_router`` runs them. Every qrouter namespace's netfilter
     commands run in a private namespace; devices, addresses and routes are not made."""
-    from neutron_lib.callbacks import events, registry, resources
-    from neutron_lib import context as n_context
-    from oslo_config import cfg
-    from oslo_utils import netutils
-
     from neutron.agent.l3 import legacy_router, namespaces, router_info
     from neutron.agent.linux import utils as linux_utils
     from neutron.agent.metadata import driver as metadata_driver
@@ -789,6 +784,10 @@ def run_l3(cloud: Any, host: Any) -> dict[str, Any]:
     from neutron.conf.agent import common as agent_config
     from neutron.conf.agent.l3 import config as l3_config
     from neutron.conf.agent.metadata import config as meta_config
+    from neutron_lib import context as n_context
+    from neutron_lib.callbacks import events, registry, resources
+    from oslo_config import cfg
+    from oslo_utils import netutils
 
     common_config.register_common_config_options()
     agent_config.register_interface_driver_opts_helper(cfg.CONF)
@@ -855,14 +854,13 @@ def run_dhcp(cloud: Any, host: Any) -> dict[str, Any]:
     """Neutron's DHCP agent code for the networks whose DHCP port is on ``host``: the only
     netfilter it programs is ``DeviceManager.fill_dhcp_udp_checksums`` (called by
     ``DeviceManager.setup``) in each qdhcp namespace."""
-    from neutron_lib import constants as n_const
-    from oslo_config import cfg
-
     from neutron.agent.linux import dhcp
     from neutron.agent.linux import utils as linux_utils
     from neutron.common import config as common_config
     from neutron.conf.agent import common as agent_config
     from neutron.conf.agent import dhcp as dhcp_config
+    from neutron_lib import constants as n_const
+    from oslo_config import cfg
 
     common_config.register_common_config_options()
     agent_config.register_interface_driver_opts_helper(cfg.CONF)

@@ -168,11 +168,14 @@ class Lab:
         return self.exec(ns, "python3", "-c", PING, dst).strip()
 
     def tcp(self, client_ns: str, server_ns: str, dst: str, port: int, sport: int,
-            timeout: float = 1.5, src: str = "0.0.0.0") -> tuple[str, str]:
+            timeout: float = 1.5, src: str = "0.0.0.0",
+            server_port: int | None = None) -> tuple[str, str]:
         """Connect from ``client_ns`` (source port ``sport``) to ``dst:port`` while a server
-        listens in ``server_ns``; returns (client outcome, what the server saw)."""
+        listens in ``server_ns`` (on ``server_port``, default ``port``); returns (client
+        outcome, what the server saw)."""
         server = subprocess.Popen(
-            ["ip", "netns", "exec", self.kname(server_ns), "python3", "-c", SERVER, str(port),
+            ["ip", "netns", "exec", self.kname(server_ns), "python3", "-c", SERVER,
+             str(server_port or port),
              str(timeout + 1)], stdout=subprocess.PIPE, text=True)
         try:
             assert server.stdout is not None

@@ -25,7 +25,7 @@ import pytest
 from kernel_lab import Lab, MiniWalk, lab_tag
 from neutrace.dataplane import BRIDGE, LOOPBACK, VETH, Interface, Namespace, Route
 from neutrace.packet import ICMP_ECHO_REPLY, IPPROTO_TCP, arp_request, ipv4
-from neutrace.trace import ACCEPTED, DENIED, NO_ROUTE
+from neutrace.trace import ACCEPTED, DENIED, NO_ROUTE, STEP_NAT
 from test_linuxnet import NAT as ROUTER_IPTABLES
 
 pytestmark = pytest.mark.root
@@ -433,6 +433,24 @@ def test_agents_seed_router_on_the_kernel(lab_factory: list[Lab]) -> None:
     client, seen = lab.tcp("vm2", "ext", OUTSIDE, 80, 40012)
     assert client == "connected" and seen.startswith("peer 192.168.100.103 ")  # --random-fully
     tcp_walk(sim, "vm2", "ext", "192.168.111.9", OUTSIDE, 40012, 80, reply_dst="192.168.100.103")
+
+    # metadata: REDIRECT of 169.254.169.254:80 to the router's own 9697 (mangle marks it 0x1,
+    # which filter INPUT accepts)
+    client, seen = lab.tcp("vm", "r", "169.254.169.254", 80, 40013, server_port=9697)
+    assert (client, seen) == ("connected", "peer 192.168.111.4 40013")
+    (meta,) = sim.send("vm", ipv4("", "", "192.168.111.4", "169.254.169.254", IPPROTO_TCP,
+                                  40013, 80, tcp_flags=SYN))
+    assert meta.disposition == ACCEPTED and meta.namespace == "r"
+    (redirect,) = [s for s in meta.steps if s.kind == STEP_NAT]
+    assert [str(c) for c in redirect.changes] == ["nw_dst: 169.254.169.254 -> 192.168.111.1",
+                                                  "tp_dst: 80 -> 9697"]
+    (meta_back,) = sim.send("r", ipv4("", "", "192.168.111.1", "192.168.111.4", IPPROTO_TCP,
+                                      9697, 40013, tcp_flags=SYNACK))
+    assert meta_back.namespace == "vm"
+    assert (meta_back.packet.nw_src, meta_back.packet.tp_src) == ("169.254.169.254", 80)
+    (meta_ack,) = sim.send("vm", ipv4("", "", "192.168.111.4", "169.254.169.254", IPPROTO_TCP,
+                                      40013, 80, tcp_flags=ACK))
+    assert meta_ack.namespace == "r"
 
     kernel = {(e["proto"], e["orig_src"], e["orig_dst"], e["reply_src"], e["reply_dst"],
                e.get("mark", "0")) for e in lab.conntrack("r")}

@@ -1003,13 +1003,16 @@ class OpenFlowEngine:
                 return
         macs = run.state.macs.setdefault((self.host, br.name), {})
         src, dst = v[I_DL_SRC], v[I_DL_DST]
+        # The destination is looked up in the table as it was before this packet: what
+        # ofproto/trace shows (it learns nothing); the datapath would learn first, which differs
+        # only for a frame addressed to its own source MAC.
+        learned = None if (dst >> 40) & 1 else macs.get((vlan, dst))
         if not (src >> 40) & 1 and in_port is not None:
             if macs.get((vlan, src)) != in_name:
                 macs[(vlan, src)] = in_name
                 run.state.version += 1
                 steps.append(Step(STEP_FDB, f"-> learned that {F.int_to_mac(src)} is on port "
                                   f"{in_name} in VLAN {vlan}", "", where, sdepth))
-        learned = None if (dst >> 40) & 1 else macs.get((vlan, dst))
         if learned is not None:
             if learned == in_name:
                 steps.append(Step(STEP_FDB, "-> learned port is input port, dropping",

@@ -195,6 +195,8 @@ ACTIONS_BRIDGE = OvsBridge(
         "fa:16:3e:00:00:99->eth_dst,resubmit(4,3),IN_PORT\n"
         "table=0, priority=10,arp actions=push_vlan:0x8100,set_field:4101->vlan_vid,output:6,"
         "pop_vlan,LOCAL,output:7\n"
+        "table=0, priority=10,ip,nw_proto=47,vlan_tci=0x1000/0x1000 actions=set_field:4102->"
+        "vlan_vid,output:6\n"
         "table=0, priority=0 actions=drop\n"
         "table=1, priority=1 actions=output:2\n"
         "table=2, priority=5,reg1=0x0a000001 actions=output:NXM_NX_REG0[]\n"
@@ -212,7 +214,9 @@ UDP = ipv4(VM1_MAC, VM2_MAC, "10.0.0.1", "10.0.0.9", proto=17, sport=5555, dport
     TCP, TCP.with_(tp_dst=443), TCP.with_(tp_dst=22), TCP.with_(nw_src="10.0.0.2"),
     TCP.with_(nw_src="10.0.0.3"), UDP, UDP.with_(nw_src="10.0.0.7"),
     ipv4(VM1_MAC, VM2_MAC, "10.0.0.1", "10.0.0.9"), ARP,
-], ids=lambda p: p.summary())
+    ipv4(VM1_MAC, VM2_MAC, "10.0.0.1", "10.0.0.9", ttl=1),  # dec_ttl: to the controller, stop
+    ipv4(VM1_MAC, VM2_MAC, "10.0.0.1", "10.0.0.9", proto=47).with_vlan(3),
+], ids=lambda p: f"{p.summary()} ttl {p.nw_ttl}")
 def test_actions_like_ovs(ovs_sandbox: OvsSandbox, packet: Packet) -> None:
     load_bridges(ovs_sandbox, [ACTIONS_BRIDGE])
     try:

@@ -827,6 +827,17 @@ class OpenFlowEngine:
                 steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
                 vis.stopped = True
                 return
+            elif isinstance(act, A.DecTtl) and v[I_DL_TYPE] in (F.ETH_TYPE_IP, F.ETH_TYPE_IPV6) \
+                    and v[I_NW_TTL] <= 1:
+                # OVS sends the packet to the controller (reason invalid_ttl) and stops here
+                steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
+                steps.append(Step(STEP_NOTE, "-> TTL exceeded: sent to the controller "
+                                  "(invalid_ttl), processing stops", "", where, sdepth))
+                vis.exits.append(OfExit(EXIT_CONTROLLER, packet=vis.current_packet(),
+                                        reason=f"{vis.bridge.name} table {table_id}: dec_ttl: "
+                                               "TTL exceeded (invalid_ttl)"))
+                vis.stopped = True
+                return
             elif isinstance(act, A.Note | A.NoOp):
                 steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
             else:
@@ -867,7 +878,7 @@ class OpenFlowEngine:
         elif isinstance(act, A.SetTunnel):
             v[I_TUN_ID] = act.tun_id
         elif isinstance(act, A.DecTtl):
-            if v[I_NW_TTL] > 0:
+            if v[I_DL_TYPE] in (F.ETH_TYPE_IP, F.ETH_TYPE_IPV6):
                 v[I_NW_TTL] -= 1
         elif isinstance(act, A.WriteMetadata):
             v[I_METADATA] = (v[I_METADATA] & ~act.mask) | (act.value & act.mask)

@@ -124,7 +124,7 @@ _add(("eth_type", "NXM_OF_ETH_TYPE", "OXM_OF_ETH_TYPE"),
 _add(("NXM_OF_VLAN_TCI",), Field("vlan_tci", "vlan_tci", 16))
 _add((), Field("dl_vlan", "vlan_tci", 12, K_DL_VLAN, maskable=False))
 _add((), Field("dl_vlan_pcp", "vlan_tci", 3, K_DL_VLAN_PCP, ofs=13, maskable=False))
-_add(("OXM_OF_VLAN_VID",), Field("vlan_vid", "vlan_tci", 13))
+_add(("OXM_OF_VLAN_VID",), Field("vlan_vid", "vlan_tci", 13, prereq=P_VLAN))
 _add(("OXM_OF_VLAN_PCP",), Field("vlan_pcp", "vlan_tci", 3, ofs=13, prereq=P_VLAN,
                                  maskable=False))
 _add(("NXM_OF_ARP_OP", "OXM_OF_ARP_OP"), Field("arp_op", "arp_op", 16, prereq=P_ARP,

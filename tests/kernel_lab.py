@@ -256,7 +256,7 @@ def lab_tag() -> str:
 
 @dataclass
 class End:
-    """Where one copy of a simulated packet ended."""
+    """Where one copy of a simulated packet ended (``packet`` as the last element left it)."""
 
     namespace: str
     element: str
@@ -325,7 +325,12 @@ class MiniWalk:
                 depth: int) -> list[End]:
         self.steps.extend((ns, s) for s in res.steps)
         if not res.outputs or depth > 16:
-            return [End(ns, element, res.disposition, res.reason, packet, list(res.steps))]
+            # the packet as the element left it (NAT, TTL): replay the steps' field changes
+            final = packet
+            for step in res.steps:
+                for change in step.changes:
+                    final = final.with_(**{change.field: change.after})
+            return [End(ns, element, res.disposition, res.reason, final, list(res.steps))]
         ends = []
         for out in res.outputs:
             ends += self._across(ns, out.port, out.packet, depth)

@@ -452,6 +452,13 @@ def test_agents_seed_router_on_the_kernel(lab_factory: list[Lab]) -> None:
                                       40013, 80, tcp_flags=ACK))
     assert meta_ack.namespace == "r"
 
+    # the router itself reaching the floating IP: OUTPUT DNAT, re-route out qr-, and the
+    # "! --mark 0x2/0xffff --ctstate DNAT" SNAT to the gateway address
+    client, seen = lab.tcp("r", "vm", "192.168.100.102", 22, 40014)
+    assert client == "connected" and seen.startswith("peer 192.168.100.103 ")
+    tcp_walk(sim, "r", "vm", "192.168.100.102", "192.168.100.102", 40014, 22,
+             reply_dst="192.168.100.103")
+
     kernel = {(e["proto"], e["orig_src"], e["orig_dst"], e["reply_src"], e["reply_dst"],
                e.get("mark", "0")) for e in lab.conntrack("r")}
     names = {1: "icmp", 6: "tcp"}

@@ -219,3 +219,19 @@ def test_broadcast_is_delivered_locally_and_multicast_not_routed() -> None:
     mcast = ipv4(VM_MAC, "01:00:5e:00:00:fb", "192.168.111.4", "224.0.0.251", 17, 5353, 5353)
     res = eng.receive(ROUTER, QR, mcast, state, resolver)
     assert res.disposition == DROPPED and "multicast" in res.reason
+
+
+def test_router_itself_reaching_a_floating_ip_is_dnated_in_output_and_rerouted() -> None:
+    eng, state = engine(), LinuxState()
+    out = eng.send(ROUTER, ipv4("", "", "", "192.168.100.102"), state, resolver)
+    (egress,) = out.outputs
+    assert egress.port == QR and egress.packet.nw_dst == "192.168.111.4"
+    # source 192.168.100.102 (the local route's), then the "! --mark 0x2/0xffff --ctstate DNAT"
+    # SNAT to the gateway address, as Neutron's rules do to DNATed traffic not from qg-
+    assert egress.packet.nw_src == "192.168.100.103"
+    assert any(s.text == "source address 192.168.100.102" for s in out.steps)
+    assert any(s.text.startswith("re-route") for s in out.steps)
+    assert "-A neutron-l3-agent-OUTPUT -d 192.168.100.102/32 -j DNAT --to-destination " \
+           "192.168.111.4" in rule_texts(out.steps)
+    local = eng.send(ROUTER, ipv4("", "", "", "192.168.111.1"), state, resolver)
+    assert local.disposition == ACCEPTED

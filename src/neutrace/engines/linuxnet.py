@@ -651,7 +651,11 @@ class LinuxEngine:
                 trav.steps.append(_route_step(rule, route, trav.packet.dst_ip, "re-route: "))
                 local = route.kind in ("local", "broadcast")
         if local:
+            # looped back: POSTROUTING, then in again through lo (PREROUTING with the
+            # connection already attached, INPUT)
             if trav.hook(POSTROUTING, HookContext(out_dev="lo")) != ACCEPT:
+                return LinuxResult(tuple(trav.steps), (), DENIED, trav.reason)
+            if trav.hook(PREROUTING, HookContext(in_dev="lo")) != ACCEPT:
                 return LinuxResult(tuple(trav.steps), (), DENIED, trav.reason)
             if trav.hook(INPUT, HookContext(in_dev="lo")) != ACCEPT:
                 return LinuxResult(tuple(trav.steps), (), DENIED, trav.reason)

@@ -50,20 +50,28 @@ def cloud_path(name: str) -> Path:
     return example if example.exists() else HERE / "clouds" / f"{name}.yaml"
 
 
-def _cases() -> list[Any]:
+def _cases(test: str) -> list[Any]:
     cases = []
     for name in CLOUD_NAMES:
         path = cloud_path(name)
         for host in neutrace.topology.load(path).hosts:
-            marks = KNOWN.get((name, host.name), ())
+            reason = KNOWN.get((test, name, host.name))
+            marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
             cases.append(pytest.param(name, host.name, id=f"{name}-{host.name}", marks=marks))
     return cases
 
 
-# (cloud, host) -> marks for known, reported differences (none known: every difference fails)
-KNOWN: dict[tuple[str, str], Any] = {}
-
-CASES = _cases()
+# (test, cloud, host) -> why: known differences, reported to the integrator (docs/conformance.md).
+# strict: once fixed the test XPASSes and fails, so the entry must then be removed.
+METADATA_ORDER = (
+    "neutrace puts the metadata REDIRECT before the floating-IP DNAT rules in qrouter nat "
+    "neutron-l3-agent-PREROUTING; Neutron's metadata driver adds it on ROUTER AFTER_CREATE, "
+    "after RouterInfo.process() added the DNATs"
+)
+KNOWN: dict[tuple[str, str, str], str] = {
+    ("router_and_dhcp_iptables", "seed", "test-ctrl-01"): METADATA_ORDER,
+    ("router_and_dhcp_iptables", "two-tenants", "net-1"): METADATA_ORDER,
+}
 
 
 class Runs:
@@ -105,7 +113,7 @@ def _report(what: str, cloud: str, host: str, diffs: list[Any]) -> str:
             f"(- neutron, + neutrace):\n{body}")
 
 
-@pytest.mark.parametrize(("cloud", "host"), CASES)
+@pytest.mark.parametrize(("cloud", "host"), _cases("ports"))
 def test_ports(runs: Runs, cloud: str, host: str) -> None:
     ours = runs.states[cloud].host(host)
     assert ours is not None
@@ -113,7 +121,7 @@ def test_ports(runs: Runs, cloud: str, host: str) -> None:
     assert not diffs, _report("ports", cloud, host, diffs)
 
 
-@pytest.mark.parametrize(("cloud", "host"), CASES)
+@pytest.mark.parametrize(("cloud", "host"), _cases("flows"))
 def test_flows(runs: Runs, ovs_sandbox: Any, cloud: str, host: str) -> None:
     ours = runs.states[cloud].host(host)
     assert ours is not None
@@ -123,7 +131,7 @@ def test_flows(runs: Runs, ovs_sandbox: Any, cloud: str, host: str) -> None:
     assert not diffs, _report("(bridge, table)s", cloud, host, diffs)
 
 
-@pytest.mark.parametrize(("cloud", "host"), CASES)
+@pytest.mark.parametrize(("cloud", "host"), _cases("firewall_iptables"))
 def test_firewall_iptables(runs: Runs, cloud: str, host: str) -> None:
     ours = runs.states[cloud].host(host)
     assert ours is not None
@@ -139,7 +147,7 @@ def test_firewall_iptables(runs: Runs, cloud: str, host: str) -> None:
     assert not diffs, _report("netfilter chains", cloud, host, diffs)
 
 
-@pytest.mark.parametrize(("cloud", "host"), CASES)
+@pytest.mark.parametrize(("cloud", "host"), _cases("router_and_dhcp_iptables"))
 def test_router_and_dhcp_iptables(runs: Runs, cloud: str, host: str) -> None:
     """qrouter-* (L3 agent: LegacyRouter.process + the metadata driver) and qdhcp-* (DHCP agent:
     fill_dhcp_udp_checksums) namespaces: the same namespaces, with the same rules."""

@@ -13,9 +13,9 @@ Both sides are reduced to an `Observed`:
 - ``tunnel_ids``: ``(bridge, port, tun_id)`` of copies sent to tunnel ports by an explicit
   ``output`` action, read on the OVS side from the trace's ``load``/``set_field``/``set_tunnel``
   actions of that bridge;
-- ``final``: the first bridge's fields after its pipeline (OVS's ``Final flow``; OVS restores the
-  flow after a patch port, so the peer bridges' rewrites are not in it), as packet fields and
-  registers.
+- ``final``: the first bridge's fields after its pipeline (OVS's ``Final flow`` of the last
+  pass; OVS restores the flow after a patch port, so the peer bridges' rewrites are not in it),
+  as packet fields and registers.
 """
 
 from __future__ import annotations
@@ -193,10 +193,14 @@ def observe_ovs(real: RealTrace, start: Packet, bridges: tuple[OvsBridge, ...] |
     by_name = {b.name: b for b in bridges}
     fin: tuple[HeaderKey, tuple[tuple[str, int], ...]] | None = None
     if final:
-        text = real.trace.passes[0].final_flow
-        if text == "unchanged":
+        # the last pass: after a ct() recirculation the first bridge's pipeline ends there
+        last = real.trace.passes[-1]
+        text = last.final_flow
+        if text == "unchanged" and len(real.trace.passes) == 1:
             fin = (headers(start), ())
         else:
+            if text == "unchanged":
+                text = last.flow
             mf = parse_microflow(text, source="Final flow", strict=False)
             regs = tuple(sorted((k, int(v, 0)) for k, v in mf.fields
                                 if k.startswith(("reg", "metadata")) and int(v, 0)))

@@ -405,3 +405,16 @@ def test_packet_in_miss_is_a_miss() -> None:
     t = parse_ofproto_trace(text)
     assert t.visits[-1].match is None and t.visits[-1].is_miss
     assert format_ofproto_trace(t) == text
+
+
+def test_ofproto_trace_nested_bridge_under_a_resubmitted_normal() -> None:
+    """OVS indents a peer bridge differently depending on what follows; the bridge's own level
+    is learnt from its first table line."""
+    text = read("trace-nested-normal.txt")
+    t = parse_ofproto_trace(text)
+    assert [(v.bridge, v.table, v.block) for v in t.visits] == [
+        ("nt-rand-b", 0, 0), ("nt-rand-b", 1, 0), ("nt-rand-a", 0, 1)]
+    assert t.visits[-1].is_miss
+    last = [a for a in t.passes[0].actions if a.text == "output:1"][0]
+    assert last.bridge == "nt-rand-b" and last.block == 0
+    assert format_ofproto_trace(t) == text

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from neutrace.addr import norm_mac
 from neutrace.errors import SyntaxParseError
@@ -576,20 +577,30 @@ def parse_ofproto_trace(text: str, source: str = "<ofproto/trace>") -> OfprotoTr
     flow = final = mega = ""
     in_pass = False
     last_action_depth = 0
-    # open bridge blocks: (bridge, indent of its header, indent of its depth-0 table lines).
-    # A nested bridge (a patch port output that is not the last action) is printed indented
-    # under the output action; the outer bridge's later actions come back to the header's indent.
-    stack: list[tuple[str, int, int, int]] = []
+    # open bridge blocks: [bridge, indent of its header, base level, block number]. A bridge
+    # reached through a patch port is printed in column 0 when the output was the last thing to
+    # do, else indented under it; its level (the column of its first table line) is learnt from
+    # that line, and a later line less indented than that level belongs to an outer bridge.
+    stack: list[list[Any]] = []
     blocks = 0
     for lineno, raw in enumerate(text.split("\n"), 1):
         stripped = raw.lstrip(" ")
         indent = len(raw) - len(stripped)
         text_ = stripped.rstrip("\r")
-        if text_ and indent and not _BRIDGE_RE.match(text_) and set(text_) != {"-"}:
-            while len(stack) > 1 and indent < stack[-1][2]:
+        if text_ and indent and stack and not _BRIDGE_RE.match(text_) and set(text_) != {"-"}:
+            tm = _TABLE_RE.match(raw)
+            if tm:
+                level = len(tm.group(1)) - 2
+            elif text_.startswith((">>", "->")):
+                level = indent - 5
+            else:
+                level = indent - 4
+            if stack[-1][2] is None:
+                stack[-1][2] = max(level, 0)
+            while len(stack) > 1 and stack[-1][2] is not None and level < stack[-1][2]:
                 stack.pop()
-            bridge = stack[-1][0] if stack else bridge
-        base = stack[-1][2] if stack else 0
+            bridge = stack[-1][0]
+        base = (stack[-1][2] or 0) if stack else 0
         block = stack[-1][3] if stack else -1
 
         def bad(problem: str, _n: int = lineno) -> SyntaxParseError:
@@ -636,7 +647,7 @@ def parse_ofproto_trace(text: str, source: str = "<ofproto/trace>") -> OfprotoTr
             bridge = m.group(1)
             while stack and stack[-1][1] >= indent:
                 stack.pop()
-            stack.append((bridge, indent, indent + 4 if indent else 0, blocks))
+            stack.append([bridge, indent, 0 if indent == 0 else None, blocks])
             kw["bridge"] = bridge
             kw["block"] = blocks
             blocks += 1

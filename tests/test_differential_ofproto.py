@@ -236,3 +236,35 @@ def test_random_flow_tables(random_bridges: OvsTracer, flows_a: str, flows_b: st
             f"--- flows {RAND_A.name}\n{flows_a}--- flows {RAND_B.name}\n{flows_b}"
             + "\n".join(diffs)
         )
+
+
+# -- known disagreements, kept as tests so they flip when fixed -------------------------------
+
+CONJ_REPLACED = OvsBridge(
+    "nt-conj",
+    ports=(OvsPort("cj1", 1), OvsPort("cj2", 2), OvsPort("cj3", 3)),
+    flows=parse_flows(
+        "cookie=0x1, table=0, priority=10,conj_id=1,ip actions=output:2\n"
+        "cookie=0x2, table=0, priority=10,conj_id=2,ip actions=output:3\n"
+        "cookie=0x3, table=0, priority=10,ip,nw_src=10.0.0.1 actions=conjunction(1,1/2)\n"
+        # the same match and priority: OVS's add-flows replaces the flow above with this one
+        "cookie=0x4, table=0, priority=10,ip,nw_src=10.0.0.1 actions=conjunction(2,1/2)\n"
+        "cookie=0x5, table=0, priority=10,tcp,tp_dst=22 actions=conjunction(1,2/2)\n"
+        "cookie=0x6, table=0, priority=10,udp,tp_dst=53 actions=conjunction(2,2/2)\n"
+    ),
+)
+
+
+@pytest.mark.xfail(strict=True, reason="engine bug (reported): a conjunctive-clause flow with "
+                   "the same table, priority and match as an earlier one does not replace it")
+def test_identical_conjunction_clause_replaces_earlier(ovs_sandbox: OvsSandbox) -> None:
+    model = (CONJ_REPLACED,)
+    load_bridges(ovs_sandbox, model)
+    try:
+        with OvsTracer(ovs_sandbox) as tracer:
+            pkt = ipv4("fa:16:3e:00:00:01", "fa:16:3e:00:00:02", "10.0.0.1", "10.0.0.2",
+                       proto=IPPROTO_TCP, sport=1000, dport=22)
+            diffs = compare(OpenFlowEngine(model), tracer, model, "nt-conj", "cj1", pkt)
+    finally:
+        delete_bridges(ovs_sandbox, [CONJ_REPLACED.name])
+    assert not diffs, "\n".join(diffs)

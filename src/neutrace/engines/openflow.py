@@ -133,10 +133,6 @@ def _key_function(sig: tuple[tuple[int, int], ...]) -> Callable[[Values], Key]:
     return fn
 
 
-def _key(values: tuple[int, ...]) -> Key:
-    return values[0] if len(values) == 1 else values
-
-
 Bucket = Flow | list[Flow]
 
 
@@ -181,14 +177,13 @@ class _Table:
         plain: dict[tuple[tuple[int, int], ...], _Subtable] = {}
         conj: dict[tuple[tuple[int, int], ...], _Subtable] = {}
         for f in flows:
-            match, _ = compile_match(f.match, ports, source)
-            sig = tuple((i, m) for i, _, m in match)
-            is_conj = _is_conjunctive(f)
+            sig, key = _sig_key(compile_match(f.match, ports, source)[0])
+            is_conj = f.actions.startswith("conjunction(") and _is_conjunctive(f)
             target = conj if is_conj else plain
             st = target.get(sig)
             if st is None:
                 st = target[sig] = _Subtable(sig)
-            st.add(_key(tuple(val for _, val, _ in match)), f, not is_conj)
+            st.add(key, f, not is_conj)
         self.plain = sorted(plain.values(), key=lambda s: -s.max_priority)
         self.conj = sorted(conj.values(), key=lambda s: -s.max_priority)
 
@@ -396,6 +391,34 @@ def _strip_quotes(text: str) -> str:
     return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
 
 
+_PAIRS: dict[tuple[str, str], tuple[int, object, int, int]] = {}
+_PAIRS_LIMIT = 65536
+_P_PROTO, _P_FIELD, _P_SKIP = 0, 1, 2
+_ARP_REMAP = {"nw_src": "arp_spa", "nw_dst": "arp_tpa", "nw_proto": "arp_op"}
+
+
+def _pair(key: str, value: str, source: str) -> tuple[int, object, int, int]:
+    """What one match pair means out of context: a protocol shorthand (dl_type, nw_proto), or a
+    field with its value and mask in the field's own bits."""
+    proto = F.PROTOCOLS.get(key)
+    if proto is not None:
+        return (_P_PROTO, None, proto[0], -1 if proto[1] is None else proto[1])
+    if key == "eth":
+        return (_P_SKIP, None, 0, 0)
+    field = F.lookup(key)
+    if field is None:
+        raise SyntaxParseError(source, "match", f"unknown match field {key}",
+                               "use a field from ovs-fields(7)")
+    if field.kind == F.K_PORT:
+        return (_P_FIELD, field, -1, 0)  # resolved per bridge
+    try:
+        val, mask = F.parse_value(field, value)
+    except F.FieldValueError as e:
+        raise SyntaxParseError(source, "match", f"{key}={value}: {e}",
+                               "fix the value (see ovs-fields(7))") from None
+    return (_P_FIELD, field, val, mask)
+
+
 def compile_match(
     match: Sequence[tuple[str, str]], ports: Callable[[str], int | None] | None = None,
     source: str = "<flow>",
@@ -406,90 +429,103 @@ def compile_match(
     dl_type: int | None = None
     nw_proto: int | None = None
     icmp_type: int | None = None
-    fields: list[tuple[F.Field, str]] = []
-    for key, value in match:
-        proto = F.PROTOCOLS.get(key)
-        if proto is not None:
-            dl_type = proto[0]
-            if proto[1] is not None:
-                nw_proto = proto[1]
+    fields: list[tuple[F.Field, int, int, str]] = []
+    cache = _PAIRS
+    for pair in match:
+        c = cache.get(pair)
+        if c is None:
+            c = _pair(pair[0], pair[1], source)
+            if len(cache) < _PAIRS_LIMIT:
+                cache[pair] = c
+        kind, field, val, mask = c
+        if kind == _P_PROTO:
+            dl_type = val
+            if mask >= 0:
+                nw_proto = mask
             continue
-        if key == "eth":
+        if kind == _P_SKIP:
             continue
-        field = F.lookup(key)
-        if field is None:
-            raise SyntaxParseError(source, "match", f"unknown match field {key}",
-                                   "use a field from ovs-fields(7)")
-        fields.append((field, value))
-        if field.slot == "dl_type":
-            dl_type = F.parse_int(value)
-    for field, value in fields:
-        if field.slot == "nw_proto" and not value.startswith("0x") and value.isdigit():
-            nw_proto = int(value)
-        elif field.slot == "nw_proto":
-            nw_proto = F.parse_int(value)
-    for field, value in fields:
-        if field.name in ("icmpv6_type", "icmp_type") or (
-            field.name == "tp_src" and nw_proto == 58
-        ):
-            icmp_type = F.parse_int(value.split("/")[0])
+        assert isinstance(field, F.Field)
+        slot = field.slot
+        if slot == "dl_type":
+            dl_type = val
+            continue
+        if slot == "nw_proto" and field.name == "nw_proto":
+            nw_proto = val
+        fields.append((field, val, mask, pair[1]))
+    if nw_proto == 58 or nw_proto == 1:
+        for field, val, _, _ in fields:
+            if field.slot == "tp_src" and field.kind == F.K_INT:
+                icmp_type = val
     slots: dict[int, list[int]] = {}
     ignored: list[str] = []
-    arp = dl_type in (F.ETH_TYPE_ARP, F.ETH_TYPE_RARP)
+    arp = dl_type == F.ETH_TYPE_ARP or dl_type == F.ETH_TYPE_RARP
     if dl_type is not None:
         slots[I_DL_TYPE] = [dl_type, 0xFFFF]
     if nw_proto is not None and not arp:
-        if _prereq_ok(F.P_IP_ANY, dl_type, nw_proto, None):
+        if dl_type == F.ETH_TYPE_IP or dl_type == F.ETH_TYPE_IPV6:
             slots[I_NW_PROTO] = [nw_proto, 0xFF]
         else:
             ignored.append("nw_proto")
-    for field, value in fields:
+    for field, val, mask, text in fields:
         name = field.name
-        if name in ("dl_type",):
-            continue
-        if arp and name in ("nw_src", "nw_dst", "nw_proto"):
+        if arp and name in _ARP_REMAP:
             # OpenFlow 1.0: nw_src/nw_dst/nw_proto of an ARP flow are arp_spa/arp_tpa/arp_op
-            field = F.FIELDS[{"nw_src": "arp_spa", "nw_dst": "arp_tpa",
-                              "nw_proto": "arp_op"}[name]]
+            full = mask == (1 << field.nbits) - 1
+            field = F.FIELDS[_ARP_REMAP[name]]
             name = field.name
+            if full:
+                mask = (1 << field.nbits) - 1
         elif name == "nw_proto":
             continue
-        if field.name in ("icmp_type", "icmp_code") and nw_proto == 58:
-            field = F.FIELDS["icmpv6_" + field.name[5:]]  # OVS reads icmp_type of icmp6 so
-        if field.name in ("tp_src", "tp_dst") and nw_proto in (1, 58):
+        if nw_proto == 58 and name in ("icmp_type", "icmp_code"):
+            field = F.FIELDS["icmpv6_" + name[5:]]  # OVS reads icmp_type of icmp6 so
+        elif nw_proto in (1, 58) and name in ("tp_src", "tp_dst"):
             field = F.FIELDS[("icmp_" if nw_proto == 1 else "icmpv6_")
-                             + ("type" if field.name == "tp_src" else "code")]
-        if not _prereq_ok(field.prereq, dl_type, nw_proto, icmp_type):
+                             + ("type" if name == "tp_src" else "code")]
+            mask &= 0xFF
+        if field.prereq and not _prereq_ok(field.prereq, dl_type, nw_proto, icmp_type):
             ignored.append(name)
             continue
-        try:
-            if field.kind == F.K_PORT:
-                val, mask = F.parse_port(_strip_quotes(value), ports), 0xFFFF
-            else:
-                val, mask = F.parse_value(field, value)
-        except F.FieldValueError as e:
-            raise SyntaxParseError(source, "match", f"{name}={value}: {e}",
-                                   "fix the value or add the port to the bridge") from None
-        idx = F.SLOT_INDEX[field.slot]
-        if field.kind == F.K_DL_VLAN:
+        fkind = field.kind
+        if fkind == F.K_PORT:
+            try:
+                val, mask = F.parse_port(_strip_quotes(text), ports), 0xFFFF
+            except F.FieldValueError as e:
+                raise SyntaxParseError(source, "match", f"{name}={text}: {e}",
+                                       "fix the value or add the port to the bridge") from None
+        elif fkind == F.K_DL_VLAN:
             if val == 0xFFFF:
                 val, mask = 0, VLAN_CFI | VLAN_VID_MASK
             else:
                 val, mask = VLAN_CFI | (val & VLAN_VID_MASK), VLAN_CFI | VLAN_VID_MASK
-        elif field.kind == F.K_DL_VLAN_PCP:
+        elif fkind == F.K_DL_VLAN_PCP:
             val, mask = VLAN_CFI | ((val & 7) << 13), VLAN_CFI | 0xE000
         else:
-            if field.name == "nw_tos":
+            if name == "nw_tos":
                 mask &= 0xFC
-            val <<= field.ofs
-            mask <<= field.ofs
+            if field.ofs:
+                val <<= field.ofs
+                mask <<= field.ofs
+        idx = _SLOT_OF[field.slot]
         cur = slots.get(idx)
         if cur is None:
             slots[idx] = [val & mask, mask]
         else:
             cur[0] = (cur[0] & ~mask) | (val & mask)
             cur[1] |= mask
-    return tuple((i, v & m, m) for i, (v, m) in sorted(slots.items())), tuple(ignored)
+    return tuple([(i, vm[0] & vm[1], vm[1]) for i, vm in sorted(slots.items())]), tuple(ignored)
+
+
+def _sig_key(match: Match) -> tuple[tuple[tuple[int, int], ...], Key]:
+    """A compiled match as its subtable signature (slots and masks) and its hash key."""
+    if len(match) == 1:
+        i, val, m = match[0]
+        return ((i, m),), val
+    return tuple([(i, m) for i, _, m in match]), tuple([val for _, val, _ in match])
+
+
+_SLOT_OF = F.SLOT_INDEX
 
 
 # -- packet <-> values ------------------------------------------------------------------------
@@ -841,10 +877,20 @@ class OpenFlowEngine:
             elif isinstance(act, A.Note | A.NoOp):
                 steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
             else:
-                before = list(v)
-                self._rewrite(v, act)
-                steps.append(Step(STEP_ACTION, getattr(act, "text", ""), where=where,
-                                  depth=sdepth, changes=_diff(before, v)))
+                idx = _target_slot(act)
+                if idx < 0:
+                    before = list(v)
+                    self._rewrite(v, act)
+                    changes = _diff(before, v)
+                else:
+                    old = v[idx]
+                    self._rewrite(v, act)
+                    new = v[idx]
+                    changes = () if new == old else (FieldChange(
+                        F.SLOTS[idx], _show_value(F.SLOTS[idx], old),
+                        _show_value(F.SLOTS[idx], new)),)
+                steps.append(Step(STEP_ACTION, getattr(act, "text", ""), "", where, sdepth,
+                                  changes))
 
     def _rewrite(self, v: Values, act: object) -> None:
         """Actions that only rewrite fields."""
@@ -1286,6 +1332,24 @@ def _ct_reverse(key: tuple[int, ...]) -> tuple[int, ...]:
     return (proto, dst, src, dp, sp)
 
 
+def _target_slot(act: object) -> int:
+    """The one slot a rewriting action changes (-1: several)."""
+    if isinstance(act, A.Load | A.Move):
+        return _SLOT_OF[act.dst.field.slot]
+    if isinstance(act, A.SetField):
+        return _SLOT_OF[act.field.slot]
+    if isinstance(act, A.SetVlanVid | A.StripVlan | A.PushVlan | A.SetVlanPcp):
+        return I_VLAN
+    if isinstance(act, A.SetTunnel):
+        return I_TUN_ID
+    if isinstance(act, A.DecTtl):
+        return I_NW_TTL
+    if isinstance(act, A.WriteMetadata):
+        return I_METADATA
+    return -1
+
+
+@lru_cache(maxsize=512)
 def _ct_state_text(state: int) -> str:
     names = [n for n, bit in F.CT_STATE_FLAGS.items() if state & bit]
     return "|".join(names) if names else "0"

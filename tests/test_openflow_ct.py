@@ -148,3 +148,25 @@ def test_conjunctive_match(src: str, dport: int, out: list[str]) -> None:
     v = OpenFlowEngine([br]).run("br0", "p1", tcp(A_MAC, B_MAC, src, B_IP, 1234, dport),
                                  OpenFlowState())
     assert outputs(v) == out
+
+
+def test_snat_reply_is_translated_back_by_ct_nat() -> None:
+    flows = parse_flows(
+        "table=0, priority=10,in_port=1,ip actions=ct(commit,zone=5,nat(src=192.168.100.102)),"
+        "output:2\n"
+        "table=0, priority=10,in_port=2,ip actions=ct(table=1,zone=5,nat)\n"
+        "table=1, priority=10,ct_state=+est+rpl,ip actions=output:1\n"
+        "table=1, priority=1 actions=drop\n")
+    br = OvsBridge("br0", ports=(OvsPort("in", 1), OvsPort("out", 2)), flows=flows)
+    engine, state = OpenFlowEngine([br]), OpenFlowState()
+    out = engine.run("br0", "in", tcp(A_MAC, B_MAC, A_IP, "8.8.8.8", 1234, 80), state)
+    assert [(e.port, e.packet.nw_src if e.packet else "") for e in out.exits] == [
+        ("out", "192.168.100.102")]
+    back = engine.run("br0", "out", tcp(B_MAC, A_MAC, "8.8.8.8", "192.168.100.102", 80, 1234),
+                      state)
+    assert [(e.port, e.packet.nw_dst if e.packet else "") for e in back.exits] == [("in", A_IP)]
+    assert any("ct_state=est|rpl|trk|snat" in s.text for s in back.steps)
+    # an unrelated packet to the NAT address is not a reply: no connection, dropped in table 1
+    other = engine.run("br0", "out", tcp(B_MAC, A_MAC, "8.8.4.4", "192.168.100.102", 80, 1234),
+                       state)
+    assert [e.kind for e in other.exits] == ["drop"]

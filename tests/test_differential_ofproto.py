@@ -178,6 +178,20 @@ def flow_table(draw: st.DrawFn, bridge: OvsBridge, cookie_base: int) -> str:
             a = draw(action_text(table, bridge.ports))
             lines.append(f"cookie={cookie_base + n:#x}, table={table}, priority={prio}"
                          f"{',' + m if m else ''} actions={a}")
+        if draw(st.integers(0, 2)) == 0:
+            # a conjunctive match: conj_id flow + two clauses of distinct MAC matches, at a
+            # priority of its own (41..60, above the plain flows' 0..40)
+            prio = draw(st.integers(41, 60))
+            cid = table + 1
+            n += 1
+            lines.append(f"cookie={cookie_base + n:#x}, table={table}, priority={prio},"
+                         f"conj_id={cid} actions={draw(action_text(table, bridge.ports))}")
+            for clause, key in ((1, "dl_src"), (2, "dl_dst")):
+                macs = draw(st.lists(st.sampled_from(MACS), min_size=1, max_size=2, unique=True))
+                for mac in macs:
+                    n += 1
+                    lines.append(f"cookie={cookie_base + n:#x}, table={table}, priority={prio},"
+                                 f"{key}={mac} actions=conjunction({cid},{clause}/2)")
     return "\n".join(lines) + "\n"
 
 

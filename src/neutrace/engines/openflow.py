@@ -16,7 +16,14 @@ learned-flow tables, conjunctive matches, ct() with a small conntrack (zones, co
 recirculation to ``table``), controller, patch ports and tunnel ports.
 
 All mutable state (MAC tables, learned flows, conntrack) lives in `OpenFlowState`, owned by the
-caller and keyed by (host, bridge) or (host, zone), so a trace can start cold or warm.
+caller and keyed by (host, bridge) or (host, zone), so a trace can start cold or warm. A trace
+that changed nothing in the state is cached: the same packet on the same state gets the same
+`BridgeVisit` back.
+
+Where the datapath and ``ofproto/trace`` differ, ``ofproto/trace`` is followed: NORMAL looks the
+destination up before learning the source. Not modelled: flow timeouts expiring (learned flows keep
+their idle/hard_timeout but never age), groups, meters, MPLS, xreg/xxreg/tun_metadata fields,
+bundle/multipath, native-tagged/untagged VLAN modes, mirrors, STP, ct ``alg``/``+rel`` and IPv6 NAT.
 """
 
 from __future__ import annotations

@@ -283,13 +283,14 @@ class Netfilter:
 
     @property
     def uses_conntrack(self) -> bool:
-        """Whether connection tracking runs in this namespace at all: as with iptables-nft, only
-        when a rule needs it (a nat rule, a state/conntrack/connmark match, a CT, NOTRACK,
-        CONNMARK or NAT target). Without one, the kernel keeps no entries (and no rule could
-        tell the difference)."""
+        """Whether connection tracking runs in this namespace at all: as in the kernel, only
+        when a rule needs it (a state/conntrack/connmark match, a CT, NOTRACK, CONNMARK or NAT
+        target takes a conntrack reference for the namespace). Without one the kernel keeps no
+        entries, and the nat table's chains never see a packet (NAT hooks skip packets without
+        a connection) -- checked against the kernel in tests/test_netfilter_kernel.py."""
         if self._uses_ct is None:
             self._uses_ct = any(
-                t.name == "nat" or {m.module for m in r.matches} & CT_MATCHES
+                {m.module for m in r.matches} & CT_MATCHES
                 or (r.target is not None and r.target.name in CT_TARGETS)
                 for rs in (self.v4, self.v6) for t in rs.tables for r in t.rules)
         return self._uses_ct

@@ -28,12 +28,14 @@ from neutrace.syntax.ovsdump import (
     ShowPort,
     VsctlShow,
     datapath_outputs,
+    format_ofctl_show,
     format_ofproto_trace,
     format_vsctl_show,
     parse_datapath_actions,
     parse_dpif_show,
     parse_ofctl_show,
     parse_ofproto_trace,
+    parse_vsctl_list,
     parse_vsctl_show,
 )
 
@@ -418,3 +420,23 @@ def test_ofproto_trace_nested_bridge_under_a_resubmitted_normal() -> None:
     last = [a for a in t.passes[0].actions if a.text == "output:1"][0]
     assert last.bridge == "nt-rand-b" and last.block == 0
     assert format_ofproto_trace(t) == text
+
+
+def test_ofctl_show_round_trip() -> None:
+    show = parse_ofctl_show(read("ofctl-show-br-int.txt"))
+    assert parse_ofctl_show(format_ofctl_show(show)) == show
+
+
+
+
+def test_vsctl_list_interface() -> None:
+    rows = parse_vsctl_list(read("vsctl-list-interface.txt"))
+    assert len(rows) == 2
+    assert rows[0]["name"] == "qvo1b17c0cc-9f" and rows[0]["ofport"] == "4"
+    assert rows[0]["external_ids"] == {"attached-mac": "fa:16:3e:6f:94:92",
+                                       "iface-id": "1b17c0cc-9f79", "iface-status": "active",
+                                       "vm-uuid": "9519fce7"}
+    assert rows[0]["type"] == "" and rows[0]["options"] == {}
+    assert rows[1]["options"]["remote_ip"] == "192.168.120.11"  # type: ignore[index]
+    with pytest.raises(SyntaxParseError, match="expected 'column : value'"):
+        parse_vsctl_list("name qvo1\n", source="x")

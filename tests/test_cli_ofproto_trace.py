@@ -107,3 +107,21 @@ def test_errors_golden(sos: Path, tmp_path: Path) -> None:
         assert code == 2 and out == ""
         lines.append(err.replace(str(sos), "SOS").replace(str(tmp_path), "TMP"))
     check_golden("ofproto/errors.txt", "".join(lines))
+
+
+@pytest.mark.ovs
+def test_compare_ovs(sos: Path, ovs_sandbox: object) -> None:
+    """--compare-ovs runs real OVS (a sandbox of its own) and reports agreement; a sosreport whose
+    flows the engine reads differently from OVS would exit 1."""
+    case = _case("tunnel-ingress-arp-from-router")
+    code, out, err = run("--sos", str(sos), "--compare-ovs",
+                         format_microflow(Microflow(case.in_port, case.packet)))
+    assert code == 0, out + err
+    assert "=== real Open vSwitch (ofproto/trace" in out
+    assert 'bridge("br-tun")' in out.split("=== real Open vSwitch")[1]
+    assert "real Open vSwitch agrees" in out
+    code, out, err = run("--sos", str(sos), "--compare-ovs", "--format", "json",
+                         format_microflow(Microflow(case.in_port, case.packet)))
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["ovs"]["differences"] == [] and "Datapath actions" in data["ovs"]["text"]

@@ -1,5 +1,5 @@
 """Differential tests: neutrace's OpenFlow engine against real Open vSwitch's ``ofproto/trace``
-on the same bridges, flows and packets. Compared (see tests/ofproto_compare.py): the tables
+on the same bridges, flows and packets. Compared (see neutrace.sim.ofproto_compare): the tables
 visited in order with the flow that matched (by unique cookie) or a miss, the copies that left
 (bridge, port, headers), the tunnel ids of copies sent to tunnel ports, and the first bridge's
 final fields and registers.
@@ -25,20 +25,16 @@ from neutrace.backends.ovs_sandbox import OvsSandbox
 from neutrace.dataplane import OvsBridge, OvsPort
 from neutrace.engines.openflow import OpenFlowEngine, OpenFlowState
 from neutrace.packet import IPPROTO_TCP, IPPROTO_UDP, Packet, arp_request, ipv4
+from neutrace.sim.ofproto_compare import (
+    compare,
+    observe_engine,
+    observe_ovs,
+    with_unique_cookies,
+)
 from neutrace.syntax.ofctl import parse_flows
 from neutron_like import CASES, Case, bridges
-from ofproto_compare import observe_engine, observe_ovs, with_unique_cookies
 
 pytestmark = pytest.mark.ovs
-
-
-def compare(engine: OpenFlowEngine, tracer: OvsTracer, model: tuple[OvsBridge, ...],
-            bridge: str, in_port: str, packet: Packet) -> list[str]:
-    """The differences between the engine and real OVS for one packet (empty when they agree)."""
-    ours = observe_engine(engine.run(bridge, in_port, packet, OpenFlowState()), model)
-    tracer.fdb_flush()
-    real = tracer.trace(bridge, in_port, packet)
-    return ours.differences(observe_ovs(real, packet, model))
 
 
 # -- 1. hand-written Neutron-like bridges ------------------------------------------------------

@@ -14,9 +14,9 @@ from neutrace.dataplane import OvsBridge
 from neutrace.engines.openflow import OpenFlowEngine, OpenFlowState
 from neutrace.errors import InputError, SyntaxParseError
 from neutrace.importers.ovs_dumps import load_files, load_sos, write_sos
+from neutrace.sim.ofproto_compare import observe_engine
 from neutrace.syntax.ovsdump import OFPP_LOCAL
 from neutron_like import CASES, bridges
-from ofproto_compare import observe_engine
 
 
 def _ports(b: OvsBridge) -> list[tuple[object, ...]]:

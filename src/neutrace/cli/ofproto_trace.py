@@ -31,6 +31,10 @@ def ofproto_trace(
     host: Annotated[str | None, typer.Option(help="The host of --cloud.")] = None,
     bridge: Annotated[str | None, typer.Option(help="The bridge the packet enters.")] = None,
     format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    compare_ovs: Annotated[bool, typer.Option(
+        "--compare-ovs", help="Also load the bridges into a private Open vSwitch "
+        "(datapath_type=dummy), run its ofproto/trace and report any difference "
+        "(exit status 1 if they differ).")] = False,
 ) -> None:
     """Trace a packet through OVS bridges' OpenFlow tables, like ovs-appctl ofproto/trace."""
     from neutrace.render.ofproto import render_json, render_text
@@ -46,7 +50,35 @@ def ofproto_trace(
     except NeutraceError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    typer.echo(render_json(visit) if format == "json" else render_text(visit), nl=False)
+    if not compare_ovs:
+        typer.echo(render_json(visit) if format == "json" else render_text(visit), nl=False)
+        return
+    from neutrace.sim.ofproto_compare import compare_in_sandbox
+
+    try:
+        result = compare_in_sandbox(bridges, start.bridge, start.in_port, start.packet,
+                                    host=host or "")
+    except NeutraceError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if format == "json":
+        import json
+
+        data = json.loads(render_json(visit))
+        data["ovs"] = {"text": result.text, "differences": list(result.differences)}
+        typer.echo(json.dumps(data, indent=2))
+    else:
+        typer.echo(render_text(visit))
+        typer.echo("=== real Open vSwitch (ofproto/trace; flows given unique cookies) ===")
+        typer.echo(result.text)
+        if result.differences:
+            typer.echo("=== DIFFERENCES ===")
+            typer.echo("\n".join(result.differences))
+        else:
+            typer.echo("=== real Open vSwitch agrees: same tables and flows, outputs, tunnel ids "
+                       "and final fields ===")
+    if result.differences:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

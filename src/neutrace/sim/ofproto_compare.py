@@ -1,4 +1,5 @@
-"""Compare a trace of neutrace's OpenFlow engine with real OVS's ``ofproto/trace`` (test helper).
+"""Compare a trace of neutrace's OpenFlow engine with real OVS's ``ofproto/trace`` (layer 4): what
+the differential tests and ``neutrace ofproto-trace --compare-ovs`` use.
 
 Both sides are reduced to an `Observed`:
 
@@ -23,8 +24,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, fields, replace
 
-from neutrace.backends.ovs_load import RealTrace
+from neutrace.backends.ovs_load import OvsTracer, RealTrace, delete_bridges, load_bridges
+from neutrace.backends.ovs_sandbox import OvsSandbox
 from neutrace.dataplane import OvsBridge
+from neutrace.engines.openflow import OpenFlowEngine, OpenFlowState
 from neutrace.engines.results import EXIT_OUTPUT, EXIT_PATCH, BridgeVisit
 from neutrace.packet import Packet
 from neutrace.syntax.microflow import parse_microflow
@@ -206,3 +209,40 @@ def observe_ovs(real: RealTrace, start: Packet, bridges: tuple[OvsBridge, ...] |
                                 if k.startswith(("reg", "metadata")) and int(v, 0)))
             fin = (headers(mf.packet), regs)
     return Observed(visits, outs, tuple(sorted(_ovs_tunnel_ids(real, start, by_name))), fin)
+
+
+def compare(engine: OpenFlowEngine, tracer: OvsTracer,
+            model: tuple[OvsBridge, ...] | list[OvsBridge],
+            bridge: str, in_port: str, packet: Packet) -> list[str]:
+    """The differences between the engine (over ``model``) and real OVS (``model`` loaded) for
+    one packet, starting cold (empty when they agree)."""
+    ours = observe_engine(engine.run(bridge, in_port, packet, OpenFlowState()), model)
+    tracer.fdb_flush()
+    real = tracer.trace(bridge, in_port, packet)
+    return ours.differences(observe_ovs(real, packet, model))
+
+
+@dataclass(frozen=True)
+class OvsComparison:
+    """Real OVS on the same bridges: its ofproto/trace text (flows carry unique cookies, see
+    `with_unique_cookies`) and the differences from the engine (empty: they agree)."""
+
+    text: str
+    differences: tuple[str, ...]
+
+
+def compare_in_sandbox(bridges: tuple[OvsBridge, ...] | list[OvsBridge], bridge: str,
+                       in_port: str, packet: Packet, host: str = "") -> OvsComparison:
+    """Load ``bridges`` into a private ovs-vswitchd (datapath_type=dummy), trace ``packet`` there
+    and with the engine, and compare. Needs the Open vSwitch binaries."""
+    model = with_unique_cookies(bridges)
+    with OvsSandbox() as sandbox:
+        load_bridges(sandbox, model)
+        try:
+            with OvsTracer(sandbox) as tracer:
+                engine = OpenFlowEngine(model, host=host)
+                diffs = compare(engine, tracer, model, bridge, in_port, packet)
+                text = tracer.trace(bridge, in_port, packet).text
+        finally:
+            delete_bridges(sandbox, [b.name for b in model])
+    return OvsComparison(text, tuple(diffs))

@@ -82,6 +82,14 @@ CLIENT = textwrap.dedent("""
         print("error", e.errno)
 """)
 
+UDP_SEND = textwrap.dedent("""
+    import socket, sys, time
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((sys.argv[1], int(sys.argv[2])))
+    s.sendto(b"neutrace", (sys.argv[3], int(sys.argv[4])))
+    time.sleep(0.3)
+""")
+
 
 @dataclass
 class Lab:
@@ -166,6 +174,10 @@ class Lab:
 
     def ping(self, ns: str, dst: str) -> str:
         return self.exec(ns, "python3", "-c", PING, dst).strip()
+
+    def udp(self, ns: str, src: str, sport: int, dst: str, dport: int) -> None:
+        """Send one UDP datagram from ``src:sport`` to ``dst:dport``."""
+        self.exec(ns, "python3", "-c", UDP_SEND, src, str(sport), dst, str(dport))
 
     def tcp(self, client_ns: str, server_ns: str, dst: str, port: int, sport: int,
             timeout: float = 1.5, src: str = "0.0.0.0",

@@ -271,13 +271,22 @@ def test_security_group_through_a_qbr_bridge(lab_factory: list[Lab]) -> None:
     assert lab.tcp("vm", "peer", "10.0.0.5", 80, 41002) == ("connected", "peer 10.0.0.4 41002")
     tcp_walk(sim, "vm", "peer", "10.0.0.4", "10.0.0.5", 41002, 80)
 
+    # an ICMP error about the VM's own UDP flow is RELATED: the ingress chain lets it in
+    lab.udp("vm", "10.0.0.4", 41003, "10.0.0.5", 9999)
+    (udp_end,) = sim.send("vm", ipv4("", "", "10.0.0.4", "10.0.0.5", 17, 41003, 9999))
+    assert udp_end.namespace == "peer"
+    (icmp_end,) = sim.send("peer", ipv4("", "", "10.0.0.5", "10.0.0.4", 1, 3, 3))
+    assert icmp_end.namespace == "vm" and icmp_end.disposition == ACCEPTED
+    assert any("RELATED" in s.text for _, s in sim.steps)
+
     # conntrack: zone 4097 from CT --zone, only the connections that got through
     kernel = {(e.get("zone"), e["orig_src"], e["orig_dst"], e["orig_sport"], e["orig_dport"])
-              for e in lab.conntrack("h") if e["proto"] == "tcp"}
+              for e in lab.conntrack("h") if e["proto"] in ("tcp", "udp")}
     engine = {(str(e.zone), e.orig.src, e.orig.dst, str(e.orig.sport), str(e.orig.dport))
               for e in sim.state.conntrack_of("lab", "h")}
     assert engine == kernel == {("4097", "10.0.0.5", "10.0.0.4", "41000", "22"),
-                                ("4097", "10.0.0.4", "10.0.0.5", "41002", "80")}
+                                ("4097", "10.0.0.4", "10.0.0.5", "41002", "80"),
+                                ("4097", "10.0.0.4", "10.0.0.5", "41003", "9999")}
     assert sim.rules_hit([spaces[0]])["h"] == lab.hit_rules("h")
 
 

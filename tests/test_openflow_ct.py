@@ -170,3 +170,26 @@ def test_snat_reply_is_translated_back_by_ct_nat() -> None:
     other = engine.run("br0", "out", tcp(B_MAC, A_MAC, "8.8.4.4", "192.168.100.102", 80, 1234),
                        state)
     assert [e.kind for e in other.exits] == ["drop"]
+
+
+def test_same_match_and_priority_replaces_the_earlier_flow() -> None:
+    flows = parse_flows(
+        "table=0, priority=10,conj_id=1,ip actions=output:2\n"
+        "table=0, priority=10,conj_id=2,ip actions=output:3\n"
+        "table=0, priority=10,ip,nw_src=10.0.0.1 actions=conjunction(1,1/2)\n"
+        "table=0, priority=10,ip,nw_src=10.0.0.1 actions=conjunction(2,1/2)\n"  # replaces it
+        "table=0, priority=10,tcp,tp_dst=22 actions=conjunction(1,2/2)\n"
+        "table=0, priority=10,udp,tp_dst=53 actions=conjunction(2,2/2)\n"
+        "table=1, priority=5,ip actions=output:2\n"
+        "table=1, priority=5,ip actions=output:3\n"  # an ordinary flow is replaced the same way
+    )
+    br = OvsBridge("br0", ports=tuple(OvsPort(f"p{i}", i) for i in range(1, 4)), flows=flows)
+    engine = OpenFlowEngine([br])
+    tcp22 = tcp(A_MAC, B_MAC, "10.0.0.1", B_IP, 1000, 22)
+    assert outputs(engine.run("br0", "p1", tcp22, OpenFlowState())) == []
+    udp53 = ipv4(A_MAC, B_MAC, "10.0.0.1", B_IP, proto=17, sport=1000, dport=53)
+    assert outputs(engine.run("br0", "p1", udp53, OpenFlowState())) == ["p3"]
+    br1 = OvsBridge("br1", ports=br.ports, flows=tuple(f for f in flows if f.table == 1))
+    resub = OvsBridge("br1", ports=br.ports,
+                      flows=(*br1.flows, *parse_flows("table=0 actions=resubmit(,1)")))
+    assert outputs(OpenFlowEngine([resub]).run("br1", "p1", tcp22, OpenFlowState())) == ["p3"]

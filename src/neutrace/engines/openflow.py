@@ -183,14 +183,18 @@ class _Table:
                  source: str) -> None:
         plain: dict[tuple[tuple[int, int], ...], _Subtable] = {}
         conj: dict[tuple[tuple[int, int], ...], _Subtable] = {}
+        compiled: dict[tuple[int, tuple[tuple[int, int], ...], Key], Flow] = {}
         for f in flows:
             sig, key = _sig_key(compile_match(f.match, ports, source)[0])
+            # a flow with the same priority and match as an earlier one replaces it (add-flows)
+            compiled[(f.priority, sig, key)] = f
+        for (_, sig, key), f in compiled.items():
             is_conj = f.actions.startswith("conjunction(") and _is_conjunctive(f)
             target = conj if is_conj else plain
             st = target.get(sig)
             if st is None:
                 st = target[sig] = _Subtable(sig)
-            st.add(key, f, not is_conj)
+            st.add(key, f, False)
         self.plain = sorted(plain.values(), key=lambda s: -s.max_priority)
         self.conj = sorted(conj.values(), key=lambda s: -s.max_priority)
 

@@ -36,6 +36,8 @@ PING = textwrap.dedent("""
     ident = os.getpid() & 0xffff
     s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
     s.settimeout(0.3)
+    if len(sys.argv) > 2:
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, int(sys.argv[2]))
     body = struct.pack("!BBHHH", 8, 0, 0, ident, 1) + b"neutrace"
     pkt = struct.pack("!BBHHH", 8, 0, csum(body), ident, 1) + b"neutrace"
     try:
@@ -172,8 +174,10 @@ class Lab:
             subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=20)
         self.created.clear()
 
-    def ping(self, ns: str, dst: str) -> str:
-        return self.exec(ns, "python3", "-c", PING, dst).strip()
+    def ping(self, ns: str, dst: str, ttl: int = 64) -> str:
+        """``reply SRC``, ``icmp TYPE CODE SRC`` (an ICMP error came back), ``timeout`` or
+        ``error ERRNO``."""
+        return self.exec(ns, "python3", "-c", PING, dst, str(ttl)).strip()
 
     def udp(self, ns: str, src: str, sport: int, dst: str, dport: int) -> None:
         """Send one UDP datagram from ``src:sport`` to ``dst:dport``."""

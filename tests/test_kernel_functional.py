@@ -24,7 +24,7 @@ import pytest
 
 from kernel_lab import Lab, MiniWalk, lab_tag
 from neutrace.dataplane import BRIDGE, LOOPBACK, VETH, Interface, Namespace, Route
-from neutrace.packet import ICMP_ECHO_REPLY, IPPROTO_TCP, arp_request, ipv4
+from neutrace.packet import ICMP_ECHO_REPLY, IPPROTO_TCP, Packet, arp_request, ipv4
 from neutrace.trace import ACCEPTED, DENIED, NO_ROUTE, STEP_NAT
 from test_linuxnet import NAT as ROUTER_IPTABLES
 
@@ -157,10 +157,47 @@ def test_no_route(lab_factory: list[Lab]) -> None:
     assert lab.ping("vm", OUTSIDE) == "icmp 3 0 192.168.111.1"
     (end,) = sim.send("vm", ipv4("", "", "192.168.111.4", OUTSIDE))
     assert end.disposition == NO_ROUTE and end.namespace == "r"
+    assert answer_text(sim, ipv4("", "", "192.168.111.4", OUTSIDE)) == "icmp 3 0 192.168.111.1"
     # the outside namespace has no route to the tenant network at all: ENETUNREACH
     assert lab.ping("ext", "192.168.111.4") == "error 101"
     (end,) = sim.send("ext", ipv4("", "", "", "192.168.111.4"))
     assert end.disposition == NO_ROUTE and end.namespace == "ext"
+
+
+def answer_text(sim: MiniWalk, packet: Packet) -> str:
+    """The router's answer to ``packet`` sent by vm, in `Lab.ping`'s words."""
+    (out,) = sim.engine.send("vm", packet, sim.state, sim.resolve).outputs
+    assert out.packet.dl_dst == MAC["qr"]
+    got = sim.engine.receive("r", QR, out.packet, sim.state, sim.resolve)
+    ans = sim.engine.answer("r", QR, out.packet, got, sim.state, sim.resolve)
+    if ans is None:
+        return "timeout"
+    (back,) = ans.outputs
+    assert back.port == QR and back.packet.dl_dst == MAC["vm"]
+    p = back.packet
+    if p.tp_src == ICMP_ECHO_REPLY:
+        return f"reply {p.nw_src}"
+    return f"icmp {p.tp_src} {p.tp_dst} {p.nw_src}"
+
+
+def test_the_kernels_answers(lab_factory: list[Lab]) -> None:
+    """Echo reply, time exceeded, REJECT's port unreachable and net unreachable: the packets the
+    kernel sends back, against `LinuxEngine.answer`."""
+    reject = ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+              "-A FORWARD -d 203.0.113.10/32 -p icmp -j REJECT\nCOMMIT\n")
+    spaces = router_lab()
+    spaces[3] = dataclasses.replace(spaces[3], iptables=reject)
+    lab = start(lab_factory, spaces)
+    sim = MiniWalk(spaces)
+
+    def engine_answer(dst: str, ttl: int = 64) -> str:
+        return answer_text(sim, ipv4("", "", "192.168.111.4", dst, ttl=ttl))
+
+    assert lab.ping("vm", "192.168.111.1") == "reply 192.168.111.1" == engine_answer(
+        "192.168.111.1")
+    assert lab.ping("vm", "198.51.100.1", ttl=1) == "icmp 11 0 192.168.111.1" == engine_answer(
+        "198.51.100.1", ttl=1)
+    assert lab.ping("vm", OUTSIDE) == "icmp 3 3 192.168.111.1" == engine_answer(OUTSIDE)
 
 
 # -- a qbr-like Linux bridge with Neutron's hybrid iptables firewall -----------------------------

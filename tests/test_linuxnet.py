@@ -235,3 +235,32 @@ def test_router_itself_reaching_a_floating_ip_is_dnated_in_output_and_rerouted()
            "192.168.111.4" in rule_texts(out.steps)
     local = eng.send(ROUTER, ipv4("", "", "", "192.168.111.1"), state, resolver)
     assert local.disposition == ACCEPTED
+
+
+def test_answer_reject_with_tcp_reset_and_for_the_router_itself() -> None:
+    import dataclasses
+
+    ns = router_ns()
+    filt = ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            "-A INPUT -p tcp -m tcp --dport 22 -j REJECT --reject-with icmp-admin-prohibited\n"
+            "-A FORWARD -p tcp -m tcp --dport 23 -j REJECT --reject-with tcp-reset\n"
+            "-A FORWARD -p udp -j DROP\nCOMMIT\n")
+    eng = engine(dataclasses.replace(ns, iptables=filt))
+    state = LinuxState()
+    ssh = ipv4(VM_MAC, QR_MAC, "192.168.111.4", "192.168.100.103", IPPROTO_TCP, 5000, 22)
+    res = eng.receive(ROUTER, QR, ssh, state, resolver)
+    ans = eng.answer(ROUTER, QR, ssh, res, state, resolver)
+    assert ans is not None
+    (back,) = ans.outputs
+    assert (back.packet.nw_src, back.packet.tp_src, back.packet.tp_dst) == (
+        "192.168.100.103", 3, 13)
+    telnet = ipv4(VM_MAC, QR_MAC, "192.168.111.4", OUTSIDE, IPPROTO_TCP, 5001, 23)
+    res = eng.receive(ROUTER, QR, telnet, state, resolver)
+    ans = eng.answer(ROUTER, QR, telnet, res, state, resolver)
+    assert ans is not None
+    (rst,) = ans.outputs
+    assert (rst.packet.nw_src, rst.packet.tp_src, rst.packet.tcp_flags) == (OUTSIDE, 23, 0x14)
+    udp = ipv4(VM_MAC, QR_MAC, "192.168.111.4", OUTSIDE, 17, 5002, 53)
+    res = eng.receive(ROUTER, QR, udp, state, resolver)
+    assert res.disposition == DENIED
+    assert eng.answer(ROUTER, QR, udp, res, state, resolver) is None  # DROP answers nothing

@@ -55,6 +55,7 @@ from neutrace.packet import (
     ICMPV6_NS,
     IPPROTO_ICMP,
     IPPROTO_ICMPV6,
+    IPPROTO_TCP,
     Packet,
     arp_reply,
 )
@@ -68,6 +69,7 @@ from neutrace.trace import (
     STEP_NEIGHBOUR,
     STEP_NOTE,
     STEP_ROUTE,
+    STEP_RULE,
     Step,
 )
 
@@ -610,6 +612,42 @@ class LinuxEngine:
         steps.append(Step(STEP_NEIGHBOUR, f"{verb} {ip} on {dev}: {ip} is-at {mac}", where=dev))
         return mac
 
+    # -- what the kernel answers -----------------------------------------------------------
+    def answer(self, namespace: str, interface: str, packet: Packet, result: LinuxResult,
+               state: LinuxState, resolve: Resolver) -> LinuxResult | None:
+        """What ``namespace``'s own stack sends back after `receive` gave ``result`` for
+        ``packet`` (received on ``interface``), routed and filtered like `send`: the echo reply
+        for an accepted ICMP/ICMPv6 echo request; ICMP destination unreachable (network) for
+        ``no_route``; ICMP time exceeded for an expired TTL; a REJECT's answer
+        (``--reject-with``, icmp-port-unreachable by default, tcp-reset as a TCP RST). None when
+        the kernel sends nothing (DROP, ARP, anything else). ICMP errors come from the receiving
+        interface's address (a TCP reset, or a REJECT of a packet for the namespace itself, from
+        the rejected packet's destination) and carry no embedded header here; conntrack sees them
+        as RELATED."""
+        if not (packet.is_ip or packet.is_ipv6):
+            return None
+        delivered = packet
+        for step in result.steps:
+            for change in step.changes:
+                delivered = delivered.with_(**{change.field: change.after})
+        reply: Packet | None = None
+        if result.disposition == ACCEPTED and _is_echo_request(delivered):
+            reply = echo_reply(delivered).with_(dl_src="", dl_dst="")
+        elif packet.is_ip:
+            own = _primary_address(self.namespace(namespace).interface(interface), False)
+            if result.disposition == NO_ROUTE and own:
+                reply = _icmp_error(packet, own, 3, 0)
+            elif result.disposition == DROPPED and "TTL" in result.reason and own:
+                reply = _icmp_error(packet, own, 11, 0)
+            elif result.disposition == DENIED:
+                # icmp_send: the rejected packet's destination when it was for us, else the
+                # address the error leaves from (the receiving interface's, back to the sender)
+                local = self.fib(namespace).is_local(delivered.nw_dst)
+                reply = _reject_answer(result, delivered, delivered.nw_dst if local else own)
+        if reply is None:
+            return None
+        return self.send(namespace, reply, state, resolve)
+
     # -- the namespace's own stack sending -------------------------------------------------
     def send(self, namespace: str, packet: Packet, state: LinuxState,
              resolve: Resolver) -> LinuxResult:
@@ -685,6 +723,36 @@ def _primary_address(itf: Interface | None, v6: bool) -> str:
         if (ip.version == 6) == v6 and not (v6 and ip.is_link_local):
             return str(ip)
     return ""
+
+
+REJECT_WITH = {
+    "icmp-net-unreachable": (3, 0), "net-unreach": (3, 0), "icmp-host-unreachable": (3, 1),
+    "host-unreach": (3, 1), "icmp-proto-unreachable": (3, 2), "icmp-port-unreachable": (3, 3),
+    "port-unreach": (3, 3), "icmp-net-prohibited": (3, 9), "icmp-host-prohibited": (3, 10),
+    "icmp-admin-prohibited": (3, 13), "admin-prohib": (3, 13),
+}
+
+
+def _icmp_error(about: Packet, src: str, icmp_type: int, code: int) -> Packet:
+    return Packet(dl_src="", dl_dst="", dl_type=ETH_TYPE_IP, nw_src=src, nw_dst=about.nw_src,
+                  nw_proto=IPPROTO_ICMP, nw_ttl=64, tp_src=icmp_type, tp_dst=code)
+
+
+def _reject_answer(result: LinuxResult, pkt: Packet, icmp_src: str) -> Packet | None:
+    rules = [s for s in result.steps if s.kind == STEP_RULE and s.text.endswith(": REJECT")]
+    if not rules or not pkt.is_ip:
+        return None
+    tokens = rules[-1].detail.split()
+    kind = tokens[tokens.index("--reject-with") + 1] if "--reject-with" in tokens else (
+        "icmp-port-unreachable")
+    if kind == "tcp-reset":
+        if pkt.nw_proto != IPPROTO_TCP:
+            return None
+        return Packet(dl_src="", dl_dst="", dl_type=ETH_TYPE_IP, nw_src=pkt.nw_dst,
+                      nw_dst=pkt.nw_src, nw_proto=IPPROTO_TCP, nw_ttl=64, tp_src=pkt.tp_dst,
+                      tp_dst=pkt.tp_src, tcp_flags=0x14)
+    icmp_type, code = REJECT_WITH.get(kind, (3, 3))
+    return _icmp_error(pkt, icmp_src, icmp_type, code) if icmp_src else None
 
 
 def _is_echo_request(pkt: Packet) -> bool:

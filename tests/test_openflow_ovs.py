@@ -226,3 +226,37 @@ def test_actions_like_ovs(ovs_sandbox: OvsSandbox, packet: Packet) -> None:
         assert got == want
     finally:
         delete_bridges(ovs_sandbox, ["nt-acts"])
+
+
+ARP_RESPONDER = OvsBridge(
+    "nt-arpr",
+    ports=(OvsPort("ar1", 1), OvsPort("ar2", 2)),
+    flows=parse_flows(
+        # br-tun's table 21 ARP responder (l2population), as the OVS agent writes it
+        "table=0, priority=1,arp,dl_vlan=1,arp_tpa=10.0.0.5 actions=move:NXM_OF_ETH_SRC[]->"
+        "NXM_OF_ETH_DST[],mod_dl_src:fa:16:3e:a1:b2:c3,load:0x2->NXM_OF_ARP_OP[],"
+        "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
+        "load:0xfa163ea1b2c3->NXM_NX_ARP_SHA[],load:0xa000005->NXM_OF_ARP_SPA[],IN_PORT\n"
+        "table=0, priority=0 actions=output:2\n"
+    ),
+)
+
+
+@pytest.mark.parametrize("packet", [
+    arp_request(VM1_MAC, "10.0.0.9", "10.0.0.5").with_vlan(1),
+    arp_request(VM1_MAC, "10.0.0.9", "10.0.0.6").with_vlan(1),
+], ids=["answered", "not-answered"])
+def test_arp_responder_like_ovs(ovs_sandbox: OvsSandbox, packet: Packet) -> None:
+    load_bridges(ovs_sandbox, [ARP_RESPONDER])
+    try:
+        with OvsTracer(ovs_sandbox) as t:
+            t.fdb_flush()
+            real = [(o.port, o.packet) for o in t.trace("nt-arpr", "ar1", packet).outputs]
+        visit = OpenFlowEngine([ARP_RESPONDER]).run("nt-arpr", "ar1", packet, OpenFlowState())
+        mine = [(e.port, e.packet) for e in visit.exits if e.kind == "output"]
+        assert [(p, q.arp_op, q.arp_sha, q.arp_spa, q.arp_tha, q.arp_tpa, q.dl_src, q.dl_dst,
+                 q.vlan_tci) for p, q in mine if q is not None] == [
+            (p, q.arp_op, q.arp_sha, q.arp_spa, q.arp_tha, q.arp_tpa, q.dl_src, q.dl_dst,
+             q.vlan_tci) for p, q in real]
+    finally:
+        delete_bridges(ovs_sandbox, ["nt-arpr"])

@@ -41,7 +41,7 @@ from neutrace.dataplane import CloudState
 pytestmark = [pytest.mark.conformance, pytest.mark.ovs, pytest.mark.root, pytest.mark.slow]
 
 HERE = Path(__file__).parent
-CLOUD_NAMES = ("seed", "vlan-provider", "two-tenants", "l2pop")
+CLOUD_NAMES = ("seed", "vlan-provider", "two-tenants", "l2pop", "extras")
 
 
 def cloud_path(name: str) -> Path:
@@ -63,14 +63,18 @@ def _cases(test: str) -> list[Any]:
 
 # (test, cloud, host) -> why: known differences, reported to the integrator (docs/conformance.md).
 # strict: once fixed the test XPASSes and fails, so the entry must then be removed.
-METADATA_ORDER = (
-    "neutrace puts the metadata REDIRECT before the floating-IP DNAT rules in qrouter nat "
-    "neutron-l3-agent-PREROUTING; Neutron's metadata driver adds it on ROUTER AFTER_CREATE, "
-    "after RouterInfo.process() added the DNATs"
-)
 KNOWN: dict[tuple[str, str, str], str] = {
-    ("router_and_dhcp_iptables", "seed", "test-ctrl-01"): METADATA_ORDER,
-    ("router_and_dhcp_iptables", "two-tenants", "net-1"): METADATA_ORDER,
+    ("flows", "extras", "c2"): (
+        "a port with an IPv4 /0 allowed address pair: Neutron's br_int."
+        "delete_arp_spoofing_protection also removes the ICMPv6 NA flows (table 0 icmp_type=136, "
+        "table 24 nd_target) that install_icmpv6_na_spoofing_protection had just added; "
+        "neutrace keeps them"
+    ),
+    ("firewall_iptables", "extras", "c1"): (
+        "ipset member 0.0.0.0/0 (a /0 allowed address pair): Neutron's IpsetManager."
+        "_sanitize_addresses writes 0.0.0.0/1 and 128.0.0.0/1 (ipset rejects /0); neutrace "
+        "writes 0.0.0.0/0, which ipset restore refuses"
+    ),
 }
 
 

@@ -9,14 +9,14 @@ gateway, extra routes, the sysctls of ``RouterNamespace.create`` (``ip_forward=1
 
 - ``RouterInfo.__init__``: address-scope chains (mangle ``scope``/``floatingip``/``float-snat``,
   filter ``scope``), the metadata mark (mangle PREROUTING, ``0x1/0xffff``);
-- ``after_router_added`` (metadata driver): INPUT accept/drop for port 9697, nat PREROUTING
-  REDIRECT of 169.254.169.254:80;
 - ``_handle_router_snat_rules``: ``snat -j float-snat``; ``-o qg-... -j SNAT --to-source <gw>``;
   ``! -o qg-... -m conntrack ! --ctstate DNAT -j ACCEPT``; the DNAT-reply SNAT with
   ``-m mark ! --mark 0x2/0xffff``; mangle ``mark``: ``-i qg-... -j MARK --set-xmark
   0x2/0xffff``; mangle POSTROUTING CONNMARK save on qg-;
 - floating IPs: PREROUTING/OUTPUT DNAT, ``float-snat`` SNAT to the floating IP;
-- address scopes (all in the default scope, mark 0x4000000/0xffff0000).
+- address scopes (all in the default scope, mark 0x4000000/0xffff0000);
+- ``after_router_added`` (metadata driver, published after the first ``process()``): INPUT
+  accept/drop for port 9697, nat PREROUTING REDIRECT of 169.254.169.254:80.
 
 SNAT rules get ``--random-fully`` ([agent] use_random_fully, on by default with iptables >= 1.6).
 """
@@ -87,15 +87,6 @@ def router_iptables(cloud: model.Cloud, router: model.Router) -> IptablesManager
         "PREROUTING", f"-d {c.METADATA_V6_IP}/128 -i {c.INTERNAL_DEV_PREFIX}+ -p tcp -m tcp "
         f"--dport 80 -j MARK --set-xmark {c.METADATA_ACCESS_MARK}/{mark_mask}")
     v6["filter"].add_rule("scope", f"-m mark --mark {c.METADATA_ACCESS_MARK}/{mark_mask} -j DROP")
-    # metadata driver: after_router_added -> apply_metadata_nat_rules
-    for tables in (v4, v6):
-        tables["filter"].add_rule(
-            "INPUT", f"-m mark --mark {c.METADATA_ACCESS_MARK}/{mark_mask} -j ACCEPT")
-        tables["filter"].add_rule("INPUT", f"-p tcp -m tcp --dport {c.METADATA_PORT} -j DROP")
-    for tables, dest in ((v4, c.METADATA_V4_CIDR), (v6, c.METADATA_V6_CIDR)):
-        tables["nat"].add_rule(
-            "PREROUTING", f"-d {dest} -i {c.INTERNAL_DEV_PREFIX}+ -p tcp -m tcp --dport 80 "
-            f"-j REDIRECT --to-ports {c.METADATA_PORT}")
     # process_external -> _handle_router_snat_rules
     gw = router.external_gateway
     gw_port = cloud.port(gw.port_id) if gw else None
@@ -106,9 +97,10 @@ def router_iptables(cloud: model.Cloud, router: model.Router) -> IptablesManager
     v4["mangle"].empty_chain("POSTROUTING")
     v4["nat"].add_rule("snat", "-j $float-snat")
     if gw and gw_port and qg:
-        v4["mangle"].add_rule(
-            "POSTROUTING", f"-o {qg} -m connmark --mark 0x0/0xffff0000 -j CONNMARK "
-            "--save-mark --nfmask 0xffff0000 --ctmask 0xffff0000")
+        if gw.enable_snat:  # process_external_port_address_scope_routing
+            v4["mangle"].add_rule(
+                "POSTROUTING", f"-o {qg} -m connmark --mark 0x0/0xffff0000 -j CONNMARK "
+                "--save-mark --nfmask 0xffff0000 --ctmask 0xffff0000")
         for f in gw_port.fixed_ips:
             if ipaddress.ip_address(f.ip_address).version != 4:
                 continue
@@ -151,6 +143,15 @@ def router_iptables(cloud: model.Cloud, router: model.Router) -> IptablesManager
             if dont_block_external and dev == qg:
                 continue
             tables["filter"].add_rule("scope", f"-o {dev} -m mark ! --mark {scope_mark} -j DROP")
+    # metadata driver: after_router_added (published after the first process())
+    for tables in (v4, v6):
+        tables["filter"].add_rule(
+            "INPUT", f"-m mark --mark {c.METADATA_ACCESS_MARK}/{mark_mask} -j ACCEPT")
+        tables["filter"].add_rule("INPUT", f"-p tcp -m tcp --dport {c.METADATA_PORT} -j DROP")
+    for tables, dest in ((v4, c.METADATA_V4_CIDR), (v6, c.METADATA_V6_CIDR)):
+        tables["nat"].add_rule(
+            "PREROUTING", f"-d {dest} -i {c.INTERNAL_DEV_PREFIX}+ -p tcp -m tcp --dport 80 "
+            f"-j REDIRECT --to-ports {c.METADATA_PORT}")
     return ipt
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -119,11 +120,12 @@ def flow_text(flow: Flow) -> str:
     return format_flow(flow)
 
 
+_CONJ_ONLY = re.compile(r"conjunction\([^()]*\)(?:,conjunction\([^()]*\))*")
+
+
 def _is_conjunctive(flow: Flow) -> bool:
     """A flow whose actions are all conjunction(): a clause of a conjunctive match."""
-    actions = flow.actions
-    return actions.startswith("conjunction(") and all(
-        a.startswith("conjunction(") for a in A.split_top(actions))
+    return _CONJ_ONLY.fullmatch(flow.actions) is not None
 
 
 Key = tuple[int, ...] | int  # a subtable's key: the masked values (one field: the int itself)

@@ -234,13 +234,57 @@ def _token(tok: str, source: str, line: int | None, check: bool,
     return (sys.intern(key), value)
 
 
+# The action shapes that differ only by a number from flow to flow (a port, a register value, a
+# conjunction id): checked with one regex and a range check instead of a full parse.
+_ACT_NUM = r"(0[xX][0-9a-fA-F]+|[0-9]+)"
+_ACT_OUTPUT = re.compile(rf"output:{_ACT_NUM}")
+_ACT_LOAD = re.compile(rf"load:{_ACT_NUM}->([A-Za-z0-9_]+\[[0-9.]*\])")
+_ACT_CONJ = re.compile(r"conjunction\(([0-9]+),([0-9]+)/([0-9]+)\)")
+_ACT_RESUBMIT = re.compile(r"resubmit\(,([0-9]+)\)")
+_ACT_VLAN = re.compile(r"mod_vlan_vid:([0-9]+)")
+_LOAD_DST: dict[str, int] = {}  # subfield text -> its width in bits
+
+
+def _fast_action_ok(one: str) -> bool:
+    """True when ``one`` certainly is a valid action of a common numeric shape."""
+    c = one[0]
+    if c == "o":
+        m = _ACT_OUTPUT.fullmatch(one)
+        return m is not None and int(m.group(1), 0) <= 0xFFFF
+    if c == "l":
+        m = _ACT_LOAD.fullmatch(one)
+        if m is None:
+            return False
+        width = _LOAD_DST.get(m.group(2))
+        if width is None:
+            try:
+                width = offields.parse_subfield(m.group(2)).nbits
+            except offields.FieldValueError:
+                return False
+            _LOAD_DST[m.group(2)] = width
+        return int(m.group(1), 0) >> width == 0
+    if c == "c":
+        m = _ACT_CONJ.fullmatch(one)
+        if m is None:
+            return False
+        k, n = int(m.group(2)), int(m.group(3))
+        return 2 <= n <= 64 and 1 <= k <= n
+    if c == "r":
+        m = _ACT_RESUBMIT.fullmatch(one)
+        return m is not None and int(m.group(1)) <= 254
+    if c == "m":
+        m = _ACT_VLAN.fullmatch(one)
+        return m is not None and int(m.group(1)) <= 4095
+    return False
+
+
 def _checked_actions(actions: str, source: str, line: int | None) -> str:
     shared = _VALID_ACTIONS.get(actions)
     if shared is not None:
         return shared
     try:
         for one in split_top(actions):
-            if one not in _VALID_ACTION:
+            if one not in _VALID_ACTION and not _fast_action_ok(one):
                 parse_action(one)
                 if len(_VALID_ACTION) < _CACHE_LIMIT * 4:
                     _VALID_ACTION.add(one)

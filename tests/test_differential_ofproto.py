@@ -68,13 +68,29 @@ def test_comparison_can_fail(neutron_like: tuple[OpenFlowEngine, OvsTracer]) -> 
     # an engine given one flow less (the ARP anti-spoofing flow of table 24) must disagree
     br_int = NEUTRON_LIKE[0]
     crippled = tuple(f for f in br_int.flows if not (f.table == 24 and f.priority == 2))
-    other = OpenFlowEngine((br_int.__class__(br_int.name, br_int.ports, crippled),
-                            *NEUTRON_LIKE[1:]))
+    other = OpenFlowEngine((replace(br_int, flows=crippled), *NEUTRON_LIKE[1:]))
     ours = observe_engine(other.run(case.bridge, case.in_port, case.packet, OpenFlowState()),
                           NEUTRON_LIKE)
     diffs = ours.differences(real)
     assert any(d.startswith("visits") for d in diffs)
     assert any(d.startswith("outputs") for d in diffs)
+    # an engine whose br-tun sets another VNI must disagree on the tunnel ids only
+    br_tun = NEUTRON_LIKE[1]
+    other_vni = tuple(replace(f, actions=f.actions.replace("0x10050", "0x10051"))
+                      for f in br_tun.flows)
+    other = OpenFlowEngine((NEUTRON_LIKE[0], replace(br_tun, flows=other_vni), NEUTRON_LIKE[2]))
+    ours = observe_engine(other.run(case.bridge, case.in_port, case.packet, OpenFlowState()),
+                          NEUTRON_LIKE)
+    assert [d.split(":")[0] for d in ours.differences(real)] == ["tunnel_ids"]
+    # and one that rewrites a field in the first bridge, on the final fields
+    br_int = NEUTRON_LIKE[0]
+    rewritten = tuple(replace(f, actions="mod_dl_src:fa:16:3e:00:00:99,NORMAL")
+                      if f.table == 25 and f.match_value("in_port") == "6" else f
+                      for f in br_int.flows)
+    other = OpenFlowEngine((replace(br_int, flows=rewritten), *NEUTRON_LIKE[1:]))
+    ours = observe_engine(other.run(case.bridge, case.in_port, case.packet, OpenFlowState()),
+                          NEUTRON_LIKE)
+    assert "final" in [d.split(":")[0] for d in ours.differences(real)]
 
 
 # -- 3. randomized flow tables and packets -----------------------------------------------------
@@ -84,7 +100,10 @@ RAND_A = OvsBridge(
     ports=(OvsPort("ra1", 1), OvsPort("ra2", 2), OvsPort("ra3", 3),
            OvsPort("ra-acc10", 4, tag=10), OvsPort("ra-acc20", 5, tag=20),
            OvsPort("ra-trunk", 6, trunks=(10, 20)),
-           OvsPort("ra-patch", 7, "patch", options=(("peer", "rb-patch"),))),
+           OvsPort("ra-patch", 7, "patch", options=(("peer", "rb-patch"),)),
+           OvsPort("ra-vxlan", 8, "vxlan", options=(("in_key", "flow"), ("local_ip", "10.9.0.1"),
+                                                    ("out_key", "flow"),
+                                                    ("remote_ip", "10.9.0.2")))),
 )
 RAND_B = OvsBridge(
     "nt-rand-b",
@@ -131,6 +150,8 @@ def match_text(draw: st.DrawFn, ports: tuple[OvsPort, ...]) -> str:
             parts.append(f"tp_dst={draw(st.sampled_from([22, 53, 80]))}")
     if draw(st.integers(0, 3)) == 0:
         parts.append(draw(st.sampled_from(["reg0=1", "reg0=2", "reg0=0x2/0x2", "reg0=0"])))
+    if draw(st.integers(0, 5)) == 0:
+        parts.append(draw(st.sampled_from(["tun_id=0x10", "tun_id=0x20", "tun_id=0"])))
     return ",".join(parts)
 
 
@@ -139,7 +160,8 @@ def action_text(draw: st.DrawFn, table: int, ports: tuple[OvsPort, ...]) -> str:
     if draw(st.integers(0, 9)) == 0:
         return "drop"
     later = [t for t in TABLES if t > table]
-    choices = ["output", "output", "mod_vlan_vid", "strip_vlan", "load", "NORMAL", "set_dst"]
+    choices = ["output", "output", "mod_vlan_vid", "strip_vlan", "load", "NORMAL", "set_dst",
+               "tun_id"]
     if later:
         choices += ["resubmit", "resubmit"]
     out: list[str] = []
@@ -151,6 +173,11 @@ def action_text(draw: st.DrawFn, table: int, ports: tuple[OvsPort, ...]) -> str:
             out.append(f"mod_vlan_vid:{draw(st.sampled_from([10, 20, 30]))}")
         elif kind == "load":
             out.append(f"load:{draw(st.integers(0, 3))}->NXM_NX_REG0[]")
+        elif kind == "tun_id":
+            value = draw(st.sampled_from([0x10, 0x20]))
+            out.append(draw(st.sampled_from([f"set_tunnel:{value:#x}",
+                                             f"load:{value:#x}->NXM_NX_TUN_ID[]",
+                                             f"set_field:{value:#x}->tun_id"])))
         elif kind == "set_dst":
             out.append(f"mod_dl_dst:{draw(st.sampled_from(MACS[:3]))}")
         elif kind == "resubmit":
@@ -211,6 +238,10 @@ def random_packet(draw: st.DrawFn) -> tuple[str, str, Packet]:
         pkt = ipv4(src, dst, ip_src, ip_dst, proto=proto, sport=40000,
                    dport=draw(st.sampled_from([22, 53, 80, 443])))
     vid = draw(st.sampled_from([None, None, 10, 20, 30]))
+    if port.is_tunnel:  # a VXLAN packet as the tunnel port delivers it: untagged, with its VNI
+        return bridge.name, port.name, pkt.with_(
+            tun_id=draw(st.sampled_from([0x10, 0x20, 0x30])), tun_src="10.9.0.2",
+            tun_dst="10.9.0.1")
     return bridge.name, port.name, pkt.with_vlan(vid)
 
 

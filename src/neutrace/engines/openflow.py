@@ -668,6 +668,8 @@ class OpenFlowEngine:
         self.host = host
         self._bridges: dict[str, _Bridge] = {b.name: _Bridge(b) for b in bridges}
         self._cache: dict[tuple[int, int, str, str, Packet], BridgeVisit] = {}
+        # id(flow) -> (flow, its table-step text, its ovs-ofctl text)
+        self._texts: dict[int, tuple[Flow, str, str]] = {}
         # patch port name -> bridge that owns it
         self._port_owner: dict[str, str] = {}
         for b in bridges:
@@ -741,7 +743,8 @@ class OpenFlowEngine:
     def _lookup(self, vis: _Visit, run: _Run, table_id: int) -> tuple[Flow | None, str]:
         br = vis.bridge
         table = br.table(table_id)
-        learned = run.state.learned.get((self.host, br.name), {}).get(table_id)
+        by_bridge = run.state.learned.get((self.host, br.name)) if run.state.learned else None
+        learned = by_bridge.get(table_id) if by_bridge else None
         v = vis.v
         best = table.lookup(v) if table is not None else None
         if learned:
@@ -788,7 +791,12 @@ class OpenFlowEngine:
             vis.drop_reason = (f"{vis.bridge.name} table {table_id}: no flow matched "
                                f"(table miss): dropped")
             return
-        vis.steps.append(Step(STEP_TABLE, _table_text(flow), flow_text(flow), where, sdepth))
+        texts = self._texts.get(id(flow))
+        if texts is None or texts[0] is not flow:
+            if len(self._texts) >= 65536:
+                self._texts.clear()
+            texts = self._texts[id(flow)] = (flow, _table_text(flow), flow_text(flow))
+        vis.steps.append(Step(STEP_TABLE, texts[1], texts[2], where, sdepth))
         if note:
             vis.steps.append(Step(STEP_NOTE, note, "", where, sdepth))
         actions = A.parse_actions(flow.actions)
@@ -808,7 +816,17 @@ class OpenFlowEngine:
         for act in actions:
             if vis.stopped:
                 return
-            if isinstance(act, A.Output):
+            t = type(act)
+            if t in _SIMPLE_REWRITES:
+                idx = _target_slot(act)
+                old = v[idx]
+                self._rewrite(v, act)
+                new = v[idx]
+                steps.append(Step(STEP_ACTION, act.text, "", where, sdepth,  # type: ignore[attr-defined]
+                                  () if new == old else (FieldChange(
+                                      _SLOT_NAMES[idx], _show_value(_SLOT_NAMES[idx], old),
+                                      _show_value(_SLOT_NAMES[idx], new)),)))
+            elif isinstance(act, A.Output):
                 steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
                 port = self._resolve(vis, act.port)
                 if port is None:
@@ -1343,6 +1361,11 @@ def _ct_reverse(key: tuple[int, ...]) -> tuple[int, ...]:
     if proto in (1, 58):
         return (proto, dst, src, sp, dp)
     return (proto, dst, src, dp, sp)
+
+
+_SIMPLE_REWRITES = frozenset({A.Load, A.Move, A.SetField, A.SetVlanVid, A.StripVlan,
+                               A.PushVlan, A.SetVlanPcp, A.SetTunnel, A.WriteMetadata})
+_SLOT_NAMES = F.SLOTS
 
 
 def _target_slot(act: object) -> int:

@@ -194,3 +194,25 @@ def test_sctp_and_dccp_ports_as_neutron_security_groups_write_them() -> None:
     assert run_forward(nf, ipv4(M1, M2, "1.1.1.1", "2.2.2.2", 132, 1, 81))[0] == ACCEPT
     assert run_forward(nf, ipv4(M1, M2, "1.1.1.1", "2.2.2.2", 33, 1, 81))[0] == DROP
     assert run_forward(nf, ipv4(M1, M2, "1.1.1.1", "2.2.2.2", IPPROTO_TCP, 1, 81))[0] == ACCEPT
+
+
+def test_pkttype_ttl_dscp_matches_and_the_dscp_target() -> None:
+    nf = Netfilter("\n".join([
+        "*mangle", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]",
+        ":OUTPUT ACCEPT [0:0]", ":POSTROUTING ACCEPT [0:0]",
+        "-A FORWARD -m pkttype --pkt-type broadcast -j DROP",
+        "-A FORWARD -m ttl --ttl-lt 2 -j DROP",
+        "-A FORWARD -j DSCP --set-dscp-class EF",
+        "-A FORWARD -m dscp ! --dscp-class EF -j DROP",
+        "-A FORWARD -j TCPMSS --clamp-mss-to-pmtu",
+        "COMMIT", ""]))
+    ok = ipv4(M1, M2, "10.0.0.1", "10.0.0.2", IPPROTO_UDP, 1, 2)
+    ct = ConntrackTable()
+    t = Traversal(nf, ct, ok, lambda k, c: "")
+    assert t.hook(FORWARD, HookContext(in_dev="a", out_dev="b")) == ACCEPT
+    assert t.packet.nw_tos == 46 << 2
+    assert any(s.changes and s.changes[0].field == "nw_tos" for s in t.steps)
+    bcast = Traversal(nf, ct, ok.with_(dl_dst="ff:ff:ff:ff:ff:ff"), lambda k, c: "")
+    assert bcast.hook(FORWARD, HookContext(in_dev="a", out_dev="b")) == DROP
+    low = Traversal(nf, ct, ok.with_(nw_ttl=1), lambda k, c: "")
+    assert low.hook(FORWARD, HookContext(in_dev="a", out_dev="b")) == DROP

@@ -30,9 +30,11 @@ PORTS = (53, 67, 80, 443, 1000, 2000)
 SEND = textwrap.dedent("""
     import socket, sys
     for spec in sys.argv[1:]:
-        src, sport, dst, dport = spec.split(",")
+        src, sport, dst, dport, *tos = spec.split(",")
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if tos:
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, int(tos[0]))
         s.bind((src, int(sport)))
         s.sendto(b"neutrace", (dst, int(dport)))
         s.close()
@@ -99,13 +101,21 @@ def rule_text(draw: st.DrawFn, chain: str, users: list[str], prerouting: bool = 
             ["NEW", "ESTABLISHED", "NEW,RELATED", "INVALID"]))]
     if draw(st.booleans()):
         parts += ["-m", "comment", "--comment", '"a comment"']
-    targets = ["ACCEPT", "DROP", "RETURN", "MARK", "", *users]
+    if draw(st.integers(0, 3)) == 0:
+        parts += ["-m", "ttl", draw(st.sampled_from(["--ttl-eq", "--ttl-lt", "--ttl-gt"])),
+                  draw(st.sampled_from(["63", "64"]))]
+    if draw(st.integers(0, 3)) == 0:
+        parts += ["-m", "dscp"] + (["!"] if draw(st.booleans()) else []) + [
+            "--dscp", draw(st.sampled_from(["0", "10", "0x2e"]))]
+    targets = ["ACCEPT", "DROP", "RETURN", "MARK", "DSCP", "", *users]
     if not prerouting:
         targets.append("REJECT")
     target = draw(st.sampled_from(targets))
     if target == "MARK":
         parts += ["-j", "MARK", draw(st.sampled_from(["--set-xmark", "--or-mark"])),
                   draw(st.sampled_from(["0x1", "0x2", "0x3"]))]
+    elif target == "DSCP":
+        parts += ["-j", "DSCP", "--set-dscp", draw(st.sampled_from(["0x0a", "0x2e"]))]
     elif target in users and draw(st.booleans()):
         parts += ["-g", target]
     elif target:
@@ -149,15 +159,19 @@ def rulesets(draw: st.DrawFn) -> str:
               f":FORWARD {draw(st.sampled_from(['ACCEPT', 'DROP']))} [0:0]",
               ":OUTPUT ACCEPT [0:0]", *[f":{u} - [0:0]" for u in users]]
     # users[1] may be called from users[0] (no loops: chains only jump "down")
-    lines += [draw(rule_text("FORWARD", users)) for _ in range(draw(st.integers(1, 5)))]
-    lines += [draw(rule_text("neutron-u1", users[1:])) for _ in range(draw(st.integers(0, 3)))]
-    lines += [draw(rule_text("neutron-u2", [])) for _ in range(draw(st.integers(0, 3)))]
+    filter_rules = [draw(rule_text("FORWARD", users)) for _ in range(draw(st.integers(1, 5)))]
+    filter_rules += [draw(rule_text("neutron-u1", users[1:]))
+                     for _ in range(draw(st.integers(0, 3)))]
+    filter_rules += [draw(rule_text("neutron-u2", [])) for _ in range(draw(st.integers(0, 3)))]
+    # the DSCP target is only valid in the mangle table
+    lines += [r.replace(r[r.index(" -j DSCP"):], " -j ACCEPT") if " -j DSCP" in r else r
+              for r in filter_rules]
     return "\n".join([*lines, "COMMIT", ""])
 
 
 PACKETS = st.lists(
     st.tuples(st.sampled_from(SRC_ADDRS), st.sampled_from(PORTS), st.sampled_from(DST_ADDRS),
-              st.sampled_from(PORTS)),
+              st.sampled_from(PORTS), st.sampled_from([0, 40])),
     min_size=1, max_size=3, unique_by=lambda p: p[3])
 
 
@@ -177,20 +191,21 @@ def router_lab() -> Iterator[Lab]:
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(rulesets(), PACKETS)
 def test_random_rulesets_match_the_kernel(router_lab: Lab, ruleset: str,
-                                          packets: list[tuple[str, int, str, int]]) -> None:
+                                          packets: list[tuple[str, int, str, int, int]]) -> None:
     lab = router_lab
     sink = sink_rules([p[3] for p in packets])
     lab.exec("r", "iptables-restore", stdin=ruleset)
     lab.exec("b", "iptables-restore", stdin=sink)
     lab.exec("r", "conntrack", "-F", check=False)
     lab.exec("b", "conntrack", "-F", check=False)
-    lab.exec("a", "python3", "-c", SEND, *[f"{s},{sp},{d},{dp}" for s, sp, d, dp in packets])
+    lab.exec("a", "python3", "-c", SEND,
+             *[f"{s},{sp},{d},{dp},{tos}" for s, sp, d, dp, tos in packets])
 
     spaces = namespaces(ruleset, sink)
     sim = MiniWalk(spaces)
     reached_engine = set()
-    for src, sport, dst, dport in packets:
-        ends = sim.send("a", ipv4("", "", src, dst, IPPROTO_UDP, sport, dport))
+    for src, sport, dst, dport, tos in packets:
+        ends = sim.send("a", ipv4("", "", src, dst, IPPROTO_UDP, sport, dport).with_(nw_tos=tos))
         assert len(ends) == 1
         end = ends[0]
         if end.namespace == "b":

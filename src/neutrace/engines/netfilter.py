@@ -49,6 +49,7 @@ from neutrace.syntax.iptables import (
     IptRule,
     Option,
     Ruleset,
+    Target,
     parse_ipset_save,
     parse_iptables_save,
 )
@@ -93,6 +94,11 @@ ICMPV6_TYPES = {
     "neighbour-advertisement": (136, None), "neighbor-advertisement": (136, None),
     "redirect": (137, None),
 }
+DSCP_CLASSES = {
+    "CS0": 0, "CS1": 8, "CS2": 16, "CS3": 24, "CS4": 32, "CS5": 40, "CS6": 48, "CS7": 56,
+    "AF11": 10, "AF12": 12, "AF13": 14, "AF21": 18, "AF22": 20, "AF23": 22, "AF31": 26,
+    "AF32": 28, "AF33": 30, "AF41": 34, "AF42": 36, "AF43": 38, "EF": 46, "BE": 0,
+}
 TCP_FLAG_BITS = {"FIN": 0x01, "SYN": 0x02, "RST": 0x04, "PSH": 0x08, "ACK": 0x10, "URG": 0x20,
                  "ECE": 0x40, "CWR": 0x80, "ALL": 0xFF, "NONE": 0}
 
@@ -136,9 +142,13 @@ class NatRequest:
 
 @dataclass(frozen=True, slots=True)
 class ChainResult:
+    """A chain's verdict, the NAT asked for, the deciding rule, and ``packet`` when a target
+    rewrote a header field (DSCP)."""
+
     verdict: str
     nat: NatRequest | None = None
     rule: IptRule | None = None
+    packet: Packet | None = None
 
 
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -362,6 +372,27 @@ class Netfilter:
             return meta.ct is not None and _mark_match(v[0], meta.ct.mark)
         elif module in ("comment", "limit"):
             return True
+        elif module == "pkttype":
+            kind = ("broadcast" if pkt.dl_dst.lower() == "ff:ff:ff:ff:ff:ff" else "multicast"
+                    if pkt.dl_dst and int(pkt.dl_dst[:2], 16) & 1 else "unicast")
+            if not pkt.dl_dst and pkt.dst_ip:  # locally generated: by address
+                ip = _ip(pkt.dst_ip)
+                kind = "multicast" if ip.is_multicast else (
+                    "broadcast" if pkt.dst_ip == "255.255.255.255" else "unicast")
+            return kind == v[0].lower()
+        elif module == "dscp":
+            dscp = pkt.nw_tos >> 2
+            if name == "--dscp":
+                return dscp == int(v[0], 0)
+            return dscp == DSCP_CLASSES.get(v[0].upper(), -1)
+        elif module == "ttl":
+            want = int(v[0])
+            return {"--ttl-eq": pkt.nw_ttl == want, "--ttl-lt": pkt.nw_ttl < want,
+                    "--ttl-gt": pkt.nw_ttl > want}[name]
+        elif module == "hl":
+            want = int(v[0])
+            return {"--hl-eq": pkt.nw_ttl == want, "--hl-lt": pkt.nw_ttl < want,
+                    "--hl-gt": pkt.nw_ttl > want}[name]
         elif module == "addrtype":
             if name in ("--src-type", "--dst-type"):
                 addr = pkt.src_ip if name == "--src-type" else pkt.dst_ip
@@ -480,7 +511,7 @@ class Netfilter:
                 if (family, table, tname) in self._chains and tname not in (ACCEPT, DROP):
                     if len(stack) + 1 >= MAX_CHAIN_DEPTH:
                         steps.append(_rule_step(rule, rwhere, depth, "chain depth limit: DROP"))
-                        return ChainResult(DROP, rule=rule)
+                        return ChainResult(DROP, rule=rule, packet=pkt)
                     verb = "goto" if tgt.goto else "jump to"
                     steps.append(_rule_step(rule, rwhere, depth, f"{verb} {tname}"))
                     if not tgt.goto:
@@ -493,11 +524,18 @@ class Netfilter:
                     break
                 if tname in (ACCEPT, DROP, REJECT):
                     steps.append(_rule_step(rule, rwhere, depth, tname))
-                    return ChainResult(tname, rule=rule)
+                    return ChainResult(tname, rule=rule, packet=pkt)
                 if tname in ("SNAT", "DNAT", "MASQUERADE", "REDIRECT"):
                     req = self._nat_request(rule)
                     steps.append(_rule_step(rule, rwhere, depth, tname))
-                    return ChainResult(ACCEPT, nat=req, rule=rule)
+                    return ChainResult(ACCEPT, nat=req, rule=rule, packet=pkt)
+                if tname == "DSCP":
+                    before = pkt
+                    pkt = _set_dscp(pkt, tgt)
+                    steps.append(Step(STEP_RULE, f"line {rule.line}: DSCP (continue)",
+                                      detail=rule.text, where=rwhere, depth=depth,
+                                      changes=before.diff(pkt)))
+                    continue
                 note = self._side_effect(rule, meta, ct_table)
                 steps.append(_rule_step(rule, rwhere, depth, note))
             if jumped:
@@ -507,7 +545,7 @@ class Netfilter:
                 policy = self._policies.get(key) or ACCEPT
                 steps.append(Step(STEP_CHAIN, f"iptables {where}: policy {policy}",
                                   detail=f":{chain} {policy}", where=where))
-                return ChainResult(policy)
+                return ChainResult(policy, packet=pkt)
         return ChainResult(ACCEPT)  # pragma: no cover - the loop always returns
 
     @staticmethod
@@ -597,6 +635,16 @@ class Netfilter:
         return f"{name} (continue)"
 
 
+def _set_dscp(pkt: Packet, tgt: Target) -> Packet:
+    opt = tgt.option("--set-dscp")
+    if opt is not None:
+        dscp = int(opt.value, 0)
+    else:
+        cls = tgt.option("--set-dscp-class")
+        dscp = DSCP_CLASSES.get(cls.value.upper(), 0) if cls else 0
+    return pkt.with_(nw_tos=(dscp << 2) | (pkt.nw_tos & 3))
+
+
 def _rule_step(rule: IptRule, where: str, depth: int, outcome: str) -> Step:
     return Step(STEP_RULE, f"line {rule.line}: {outcome}", detail=rule.text, where=where,
                 depth=depth)
@@ -639,6 +687,8 @@ class Traversal:
             else:
                 res = self.nf.run(self.family, table, hook, self.packet, self.meta, ctx,
                                   self.steps, self.conntrack)
+                if res.packet is not None:
+                    self.packet = res.packet
                 verdict = res.verdict
                 if verdict != ACCEPT:
                     self.reason = _deny_reason(self.nf, table, hook, res)

@@ -73,6 +73,10 @@ MATCH_MODULES: dict[str, dict[str, int]] = {
     "addrtype": {"--src-type": 1, "--dst-type": 1, "--limit-iface-in": 0, "--limit-iface-out": 0},
     "limit": {"--limit": 1, "--limit-burst": 1},
     "iprange": {"--src-range": 1, "--dst-range": 1},
+    "pkttype": {"--pkt-type": 1},
+    "dscp": {"--dscp": 1, "--dscp-class": 1},
+    "ttl": {"--ttl-eq": 1, "--ttl-lt": 1, "--ttl-gt": 1},
+    "hl": {"--hl-eq": 1, "--hl-lt": 1, "--hl-gt": 1},
 }
 
 TARGETS: dict[str, dict[str, int]] = {
@@ -97,6 +101,8 @@ TARGETS: dict[str, dict[str, int]] = {
     "CT": {"--zone": 1, "--zone-orig": 1, "--zone-reply": 1, "--notrack": 0},
     "NOTRACK": {},
     "CHECKSUM": {"--checksum-fill": 0},
+    "DSCP": {"--set-dscp": 1, "--set-dscp-class": 1},
+    "TCPMSS": {"--set-mss": 1, "--clamp-mss-to-pmtu": 0},
 }
 
 BUILTIN_CHAINS: dict[str, tuple[str, ...]] = {

@@ -339,3 +339,24 @@ def test_comments_headers_and_blank_lines_are_skipped() -> None:
 def test_defaults_match_ovs() -> None:
     f = parse_flow("actions=")
     assert (f.table, f.priority, f.cookie, f.actions) == (0, 32768, 0, "drop")
+
+
+def _agent_flows() -> list[Flow]:
+    from neutrace import topology
+    from neutrace.agents import program
+
+    out: list[Flow] = []
+    for path in sorted(Path(__file__).parent.parent.glob("examples/*/cloud.yaml")):
+        for host in program(topology.load(str(path))).hosts:
+            for br in host.ovs_bridges:
+                out.extend(br.flows)
+    return out
+
+
+def test_agents_flows_round_trip_and_agree_with_ovs_flow() -> None:
+    flows = _agent_flows()
+    assert len(flows) > 50
+    for f in flows:
+        line = format_flow(f)
+        assert parse_flow(line) == f
+        assert_agrees_with_ovs_flow(line)

@@ -59,6 +59,23 @@ PING = textwrap.dedent("""
     print("timeout")
 """)
 
+PING6 = textwrap.dedent("""
+    import os, socket, struct, sys, time
+    s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+    s.settimeout(0.3)
+    ident = os.getpid() & 0xffff
+    s.sendto(struct.pack("!BBHHH", 128, 0, 0, ident, 1) + b"neutrace", (sys.argv[1], 0))
+    end = time.time() + 2
+    while time.time() < end:
+        try:
+            data, addr = s.recvfrom(2048)
+        except socket.timeout:
+            continue
+        if data[0] == 129 and struct.unpack("!H", data[4:6])[0] == ident:
+            print("reply", addr[0]); sys.exit(0)
+    print("timeout")
+""")
+
 SERVER = textwrap.dedent("""
     import socket, sys
     s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -100,6 +117,7 @@ class Lab:
 
     tag: str
     namespaces: Sequence[Namespace]
+    ipv6: bool = False  # keep IPv6 on (without router solicitations, autoconf or DAD)
     created: list[str] = field(default_factory=list)
 
     @property
@@ -128,8 +146,15 @@ class Lab:
             subprocess.run(["ip", "netns", "del", name], capture_output=True)
             subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True)
             self.created.append(name)
-            self.exec(ns.name, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
-            self.exec(ns.name, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1")
+            if not self.ipv6:
+                self.exec(ns.name, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+                self.exec(ns.name, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1")
+            else:
+                for scope in ("all", "default"):
+                    for key, value in (("router_solicitations", "0"), ("autoconf", "0"),
+                                       ("accept_ra", "0"), ("accept_dad", "0")):
+                        self.exec(ns.name, "sysctl", "-qw",
+                                  f"net.ipv6.conf.{scope}.{key}={value}")
         done: set[tuple[str, str]] = set()
         for ns in self.namespaces:
             for itf in ns.interfaces:
@@ -153,7 +178,8 @@ class Lab:
                 for a in itf.addresses:
                     if itf.kind == LOOPBACK and a.startswith("127."):
                         continue
-                    self.ip(ns.name, "addr", "add", a, "dev", itf.name)
+                    nodad = ["nodad"] if ":" in a else []
+                    self.ip(ns.name, "addr", "add", a, "dev", itf.name, *nodad)
                 self.ip(ns.name, "link", "set", itf.name, "up")
             for r in ns.routes:
                 if r.proto == "kernel":  # the kernel adds connected routes itself
@@ -167,6 +193,8 @@ class Lab:
                 self.exec(ns.name, "ipset", "restore", stdin=ns.ipsets)
             if ns.iptables:
                 self.exec(ns.name, "iptables-restore", stdin=ns.iptables)
+            if ns.ip6tables:
+                self.exec(ns.name, "ip6tables-restore", stdin=ns.ip6tables)
         return self
 
     def down(self) -> None:
@@ -178,6 +206,9 @@ class Lab:
         """``reply SRC``, ``icmp TYPE CODE SRC`` (an ICMP error came back), ``timeout`` or
         ``error ERRNO``."""
         return self.exec(ns, "python3", "-c", PING, dst, str(ttl)).strip()
+
+    def ping6(self, ns: str, dst: str) -> str:
+        return self.exec(ns, "python3", "-c", PING6, dst).strip()
 
     def udp(self, ns: str, src: str, sport: int, dst: str, dport: int) -> None:
         """Send one UDP datagram from ``src:sport`` to ``dst:dport``."""
@@ -227,9 +258,9 @@ class Lab:
             entries.append(e)
         return entries
 
-    def hit_rules(self, ns: str) -> set[tuple[str, str, int]]:
+    def hit_rules(self, ns: str, tool: str = "iptables-save") -> set[tuple[str, str, int]]:
         """(table, chain, index in chain) of every rule whose packet counter is not zero."""
-        text = self.exec(ns, "iptables-save", "-c")
+        text = self.exec(ns, tool, "-c")
         rs = parse_iptables_save(text, f"{self.kname(ns)} iptables-save -c")
         hits = set()
         for t in rs.tables:
@@ -352,12 +383,13 @@ class MiniWalk:
             ends += self._across(ns, out.port, out.packet, depth)
         return ends
 
-    def rules_hit(self, namespaces: Sequence[Namespace]) -> dict[str, set[tuple[str, str, int]]]:
+    def rules_hit(self, namespaces: Sequence[Namespace],
+                  v6: bool = False) -> dict[str, set[tuple[str, str, int]]]:
         """(table, chain, index) of the rules the engine matched, per namespace (from the rule
-        steps' ``where`` and line), comparable with `Lab.hit_rules`."""
+        steps' ``where`` and line), comparable with `Lab.hit_rules` (``v6``: ip6tables)."""
         by_line: dict[str, dict[tuple[str, int], tuple[str, str, int]]] = {}
         for ns in namespaces:
-            rs = parse_iptables_save(ns.iptables)
+            rs = parse_iptables_save(ns.ip6tables if v6 else ns.iptables)
             m: dict[tuple[str, int], tuple[str, str, int]] = {}
             for t in rs.tables:
                 index: dict[str, int] = {}

@@ -369,6 +369,64 @@ def test_arp_across_a_bridge(lab_factory: list[Lab]) -> None:
     assert sim.state.fdb_of("lab", "br0") == {a_mac: "pa", b_mac: "pb"}
 
 
+# -- IPv6 across a bridge: neighbour discovery is untracked ------------------------------------------
+
+IP6TABLES_STATES = """\
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A FORWARD -p ipv6-icmp -m icmp6 --icmpv6-type 143 -j ACCEPT
+-A FORWARD -m state --state UNTRACKED -j ACCEPT
+-A FORWARD -m state --state INVALID -j ACCEPT
+-A FORWARD -p ipv6-icmp -m icmp6 --icmpv6-type echo-request -m state --state NEW -j ACCEPT
+-A FORWARD -m state --state ESTABLISHED -j ACCEPT
+COMMIT
+"""
+
+
+def test_ipv6_neighbour_discovery_and_echo_across_a_bridge(lab_factory: list[Lab]) -> None:
+    a_mac, b_mac = "fa:16:3e:cc:00:0a", "fa:16:3e:cc:00:0b"
+    spaces = [
+        Namespace("h", interfaces=(
+            Interface("qbr6", BRIDGE, "02:00:00:00:06:01"),
+            veth("tap6", "eth0", "a", "fe:16:3e:cc:00:0a", master="qbr6"),
+            veth("qvb6", "eth0", "b", "02:00:00:00:06:02", master="qbr6"),
+        ), ip6tables=IP6TABLES_STATES,
+            sysctls=(("net.bridge.bridge-nf-call-ip6tables", "1"),)),
+        Namespace("a", interfaces=(veth("eth0", "tap6", "h", a_mac, ("2001:db8::a/64",)),)),
+        Namespace("b", interfaces=(veth("eth0", "qvb6", "h", b_mac, ("2001:db8::b/64",)),)),
+    ]
+    lab = Lab(lab_tag(), spaces, ipv6=True)
+    lab_factory.append(lab)
+    lab.up()
+    lab.exec("h", "ip6tables", "-Z")
+    assert lab.ping6("a", "2001:db8::b") == "reply 2001:db8::b"
+    assert lab.neigh("a")[("eth0", "2001:db8::b")] == b_mac
+
+    sim = MiniWalk(spaces)
+    ns = Packet(dl_src=a_mac, dl_dst="33:33:ff:00:00:0b", dl_type=0x86DD,
+                ipv6_src="2001:db8::a", ipv6_dst="ff02::1:ff00:b", nw_proto=58, nw_ttl=255,
+                tp_src=135, nd_target="2001:db8::b", nd_sll=a_mac)
+    ends = sim.from_port("a", "eth0", ns)
+    assert [e.namespace for e in ends] == ["a"]  # the NA came back to a
+    assert sim.state.neighbour_cache("lab", "b")[("eth0", "2001:db8::a")] == a_mac
+    echo = Packet(dl_src=a_mac, dl_dst=b_mac, dl_type=0x86DD, ipv6_src="2001:db8::a",
+                  ipv6_dst="2001:db8::b", nw_proto=58, nw_ttl=64, tp_src=128)
+    (end,) = sim.send("a", echo)
+    assert end.namespace == "b" and end.disposition == ACCEPTED
+    (back,) = sim.send("b", echo_reply_of(echo))
+    assert back.namespace == "a" and back.disposition == ACCEPTED
+    kernel = lab.hit_rules("h", "ip6tables-save") - {("filter", "FORWARD", 0)}  # MLD reports
+    assert sim.rules_hit([spaces[0]], v6=True)["h"] == kernel
+    assert ("filter", "FORWARD", 1) in kernel  # neighbour discovery: UNTRACKED
+
+
+def echo_reply_of(p: Packet) -> Packet:
+    return p.with_(dl_src=p.dl_dst, dl_dst=p.dl_src, ipv6_src=p.ipv6_dst, ipv6_dst=p.ipv6_src,
+                   tp_src=129)
+
+
 def test_lab_names_stay_in_nt_prefix() -> None:
     lab = Lab("x1", [dataclasses.replace(sg_lab()[0])])
     assert lab.kname("h").startswith("nt-")

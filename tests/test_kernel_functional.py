@@ -369,7 +369,7 @@ def test_arp_across_a_bridge(lab_factory: list[Lab]) -> None:
     assert sim.state.fdb_of("lab", "br0") == {a_mac: "pa", b_mac: "pb"}
 
 
-# -- IPv6 across a bridge: neighbour discovery is untracked ------------------------------------------
+# -- IPv6 across a bridge: neighbour discovery is untracked ------------------------------------
 
 IP6TABLES_STATES = """\
 *filter

@@ -38,7 +38,6 @@ from neutrace.engines.netfilter import (
     OUTPUT,
     POSTROUTING,
     PREROUTING,
-    REJECT,
     HookContext,
     Netfilter,
     Traversal,
@@ -761,6 +760,6 @@ def _is_echo_request(pkt: Packet) -> bool:
 
 
 __all__ = [
-    "REJECT", "Fib", "LinuxEngine", "LinuxState", "Resolver", "RouteEntry", "RuleEntry",
+    "Fib", "LinuxEngine", "LinuxState", "Resolver", "RouteEntry", "RuleEntry",
     "echo_reply", "longest_prefix_match", "no_resolver",
 ]

@@ -427,6 +427,30 @@ def echo_reply_of(p: Packet) -> Packet:
                    tp_src=129)
 
 
+def test_arp_and_ping_to_the_bridge_device_itself(lab_factory: list[Lab]) -> None:
+    spaces = arp_lab()
+    spaces[0] = dataclasses.replace(spaces[0], interfaces=(
+        dataclasses.replace(spaces[0].interfaces[0], addresses=("10.2.0.254/24",)),
+        *spaces[0].interfaces[1:]))
+    lab = start(lab_factory, spaces)
+    sim = MiniWalk(spaces)
+    assert lab.ping("a", "10.2.0.254") == "reply 10.2.0.254"
+    a_mac, br_mac = "fa:16:3e:bb:00:01", "02:00:00:00:02:01"
+    assert lab.neigh("a")[("eth0", "10.2.0.254")] == br_mac
+    ends = sim.from_port("a", "eth0", arp_request(a_mac, "10.2.0.1", "10.2.0.254"))
+    # flooded to b and c (they do not own it), answered by the bridge's own stack back to a
+    assert sorted((e.namespace, e.disposition) for e in ends) == [
+        ("a", ACCEPTED), ("b", "dropped"), ("c", "dropped")]
+    assert sim.state.neighbour_cache("lab", "a")[("eth0", "10.2.0.254")] == br_mac
+    echo = ipv4(a_mac, br_mac, "10.2.0.1", "10.2.0.254")
+    got = sim.engine.bridge("br0", "pa", echo, sim.state)
+    assert got.disposition == ACCEPTED
+    ans = sim.engine.answer("h", "br0", echo, got, sim.state, sim.resolve)
+    assert ans is not None
+    assert [(o.port, o.packet.nw_src, o.packet.dl_dst) for o in ans.outputs] == [
+        ("pa", "10.2.0.254", a_mac)]
+
+
 def test_lab_names_stay_in_nt_prefix() -> None:
     lab = Lab("x1", [dataclasses.replace(sg_lab()[0])])
     assert lab.kname("h").startswith("nt-")

@@ -378,8 +378,14 @@ class LinuxEngine:
             steps.append(Step(STEP_FDB, f"{packet.dl_dst} is the bridge's own address: "
                                         "up to the namespace's stack", where=bridge))
             inner = self.receive(ns_name, bridge, packet, state, no_resolver)
-            return LinuxResult(tuple(steps) + inner.steps, inner.outputs, inner.disposition,
-                               inner.reason)
+            return LinuxResult(tuple(steps) + inner.steps,
+                               self._from_bridge_device(bridge, ports, inner.outputs, state),
+                               inner.disposition, inner.reason)
+        local: LinuxResult | None = None
+        if is_multicast_mac(packet.dl_dst) and bridge_itf is not None and bridge_itf.addresses:
+            # a broadcast also goes up to the bridge device's own stack (ARP for its address)
+            local = self.receive(ns_name, bridge, packet, state, no_resolver)
+            steps.extend(local.steps)
         if is_multicast_mac(packet.dl_dst):
             outs = [p.name for p in ports if p.name != in_port]
             steps.append(Step(STEP_FDB, f"{packet.dl_dst} is broadcast/multicast: flood to "
@@ -398,14 +404,17 @@ class LinuxEngine:
             outs = [p.name for p in ports if p.name != in_port]
             steps.append(Step(STEP_FDB, f"{packet.dl_dst} unknown: flood to "
                                         f"{', '.join(outs) or 'no other port'}", where=bridge))
+        answered = self._from_bridge_device(bridge, ports, local.outputs, state) if local else ()
         if not outs:
+            if answered:
+                return LinuxResult(tuple(steps), answered)
             return LinuxResult(tuple(steps), (), DROPPED, f"{bridge}: no port to send to")
         nf_on = ns.sysctl("net.bridge.bridge-nf-call-iptables", "1") == "1"
         ipish = packet.dl_type in (ETH_TYPE_IP, ETH_TYPE_IPV6) and packet.vlan_vid is None
         if packet.is_ipv6:
             nf_on = ns.sysctl("net.bridge.bridge-nf-call-ip6tables", "1") == "1"
         if not (nf_on and ipish):
-            return LinuxResult(tuple(steps), tuple(Egress(p, packet) for p in outs))
+            return LinuxResult(tuple(steps), tuple(Egress(p, packet) for p in outs) + answered)
         trav = self._traversal(ns_name, packet, state)
         trav.steps = steps
         pre = HookContext(in_dev=bridge, physdev_in=in_port, bridged=True)
@@ -430,9 +439,23 @@ class LinuxEngine:
                 outputs.append(Egress(port, copy.packet))
             else:
                 reasons.append(copy.reason)
-        if outputs:
-            return LinuxResult(tuple(trav.steps), tuple(outputs))
+        if outputs or answered:
+            return LinuxResult(tuple(trav.steps), tuple(outputs) + answered)
         return LinuxResult(tuple(trav.steps), (), DENIED, "; ".join(reasons))
+
+    def _from_bridge_device(self, bridge: str, ports: list[Interface],
+                            outputs: tuple[Egress, ...], state: LinuxState) -> tuple[Egress, ...]:
+        """Frames the bridge device's own stack sent: forwarded by the FDB (or flooded)."""
+        fdb = state.fdb_of(self.host.name, bridge)
+        out: list[Egress] = []
+        for e in outputs:
+            if e.port != bridge:
+                out.append(e)
+            elif not is_multicast_mac(e.packet.dl_dst) and e.packet.dl_dst in fdb:
+                out.append(Egress(fdb[e.packet.dl_dst], e.packet))
+            else:
+                out += [Egress(p.name, e.packet) for p in ports]
+        return tuple(out)
 
     # -- a namespace receiving a frame -----------------------------------------------------
     def receive(self, namespace: str, interface: str, packet: Packet, state: LinuxState,
@@ -579,7 +602,11 @@ class LinuxEngine:
         if changes:
             trav.steps.append(Step(STEP_NOTE, f"out {route.device}: Ethernet {src_mac} > {mac}",
                                    changes=changes))
-        return LinuxResult(tuple(trav.steps), (Egress(route.device, final),))
+        egress: tuple[Egress, ...] = (Egress(route.device, final),)
+        if out is not None and out.kind == BRIDGE:  # sent through a Linux bridge's own device
+            ports = [i for i in ns.bridge_ports(out.name) if i.up]
+            egress = self._from_bridge_device(out.name, ports, egress, state)
+        return LinuxResult(tuple(trav.steps), egress)
 
     def _neighbour(self, ns: Namespace, dev: str, ip: str, pkt: Packet, state: LinuxState,
                    resolve: Resolver, steps: list[Step]) -> str | None:

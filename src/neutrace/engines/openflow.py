@@ -357,7 +357,11 @@ class _Bridge:
             flows = self.flows_by_table.get(table_id)
             if not flows:
                 return None
-            t = self.tables[table_id] = _Table(flows, self.ofport, self.name)
+            try:
+                t = self.tables[table_id] = _Table(flows, self.ofport, self.name)
+            finally:
+                _PAIRS.clear()  # compile-time caches: their memory goes with the compilation
+                _INTS.clear()
         return t
 
 
@@ -405,7 +409,8 @@ def _strip_quotes(text: str) -> str:
 
 
 _PAIRS: dict[tuple[str, str], tuple[int, object, int, int]] = {}
-_PAIRS_LIMIT = 65536
+_PAIRS_LIMIT = 1 << 18
+_INTS: dict[int, int] = {}  # while a table is compiled: equal key values share one int
 _P_PROTO, _P_FIELD, _P_SKIP = 0, 1, 2
 _ARP_REMAP = {"nw_src": "arp_spa", "nw_dst": "arp_tpa", "nw_proto": "arp_op"}
 
@@ -532,10 +537,12 @@ def compile_match(
 
 def _sig_key(match: Match) -> tuple[tuple[tuple[int, int], ...], Key]:
     """A compiled match as its subtable signature (slots and masks) and its hash key."""
+    ints = _INTS
     if len(match) == 1:
         i, val, m = match[0]
-        return ((i, m),), val
-    return tuple([(i, m) for i, _, m in match]), tuple([val for _, val, _ in match])
+        return ((i, m),), ints.setdefault(val, val)
+    return (tuple([(i, m) for i, _, m in match]),
+            tuple([ints.setdefault(val, val) for _, val, _ in match]))
 
 
 _SLOT_OF = F.SLOT_INDEX

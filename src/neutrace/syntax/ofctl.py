@@ -60,7 +60,6 @@ _SPLIT = re.compile(r"[,\s]+")
 _ACTIONS = re.compile(r"(?:^|[\s,])actions?\s*[=:]")
 
 # Shared (interned) match pairs and action strings: Neutron's flows repeat them a lot.
-_PAIRS: dict[tuple[str, str], tuple[str, str]] = {}
 _VALID_ACTIONS: dict[str, str] = {}
 _VALID_ACTION: set[str] = set()
 
@@ -132,7 +131,7 @@ _FAST: dict[str, re.Pattern[str]] = {
     offields.K_MAC: re.compile(rf"{_MAC}(?:/{_MAC})?"),
 }
 _INT_RE = re.compile(rf"({_NUM})(?:/({_NUM}))?")
-_CACHE_LIMIT = 4096  # distinct tokens / actions remembered as already checked
+_CACHE_LIMIT = 1 << 18  # distinct tokens / actions remembered while parse_flows runs
 _TOKENS: dict[str, tuple[str, str | int]] = {}
 _HEADER = "\x00header"  # marks a cached (header key, number) token
 
@@ -300,13 +299,24 @@ def parse_flows(text: str, *, source: str = "<string>") -> tuple[Flow, ...]:
     with or without statistics). Blank lines, ``#`` comments and reply headers are skipped."""
     out: list[Flow] = []
     append = out.append
-    for n, raw in enumerate(text.splitlines(), 1):
-        stripped = raw.strip()
-        if not stripped or stripped[0] == "#" or (
-                stripped[0] in "NO" and _REPLY_HEADER.match(stripped)):
-            continue
-        append(parse_flow(stripped, source=source, line=n))
+    try:
+        for n, raw in enumerate(text.splitlines(), 1):
+            stripped = raw.strip()
+            if not stripped or stripped[0] == "#" or (
+                    stripped[0] in "NO" and _REPLY_HEADER.match(stripped)):
+                continue
+            append(parse_flow(stripped, source=source, line=n))
+    finally:
+        clear_caches()
     return tuple(out)
+
+
+def clear_caches() -> None:
+    """Forget the tokens and actions already checked (parse_flows does it when it is done:
+    the flows keep what they share, the caches' own memory goes)."""
+    _TOKENS.clear()
+    _VALID_ACTION.clear()
+    _VALID_ACTIONS.clear()
 
 
 def parse_flows_file(path: str | Path) -> tuple[Flow, ...]:

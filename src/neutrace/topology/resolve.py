@@ -102,7 +102,8 @@ def _ip(ctx: Ctx, path: Path_, text: str, what: str = "IP address") -> IP:
     try:
         return ipaddress.ip_address(text)
     except ValueError:
-        ctx.fail(path, f"{what} {text!r} is not an IP address",
+        label = f"{text!r}" if what == "IP address" else f"{what} {text!r}"
+        ctx.fail(path, f"{label} is not an IP address",
                  "write an IPv4 address like 192.0.2.10 or an IPv6 address like 2001:db8::10")
 
 
@@ -161,7 +162,7 @@ def _unique(ctx: Ctx, items: Iterable[tuple[Path_, str]], what: str) -> None:
     for path, key in items:
         if key in seen:
             ctx.fail(path, f"duplicate {what} {key!r} (also at {where(seen[key])})",
-                     f"give each {what.split()[-1]} its own value")
+                     f"give each a different {what}")
         seen[key] = path
 
 

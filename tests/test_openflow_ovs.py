@@ -90,6 +90,9 @@ UNICAST = ipv4(VM1_MAC, VM2_MAC, "10.0.0.1", "10.0.0.2")
     ("a10", ARP), ("c20", ARP), ("t1020", ARP.with_vlan(20)), ("tall", ARP.with_vlan(10)),
     ("tall", ARP.with_vlan(30)), ("tall", ARP), ("t1020", ARP.with_vlan(30)),
     ("a10", ARP.with_vlan(10)), ("b10", UNICAST), ("tall", UNICAST.with_vlan(20)),
+    ("a10", UNICAST.with_(dl_dst="01:80:c2:00:00:00")),  # STP's address: never forwarded
+    ("a10", UNICAST.with_(dl_dst="01:00:0c:cc:cc:cc")),  # CDP's
+    ("a10", UNICAST.with_(dl_dst="01:80:c2:00:00:10")),  # not reserved: flooded
 ])
 def test_normal_flooding_with_tags(tracer: OvsTracer, in_port: str, packet: Packet) -> None:
     engine = OpenFlowEngine([VLAN_BRIDGE])

@@ -1098,6 +1098,12 @@ class OpenFlowEngine:
                 return
         macs = run.state.macs.setdefault((self.host, br.name), {})
         src, dst = v[I_DL_SRC], v[I_DL_DST]
+        if dst in _RESERVED_MACS:
+            steps.append(Step(STEP_FDB, "-> packet has reserved destination MAC, dropping", "",
+                              where, sdepth))
+            vis.drop_reason = (f"{br.name} NORMAL: reserved destination MAC "
+                               f"{F.int_to_mac(dst)}: dropped")
+            return
         # The destination is looked up in the table as it was before this packet: what
         # ofproto/trace shows (it learns nothing); the datapath would learn first, which differs
         # only for a frame addressed to its own source MAC.
@@ -1369,6 +1375,15 @@ def _ct_reverse(key: tuple[int, ...]) -> tuple[int, ...]:
         return (proto, dst, src, sp, dp)
     return (proto, dst, src, dp, sp)
 
+
+# Destinations NORMAL never forwards (OVS's eth_addr_is_reserved, forward_bpdu off): STP, pause
+# and the other IEEE 802.1 reserved groups, Extreme and Cisco protocols.
+_RESERVED_MACS = frozenset(
+    [0x0180C2000000 + i for i in range(16)]
+    + [0x00E02B000000, 0x00E02B000004, 0x00E02B000006, 0x01000C000000, 0x01000CCCCCCC,
+       0x01000CCCCCCD, 0x01000CCDCDCD]
+    + [0x01000CCCCCC0 + i for i in range(8)]
+)
 
 _SIMPLE_REWRITES = frozenset({A.Load, A.Move, A.SetField, A.SetVlanVid, A.StripVlan,
                                A.PushVlan, A.SetVlanPcp, A.SetTunnel, A.WriteMetadata})

@@ -614,7 +614,15 @@ class Run:
             tags = json.loads(sandbox.vsctl("--format=json", "--columns=name,tag,trunks",
                                             "list", "Port"))
             names = set(sandbox.vsctl("list-ports", br).split())
+            row = json.loads(sandbox.vsctl(
+                "--format=json", "--columns=fail_mode,protocols,datapath_type", "list",
+                "Bridge", br))
+            attrs = dict(zip(row["headings"], row["data"][0], strict=True))
             bridges[br] = {
+                "fail_mode": attrs["fail_mode"] if isinstance(attrs["fail_mode"], str) else "",
+                "protocols": (sorted(attrs["protocols"][1]) if attrs["protocols"][0] == "set"
+                              else [attrs["protocols"]]),
+                "datapath_type": attrs["datapath_type"],
                 "ports": _ports(ports, tags, names),
                 "flows": sandbox.ofctl(*DUMP_FLOWS, sandbox.bridge_socket(br)).splitlines(),
             }

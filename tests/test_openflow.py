@@ -184,3 +184,13 @@ def test_output_to_a_missing_port_is_not_an_exit_and_explains() -> None:
                                  OpenFlowState())
     assert [e.kind for e in v.exits] == ["drop"]
     assert any(s.text == "-> Nonexistent output port" for s in v.steps)
+
+
+def test_ignored_match_fields_names_unmet_prerequisites() -> None:
+    from neutrace.engines.openflow import ignored_match_fields
+
+    (a, b, c) = parse_flows("tp_dst=80 actions=drop\nudp,tp_dst=80 actions=drop\n"
+                            "vlan_tci=0x1000/0x1000,nw_src=10.0.0.0/8,arp_op=1 actions=drop")
+    assert ignored_match_fields(a) == ("tp_dst",)
+    assert ignored_match_fields(b) == ()
+    assert ignored_match_fields(c) == ("nw_src", "arp_op")

@@ -535,6 +535,13 @@ def compile_match(
     return tuple([(i, vm[0] & vm[1], vm[1]) for i, vm in sorted(slots.items())]), tuple(ignored)
 
 
+def ignored_match_fields(flow: Flow) -> tuple[str, ...]:
+    """The match fields of ``flow`` that OVS ignores because their prerequisites are not met
+    (``tp_dst=80`` without ``tcp``/``udp``): ovs-ofctl accepts such a flow and silently drops the
+    field, so a flow file may not mean what it says. Port names are not checked here."""
+    return compile_match(flow.match, lambda name: 0)[1]
+
+
 def _sig_key(match: Match) -> tuple[tuple[tuple[int, int], ...], Key]:
     """A compiled match as its subtable signature (slots and masks) and its hash key."""
     ints = _INTS

@@ -337,3 +337,25 @@ def test_noop_firewall_plugs_the_tap_into_br_int() -> None:
     assert host.root.iptables == ""
     # the noop driver does not protect against ARP spoofing, so the agent does
     assert [f for f in _flows(br_int, 24) if f.match_value("in_port") == str(tap.ofport)]
+
+
+def test_slash_zero_allowed_address_pair() -> None:
+    """A /0 pair: no ARP/NA protection for the port (Neutron deletes what it just added) and the
+    remote-group ipset gets two /1s (ipset has no /0)."""
+    cloud = seed_cloud()
+    pair = model.AllowedAddressPair("0.0.0.0/0", "fa:16:3e:00:00:01")
+    ports = tuple(dataclasses.replace(p, allowed_address_pairs=(pair,))
+                  if p.id == TEST02_PORT else p for p in cloud.ports)
+    state = program(dataclasses.replace(cloud, ports=ports))
+    host = _host(state, "test-cmpt-02")
+    br_int = _bridge(host, "br-int")
+    ofport = str(_ofport(br_int, "qvo" + TEST02_PORT[:11]))
+    mine = [f for f in br_int.flows if f.match_value("in_port") == ofport]
+    assert not [f for f in mine if f.table == 24 or (f.table == 0 and f.priority == 10)]
+    assert sorted(f.match_value("dl_src") or "" for f in mine if f.table == 25) == sorted(
+        ["fa:16:3e:00:00:01", cloud.port(TEST02_PORT).mac_address])
+    assert "add NIPv4" in host.root.ipsets
+    members = [line.split()[-1] for line in host.root.ipsets.splitlines()
+               if line.startswith("add NIPv4")]
+    assert "0.0.0.0/1" in members and "128.0.0.0/1" in members
+    assert "0.0.0.0/0" not in members

@@ -63,7 +63,7 @@ PEER_INTEGRATION_PREFIX = "int-"
 PEER_PHYSICAL_PREFIX = "phy-"
 VXLAN_UDP_PORT = 4789
 DONT_FRAGMENT = True
-OVS_PROTOCOLS = ("OpenFlow10", "OpenFlow13")
+OVS_PROTOCOLS = ("OpenFlow10", "OpenFlow13", "OpenFlow14")  # OVSBridge.initial_protocols
 
 # --- device names --------------------------------------------------------------------------
 DEVICE_NAME_MAX_LEN = 15

@@ -375,9 +375,24 @@ class HybridFirewall:
         for name in sorted(self.ipsets):
             family, members = self.ipsets[name]
             lines.append(f"create {name} hash:net family {family} hashsize 1024 maxelem 65536")
-            for ip in sorted(set(members), key=_ip_sort_key):
+            for ip in sorted(set(_ipset_members(members)), key=_ip_sort_key):
                 lines.append(f"add {name} {ip}")
         return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _ipset_members(ips: list[str]) -> list[str]:
+    """``IpsetManager._sanitize_addresses`` (a /0 becomes two /1s: ipset has no /0), written as
+    ``ipset save`` prints hash:net members (host routes without their prefix)."""
+    out: list[str] = []
+    for ip in ips:
+        net = ipaddress.ip_network(ip, strict=False)
+        if net.prefixlen == 0:
+            out += ["0.0.0.0/1", "128.0.0.0/1"] if net.version == 4 else ["::/1", "8000::/1"]
+        elif net.prefixlen == net.max_prefixlen:
+            out.append(str(net.network_address))
+        else:
+            out.append(str(net))
+    return out
 
 
 def _ip_sort_key(ip: str) -> tuple[int, int]:

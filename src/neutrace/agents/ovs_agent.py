@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from neutrace import addr, model
@@ -114,6 +115,9 @@ class BridgeBuilder:
         key = (table, priority, match)
         self.flows[key] = Flow(table=table, priority=priority, match=match, actions=actions,
                                cookie=self.cookie)
+
+    def delete_flows(self, which: Callable[[Flow], bool]) -> None:
+        self.flows = {k: f for k, f in self.flows.items() if not which(f)}
 
     def build(self) -> OvsBridge:
         flows = sorted(self.flows.values(), key=lambda f: (f.table, -f.priority))
@@ -379,6 +383,12 @@ class OvsAgent:
                             _goto(c.MAC_SPOOF_TABLE))
             br.add_flow(c.LOCAL_SWITCHING, 10, (("arp", ""), ("in_port", ofport)),
                         _goto(c.ARP_SPOOF_TABLE))
+        else:
+            # delete_arp_spoofing_protection: table 0's arp and icmp6 NA entries of the port
+            # and all of its table 24 flows go, the NA ones just installed included
+            br.delete_flows(lambda f: f.match_value("in_port") == ofport and (
+                f.table == c.ARP_SPOOF_TABLE
+                or (f.table == c.LOCAL_SWITCHING and f.priority == 10)))
 
     # -- 6. l2 population -------------------------------------------------------------------------
     def fdb_add(self) -> None:

@@ -174,7 +174,7 @@ def _generate_pools(net: Net, gateway: IP | None) -> list[tuple[IP, IP]]:
     start, end = first + 1, last - (1 if net.version == 4 else 0)
     if start >= end:
         return []
-    make = ipaddress.ip_address
+    make = type(net.network_address)
     if gateway is None or not start <= int(gateway) <= end:
         return [(make(start), make(end))]
     pools = []
@@ -536,7 +536,7 @@ class _Resolver:
             found = None
             for start, end in sub.pools:
                 for value in range(int(start), int(end) + 1):
-                    candidate = ipaddress.ip_address(value)
+                    candidate = type(sub.net.network_address)(value)
                     if candidate not in used:
                         found = candidate
                         break
@@ -1097,7 +1097,7 @@ class _Resolver:
                     ctx.fail(port.path, f"host {host.name} has a port on "
                              f"{network.network_type} network {network.name}, but "
                              + ("no tunnel_ip" if host.tunnel_ip is None else
-                                f"tunnel_types {list(types)}"),
+                                f"its tunnel_types {list(types)} lack {network.network_type}"),
                              f"give host {host.name} a tunnel_ip and "
                              f"{network.network_type} in tunnel_types")
 

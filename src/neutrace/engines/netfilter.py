@@ -30,6 +30,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from neutrace.engines.conntrack import (
     ORIGINAL,
@@ -103,6 +104,9 @@ TCP_FLAG_BITS = {"FIN": 0x01, "SYN": 0x02, "RST": 0x04, "PSH": 0x08, "ACK": 0x10
                  "ECE": 0x40, "CWR": 0x80, "ALL": 0xFF, "NONE": 0}
 
 
+Predicate = Callable[[Packet, "PacketMeta", "HookContext"], bool]
+
+
 @dataclass
 class PacketMeta:
     """Per-packet kernel state while it is inside one namespace: skb mark, conntrack zone and
@@ -151,6 +155,7 @@ class ChainResult:
     packet: Packet | None = None
 
 
+@lru_cache(maxsize=4096)
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     return ipaddress.ip_address(text)
 
@@ -252,6 +257,9 @@ class Netfilter:
         self.v6: Ruleset = parse_iptables_save(ip6tables, f"{source} (ip6tables-save)")
         self.sets: IpSets = parse_ipset_save(ipsets, f"{source} (ipset save)")
         self._local_addrs = local_addrs or (lambda: frozenset())
+        self._compiled: dict[int, tuple[Predicate, ...]] = {}
+        self._chain_tests: dict[tuple[int, str, str], tuple[tuple[Predicate, ...], ...]] = {}
+        self._keep: list[IptRule] = []  # the rules compiled (keeps their ids valid)
         self._uses_ct: bool | None = None
         self._set_members: dict[str, tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]] = {}
         for s in self.sets.sets:
@@ -260,12 +268,14 @@ class Netfilter:
         self._policies: dict[tuple[int, str, str], str | None] = {}
         for family, rs in ((4, self.v4), (6, self.v6)):
             for t in rs.tables:
+                lists: dict[str, list[IptRule]] = {c.name: [] for c in t.chains}
                 for c in t.chains:
-                    self._chains[(family, t.name, c.name)] = ()
                     self._policies[(family, t.name, c.name)] = c.policy
                 for r in t.rules:
-                    key = (family, t.name, r.chain)
-                    self._chains[key] = self._chains[key] + (r,)
+                    lists[r.chain].append(r)
+                for name, rules in lists.items():
+                    self._chains[(family, t.name, name)] = tuple(rules)
+                for r in t.rules:
                     for module, opt in r.options():
                         if module == "set" and opt.name == "--match-set" and (
                             opt.values[0] not in self._set_members
@@ -473,10 +483,72 @@ class Netfilter:
         return False
 
     def matches(self, rule: IptRule, pkt: Packet, meta: PacketMeta, ctx: HookContext) -> bool:
-        for module, opt in rule.options():
-            if self._option(module, opt, pkt, meta, ctx) == opt.negated:
+        tests = self._compiled.get(id(rule))
+        if tests is None:
+            tests = self._compiled[id(rule)] = tuple(
+                self._compile(module, opt) for module, opt in rule.options()
+                if module != "comment")
+            self._keep.append(rule)
+        for test in tests:
+            if not test(pkt, meta, ctx):
                 return False
         return True
+
+    def _tests_of(self, family: int, table: str, chain: str) -> tuple[tuple[Predicate, ...], ...]:
+        key = (family, table, chain)
+        tests = self._chain_tests.get(key)
+        if tests is None:
+            tests = self._chain_tests[key] = tuple(
+                tuple(self._compile(module, opt) for module, opt in r.options()
+                      if module != "comment")
+                for r in self._chains.get(key, ()))
+        return tests
+
+    def _compile(self, module: str, opt: Option) -> Predicate:
+        """A predicate for one option, with its negation folded in; the common options of
+        Neutron's rules get a specialised one, the rest go through `_option`."""
+        name, v, neg = opt.name, opt.values, opt.negated
+        if module == "" and name in ("-s", "-d"):
+            net = _net(v[0])
+            src = name == "-s"
+
+            def addr(p: Packet, m: PacketMeta, c: HookContext) -> bool:
+                a = p.src_ip if src else p.dst_ip
+                if not a:
+                    return neg
+                ip = _ip(a)
+                return (ip.version == net.version and ip in net) != neg
+            return addr
+        if module == "" and name in ("-i", "-o"):
+            pattern, inbound = v[0], name == "-i"
+            prefix = pattern[:-1] if pattern.endswith("+") else None
+
+            def iface(p: Packet, m: PacketMeta, c: HookContext) -> bool:
+                d = c.in_dev if inbound else c.out_dev
+                hit = bool(d) and (d.startswith(prefix) if prefix is not None else d == pattern)
+                return hit != neg
+            return iface
+        if module == "physdev" and name in ("--physdev-in", "--physdev-out"):
+            pattern, inbound = v[0], name == "--physdev-in"
+            prefix = pattern[:-1] if pattern.endswith("+") else None
+
+            def physdev(p: Packet, m: PacketMeta, c: HookContext) -> bool:
+                if not c.bridged:
+                    return neg
+                d = (c.physdev_in if inbound else c.physdev_out) or ""
+                hit = bool(d) and (d.startswith(prefix) if prefix is not None else d == pattern)
+                return hit != neg
+            return physdev
+        if module == "" and name == "-p":
+            proto = _proto_number(v[0])
+
+            def protocol(p: Packet, m: PacketMeta, c: HookContext) -> bool:
+                return (proto is None or p.nw_proto == proto) != neg
+            return protocol
+
+        def generic(p: Packet, m: PacketMeta, c: HookContext) -> bool:
+            return self._option(module, opt, p, m, c) != neg
+        return generic
 
     # -- evaluation ------------------------------------------------------------------------
     def run(
@@ -495,11 +567,17 @@ class Netfilter:
         while stack:
             name, idx = stack.pop()
             rules = self._chains.get((family, table, name), ())
+            tests = self._tests_of(family, table, name)
             jumped = False
             while idx < len(rules):
                 rule = rules[idx]
+                ok = True
+                for test in tests[idx]:
+                    if not test(pkt, meta, ctx):
+                        ok = False
+                        break
                 idx += 1
-                if not self.matches(rule, pkt, meta, ctx):
+                if not ok:
                     continue
                 tgt = rule.target
                 depth = len(stack)

@@ -318,6 +318,8 @@ def _err(source: str, lineno: int, problem: str, fix: str) -> SyntaxParseError:
 
 
 def _split(source: str, lineno: int, text: str) -> list[str]:
+    if '"' not in text and "'" not in text and "\\" not in text:
+        return text.split()
     try:
         return shlex.split(text, posix=True)
     except ValueError as exc:
@@ -467,6 +469,7 @@ def parse_iptables_save(text: str, source: str = "<string>") -> Ruleset:
     chains: list[Chain] = []
     raw_rules: list[tuple[int, str]] = []
     seen: set[str] = set()
+    chain_names: set[str] = set()
 
     def finish(lineno: int) -> None:
         assert cur is not None
@@ -508,6 +511,7 @@ def parse_iptables_save(text: str, source: str = "<string>") -> Ruleset:
                 raise _err(source, idx, f"table *{name} appears twice", "merge the two sections")
             seen.add(name)
             cur, cur_line, chains, raw_rules = name, idx, [], []
+            chain_names = set()
             continue
         if cur is None:
             raise _err(source, idx, f"{line!r} outside a table", "start a table with *filter etc.")
@@ -534,8 +538,9 @@ def parse_iptables_save(text: str, source: str = "<string>") -> Ruleset:
             if not builtin and policy != "-":
                 raise _err(source, idx, f"user chain {name} cannot have policy {policy}",
                            f"write ':{name} - [0:0]'")
-            if any(c.name == name for c in chains):
+            if name in chain_names:
                 raise _err(source, idx, f"chain {name} declared twice", "remove one declaration")
+            chain_names.add(name)
             chains.append(Chain(name, policy if builtin else None, counters))
             continue
         raw_rules.append((idx, line))

@@ -717,6 +717,49 @@ class _Anything:
         return iter(())
 
 
+class _Recorder(_Anything):
+    """An `_Anything` that logs every call made through it: (path, args, kwargs)."""
+
+    def __init__(self, log: list[tuple[str, tuple[Any, ...], dict[str, Any]]],
+                 path: str = "") -> None:
+        self._log = log
+        self._path = path
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _Recorder(self._log, f"{self._path}.{name}" if self._path else name)
+
+    def __call__(self, *a: Any, **kw: Any) -> Any:
+        self._log.append((self._path, a, kw))
+        if self._path == "IPDevice":  # ip_lib.IPDevice(name, namespace=...): remember the name
+            return _Recorder(self._log, f"IPDevice[{a[0]}]")
+        return _Recorder(self._log, self._path + "()")
+
+
+def l3_devices(log: list[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> dict[str, Any]:
+    """The interfaces (mac, mtu, addresses) and routes the L3 agent code asked for, from the
+    calls it made to the interface driver and ip_lib."""
+    itfs: dict[str, dict[str, Any]] = {}
+    routes: list[dict[str, Any]] = []
+    for path, a, kw in log:
+        if path == "driver.plug":
+            itfs.setdefault(a[2], {"addresses": []}).update(mac=a[3], mtu=kw.get("mtu"))
+        elif path == "driver.init_router_port":
+            itfs.setdefault(a[0], {"addresses": []})["addresses"] = list(a[1])
+        elif path.startswith("IPDevice[") and path.endswith("].addr.add"):
+            itfs.setdefault(path[9:-10], {"addresses": []})["addresses"].append(a[0])
+        elif path.startswith("IPDevice[") and path.endswith("].route.add_gateway"):
+            routes.append({"destination": "default", "device": path[9:-19], "gateway": a[0]})
+        elif path.startswith("IPDevice[") and path.endswith("].route.add_route"):
+            routes.append({"destination": a[0], "device": path[9:-17],
+                           "gateway": kw.get("via"), "scope": kw.get("scope")})
+        elif path == "add_ip_route":
+            routes.append({"destination": a[1], "device": kw.get("device"),
+                           "gateway": kw.get("via")})
+    return {"interfaces": itfs, "routes": routes}
+
+
 def _block_privsep() -> None:
     """No privileged helper may start: nothing may reach the host's own namespaces."""
     from oslo_privsep import priv_context
@@ -816,8 +859,9 @@ def run_l3(cloud: Any, host: Any) -> dict[str, Any]:
     cfg.CONF.set_override("lock_path", lock_dir, "oslo_concurrency")
     commands = CommandRouter("", ns_map)
     linux_utils.execute = commands.execute
-    router_info.ip_lib = _Anything()
-    legacy_router.ip_lib = _Anything()
+    calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+    router_info.ip_lib = _Recorder(calls)
+    legacy_router.ip_lib = _Recorder(calls)
     router_info.ra = _Anything()
     namespaces.RouterNamespace.create = lambda self, *a, **kw: None
     namespaces.RouterNamespace.exists = lambda self: True
@@ -834,6 +878,7 @@ def run_l3(cloud: Any, host: Any) -> dict[str, Any]:
     agent = FakeL3Agent()
     agent.metadata_driver = metadata_driver.MetadataDriver(agent)  # type: ignore[attr-defined]
     out: dict[str, Any] = {}
+    devices: dict[str, Any] = {}
     for ns in ns_map.values():
         subprocess.run(["ip", "netns", "add", ns], check=True)
     try:
@@ -841,7 +886,9 @@ def run_l3(cloud: Any, host: Any) -> dict[str, Any]:
             data = router_dict(cloud, r)
             ri = legacy_router.LegacyRouter(
                 agent=agent, router_id=r.id, router=data, agent_conf=cfg.CONF,
-                interface_driver=_Anything(), use_ipv6=netutils.is_ipv6_enabled())
+                interface_driver=_Recorder(calls, "driver"),
+                use_ipv6=netutils.is_ipv6_enabled())
+            calls.clear()
             registry.publish(resources.ROUTER, events.BEFORE_CREATE, agent,
                              payload=events.DBEventPayload(agent.context, resource_id=r.id,
                                                            states=(ri,)))
@@ -852,10 +899,12 @@ def run_l3(cloud: Any, host: Any) -> dict[str, Any]:
                              payload=events.DBEventPayload(agent.context, resource_id=r.id,
                                                            states=(ri,)))
             out[f"qrouter-{r.id}"] = _save(ns_map[f"qrouter-{r.id}"])
+            devices[f"qrouter-{r.id}"] = l3_devices(calls)
     finally:
         for ns in ns_map.values():
             subprocess.run(["ip", "netns", "delete", ns], check=False)
-    return {"netfilter": out, "recorded_commands": [" ".join(c) for c in commands.recorded]}
+    return {"netfilter": out, "devices": devices,
+            "recorded_commands": [" ".join(c) for c in commands.recorded]}
 
 
 def run_dhcp(cloud: Any, host: Any) -> dict[str, Any]:
@@ -955,6 +1004,7 @@ def main(argv: list[str] | None = None) -> int:
             if any(r.host == host.name for r in cloud.routers):
                 child = run_child_script(script, args.topology, host.name, "l3")
                 result["netfilter"].update(child["netfilter"])
+                result["devices"] = child["devices"]
                 result["recorded_commands"] += child["recorded_commands"]
             if any(p.device_owner == "network:dhcp" for p in cloud.ports_on(host.name)):
                 child = run_child_script(script, args.topology, host.name, "dhcp")

@@ -188,3 +188,31 @@ def test_bridges(runs: Runs, cloud: str, host: str) -> None:
     diffs = [f"{b}:\n  - neutron  {theirs.get(b)}\n  + neutrace {mine.get(b)}"
              for b in sorted(set(mine) | set(theirs)) if mine.get(b) != theirs.get(b)]
     assert not diffs, _report("bridges", cloud, host, diffs)
+
+
+@pytest.mark.parametrize(("cloud", "host"), _cases("router_devices"))
+def test_router_devices(runs: Runs, cloud: str, host: str) -> None:
+    """qrouter-* interfaces (MAC, MTU, addresses) and the routes the L3 agent adds (gateway,
+    on-link routes, extra routes), as Neutron's code asked the interface driver and ip_lib for
+    them (connected routes are the kernel's, not compared)."""
+    ours = runs.states[cloud].host(host)
+    assert ours is not None
+    theirs = runs.neutron(cloud, host).get("devices", {})
+    mine = {ns.name: ns for ns in ours.namespaces if ns.name.startswith("qrouter-")}
+    assert sorted(mine) == sorted(theirs), "qrouter namespaces differ from Neutron's"
+    diffs = []
+    for name, ns in sorted(mine.items()):
+        a = {i.name: {"mac": i.mac, "mtu": i.mtu, "addresses": sorted(i.addresses)}
+             for i in ns.interfaces if i.kind != "loopback"}
+        b = {n: {"mac": d.get("mac"), "mtu": d.get("mtu"), "addresses": sorted(d["addresses"])}
+             for n, d in theirs[name]["interfaces"].items()}
+        for itf in sorted(set(a) | set(b)):
+            if a.get(itf) != b.get(itf):
+                diffs.append(f"{name} {itf}:\n  - neutron  {b.get(itf)}\n  + neutrace {a.get(itf)}")
+        ra = sorted((r.destination, r.gateway) for r in ns.routes
+                    if r.proto != "kernel" and r.table == "main")
+        rb = sorted((r["destination"], r["gateway"]) for r in theirs[name]["routes"])
+        if ra != rb:
+            diffs.append(f"{name} routes (destination, gateway):\n  - neutron  {rb}\n"
+                         f"  + neutrace {ra}")
+    assert not diffs, _report("router devices", cloud, host, diffs)

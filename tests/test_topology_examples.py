@@ -87,3 +87,14 @@ def test_sg_block() -> None:
     assert {groups[g].name for g in client.security_groups} == {"default"}
     assert all(p.device_owner != DEVICE_OWNER_COMPUTE or p.port_security_enabled
                for p in cloud.ports)
+
+
+def test_the_example_in_docs_topology_md_loads() -> None:
+    doc = (EXAMPLES.parent / "docs" / "topology.md").read_text()
+    block = doc.split("## A short example", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    cloud = topology.loads(block, source="docs/topology.md")
+    (vm_port,) = (cloud.port(pid) for pid in cloud.vm("vm1").port_ids)
+    assert [f.ip_address for f in vm_port.fixed_ips] == ["10.10.0.3"]  # after DHCP's .2
+    (fip,) = cloud.floating_ips
+    assert fip.fixed_ip_address == "10.10.0.3"
+    assert cloud.routers[0].host == "net-01"

@@ -39,6 +39,11 @@ CASES: dict[str, tuple[str, str, int | None]] = {
                            "    router_external: true\n    router_external: false\n"),
                       "networks[0]", 20),
     "unknown_key": (edit("router_external: true", "router_externl: true"), "networks[0]", 19),
+    "unknown_top_level_key": (BASE + "pins: {}\n", "", 52),
+    "misspelled_required_key": (
+        edit("{name: eth2, bridge: br-ex, segment: dc}]\n    local_vlans",
+             "{name: eth2, bridge: br-ex, segmnt: dc}]\n    local_vlans"),
+        "hosts[1].physical_nics[0]", 14),
     "missing_key": (edit("    management_ip: 10.0.0.21\n", ""), "hosts[1]", 10),
     "wrong_type": (edit("segmentation_id: 1001", "segmentation_id: many"),
                    "networks[1].provider.segmentation_id", 23),
@@ -175,6 +180,14 @@ def test_json_same_schema_and_lines() -> None:
     assert info.value.where == "networks[1].provider.segmentation_id"
     assert info.value.line is not None
     assert '"segmentation_id": 0' in text.splitlines()[info.value.line - 1]
+
+
+def test_json_with_tabs_has_lines() -> None:
+    text = '{\n\t"name": "x",\n\t"hosts": [{"name": "h", "management_ip": "1.2.3.4", "x": 1}]\n}\n'
+    with pytest.raises(TopologyError) as info:
+        topology.loads(text, source="cloud.json")
+    assert (info.value.where, info.value.line) == ("hosts[0]", 3)
+    assert "unknown key 'x'" in str(info.value)
 
 
 def test_unreadable_file(tmp_path: Path) -> None:

@@ -65,33 +65,34 @@ def from_dict(data: Any, source: str = "<dict>", lines: Lines | None = None) -> 
 
 def _schema_error(exc: ValidationError, data: Any, source: str, lines: Lines) -> TopologyError:
     """The first (by line) schema problem as a TopologyError."""
-    best: tuple[float, int, TopologyError] | None = None
+    best: tuple[float, int, int, TopologyError] | None = None
     for order, err in enumerate(exc.errors(include_url=False)):
         error = _one_error(err, data, source, lines)
-        rank = (float(error.line) if error.line is not None else float("inf"), order)
-        if best is None or rank < best[:2]:
+        # on one line, an unknown key first: it is usually the misspelling of the missing one
+        line = float(error.line) if error.line is not None else float("inf")
+        rank = (line, 0 if err["type"] == "extra_forbidden" else 1, order)
+        if best is None or rank < best[:3]:
             best = (*rank, error)
     assert best is not None
-    return best[2]
+    return best[3]
 
 
 def _one_error(err: Any, data: Any, source: str, lines: Lines) -> TopologyError:
     loc = tuple(err["loc"])
     kind = err["type"]
-    path, model = _walk(loc, data)
-    if kind == "extra_forbidden":
-        key = loc[len(path)] if len(path) < len(loc) else loc[-1]
-        allowed = list(model.model_fields) if model else []
-        close = difflib.get_close_matches(str(key), allowed, n=1)
-        fix = f"did you mean {close[0]!r}? " if close else ""
-        fix += "allowed keys here: " + ", ".join(allowed)
-        where_path = path if path[-1:] != (key,) else path[:-1]
-        return TopologyError(source, where(where_path), f"unknown key {key!r}", fix,
-                             line_of(lines, (*where_path, key)))
-    if kind == "missing":
-        key = loc[len(path)] if len(path) < len(loc) else loc[-1]
-        return TopologyError(source, where(path), f"missing required key {key!r}",
-                             f"add {key}: ...", line_of(lines, path))
+    if kind in ("extra_forbidden", "missing") and loc:
+        key = loc[-1]
+        parent, model = _walk(loc[:-1], data)
+        if kind == "extra_forbidden":
+            allowed = list(model.model_fields) if model else []
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            fix = f"did you mean {close[0]!r}? " if close else ""
+            fix += "allowed keys here: " + ", ".join(allowed)
+            return TopologyError(source, where(parent), f"unknown key {key!r}", fix,
+                                 line_of(lines, (*parent, key)))
+        return TopologyError(source, where(parent), f"missing required key {key!r}",
+                             f"add {key}: ...", line_of(lines, parent))
+    path, _ = _walk(loc, data)
     msg = str(err["msg"])
     value = err.get("input")
     problem = msg[0].lower() + msg[1:] if msg else "invalid value"
@@ -105,24 +106,20 @@ def _one_error(err: Any, data: Any, source: str, lines: Lines) -> TopologyError:
 
 def _walk(loc: tuple[Any, ...], data: Any) -> tuple[Path_, type[BaseModel] | None]:
     """The part of pydantic's ``loc`` that exists in ``data`` (dropping union tags such as
-    ``'str'``) and the schema model of the deepest mapping on that path."""
+    ``'str'``) and the schema model of the value at that path (None if it is not a model)."""
     path: list[str | int] = []
     node = data
     model: type[BaseModel] | None = schema.CloudIn
-    current_model = model
     for part in loc:
         if isinstance(node, dict) and part in node:
             path.append(part)
             node = node[part]
-            model = current_model
-            current_model = _field_model(current_model, str(part))
+            model = _field_model(model, str(part))
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             path.append(part)
             node = node[part]
         else:
             break
-    if isinstance(node, dict):
-        model = current_model
     return tuple(path), model
 
 

@@ -74,7 +74,8 @@ def parse(text: str, source: str) -> tuple[Any, Lines]:
                 "fix the JSON syntax at that line", exc.lineno,
             ) from None
         try:
-            _, lines = _parse_yaml(text, source)
+            # tabs are JSON whitespace but not YAML indentation; lines and columns stay put
+            _, lines = _parse_yaml(text.replace("\t", " "), source)
         except TopologyError:
             lines = {}  # valid JSON that YAML cannot read (tabs...): no line numbers
         return data, lines

@@ -110,6 +110,21 @@ UDP_SEND = textwrap.dedent("""
 """)
 
 
+UDP_REFUSED = textwrap.dedent("""
+    import socket, sys
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", int(sys.argv[2]))); s.settimeout(1.5)
+    s.connect((sys.argv[1], int(sys.argv[3])))
+    s.send(b"neutrace")
+    try:
+        s.recv(100); print("answered")
+    except ConnectionRefusedError:
+        print("refused")
+    except socket.timeout:
+        print("timeout")
+""")
+
+
 @dataclass
 class Lab:
     """``tag`` keeps names short and unique (``nt-<tag>-<ns>``, Linux allows 15+ chars for
@@ -209,6 +224,11 @@ class Lab:
 
     def ping6(self, ns: str, dst: str) -> str:
         return self.exec(ns, "python3", "-c", PING6, dst).strip()
+
+    def udp_refused(self, ns: str, dst: str, sport: int, dport: int) -> str:
+        """A connected UDP socket's fate: ``refused`` (an ICMP port unreachable came back),
+        ``answered`` or ``timeout``."""
+        return self.exec(ns, "python3", "-c", UDP_REFUSED, dst, str(sport), str(dport)).strip()
 
     def udp(self, ns: str, src: str, sport: int, dst: str, dport: int) -> None:
         """Send one UDP datagram from ``src:sport`` to ``dst:dport``."""

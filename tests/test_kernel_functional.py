@@ -24,6 +24,7 @@ import pytest
 
 from kernel_lab import Lab, MiniWalk, lab_tag
 from neutrace.dataplane import BRIDGE, LOOPBACK, VETH, Interface, Namespace, Route
+from neutrace.engines.linuxnet import icmp_error
 from neutrace.packet import ICMP_ECHO_REPLY, IPPROTO_TCP, Packet, arp_request, ipv4
 from neutrace.trace import ACCEPTED, DENIED, NO_ROUTE, STEP_NAT
 from test_linuxnet import NAT as ROUTER_IPTABLES
@@ -587,9 +588,20 @@ def test_agents_seed_router_on_the_kernel(lab_factory: list[Lab]) -> None:
     tcp_walk(sim, "r", "vm", "192.168.100.102", "192.168.100.102", 40014, 22,
              reply_dst="192.168.100.103")
 
+    # an ICMP port unreachable from outside about the VM's SNATed UDP flow: RELATED, un-SNATed
+    # back to the VM (outer destination and the quoted packet's source)
+    assert lab.udp_refused("vm", OUTSIDE, 40015, 9999) == "refused"
+    (udp_end,) = sim.send("vm", ipv4("", "", "192.168.111.4", OUTSIDE, 17, 40015, 9999))
+    assert udp_end.namespace == "ext" and udp_end.packet.nw_src == "192.168.100.102"
+    (err_end,) = sim.send("ext", icmp_error(udp_end.packet, OUTSIDE, 3, 3))
+    assert err_end.namespace == "vm" and err_end.disposition == ACCEPTED
+    assert err_end.packet.nw_dst == "192.168.111.4"
+    assert err_end.packet.payload is not None
+    assert err_end.packet.payload.nw_src == "192.168.111.4"
+
     kernel = {(e["proto"], e["orig_src"], e["orig_dst"], e["reply_src"], e["reply_dst"],
                e.get("mark", "0")) for e in lab.conntrack("r")}
-    names = {1: "icmp", 6: "tcp"}
+    names = {1: "icmp", 6: "tcp", 17: "udp"}
     engine = {(names[e.orig.proto], e.orig.src, e.orig.dst, e.reply.src, e.reply.dst,
                str(e.mark)) for e in sim.state.conntrack_of("lab", "r")}
     assert engine == kernel

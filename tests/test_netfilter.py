@@ -216,3 +216,29 @@ def test_pkttype_ttl_dscp_matches_and_the_dscp_target() -> None:
     assert bcast.hook(FORWARD, HookContext(in_dev="a", out_dev="b")) == DROP
     low = Traversal(nf, ct, ok.with_(nw_ttl=1), lambda k, c: "")
     assert low.hook(FORWARD, HookContext(in_dev="a", out_dev="b")) == DROP
+
+
+def test_icmp_error_quoting_a_snated_packet_is_related_and_un_nated_inside_too() -> None:
+    from neutrace.engines.linuxnet import icmp_error
+
+    nf = Netfilter("\n".join([
+        "*nat", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
+        ":POSTROUTING ACCEPT [0:0]", "-A POSTROUTING -o out0 -j SNAT --to-source 172.24.4.5",
+        "COMMIT", ""]))
+    ct = ConntrackTable()
+    pkt = ipv4(M1, M2, "10.0.0.4", "203.0.113.9", IPPROTO_UDP, 5000, 53)
+    out = Traversal(nf, ct, pkt, lambda k, c: "")
+    out.hook(PREROUTING, HookContext(in_dev="in0"))
+    out.hook(POSTROUTING, HookContext(out_dev="out0"))
+    assert out.packet.nw_src == "172.24.4.5"
+    err = icmp_error(out.packet, "203.0.113.9", 3, 3)
+    back = Traversal(nf, ct, err, lambda k, c: "")
+    back.hook(PREROUTING, HookContext(in_dev="out0"))
+    assert back.meta.ctstate == "RELATED" and back.meta.direction == "REPLY"
+    assert back.packet.nw_dst == "10.0.0.4"
+    assert back.packet.payload is not None and back.packet.payload.nw_src == "10.0.0.4"
+    # an error quoting a packet of no connection is INVALID, not guessed
+    stray = icmp_error(pkt.with_(tp_src=5001), "203.0.113.9", 3, 3)
+    other = Traversal(nf, ct, stray, lambda k, c: "")
+    other.hook(PREROUTING, HookContext(in_dev="out0"))
+    assert other.meta.ctstate == "INVALID"

@@ -169,10 +169,20 @@ class ConntrackTable:
             return None
         return hit[0], self._entries[hit[0]], hit[1]
 
+    def related_by_payload(self, zone: int, pkt: Packet) -> tuple[int, CtEntry, str] | None:
+        """For an ICMP error quoting the packet it is about (``pkt.payload``): the connection
+        that quoted packet belongs to, as nf_conntrack_icmp's error handling finds it (the
+        inverted inner tuple), with the error's direction."""
+        if pkt.payload is None:
+            return None
+        inner = packet_tuple(pkt.payload)
+        if inner is None:
+            return None
+        return self.lookup(zone, inner.inverted())
+
     def related(self, zone: int, pkt: Packet) -> CtEntry | None:
-        """For an ICMP error sent to ``pkt``'s destination: a connection that host took part
-        in with the error's sender side (the embedded header is not modelled, so this is the
-        closest tracked connection between the two addresses, or from the error's target)."""
+        """For an ICMP error that does not quote its packet (``payload`` unset): the closest
+        tracked connection between the two addresses, or from the error's target."""
         best: CtEntry | None = None
         for e in self._entries.values():
             if e.zone != zone:

@@ -648,8 +648,8 @@ class LinuxEngine:
         (``--reject-with``, icmp-port-unreachable by default, tcp-reset as a TCP RST). None when
         the kernel sends nothing (DROP, ARP, anything else). ICMP errors come from the receiving
         interface's address (a TCP reset, or a REJECT of a packet for the namespace itself, from
-        the rejected packet's destination) and carry no embedded header here; conntrack sees them
-        as RELATED."""
+        the rejected packet's destination) and quote the packet in ``payload``; conntrack sees
+        them as RELATED to its connection."""
         if not (packet.is_ip or packet.is_ipv6):
             return None
         delivered = packet
@@ -662,9 +662,9 @@ class LinuxEngine:
         elif packet.is_ip:
             own = _primary_address(self.namespace(namespace).interface(interface), False)
             if result.disposition == NO_ROUTE and own:
-                reply = _icmp_error(packet, own, 3, 0)
+                reply = icmp_error(packet, own, 3, 0)
             elif result.disposition == DROPPED and "TTL" in result.reason and own:
-                reply = _icmp_error(packet, own, 11, 0)
+                reply = icmp_error(packet, own, 11, 0)
             elif result.disposition == DENIED:
                 # icmp_send: the rejected packet's destination when it was for us, else the
                 # address the error leaves from (the receiving interface's, back to the sender)
@@ -759,9 +759,13 @@ REJECT_WITH = {
 }
 
 
-def _icmp_error(about: Packet, src: str, icmp_type: int, code: int) -> Packet:
+def icmp_error(about: Packet, src: str, icmp_type: int, code: int) -> Packet:
+    """An ICMP error from ``src`` to ``about``'s sender, quoting ``about`` (in ``payload``, L2
+    addresses cleared) as the kernel does; conntrack uses the quote to find the connection."""
+    quoted = about.with_(dl_src="", dl_dst="", payload=None)
     return Packet(dl_src="", dl_dst="", dl_type=ETH_TYPE_IP, nw_src=src, nw_dst=about.nw_src,
-                  nw_proto=IPPROTO_ICMP, nw_ttl=64, tp_src=icmp_type, tp_dst=code)
+                  nw_proto=IPPROTO_ICMP, nw_ttl=64, tp_src=icmp_type, tp_dst=code,
+                  payload=quoted)
 
 
 def _reject_answer(result: LinuxResult, pkt: Packet, icmp_src: str) -> Packet | None:
@@ -778,7 +782,7 @@ def _reject_answer(result: LinuxResult, pkt: Packet, icmp_src: str) -> Packet | 
                       nw_dst=pkt.nw_src, nw_proto=IPPROTO_TCP, nw_ttl=64, tp_src=pkt.tp_dst,
                       tp_dst=pkt.tp_src, tcp_flags=0x14)
     icmp_type, code = REJECT_WITH.get(kind, (3, 3))
-    return _icmp_error(pkt, icmp_src, icmp_type, code) if icmp_src else None
+    return icmp_error(pkt, icmp_src, icmp_type, code) if icmp_src else None
 
 
 def _is_echo_request(pkt: Packet) -> bool:
@@ -788,5 +792,5 @@ def _is_echo_request(pkt: Packet) -> bool:
 
 __all__ = [
     "Fib", "LinuxEngine", "LinuxState", "Resolver", "RouteEntry", "RuleEntry",
-    "echo_reply", "longest_prefix_match", "no_resolver",
+    "echo_reply", "icmp_error", "longest_prefix_match", "no_resolver",
 ]

@@ -808,7 +808,15 @@ class Traversal:
             return
         verdict = new_verdict(self.packet)
         if verdict == "RELATED?":
-            rel = self.conntrack.related(meta.zone, self.packet)
+            quoted = self.conntrack.related_by_payload(meta.zone, self.packet)
+            if quoted is not None:
+                meta.ct_id, meta.ct, meta.direction = quoted
+                meta.ctstate = "RELATED"
+                self._ct_step(f"conntrack{zone_txt}: RELATED ({meta.direction.lower()} "
+                              f"direction) to {meta.ct.format()}")
+                return
+            rel = self.conntrack.related(meta.zone, self.packet) if (
+                self.packet.payload is None) else None
             if rel is not None:
                 meta.ct, meta.ctstate = rel, "RELATED"
                 meta.direction = REPLY if self.packet.dst_ip == rel.orig.src or (
@@ -880,6 +888,11 @@ class Traversal:
         if applies:
             before = self.packet
             self.packet = rewrite(self.packet, target, manip)
+            if meta.ctstate == "RELATED" and self.packet.payload is not None:
+                # the quoted packet travels the other way: its other end changes alike
+                inner = rewrite(self.packet.payload, target.inverted(),
+                                "src" if manip == "dst" else "dst")
+                self.packet = self.packet.with_(payload=inner)
             changes = before.diff(self.packet)
             if changes:
                 what = {("dst", ORIGINAL): "DNAT", ("src", ORIGINAL): "SNAT",

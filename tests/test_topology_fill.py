@@ -175,3 +175,9 @@ networks:
     cloud = topology.loads(text)
     n1, n2 = cloud.networks
     assert cloud.host("h1").local_vlans == ((n1.id, 7), (n2.id, 3))
+
+
+def test_given_floating_address_is_claimed_before_allocation() -> None:
+    cloud = small().vm("vm1", "cmp-01", "t1").floating_ip("vm1", "172.24.4.2").build()
+    assert by_owner(cloud, DEVICE_OWNER_FLOATINGIP) == ["172.24.4.2"]
+    assert by_owner(cloud, DEVICE_OWNER_ROUTER_GW) == ["172.24.4.3"]

@@ -222,6 +222,18 @@ class _PortW:
     pairs: list[tuple[str, str | None]] = field(default_factory=list)
 
 
+@dataclass
+class _FipW:
+    """A floating IP between the two stages of its resolution."""
+
+    fip: s.FloatingIpIn
+    path: Path_
+    port: _PortW
+    fnet: Network
+    fip_id: str
+    fport: _PortW
+
+
 class _Resolver:
     def __init__(self, cloud: s.CloudIn, ctx: Ctx) -> None:
         self.c = cloud
@@ -313,6 +325,8 @@ class _Resolver:
                 nic_segments.append((nic.segment, bridges[nic.bridge]))
             self.hosts[h.name] = h
         _unique(ctx, tunnel_ips, "tunnel_ip")
+        _unique(ctx, ((("hosts", i, "management_ip"), str(ipaddress.ip_address(h.management_ip)))
+                      for i, h in enumerate(self.c.hosts)), "management_ip")
         return nic_segments
 
     # -- security groups (names and ids first: ports refer to them) --
@@ -743,6 +757,14 @@ class _Resolver:
                 else:
                     self._claim(port, (*ip_, "subnet"), sub.gateway, sub)
                 interface_ids.append(port.id)
+            gw_net = r.external_gateway.network if r.external_gateway else None
+            for j, itf in enumerate(r.interfaces):
+                sub = self.subnet_by_ref[itf.subnet]
+                if gw_net is not None and self.net_by_ref.get(gw_net) is not None and \
+                        sub.subnet.network_id == self.net_by_ref[gw_net].id:
+                    ctx.fail((*p, "interfaces", j, "subnet"), f"subnet {sub.subnet.name} is on "
+                             f"network {gw_net}, the router's external gateway network",
+                             "attach the router to that network once: as its gateway")
             gateway = None
             if r.external_gateway is not None:
                 g = r.external_gateway
@@ -787,7 +809,9 @@ class _Resolver:
             ))
         return routers, gateways
 
-    def fips_pass(self, routers: list[Router]) -> list[tuple[FloatingIp, _PortW | None, Path_]]:
+    def fips_pass(self) -> list[_FipW]:
+        """Floating IPs, first stage (before allocation): the port, the floating network and
+        the floating IP's own port with its given address claimed."""
         ctx = self.ctx
         vm_ports: dict[str, _PortW] = {}
         for v in self.c.vms:
@@ -799,8 +823,7 @@ class _Resolver:
         for pw in self.ports:
             if pw.device_owner == DEVICE_OWNER_COMPUTE:
                 vm_ports[pw.id] = pw
-        out: list[tuple[FloatingIp, _PortW | None, Path_]] = []
-        seen_fixed: dict[tuple[str, str], Path_] = {}
+        out: list[_FipW] = []
         externals = [n for n in self.networks if n.router_external]
         for i, f in enumerate(self.c.floating_ips):
             p: Path_ = ("floating_ips", i)
@@ -815,7 +838,6 @@ class _Resolver:
                          f"use a VM port as '<vm>:<index>' (one of: {', '.join(names) or 'none'})"
                          " or a VM port's id")
             port = vm_ports[f.port]
-            self._allocate(port)
             # the floating network
             fnet: Network | None = None
             if f.floating_network is not None:
@@ -864,7 +886,18 @@ class _Resolver:
                     ctx.fail(p, f"external network {fnet.name} has no IPv4 subnet",
                              "add an IPv4 subnet to it")
                 fport.allocate_from = [v4[0].subnet.id]
-            # the fixed IP
+            out.append(_FipW(f, p, port, fnet, fip_id, fport))
+        return out
+
+    def fips_finish(self, routers: list[Router], pending: list[_FipW]) -> list[FloatingIp]:
+        """Floating IPs, second stage (after the ports' addresses are allocated): the floating
+        address, the fixed address and the router."""
+        ctx = self.ctx
+        out: list[FloatingIp] = []
+        seen_fixed: dict[tuple[str, str], Path_] = {}
+        for w in pending:
+            f, p, port, fnet, fport = w.fip, w.path, w.port, w.fnet, w.fport
+            self._allocate(fport)
             port_v4 = [(sid, ip) for sid, ip in port.ips if ip.version == 4]
             if f.fixed_ip_address is not None:
                 fixed = _ip(ctx, (*p, "fixed_ip_address"), f.fixed_ip_address)
@@ -907,11 +940,11 @@ class _Resolver:
                          f" (of {fixed_ip}) to external network {fnet.name}",
                          f"add a router with external_gateway on {fnet.name} and an interface "
                          f"on subnet {self.subnet_by_ref[fixed_sub].subnet.name}")
-            fip = FloatingIp(
-                id=fip_id, floating_ip_address="", floating_network_id=fnet.id,
-                port_id=port.id, fixed_ip_address=str(fixed_ip), router_id=candidates[0].id,
-            )
-            out.append((fip, fport, p))
+            out.append(FloatingIp(
+                id=w.fip_id, floating_ip_address=str(fport.ips[0][1]),
+                floating_network_id=fnet.id, port_id=port.id, fixed_ip_address=str(fixed_ip),
+                router_id=candidates[0].id,
+            ))
         return out
 
     def _port_w(self, port_id: str) -> _PortW:
@@ -1151,17 +1184,10 @@ class _Resolver:
         vm_ports = [pw for pw in self.ports if pw.device_owner == DEVICE_OWNER_COMPUTE]
         dhcp_ports = self.dhcp_pass()
         routers, gateways = self.routers_pass()
+        pending_fips = self.fips_pass()
         for pw in dhcp_ports + gateways + vm_ports:
             self._allocate(pw)
-        fips = self.fips_pass(routers)
-        floating_ips = []
-        for fip, fport, _ in fips:
-            assert fport is not None
-            self._allocate(fport)
-            floating_ips.append(FloatingIp(
-                id=fip.id, floating_ip_address=str(fport.ips[0][1]),
-                floating_network_id=fip.floating_network_id, port_id=fip.port_id,
-                fixed_ip_address=fip.fixed_ip_address, router_id=fip.router_id))
+        floating_ips = self.fips_finish(routers, pending_fips)
         self.check_bindings()
         self._check_short_ids()
         # ports in a stable order: VM ports, DHCP ports, router ports, floating IP ports

@@ -95,7 +95,8 @@ class Packet:
     tun_id: int = 0
     tun_src: str = ""
     tun_dst: str = ""
-    # an encapsulated frame (the outer packet of VXLAN carries the inner one here)
+    # an encapsulated frame (the outer packet of VXLAN carries the inner one here); for an ICMP
+    # error (tun_id 0), the packet it quotes (see neutrace.engines.linuxnet.icmp_error)
     payload: Packet | None = None
 
     # -- views -----------------------------------------------------------------------------

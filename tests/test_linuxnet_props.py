@@ -121,3 +121,16 @@ def test_arp_ignore_one_only_answers_for_the_receiving_interface() -> None:
                        sysctls=(("net.ipv4.conf.all.arp_ignore", "1"),))
     eng2 = LinuxEngine(HostState("h", namespaces=(strict,)))
     assert eng2.receive("r", "a", req, LinuxState(), lambda *x: None).disposition == DROPPED
+
+
+def test_source_address_follows_the_next_hops_subnet_and_blackhole_routes_drop() -> None:
+    ns = Namespace("r", interfaces=(
+        Interface("qg-1", OVS_INTERNAL, "02:00:00:00:00:01",
+                  addresses=("172.24.4.10/24", "198.51.100.7/24")),
+    ), routes=(Route("default", "qg-1", "198.51.100.1"), Route("10.66.0.0/16", "")))
+    eng = LinuxEngine(HostState("h", namespaces=(ns,)))
+    out = eng.send("r", ipv4("", "", "", "8.8.8.8"), LinuxState(), lambda *a: "02:00:00:00:00:09")
+    (egress,) = out.outputs
+    assert egress.packet.nw_src == "198.51.100.7"
+    hole = eng.send("r", ipv4("", "", "", "10.66.1.1"), LinuxState(), lambda *a: None)
+    assert hole.disposition == DROPPED and "blackhole" in hole.reason

@@ -140,6 +140,8 @@ class RouteEntry:
 
     def describe(self) -> str:
         dest = "default" if self.network.prefixlen == 0 else str(self.network)
+        if self.kind == "blackhole":
+            return f"blackhole {dest} table {self.table}"
         via = f" via {self.gateway}" if self.gateway else ""
         src = f" src {self.source}" if self.source else ""
         kind = "local " if self.kind == "local" else ""
@@ -242,7 +244,7 @@ class Fib:
             tid = table_id(r.table)
             tables.setdefault(tid, []).append(RouteEntry(
                 _route_network(r), r.device, r.table, r.gateway, r.source, r.metric,
-                scope=r.scope, proto=r.proto))
+                kind="unicast" if r.device else "blackhole", scope=r.scope, proto=r.proto))
         self.tables = {k: tuple(v) for k, v in tables.items()}
         rules = [RuleEntry(r.priority, table_id(r.table),
                            _opt_net(r.source), _opt_net(r.destination), _fwmark(r.fwmark), r.iif)
@@ -689,8 +691,12 @@ class LinuxEngine:
                                                  "(connect: Network is unreachable)")
         rule, route = found
         steps.append(_route_step(rule, route, packet.dst_ip))
+        if route.kind == "blackhole":
+            return LinuxResult(tuple(steps), (), DROPPED,
+                               f"{nsname}: route to {packet.dst_ip} is a blackhole")
         if not packet.src_ip:
-            src = route.source or _primary_address(ns.interface(route.device), packet.is_ipv6)
+            src = route.source or _primary_address(ns.interface(route.device), packet.is_ipv6,
+                                                   route.gateway or packet.dst_ip)
             if not src:
                 return LinuxResult(tuple(steps), (), NO_ROUTE,
                                    f"{nsname}: no source address for {route.device}")
@@ -741,14 +747,21 @@ def _addresses(itf: Interface) -> set[str]:
     return {str(ipaddress.ip_interface(a).ip) for a in itf.addresses}
 
 
-def _primary_address(itf: Interface | None, v6: bool) -> str:
+def _primary_address(itf: Interface | None, v6: bool, toward: str = "") -> str:
+    """The address the kernel picks on ``itf``: the first one whose subnet holds ``toward`` (the
+    next hop), else the first of the family (not link-local for IPv6)."""
     if itf is None:
         return ""
+    first = ""
     for a in itf.addresses:
-        ip = ipaddress.ip_interface(a).ip
-        if (ip.version == 6) == v6 and not (v6 and ip.is_link_local):
+        iface = ipaddress.ip_interface(a)
+        ip = iface.ip
+        if (ip.version == 6) != v6 or (v6 and ip.is_link_local):
+            continue
+        if toward and ipaddress.ip_address(toward) in iface.network:
             return str(ip)
-    return ""
+        first = first or str(ip)
+    return first
 
 
 REJECT_WITH = {

@@ -157,20 +157,17 @@ class _Subtable:
         self.rules: dict[Key, Bucket] = {}
         self.max_priority = -1
 
-    def add(self, key: Key, flow: Flow, replace: bool) -> None:
+    def add(self, key: Key, flow: Flow) -> None:
+        """Add a flow (the caller has already let a later flow with the same priority and
+        match replace an earlier one)."""
         cur = self.rules.get(key)
         if cur is None:
             self.rules[key] = flow
         else:
             bucket = [cur] if isinstance(cur, Flow) else cur
-            for n, f in enumerate(bucket):
-                if replace and f.priority == flow.priority:
-                    bucket[n] = flow  # same match and priority: OVS replaces the flow
-                    break
-            else:
-                bucket.append(flow)
-                bucket.sort(key=lambda f: -f.priority)
-            self.rules[key] = bucket[0] if len(bucket) == 1 else bucket
+            bucket.append(flow)
+            bucket.sort(key=lambda f: -f.priority)
+            self.rules[key] = bucket
         if flow.priority > self.max_priority:
             self.max_priority = flow.priority
 
@@ -196,7 +193,7 @@ class _Table:
             st = target.get(sig)
             if st is None:
                 st = target[sig] = _Subtable(sig)
-            st.add(key, f, False)
+            st.add(key, f)
         self.plain = sorted(plain.values(), key=lambda s: -s.max_priority)
         self.conj = sorted(conj.values(), key=lambda s: -s.max_priority)
 
@@ -1166,7 +1163,6 @@ class OpenFlowEngine:
     def _learn(self, vis: _Visit, run: _Run, act: A.Learn, sdepth: int, where: str) -> None:
         v = vis.v
         slots: dict[int, list[int]] = {}
-        actions: list[A.Action] = []
         action_texts: list[str] = []
         for spec in act.specs:
             if spec.kind == "match" and spec.dst is not None:
@@ -1188,13 +1184,11 @@ class OpenFlowEngine:
                 else:
                     val = spec.value or 0
                 text = f"load:{val:#x}->{spec.dst.nxm()}" if val else f"load:0->{spec.dst.nxm()}"
-                actions.append(A.Load(val, spec.dst, text))
                 action_texts.append(text)
             elif spec.kind == "output" and spec.src is not None:
                 s = spec.src
                 port = (v[F.SLOT_INDEX[s.field.slot]] >> s.shift) & ((1 << s.nbits) - 1)
                 text = f"output:{port}"
-                actions.append(A.Output(str(port), text))
                 action_texts.append(text)
         match: Match = tuple((i, val & m, m) for i, (val, m) in sorted(slots.items()))
         flow = Flow(

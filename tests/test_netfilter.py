@@ -242,3 +242,26 @@ def test_icmp_error_quoting_a_snated_packet_is_related_and_un_nated_inside_too()
     other = Traversal(nf, ct, stray, lambda k, c: "")
     other.hook(PREROUTING, HookContext(in_dev="out0"))
     assert other.meta.ctstate == "INVALID"
+
+
+def test_snat_port_clash_takes_another_port_and_replies_reach_the_right_connection() -> None:
+    nf = Netfilter("\n".join([
+        "*nat", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
+        ":POSTROUTING ACCEPT [0:0]", "-A POSTROUTING -o out0 -j SNAT --to-source 172.24.4.5",
+        "COMMIT", ""]))
+    ct = ConntrackTable()
+    outs = []
+    for vm in ("10.0.0.4", "10.0.0.9"):
+        t = Traversal(nf, ct, ipv4(M1, M2, vm, "203.0.113.9", IPPROTO_TCP, 40000, 443,
+                                   tcp_flags=0x02), lambda k, c: "")
+        t.hook(PREROUTING, HookContext(in_dev="in0"))
+        t.hook(POSTROUTING, HookContext(out_dev="out0"))
+        outs.append(t.packet)
+    assert [(p.nw_src, p.tp_src) for p in outs] == [("172.24.4.5", 40000),
+                                                    ("172.24.4.5", 40001)]
+    for vm, out in zip(("10.0.0.4", "10.0.0.9"), outs, strict=True):
+        reply = ipv4(M2, M1, "203.0.113.9", out.nw_src, IPPROTO_TCP, 443, out.tp_src,
+                     tcp_flags=0x12)
+        back = Traversal(nf, ct, reply, lambda k, c: "")
+        back.hook(PREROUTING, HookContext(in_dev="out0"))
+        assert (back.packet.nw_dst, back.packet.tp_dst) == (vm, 40000)

@@ -920,8 +920,20 @@ class Traversal:
         port = ct.reply.dport
         if req.ports is not None and has_ports(ct.orig.proto):
             port = req.ports[0]
-        return replace(ct, reply=replace(ct.reply, dst=addr or ct.reply.dst, dport=port),
-                       src_nat=True)
+        reply = replace(ct.reply, dst=addr or ct.reply.dst, dport=port)
+        if has_ports(ct.orig.proto) and self.conntrack.lookup(ct.zone, reply) is not None:
+            # nf_nat_l4proto_unique_tuple: another connection already maps to this address and
+            # port, so the kernel takes a free port (in the --to range, else 1024-65535); here
+            # deterministically the next free one
+            lo, hi = req.ports or ((1024, 65535) if port >= 1024 else (1, 1023))
+            for candidate in [*range(port + 1, hi + 1), *range(lo, port)]:
+                trial = replace(reply, dport=candidate)
+                if self.conntrack.lookup(ct.zone, trial) is None:
+                    self.note(f"{addr}:{port} is taken by another connection: source port "
+                              f"{candidate}")
+                    reply = trial
+                    break
+        return replace(ct, reply=reply, src_nat=True)
 
     def note(self, text: str) -> None:
         self.steps.append(Step(STEP_NOTE, text, depth=self.depth))

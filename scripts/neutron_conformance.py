@@ -721,20 +721,25 @@ class _Recorder(_Anything):
     """An `_Anything` that logs every call made through it: (path, args, kwargs)."""
 
     def __init__(self, log: list[tuple[str, tuple[Any, ...], dict[str, Any]]],
-                 path: str = "") -> None:
+                 path: str = "", answers: dict[str, Any] | None = None) -> None:
         self._log = log
         self._path = path
+        self._answers = answers or {}
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
-        return _Recorder(self._log, f"{self._path}.{name}" if self._path else name)
+        return _Recorder(self._log, f"{self._path}.{name}" if self._path else name,
+                         self._answers)
 
     def __call__(self, *a: Any, **kw: Any) -> Any:
         self._log.append((self._path, a, kw))
         if self._path == "IPDevice":  # ip_lib.IPDevice(name, namespace=...): remember the name
-            return _Recorder(self._log, f"IPDevice[{a[0]}]")
-        return _Recorder(self._log, self._path + "()")
+            return _Recorder(self._log, f"IPDevice[{a[0]}]", self._answers)
+        tail = self._path.rsplit(".", 1)[-1]
+        if tail in self._answers:  # a fixed answer (a device not there yet, no gateway yet)
+            return self._answers[tail]
+        return _Recorder(self._log, self._path + "()", self._answers)
 
 
 def l3_devices(log: list[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> dict[str, Any]:
@@ -745,7 +750,7 @@ def l3_devices(log: list[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> dict[s
     for path, a, kw in log:
         if path == "driver.plug":
             itfs.setdefault(a[2], {"addresses": []}).update(mac=a[3], mtu=kw.get("mtu"))
-        elif path == "driver.init_router_port":
+        elif path in ("driver.init_router_port", "driver.init_l3"):
             itfs.setdefault(a[0], {"addresses": []})["addresses"] = list(a[1])
         elif path.startswith("IPDevice[") and path.endswith("].addr.add"):
             itfs.setdefault(path[9:-10], {"addresses": []})["addresses"].append(a[0])
@@ -923,6 +928,7 @@ def run_dhcp(cloud: Any, host: Any) -> dict[str, Any]:
     agent_config.register_interface_driver_opts_helper(cfg.CONF)
     dhcp_config.register_agent_dhcp_opts(cfg.CONF)
     cfg.CONF(args=[], project="neutron", default_config_files=[])
+    cfg.CONF.set_override("host", host.name)
     lock_dir = tempfile.mkdtemp(prefix="nt-conf-dhcp-")
     cfg.CONF.set_override("lock_path", lock_dir, "oslo_concurrency")
     _block_privsep()
@@ -932,17 +938,72 @@ def run_dhcp(cloud: Any, host: Any) -> dict[str, Any]:
     commands = CommandRouter("", ns_map)
     linux_utils.execute = commands.execute
     out: dict[str, Any] = {}
+    devices: dict[str, Any] = {}
     for ns in ns_map.values():
         subprocess.run(["ip", "netns", "add", ns], check=True)
     try:
         for n in nets:
-            # the method uses nothing of its DeviceManager (whose interface driver would plug)
-            dhcp.DeviceManager.fill_dhcp_udp_checksums(_Anything(), namespace=f"qdhcp-{n}")
+            calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+            dhcp.ip_lib = _Recorder(calls, "", {"ensure_device_is_ready": False,
+                                                "get_gateway": None, "exists": False})
+            manager = object.__new__(dhcp.DeviceManager)  # its __init__ loads a real driver
+            manager.conf = cfg.CONF
+            manager.plugin = _Recorder(calls, "plugin")
+            manager.driver = _DhcpDriver(calls)
+            manager.setup(dhcp_network(cloud, host, n))
             out[f"qdhcp-{n}"] = _save(ns_map[f"qdhcp-{n}"])
+            devices[f"qdhcp-{n}"] = l3_devices(calls)
     finally:
         for ns in ns_map.values():
             subprocess.run(["ip", "netns", "delete", ns], check=False)
-    return {"netfilter": out, "recorded_commands": [" ".join(c) for c in commands.recorded]}
+    return {"netfilter": out, "devices": devices,
+            "recorded_commands": [" ".join(c) for c in commands.recorded]}
+
+
+class _DhcpDriver(_Recorder):
+    """The DHCP agent's interface driver (OVSInterfaceDriver without veths) as a recorder."""
+
+    use_gateway_ips = False
+    DEV_NAME_PREFIX = "tap"
+
+    def __init__(self, log: list[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> None:
+        super().__init__(log, "driver")
+
+    def get_device_name(self, port: Any) -> str:
+        from neutron.agent.linux import interface
+
+        name: str = interface.LinuxInterfaceDriver.get_device_name(self, port)
+        return name
+
+
+def dhcp_network(cloud: Any, host: Any, network_id: str) -> Any:
+    """The network as the DHCP agent's get_network_info RPC hands it over (a NetModel), with
+    this host's DHCP port carrying the device_id the agent derives for itself."""
+    import netaddr
+    from neutron.agent.linux import dhcp
+    from neutron.common import utils as n_utils
+
+    net = cloud.network(network_id)
+    subnets = [{"id": sn.id, "network_id": sn.network_id, "cidr": sn.cidr,
+                "ip_version": netaddr.IPNetwork(sn.cidr).version, "enable_dhcp": sn.enable_dhcp,
+                "gateway_ip": sn.gateway_ip, "subnetpool_id": None,
+                "ipv6_address_mode": None, "ipv6_ra_mode": None,
+                "host_routes": [{"destination": d, "nexthop": h} for d, h in sn.host_routes],
+                "dns_nameservers": list(sn.dns_nameservers)}
+               for sn in cloud.subnets_of(network_id)]
+    ports = []
+    for p in cloud.ports_of(network_id):
+        device_id = p.device_id
+        if p.device_owner == "network:dhcp" and p.binding_host_id == host.name:
+            device_id = n_utils.get_dhcp_agent_device_id(network_id, host.name)
+        ports.append({"id": p.id, "network_id": network_id, "mac_address": p.mac_address,
+                      "device_id": device_id, "device_owner": p.device_owner,
+                      "binding:host_id": p.binding_host_id, "admin_state_up": True,
+                      "fixed_ips": [{"subnet_id": f.subnet_id, "ip_address": f.ip_address}
+                                    for f in p.fixed_ips]})
+    return dhcp.NetModel({"id": network_id, "name": net.name, "mtu": net.mtu,
+                          "admin_state_up": True, "subnets": subnets, "ports": ports,
+                          "namespace": f"qdhcp-{network_id}", "project_id": net.project_id})
 
 
 BINARIES = {"ovs": "neutron-openvswitch-agent", "l3": "neutron-l3-agent",
@@ -1009,6 +1070,7 @@ def main(argv: list[str] | None = None) -> int:
             if any(p.device_owner == "network:dhcp" for p in cloud.ports_on(host.name)):
                 child = run_child_script(script, args.topology, host.name, "dhcp")
                 result["netfilter"].update(child["netfilter"])
+                result.setdefault("devices", {}).update(child["devices"])
                 result["recorded_commands"] += child["recorded_commands"]
     except Exception:
         traceback.print_exc()

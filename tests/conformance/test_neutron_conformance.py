@@ -76,6 +76,11 @@ KNOWN: dict[tuple[str, str, str], str] = {
         "table 24 nd_target) that install_icmpv6_na_spoofing_protection had just added; "
         "neutrace keeps them"
     ),
+    ("namespace_devices", "extras", "nn"): (
+        "qdhcp of a dual-stack network: Neutron's DeviceManager._set_default_route also adds "
+        "the IPv6 default route (via the IPv6 subnet's gateway fd00:40::1); neutrace has only "
+        "the IPv4 one"
+    ),
     ("firewall_iptables", "extras", "c1"): (
         "ipset member 0.0.0.0/0 (a /0 allowed address pair): Neutron's IpsetManager."
         "_sanitize_addresses writes 0.0.0.0/1 and 128.0.0.0/1 (ipset rejects /0); neutrace "
@@ -190,16 +195,17 @@ def test_bridges(runs: Runs, cloud: str, host: str) -> None:
     assert not diffs, _report("bridges", cloud, host, diffs)
 
 
-@pytest.mark.parametrize(("cloud", "host"), _cases("router_devices"))
-def test_router_devices(runs: Runs, cloud: str, host: str) -> None:
-    """qrouter-* interfaces (MAC, MTU, addresses) and the routes the L3 agent adds (gateway,
-    on-link routes, extra routes), as Neutron's code asked the interface driver and ip_lib for
-    them (connected routes are the kernel's, not compared)."""
+@pytest.mark.parametrize(("cloud", "host"), _cases("namespace_devices"))
+def test_namespace_devices(runs: Runs, cloud: str, host: str) -> None:
+    """qrouter-*/qdhcp-* interfaces (MAC, MTU, addresses) and the routes the L3 and DHCP agents
+    add (gateways, on-link and extra routes), as Neutron's code (LegacyRouter.process,
+    DeviceManager.setup) asked the interface driver and ip_lib for them. Connected routes are
+    the kernel's, not compared."""
     ours = runs.states[cloud].host(host)
     assert ours is not None
     theirs = runs.neutron(cloud, host).get("devices", {})
-    mine = {ns.name: ns for ns in ours.namespaces if ns.name.startswith("qrouter-")}
-    assert sorted(mine) == sorted(theirs), "qrouter namespaces differ from Neutron's"
+    mine = {ns.name: ns for ns in ours.namespaces if ns.name.startswith(("qrouter-", "qdhcp-"))}
+    assert sorted(mine) == sorted(theirs), "qrouter/qdhcp namespaces differ from Neutron's"
     diffs = []
     for name, ns in sorted(mine.items()):
         a = {i.name: {"mac": i.mac, "mtu": i.mtu, "addresses": sorted(i.addresses)}
@@ -215,4 +221,4 @@ def test_router_devices(runs: Runs, cloud: str, host: str) -> None:
         if ra != rb:
             diffs.append(f"{name} routes (destination, gateway):\n  - neutron  {rb}\n"
                          f"  + neutrace {ra}")
-    assert not diffs, _report("router devices", cloud, host, diffs)
+    assert not diffs, _report("namespace devices", cloud, host, diffs)

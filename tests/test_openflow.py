@@ -194,3 +194,35 @@ def test_ignored_match_fields_names_unmet_prerequisites() -> None:
     assert ignored_match_fields(a) == ("tp_dst",)
     assert ignored_match_fields(b) == ()
     assert ignored_match_fields(c) == ("nw_src", "arp_op")
+
+
+def _dump(visit: BridgeVisit, indent: str = "") -> str:
+    out = [f"{indent}bridge {visit.bridge} <- {visit.in_port}: {visit.packet.summary()}"]
+    for s in visit.steps:
+        changes = f"  [{'; '.join(map(str, s.changes))}]" if s.changes else ""
+        out.append(f"{indent}  {'  ' * s.depth}{s.kind}: {s.text}{changes}")
+    text = "\n".join(out) + "\n"
+    for e in visit.exits:
+        where = f" {e.port}" if e.port else ""
+        what = f" {e.packet.summary()}" if e.packet is not None and e.next is None else ""
+        text += f"{indent}  => {e.kind}{where}{what}{(' (' + e.reason + ')') if e.reason else ''}\n"
+        if e.next is not None:
+            text += _dump(e.next, indent + "    ")
+    return text
+
+
+@pytest.mark.parametrize("name", ["vxlan-cold", "flat-cold", "tunnel-ingress-learn"])
+def test_seed_walk_steps_golden(engine: OpenFlowEngine, name: str) -> None:
+    from golden import check_golden
+
+    state = OpenFlowState()
+    if name == "vxlan-cold":
+        v = engine.run("br-int", "qvo5e1f0d1c-8a", ipv4(VM2_MAC, ROUTER_MAC, VM2_IP, "8.8.8.8"),
+                       state)
+    elif name == "flat-cold":
+        v = engine.run("br-int", "qvoaf305168-66", ipv4(VM1_MAC, ROUTER_MAC, VM1_IP, "8.8.8.8"),
+                       state)
+    else:
+        v = engine.run("br-tun", "vxlan-c0a8780b", ipv4(ROUTER_MAC, VM2_MAC, "8.8.8.8", VM2_IP)
+                       .with_(tun_id=0x10050, tun_src=CTRL_TUN_IP, tun_dst=LOCAL_TUN_IP), state)
+    check_golden(f"openflow/seed-{name}.txt", _dump(v))

@@ -359,3 +359,19 @@ def test_slash_zero_allowed_address_pair() -> None:
                if line.startswith("add NIPv4")]
     assert "0.0.0.0/1" in members and "128.0.0.0/1" in members
     assert "0.0.0.0/0" not in members
+
+
+def test_port_security_disabled_vm_port() -> None:
+    cloud = seed_cloud()
+    ports = tuple(dataclasses.replace(p, port_security_enabled=False, security_groups=())
+                  if p.id == TEST01_PORT else p for p in cloud.ports)
+    host = _host(program(dataclasses.replace(cloud, ports=ports)), "test-cmpt-02")
+    br_int = _bridge(host, "br-int")
+    ofport = str(_ofport(br_int, "qvoaf305168-66"))
+    assert not [f for f in br_int.flows if f.match_value("in_port") == ofport]
+    text = host.root.iptables
+    accept = ("-m physdev --physdev-in tapaf305168-66 --physdev-is-bridged -m comment --comment "
+              "\"Accept all packets when port security is disabled.\" -j ACCEPT")
+    assert f"-A neutron-openvswi-FORWARD {accept}" in text
+    assert f"-A neutron-openvswi-INPUT {accept}" in text
+    assert "neutron-openvswi-iaf305168-6" not in text

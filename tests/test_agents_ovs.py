@@ -8,6 +8,7 @@ lines (statistics removed). The bridges are deleted afterwards.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -76,8 +77,9 @@ def _dump(ovs: OvsSandbox, bridge: str) -> list[str]:
 
 
 @pytest.mark.ovs
-@pytest.mark.parametrize("source,l2pop", [("yaml", False), ("model", False), ("model", True)],
-                         ids=["seed-yaml", "flood", "l2pop"])
+@pytest.mark.parametrize("source,l2pop", [("yaml", False), ("model", False), ("model", True),
+                                          ("vlan", False)],
+                         ids=["seed-yaml", "flood", "l2pop", "vlan"])
 def test_flows_load_into_ovs_and_dump_back(ovs_sandbox: OvsSandbox, source: str,
                                            l2pop: bool) -> None:
     if source == "yaml":
@@ -86,6 +88,10 @@ def test_flows_load_into_ovs_and_dump_back(ovs_sandbox: OvsSandbox, source: str,
         cloud = load(str(Path(__file__).parent.parent / "examples" / "seed" / "cloud.yaml"))
     else:
         cloud = seed_cloud(l2_population=l2pop, arp_responder=l2pop)
+    if source == "vlan":  # public_net as a VLAN network (segmentation id 100)
+        nets = tuple(dataclasses.replace(n, network_type="vlan", segmentation_id=100)
+                     if n.name == "public_net" else n for n in cloud.networks)
+        cloud = dataclasses.replace(cloud, networks=nets)
     state = program(cloud)
     for host in state.hosts:
         try:

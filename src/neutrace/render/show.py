@@ -68,7 +68,9 @@ def _flags(itf: Interface) -> str:
     return "<BROADCAST,MULTICAST,UP,LOWER_UP>" if itf.up else "<BROADCAST,MULTICAST>"
 
 
-def ip_addr(ns: Namespace) -> str:
+def ip_addr(ns: Namespace, ovs_ports: frozenset[str] = frozenset()) -> str:
+    """``ip addr``; interfaces named in ``ovs_ports`` (OVS system ports: qvo..., NICs) show
+    ``master ovs-system`` as on a real host."""
     lines: list[str] = []
     for index, itf in enumerate(ns.interfaces, start=1):
         name = itf.name
@@ -77,6 +79,8 @@ def ip_addr(ns: Namespace) -> str:
         extra = []
         if itf.master:
             extra.append(f"master {itf.master}")
+        elif itf.name in ovs_ports:
+            extra.append("master ovs-system")
         extra.append("state " + ("UNKNOWN" if itf.kind == LOOPBACK else
                                  "UP" if itf.up else "DOWN"))
         mtu = 65536 if itf.kind == LOOPBACK else itf.mtu
@@ -121,9 +125,9 @@ def ip_route(ns: Namespace) -> str:
     return "".join(format_route(r) + "\n" for r in ns.routes)
 
 
-def namespace_text(ns: Namespace) -> str:
+def namespace_text(ns: Namespace, ovs_ports: frozenset[str] = frozenset()) -> str:
     label = ns.name or "(root namespace)"
-    out = [f"--- namespace {label} [{ns.kind}]: ip addr ---\n", ip_addr(ns)]
+    out = [f"--- namespace {label} [{ns.kind}]: ip addr ---\n", ip_addr(ns, ovs_ports)]
     if ns.routes:
         out += [f"--- namespace {label}: ip route ---\n", ip_route(ns)]
     if ns.rules:
@@ -155,9 +159,11 @@ def host_text(host: HostState, bridge: str | None = None, namespace: str | None 
         for b in bridges:
             out += [f"--- ovs-ofctl -O OpenFlow13 dump-flows {b.name} ---\n", dump_flows(b)]
     if bridge is None:
+        ovs_ports = frozenset(p.name for b in host.ovs_bridges for p in b.ports
+                              if p.type == "")
         for ns in host.namespaces:
             if namespace is None or ns.name == namespace:
-                out.append(namespace_text(ns))
+                out.append(namespace_text(ns, ovs_ports))
     return "".join(out)
 
 

@@ -63,7 +63,9 @@ CASES: dict[str, tuple[str, str, int | None]] = {
         "networks[1].subnets[0].gateway_ip", 25),
     "duplicate_ip": (edit(VM_B_PORT, "{network: tenant, ip: 10.10.0.10}"),
                      "vms[1].ports[0].ip", 42),
-    "ip_is_gateway": (edit("ip: 10.10.0.10,", "ip: 10.10.0.1,"), "vms[0].ports[0].ip", 38),
+    # Neutron lets a VM port take a subnet's gateway_ip; the router interface then cannot
+    "router_interface_ip_taken": (edit("ip: 10.10.0.10,", "ip: 10.10.0.1,"),
+                                  "routers[0].interfaces[0].subnet", 47),
     "duplicate_mac": (edit(VM_B_PORT, '{network: tenant, ip: 10.10.0.11, mac: "fa:16:3e:0:0:a"}'),
                       "vms[1].ports[0].mac", 42),
     "bad_cidr": (edit("cidr: 10.20.0.0/24", "cidr: 10.20.0.0/33"),

@@ -518,9 +518,6 @@ class _Resolver:
             self.ctx.fail(path, f"IP {ip} is already used by {used[ip]} on network "
                           f"{self.net_by_ref[port.network_id].name}",
                           "give each port its own address, or leave ip out to allocate one")
-        if ip == sub.gateway and port.device_owner != DEVICE_OWNER_ROUTER_INTF:
-            self.ctx.fail(path, f"IP {ip} is the gateway_ip of subnet {sub.subnet.name}",
-                          "use another address (the gateway_ip belongs to the router interface)")
         used[ip] = _owner(port)
         port.ips.append((sub.subnet.id, ip))
 

@@ -31,7 +31,7 @@ from neutrace.engines.openflow import OpenFlowEngine, OpenFlowState
 from neutrace.engines.results import EXIT_OUTPUT, EXIT_PATCH, BridgeVisit
 from neutrace.packet import Packet
 from neutrace.syntax.microflow import parse_microflow
-from neutrace.trace import STEP_TABLE
+from neutrace.trace import STEP_ACTION, STEP_TABLE
 
 Lookup = tuple[int, int | None]
 Block = tuple[str, tuple[Lookup, ...]]
@@ -103,23 +103,22 @@ def _engine_outputs(visit: BridgeVisit, out: list[tuple[str, str, Packet]]) -> N
             out.append((visit.bridge, e.port, e.packet))
 
 
+_TUNNEL_NOTE_RE = re.compile(r"^-> output to tunnel (\S+) \([\w-]+\): tun_id=(0x[0-9a-f]+|\d+)")
+
+
 def _explicit_tunnel_outputs(visit: BridgeVisit, bridges: dict[str, OvsBridge],
                              out: list[tuple[str, str, int]]) -> None:
-    """Tunnel-port copies sent by an ``output`` action (not NORMAL)."""
-    explicit: set[str] = set()
-    br = bridges[visit.bridge]
-    for step in visit.steps:
-        if step.text.startswith("output:"):
-            explicit.add(step.text[len("output:"):])
+    """Tunnel-port copies sent by an ``output`` action (not NORMAL): an ``output:`` action step
+    directly followed by the engine's "-> output to tunnel PORT (...): tun_id=..." note."""
+    steps = visit.steps
+    for i, step in enumerate(steps[:-1]):
+        if step.kind == STEP_ACTION and step.text.startswith("output:"):
+            m = _TUNNEL_NOTE_RE.match(steps[i + 1].text)
+            if m:
+                out.append((visit.bridge, m.group(1), int(m.group(2), 0)))
     for e in visit.exits:
         if e.kind == EXIT_PATCH and e.next is not None:
             _explicit_tunnel_outputs(e.next, bridges, out)
-        elif e.kind == EXIT_OUTPUT and e.port and e.packet is not None:
-            port = br.port(e.port)
-            if port is not None and port.is_tunnel and (
-                e.port in explicit or str(port.ofport) in explicit
-            ):
-                out.append((visit.bridge, e.port, e.packet.tun_id))
 
 
 def _engine_final(visit: BridgeVisit) -> tuple[HeaderKey, tuple[tuple[str, int], ...]]:
@@ -159,7 +158,8 @@ def _ovs_tunnel_ids(real: RealTrace, start: Packet,
     out: list[tuple[str, str, int]] = []
     tun: dict[str, int] = {}
     first = True
-    for ln in real.trace.lines:
+    lines = real.trace.lines
+    for i, ln in enumerate(lines):
         if ln.kind == "bridge":
             # the first bridge starts with the packet's tunnel id; a patch port clears it
             tun[ln.bridge] = start.tun_id if first else 0
@@ -171,6 +171,11 @@ def _ovs_tunnel_ids(real: RealTrace, start: Packet,
         if m:
             tun[ln.bridge] = int(next(g for g in m.groups() if g is not None), 0)
         elif ln.text.startswith("output:"):
+            nxt = lines[i + 1] if i + 1 < len(lines) else None
+            if nxt is not None and nxt.kind == "note" and (
+                "skipping output to input port" in nxt.text or "Nonexistent" in nxt.text
+            ):
+                continue
             br = bridges[ln.bridge]
             target = ln.text[len("output:"):]
             port = br.port(target) or (br.port_by_ofport(int(target)) if target.isdigit()

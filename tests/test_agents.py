@@ -375,3 +375,17 @@ def test_port_security_disabled_vm_port() -> None:
     assert f"-A neutron-openvswi-FORWARD {accept}" in text
     assert f"-A neutron-openvswi-INPUT {accept}" in text
     assert "neutron-openvswi-iaf305168-6" not in text
+
+
+def test_gre_and_vxlan_tunnels_side_by_side() -> None:
+    cloud = seed_cloud()
+    hosts = tuple(dataclasses.replace(h, tunnel_types=("vxlan", "gre")) for h in cloud.hosts)
+    br_tun = _bridge(_host(program(dataclasses.replace(cloud, hosts=hosts)), "test-cmpt-02"),
+                     "br-tun")
+    tunnels = {p.name: (p.type, p.ofport) for p in br_tun.ports if p.is_tunnel}
+    assert tunnels == {"vxlan-c0a8780b": ("vxlan", 2), "vxlan-c0a87815": ("vxlan", 3),
+                       "gre-c0a8780b": ("gre", 4), "gre-c0a87815": ("gre", 5)}
+    lines = [format_flow(f, cookie=False) for f in br_tun.flows]
+    assert "table=0, priority=1,in_port=4 actions=goto_table:3" in lines
+    (flood,) = [f for f in _flows(br_tun, 22) if f.priority == 1]
+    assert flood.actions.endswith("output:2,output:3")  # share_net is vxlan: vxlan ports only

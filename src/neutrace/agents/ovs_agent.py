@@ -173,7 +173,8 @@ class OvsAgent:
         self.int_ofports: dict[str, int] = {}
         self.phys_ofports: dict[str, int] = {}
         self.patch_int_ofport = 0
-        self.tun_ofports: dict[str, int] = {}  # remote ip -> ofport
+        # tun_br_ofports: tunnel type -> remote ip -> ofport
+        self.tun_ofports: dict[str, dict[str, int]] = {}
         self.tun_types = [t for t in self.host.tunnel_types] if plan.tunneling else []
         self.lvm_tun_ofports: dict[str, set[int]] = {}  # network -> l2pop flood ports
         self.provisioned: set[str] = set()
@@ -257,8 +258,9 @@ class OvsAgent:
 
     def setup_tunnel_port(self, remote_ip: str, tunnel_type: str) -> int:
         assert self.tun_br is not None and self.host.tunnel_ip
-        if remote_ip in self.tun_ofports:
-            return self.tun_ofports[remote_ip]
+        known = self.tun_ofports.setdefault(tunnel_type, {})
+        if remote_ip in known:
+            return known[remote_ip]
         options = {
             "df_default": str(c.DONT_FRAGMENT).lower(),
             "remote_ip": remote_ip,
@@ -271,7 +273,7 @@ class OvsAgent:
             options["dst_port"] = str(c.VXLAN_UDP_PORT)
         ofport = self.tun_br.add_port(get_tunnel_name(tunnel_type, remote_ip), tunnel_type,
                                       options)
-        self.tun_ofports[remote_ip] = ofport
+        known[remote_ip] = ofport
         self.tun_br.add_flow(c.LOCAL_SWITCHING, 1, (("in_port", str(ofport)),),
                              _goto(c.TUN_TABLE[tunnel_type]))
         return ofport
@@ -301,7 +303,7 @@ class OvsAgent:
     def provision_local_vlan(self, net: model.Network, lvid: int) -> None:
         if net.network_type in c.TUNNEL_NETWORK_TYPES:
             assert self.tun_br is not None and net.segmentation_id is not None
-            ofports = sorted(set(self.tun_ofports.values())
+            ofports = sorted(set(self.tun_ofports.get(net.network_type, {}).values())
                              | self.lvm_tun_ofports.get(net.id, set()))
             if ofports and not self.l2_pop:
                 self.install_flood_to_tun(lvid, net.segmentation_id, ofports)

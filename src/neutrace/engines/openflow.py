@@ -599,17 +599,20 @@ def packet_values(packet: Packet, in_port: int) -> Values:
     return v
 
 
-def values_packet(base: Packet, base_v: Values, v: Values) -> Packet:
-    """``base`` with the fields that differ between ``base_v`` and ``v`` rewritten."""
-    args: list[object] | None = None
+def values_packet(base: Packet, base_v: Values, v: Values,
+                  base_args: list[object] | None = None) -> Packet:
+    """``base`` with the fields that differ between ``base_v`` and ``v`` rewritten
+    (``base_args``: base's field values in order, when the caller has them)."""
+    if v[:N_PACKET] == base_v[:N_PACKET]:
+        return base
+    args = list(base_args) if base_args is not None else [
+        base.__getattribute__(n) for n in _FIELD_NAMES]
     for i in range(N_PACKET):
         x = v[i]
         if x != base_v[i]:
-            if args is None:
-                args = [base.__getattribute__(n) for n in _FIELD_NAMES]
             conv = _FROM_INT[i]
             args[i] = (conv(x) if x else "") if conv is not None else x
-    return base if args is None else Packet(*args)  # type: ignore[arg-type]
+    return Packet(*args)  # type: ignore[arg-type]
 
 
 def _show_value(slot: str, value: int) -> object:
@@ -637,7 +640,7 @@ class _Visit:
     """One bridge visit in progress."""
 
     __slots__ = ("bridge", "in_port", "packet", "base_v", "v", "steps", "exits", "drop_reason",
-                 "recirc", "stopped", "_packets")
+                 "recirc", "stopped", "_packets", "_args")
 
     def __init__(self, bridge: _Bridge, in_port: str, packet: Packet, v: Values) -> None:
         self.bridge = bridge
@@ -651,13 +654,17 @@ class _Visit:
         self.recirc: list[tuple[int, Values]] = []
         self.stopped = False
         self._packets: dict[tuple[int, ...], Packet] = {}
+        self._args: list[object] | None = None
 
     def current_packet(self) -> Packet:
         """The packet as it is now (copies with the same headers share one Packet)."""
         key = tuple(self.v[:N_PACKET])
         p = self._packets.get(key)
         if p is None:
-            p = self._packets[key] = values_packet(self.packet, self.base_v, self.v)
+            if self._args is None:
+                base = self.packet
+                self._args = [base.__getattribute__(n) for n in _FIELD_NAMES]
+            p = self._packets[key] = values_packet(self.packet, self.base_v, self.v, self._args)
         return p
 
 
@@ -679,8 +686,8 @@ class OpenFlowEngine:
         self.host = host
         self._bridges: dict[str, _Bridge] = {b.name: _Bridge(b) for b in bridges}
         self._cache: dict[tuple[int, int, str, str, Packet], BridgeVisit] = {}
-        # id(flow) -> (flow, its table-step text, its ovs-ofctl text)
-        self._texts: dict[int, tuple[Flow, str, str]] = {}
+        # (id(flow), depth) -> (flow, the step of a lookup that matched it)
+        self._table_steps: dict[tuple[int, int], tuple[Flow, Step]] = {}
         # patch port name -> bridge that owns it
         self._port_owner: dict[str, str] = {}
         for b in bridges:
@@ -796,18 +803,20 @@ class OpenFlowEngine:
             self._limit(vis, f"over {MAX_RESUBMITS} resubmit actions", sdepth)
             return
         flow, note = self._lookup(vis, run, table_id)
-        where = str(table_id)
+        where = _TABLE_NAMES[table_id]
         if flow is None:
             vis.steps.append(Step(STEP_TABLE, f"{table_id}. No match.", "", where, sdepth))
             vis.drop_reason = (f"{vis.bridge.name} table {table_id}: no flow matched "
                                f"(table miss): dropped")
             return
-        texts = self._texts.get(id(flow))
-        if texts is None or texts[0] is not flow:
-            if len(self._texts) >= 65536:
-                self._texts.clear()
-            texts = self._texts[id(flow)] = (flow, _table_text(flow), flow_text(flow))
-        vis.steps.append(Step(STEP_TABLE, texts[1], texts[2], where, sdepth))
+        key = (id(flow), sdepth)
+        cached = self._table_steps.get(key)
+        if cached is None or cached[0] is not flow:
+            if len(self._table_steps) >= 65536:
+                self._table_steps.clear()
+            cached = self._table_steps[key] = (
+                flow, Step(STEP_TABLE, _table_text(flow), flow_text(flow), where, sdepth))
+        vis.steps.append(cached[1])
         if note:
             vis.steps.append(Step(STEP_NOTE, note, "", where, sdepth))
         actions = A.parse_actions(flow.actions)
@@ -822,7 +831,7 @@ class OpenFlowEngine:
     def _actions(self, vis: _Visit, run: _Run, actions: Sequence[object], table_id: int,
                  depth: int, sdepth: int) -> None:
         v = vis.v
-        where = str(table_id)
+        where = _TABLE_NAMES[table_id]
         steps = vis.steps
         for act in actions:
             if vis.stopped:
@@ -832,13 +841,10 @@ class OpenFlowEngine:
                 idx = _target_slot(act)
                 old = v[idx]
                 self._rewrite(v, act)
-                new = v[idx]
-                steps.append(Step(STEP_ACTION, act.text, "", where, sdepth,  # type: ignore[attr-defined]
-                                  () if new == old else (FieldChange(
-                                      _SLOT_NAMES[idx], _show_value(_SLOT_NAMES[idx], old),
-                                      _show_value(_SLOT_NAMES[idx], new)),)))
+                steps.append(_rewrite_step(act.text, where, sdepth,  # type: ignore[attr-defined]
+                                           idx, old, v[idx]))
             elif isinstance(act, A.Output):
-                steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
+                steps.append(_action_step(act.text, where, sdepth))
                 port = self._resolve(vis, act.port)
                 if port is None:
                     steps.append(Step(STEP_NOTE, f"-> Nonexistent output port {act.port}",
@@ -846,7 +852,7 @@ class OpenFlowEngine:
                     continue
                 self._output_port(vis, run, port, depth, sdepth, table_id, act.text)
             elif isinstance(act, A.Resubmit | A.GotoTable):
-                steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
+                steps.append(_action_step(act.text, where, sdepth))
                 if isinstance(act, A.GotoTable):
                     self._table(vis, run, act.table, depth + 1, sdepth + 1)
                     return
@@ -860,55 +866,55 @@ class OpenFlowEngine:
                     self._table(vis, run, target, depth + 1, sdepth + 1)
                     v[I_IN_PORT] = saved
             elif isinstance(act, A.Normal):
-                steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
+                steps.append(_action_step(act.text, where, sdepth))
                 self._normal(vis, run, depth, sdepth, where)
             elif isinstance(act, A.Drop):
-                steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
+                steps.append(_action_step(act.text, where, sdepth))
                 vis.drop_reason = f"{vis.bridge.name} table {table_id}: drop action: dropped"
                 return
             elif isinstance(act, A.Conjunction):
-                steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
+                steps.append(_action_step(act.text, where, sdepth))
             elif isinstance(act, A.Learn):
-                steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
+                steps.append(_action_step(act.text, where, sdepth))
                 self._learn(vis, run, act, sdepth, where)
             elif isinstance(act, A.Ct):
                 self._ct(vis, run, act, table_id, depth, sdepth)
             elif isinstance(act, A.InPort):
-                steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
+                steps.append(_action_step(act.text, where, sdepth))
                 self._output_port(vis, run, v[I_IN_PORT], depth, sdepth, table_id, act.text,
                                   allow_in_port=True)
             elif isinstance(act, A.Local):
-                steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
+                steps.append(_action_step(act.text, where, sdepth))
                 self._output_port(vis, run, OFPP_LOCAL, depth, sdepth, table_id, act.text)
             elif isinstance(act, A.OutputReg):
-                steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
+                steps.append(_action_step(act.text, where, sdepth))
                 port = (v[F.SLOT_INDEX[act.src.field.slot]] >> act.src.shift) & (
                     (1 << act.src.nbits) - 1)
                 self._output_port(vis, run, port, depth, sdepth, table_id, act.text)
             elif isinstance(act, A.Flood):
-                steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
+                steps.append(_action_step(act.text, where, sdepth))
                 for p in vis.bridge.ports:
                     if p.ofport != v[I_IN_PORT]:
                         self._output_port(vis, run, p.ofport, depth, sdepth, table_id, act.text)
             elif isinstance(act, A.Controller):
-                steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
+                steps.append(_action_step(act.text, where, sdepth))
                 vis.exits.append(OfExit(EXIT_CONTROLLER, packet=vis.current_packet(),
                                         reason=f"{vis.bridge.name} table {table_id}: sent to "
                                                f"the controller ({act.reason})"))
             elif isinstance(act, A.Clone):
-                steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
+                steps.append(_action_step(act.text, where, sdepth))
                 saved_v = list(v)
                 self._actions(vis, run, act.actions, table_id, depth + 1, sdepth + 1)
                 v[:] = saved_v
                 vis.stopped = False
             elif isinstance(act, A.Exit):
-                steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
+                steps.append(_action_step(act.text, where, sdepth))
                 vis.stopped = True
                 return
             elif isinstance(act, A.DecTtl) and v[I_DL_TYPE] in (F.ETH_TYPE_IP, F.ETH_TYPE_IPV6) \
                     and v[I_NW_TTL] <= 1:
                 # OVS sends the packet to the controller (reason invalid_ttl) and stops here
-                steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
+                steps.append(_action_step(act.text, where, sdepth))
                 steps.append(Step(STEP_NOTE, "-> TTL exceeded: sent to the controller "
                                   "(invalid_ttl), processing stops", "", where, sdepth))
                 vis.exits.append(OfExit(EXIT_CONTROLLER, packet=vis.current_packet(),
@@ -917,7 +923,7 @@ class OpenFlowEngine:
                 vis.stopped = True
                 return
             elif isinstance(act, A.Note | A.NoOp):
-                steps.append(Step(STEP_ACTION, act.text, "", where, sdepth))
+                steps.append(_action_step(act.text, where, sdepth))
             else:
                 idx = _target_slot(act)
                 if idx < 0:
@@ -993,7 +999,7 @@ class OpenFlowEngine:
     def _output_port(self, vis: _Visit, run: _Run, ofport: int, depth: int, sdepth: int,
                      table_id: int, text: str, allow_in_port: bool = False) -> None:
         v = vis.v
-        where = str(table_id)
+        where = _TABLE_NAMES[table_id]
         if ofport == F.OFPP_IN_PORT:
             ofport, allow_in_port = v[I_IN_PORT], True
         if ofport == F.OFPP_NORMAL:
@@ -1211,7 +1217,7 @@ class OpenFlowEngine:
     def _ct(self, vis: _Visit, run: _Run, act: A.Ct, table_id: int, depth: int,
             sdepth: int) -> None:
         v = vis.v
-        where = str(table_id)
+        where = _TABLE_NAMES[table_id]
         zone = act.zone
         if act.zone_src is not None:
             s = act.zone_src
@@ -1406,6 +1412,36 @@ def _target_slot(act: object) -> int:
     if isinstance(act, A.WriteMetadata):
         return I_METADATA
     return -1
+
+
+_TABLE_NAMES: tuple[str, ...] = tuple(str(i) for i in range(256))  # a step's ``where``
+_ACTION_STEPS: dict[tuple[str, str, int], Step] = {}
+_REWRITE_STEPS: dict[tuple[str, str, int, int, int, int], Step] = {}
+
+
+def _rewrite_step(text: str, where: str, depth: int, idx: int, old: int, new: int) -> Step:
+    """The (immutable, shared) step of an action that set slot ``idx`` from ``old`` to ``new``."""
+    key = (text, where, depth, idx, old, new)
+    step = _REWRITE_STEPS.get(key)
+    if step is None:
+        if len(_REWRITE_STEPS) >= 65536:
+            _REWRITE_STEPS.clear()
+        name = _SLOT_NAMES[idx]
+        changes = () if new == old else (
+            FieldChange(name, _show_value(name, old), _show_value(name, new)),)
+        step = _REWRITE_STEPS[key] = Step(STEP_ACTION, text, "", where, depth, changes)
+    return step
+
+
+def _action_step(text: str, where: str, depth: int) -> Step:
+    """The (immutable, shared) step of an action that changed no field."""
+    key = (text, where, depth)
+    step = _ACTION_STEPS.get(key)
+    if step is None:
+        if len(_ACTION_STEPS) >= 65536:
+            _ACTION_STEPS.clear()
+        step = _ACTION_STEPS[key] = Step(STEP_ACTION, text, "", where, depth)
+    return step
 
 
 @lru_cache(maxsize=512)

@@ -125,3 +125,28 @@ def test_compare_ovs(sos: Path, ovs_sandbox: object) -> None:
     assert code == 0, err
     data = json.loads(out)
     assert data["ovs"]["differences"] == [] and "Datapath actions" in data["ovs"]["text"]
+
+
+CT_FLOWS = (
+    "table=0, priority=100,in_port=1 actions=load:1->NXM_NX_REG5[],load:3->NXM_NX_REG6[],"
+    "resubmit(,71)\n"
+    "table=71, priority=65,ip,reg5=1,in_port=1 actions=ct(table=72,zone=NXM_NX_REG6[0..15])\n"
+    "table=72, priority=77,ct_state=+new-est,ip,reg5=1 actions=ct(commit,"
+    "zone=NXM_NX_REG6[0..15]),resubmit(,73)\n"
+    "table=73, priority=1 actions=output:2\n"
+)
+
+
+def test_ct_recirculation_golden(tmp_path: Path) -> None:
+    """A firewall-style ct() recirculation, from --flows/--ports files."""
+    flows = tmp_path / "flows"
+    flows.write_text(CT_FLOWS)
+    ports = tmp_path / "ofctl-show"
+    ports.write_text(" 1(tap1): addr:fa:16:3e:00:00:01\n 2(tap2): addr:fa:16:3e:00:00:02\n"
+                     " LOCAL(br-fw): addr:02:00:00:00:00:01\n")
+    code, out, err = run("--flows", str(flows), "--ports", str(ports),
+                         "in_port=tap1,dl_src=fa:16:3e:00:00:01,dl_dst=fa:16:3e:00:00:02,tcp,"
+                         "nw_src=10.0.0.1,nw_dst=10.0.0.2,tcp_src=1000,tcp_dst=22")
+    assert code == 0, err
+    check_golden("ofproto/ct-recirculation.txt", out)
+    assert "Output: br-fw tap2:" in out and "thaw" in out

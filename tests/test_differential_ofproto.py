@@ -13,8 +13,10 @@ final fields and registers.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -318,3 +320,38 @@ def test_identical_conjunction_clause_replaces_earlier(ovs_sandbox: OvsSandbox) 
     finally:
         delete_bridges(ovs_sandbox, [CONJ_REPLACED.name])
     assert not diffs, "\n".join(diffs)
+
+
+# -- 4. an openvswitch-firewall br-int (ct, recirculation, conjunctions) ------------------------
+
+
+def _benchmark_module() -> object:
+    import importlib.util
+
+    path = Path(__file__).parent.parent / "benchmarks" / "ofproto_trace.py"
+    spec = importlib.util.spec_from_file_location("nt_bench_ofproto_trace", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_openvswitch_firewall_bridge(ovs_sandbox: OvsSandbox) -> None:
+    """The benchmark's firewall br-int (~1,000 flows: reg5/reg6, ct(), recirculation,
+    ct(commit), conjunctions) and its packets (egress, ingress through a conjunction, spoofed)."""
+    bench = _benchmark_module()
+    bridge, text, vms = bench.build(1000)  # type: ignore[attr-defined]
+    model = (replace(bridge, flows=parse_flows(text, source="firewall")),)
+    load_bridges(ovs_sandbox, model)
+    failures = []
+    try:
+        engine = OpenFlowEngine(model)
+        with OvsTracer(ovs_sandbox) as tracer:
+            for in_port, packet in bench.packets(vms, 40):  # type: ignore[attr-defined]
+                diffs = compare(engine, tracer, model, model[0].name, in_port, packet)
+                if diffs:
+                    failures.append(f"{packet.summary()} from {in_port}: " + "\n".join(diffs))
+    finally:
+        delete_bridges(ovs_sandbox, [model[0].name])
+    assert not failures, "\n\n".join(failures[:3])

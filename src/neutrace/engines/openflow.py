@@ -621,9 +621,11 @@ def _show_value(slot: str, value: int) -> object:
     return F.int_to_slot(slot, value) if slot in _PACKET_SLOTS else value
 
 
-def _diff(before: Values, after: Values) -> tuple[FieldChange, ...]:
+def _diff(before: Values, after: Values,
+          slots: Iterable[int] = range(N_SLOTS)) -> tuple[FieldChange, ...]:
+    """The fields that differ (only ``slots`` are compared when given)."""
     out = []
-    for i in range(N_SLOTS):
+    for i in slots:
         if before[i] != after[i]:
             name = F.SLOTS[i]
             if name in ("conj_id",):
@@ -1283,7 +1285,7 @@ class OpenFlowEngine:
         v[I_CT_MARK] = conn.mark if conn is not None else (mark if act.commit else 0)
         v[I_CT_LABEL] = conn.label if conn is not None else (label if act.commit else 0)
         vis.steps.append(Step(STEP_CONNTRACK, act.text, where=where, depth=sdepth,
-                              changes=_diff(before, v)))
+                              changes=_diff(before, v, _CT_SLOTS)))
         if act.table is not None:
             vis.steps.append(Step(STEP_NOTE, "-> A clone of the packet is forked to recirculate. "
                                   f"The forked pipeline will be resumed at table {act.table}.",
@@ -1355,6 +1357,10 @@ def _short(flow: Flow) -> str:
     head = ",".join([f"priority={flow.priority}"]
                     + [k if not v else f"{k}={v}" for k, v in flow.match])
     return f"{head} actions={flow.actions}"
+
+
+_CT_SLOTS = (I_NW_SRC, I_NW_DST, I_TP_SRC, I_TP_DST, I_CT_STATE, I_CT_ZONE, I_CT_MARK,
+             I_CT_LABEL)  # what ct() may change (NAT, and the conntrack fields)
 
 
 def _ct_key(v: Values) -> tuple[int, ...] | None:

@@ -16,6 +16,7 @@ import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field as dc_field
 
 # Pipeline slots, in a fixed order: the Packet's header fields first, then metadata.
 PACKET_SLOTS: tuple[str, ...] = (
@@ -377,15 +378,13 @@ class Subfield:
     field: Field
     start: int
     nbits: int
+    shift: int = dc_field(init=False, compare=False, repr=False)  # first bit in the slot
+    slot_mask: int = dc_field(init=False, compare=False, repr=False)  # these bits in the slot
 
-    @property
-    def slot_mask(self) -> int:
-        """The mask of these bits in the slot."""
-        return ((1 << self.nbits) - 1) << (self.field.ofs + self.start)
-
-    @property
-    def shift(self) -> int:
-        return self.field.ofs + self.start
+    def __post_init__(self) -> None:
+        shift = self.field.ofs + self.start
+        object.__setattr__(self, "shift", shift)
+        object.__setattr__(self, "slot_mask", ((1 << self.nbits) - 1) << shift)
 
     def __str__(self) -> str:
         return self.format(self.field.name)

@@ -131,7 +131,11 @@ _FAST: dict[str, re.Pattern[str]] = {
     offields.K_MAC: re.compile(rf"{_MAC}(?:/{_MAC})?"),
 }
 _INT_RE = re.compile(rf"({_NUM})(?:/({_NUM}))?")
-_CACHE_LIMIT = 1 << 18  # distinct tokens / actions remembered while parse_flows runs
+# Distinct tokens / actions remembered as checked: many while parse_flows runs (it frees them
+# when done), few for lone parse_flow calls (which never free them).
+_BULK_LIMIT = 1 << 18
+_LONE_LIMIT = 4096
+_limit = [_LONE_LIMIT]
 _TOKENS: dict[str, tuple[str, str | int]] = {}
 _HEADER = "\x00header"  # marks a cached (header key, number) token
 
@@ -177,7 +181,7 @@ def parse_flow(text: str, *, source: str = "<string>", line: int | None = None,
             cached = _token(tok, source, line, check, not match)
             if cached is None:
                 continue
-            if len(tokens) < _CACHE_LIMIT:
+            if len(tokens) < _limit[0]:
                 tokens[tok] = cached
         key, value = cached
         if key is _HEADER:
@@ -285,11 +289,11 @@ def _checked_actions(actions: str, source: str, line: int | None) -> str:
         for one in split_top(actions):
             if one not in _VALID_ACTION and not _fast_action_ok(one):
                 parse_action(one)
-                if len(_VALID_ACTION) < _CACHE_LIMIT * 4:
+                if len(_VALID_ACTION) < _limit[0] * 4:
                     _VALID_ACTION.add(one)
     except ActionParseError as e:
         raise _error(source, line, f"actions={actions}: {e}", e.fix) from None
-    if len(_VALID_ACTIONS) < _CACHE_LIMIT:
+    if len(_VALID_ACTIONS) < _limit[0]:
         _VALID_ACTIONS[actions] = actions
     return actions
 
@@ -299,6 +303,7 @@ def parse_flows(text: str, *, source: str = "<string>") -> tuple[Flow, ...]:
     with or without statistics). Blank lines, ``#`` comments and reply headers are skipped."""
     out: list[Flow] = []
     append = out.append
+    _limit[0] = _BULK_LIMIT
     try:
         for n, raw in enumerate(text.splitlines(), 1):
             stripped = raw.strip()
@@ -307,6 +312,7 @@ def parse_flows(text: str, *, source: str = "<string>") -> tuple[Flow, ...]:
                 continue
             append(parse_flow(stripped, source=source, line=n))
     finally:
+        _limit[0] = _LONE_LIMIT
         clear_caches()
     return tuple(out)
 

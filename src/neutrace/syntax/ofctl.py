@@ -14,6 +14,7 @@ prerequisites, port names) is resolved by the OpenFlow engine when it compiles a
 
 from __future__ import annotations
 
+import gc
 import re
 import sys
 from pathlib import Path
@@ -304,6 +305,8 @@ def parse_flows(text: str, *, source: str = "<string>") -> tuple[Flow, ...]:
     out: list[Flow] = []
     append = out.append
     _limit[0] = _BULK_LIMIT
+    gc_was_on = gc.isenabled()
+    gc.disable()  # no cycles are made here; the collector's passes over 100k new flows cost 20%
     try:
         for n, raw in enumerate(text.splitlines(), 1):
             stripped = raw.strip()
@@ -312,6 +315,8 @@ def parse_flows(text: str, *, source: str = "<string>") -> tuple[Flow, ...]:
                 continue
             append(parse_flow(stripped, source=source, line=n))
     finally:
+        if gc_was_on:
+            gc.enable()
         _limit[0] = _LONE_LIMIT
         clear_caches()
     return tuple(out)

@@ -220,11 +220,30 @@ def compare(engine: OpenFlowEngine, tracer: OvsTracer,
             model: tuple[OvsBridge, ...] | list[OvsBridge],
             bridge: str, in_port: str, packet: Packet) -> list[str]:
     """The differences between the engine (over ``model``) and real OVS (``model`` loaded) for
-    one packet, starting cold (empty when they agree)."""
-    ours = observe_engine(engine.run(bridge, in_port, packet, OpenFlowState()), model)
+    one packet, starting cold (empty when they agree).
+
+    ``ofproto/trace`` has no side effects, so NORMAL learns nothing during it; a real packet (and
+    the engine) learns its source MAC at the first NORMAL, and a later NORMAL of the same packet
+    (an ARP responder's reply coming back through a patch port) can use it. When the engine used
+    a MAC it learned during this very trace, OVS is asked with ``-generate`` (the packet is
+    really processed: MAC learning happens; the FDB is flushed before each trace)."""
+    visit = engine.run(bridge, in_port, packet, OpenFlowState())
+    ours = observe_engine(visit, model)
     tracer.fdb_flush()
-    real = tracer.trace(bridge, in_port, packet)
+    options = ("-generate",) if used_mac_learned_in_trace(visit) else ()
+    real = tracer.trace(bridge, in_port, packet, (), *options)
     return ours.differences(observe_ovs(real, packet, model))
+
+
+def used_mac_learned_in_trace(visit: BridgeVisit) -> bool:
+    """True if NORMAL forwarded (or dropped) by a MAC learned earlier in the same trace (the
+    engine starts cold, so any learned-port decision comes from this trace)."""
+    for step in visit.steps:
+        if step.text.startswith(("-> forwarding to learned port",
+                                 "-> learned port is input port")):
+            return True
+    return any(used_mac_learned_in_trace(e.next) for e in visit.exits
+               if e.kind == EXIT_PATCH and e.next is not None)
 
 
 @dataclass(frozen=True)

@@ -294,3 +294,38 @@ def test_firewall_first_packets_like_ovs(ovs_sandbox: OvsSandbox) -> None:
                 assert mine == real, rt.text
     finally:
         delete_bridges(ovs_sandbox, ["nt-fw"])
+
+
+MORE_ACTIONS = OvsBridge(
+    "nt-more",
+    ports=(OvsPort("m1", 1), OvsPort("m2", 2), OvsPort("m3", 3), OvsPort("ma", 4, tag=7)),
+    flows=parse_flows(
+        "table=0, priority=10,tcp actions=write_metadata:0x5/0xff,goto_table:1\n"
+        "table=0, priority=10,udp actions=clone(mod_dl_dst:fa:16:3e:00:00:77,output:2),"
+        "output:3,exit,output:4\n"
+        "table=0, priority=10,icmp actions=FLOOD\n"
+        "table=0, priority=10,arp actions=ALL\n"
+        "table=0, priority=5,ip actions=output:LOCAL,CONTROLLER:64,output:2\n"
+        "table=1, priority=10,metadata=0x5/0xff actions=output:3\n"
+        "table=1, priority=1 actions=output:2\n"
+    ),
+)
+
+
+@pytest.mark.parametrize("packet", [
+    ipv4(VM1_MAC, VM2_MAC, "10.0.0.1", "10.0.0.9", proto=6, sport=1, dport=2),
+    ipv4(VM1_MAC, VM2_MAC, "10.0.0.1", "10.0.0.9", proto=17, sport=1, dport=2),
+    ipv4(VM1_MAC, VM2_MAC, "10.0.0.1", "10.0.0.9"),
+    ARP,
+    ipv4(VM1_MAC, VM2_MAC, "10.0.0.1", "10.0.0.9", proto=47),
+], ids=lambda p: p.summary())
+def test_more_actions_like_ovs(ovs_sandbox: OvsSandbox, packet: Packet) -> None:
+    load_bridges(ovs_sandbox, [MORE_ACTIONS])
+    try:
+        with OvsTracer(ovs_sandbox) as t:
+            want = sorted(theirs(t, "nt-more", "m1", packet))
+        got = sorted(ours(OpenFlowEngine([MORE_ACTIONS]).run("nt-more", "m1", packet,
+                                                              OpenFlowState())))
+        assert got == want
+    finally:
+        delete_bridges(ovs_sandbox, ["nt-more"])

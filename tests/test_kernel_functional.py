@@ -452,6 +452,34 @@ def test_arp_and_ping_to_the_bridge_device_itself(lab_factory: list[Lab]) -> Non
         ("pa", "10.2.0.254", a_mac)]
 
 
+@pytest.mark.parametrize(("arp_ignore", "target", "answered"), [
+    ("0", "10.6.0.1", True),   # any local address, as on a default namespace
+    ("1", "10.6.0.1", False),  # Neutron's qrouter: only addresses on the receiving interface
+    ("1", "10.5.0.1", True),
+    ("2", "10.5.0.77", True),  # ... in a subnet of that interface holding the sender too
+])
+def test_arp_ignore(lab_factory: list[Lab], arp_ignore: str, target: str,
+                    answered: bool) -> None:
+    a_mac, r_mac = "fa:16:3e:dd:00:0a", "fa:16:3e:dd:00:01"
+    spaces = [
+        Namespace("a", interfaces=(veth("eth0", "eth0", "r", a_mac, ("10.5.0.2/24",)),),
+                  routes=(Route("10.6.0.0/24", "eth0"), Route("10.5.0.77/32", "eth0"))),
+        Namespace("r", interfaces=(
+            veth("eth0", "eth0", "a", r_mac, ("10.5.0.1/24", "10.5.0.77/32")),
+            veth("x0", "eth0", "z", "fa:16:3e:dd:00:02", ("10.6.0.1/24",)),
+        ), sysctls=(("net.ipv4.conf.all.arp_ignore", arp_ignore),)),
+        Namespace("z", interfaces=(veth("eth0", "x0", "r", "fa:16:3e:dd:00:03",
+                                        ("10.6.0.2/24",)),)),
+    ]
+    lab = start(lab_factory, spaces)
+    kernel = lab.ping("a", target)
+    assert kernel == (f"reply {target}" if answered else "timeout")
+    sim = MiniWalk(spaces)
+    res = sim.engine.receive("r", "eth0", arp_request(a_mac, "10.5.0.2", target), sim.state,
+                             sim.resolve)
+    assert bool(res.outputs) == answered
+
+
 def test_lab_names_stay_in_nt_prefix() -> None:
     lab = Lab("x1", [dataclasses.replace(sg_lab()[0])])
     assert lab.kname("h").startswith("nt-")

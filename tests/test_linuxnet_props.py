@@ -134,3 +134,23 @@ def test_source_address_follows_the_next_hops_subnet_and_blackhole_routes_drop()
     assert egress.packet.nw_src == "198.51.100.7"
     hole = eng.send("r", ipv4("", "", "", "10.66.1.1"), LinuxState(), lambda *a: None)
     assert hole.disposition == DROPPED and "blackhole" in hole.reason
+
+
+def test_arp_ignore_two_needs_a_subnet_with_sender_and_target_and_all_or_dev_wins() -> None:
+    from neutrace.packet import arp_request
+
+    itfs = (Interface("qg", OVS_INTERNAL, "02:00:00:00:00:0a",
+                      addresses=("172.24.4.10/24", "172.24.4.20/32")),)
+    for sysctls, spa, tpa, answered in (
+        ((("net.ipv4.conf.all.arp_ignore", "2"),), "172.24.4.1", "172.24.4.10", True),
+        ((("net.ipv4.conf.all.arp_ignore", "2"),), "172.24.4.1", "172.24.4.20", True),
+        ((("net.ipv4.conf.all.arp_ignore", "2"),), "10.9.9.9", "172.24.4.20", False),
+        ((("net.ipv4.conf.qg.arp_ignore", "1"),), "172.24.4.1", "172.24.4.20", True),
+        ((("net.ipv4.conf.qg.arp_ignore", "8"), ("net.ipv4.conf.all.arp_ignore", "1")),
+         "172.24.4.1", "172.24.4.10", False),
+    ):
+        ns = Namespace("r", interfaces=itfs, sysctls=sysctls)
+        eng = LinuxEngine(HostState("h", namespaces=(ns,)))
+        res = eng.receive("r", "qg", arp_request("02:00:00:00:00:99", spa, tpa), LinuxState(),
+                          lambda *a: None)
+        assert bool(res.outputs) == answered, (sysctls, tpa)

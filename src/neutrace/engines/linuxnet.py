@@ -495,10 +495,22 @@ class LinuxEngine:
         steps: list[Step] = []
         fib = self.fib(ns.name)
         if packet.arp_op == ARP_REQUEST:
-            ignore = ns.sysctl(f"net.ipv4.conf.{itf.name}.arp_ignore",
-                               ns.sysctl("net.ipv4.conf.all.arp_ignore", "0"))
-            mine = packet.arp_tpa in fib.local_addrs and (
-                ignore == "0" or packet.arp_tpa in _addresses(itf))
+            # IN_DEV_ARP_IGNORE: the larger of conf.all and conf.<dev>
+            ignore = str(max(int(ns.sysctl(f"net.ipv4.conf.{itf.name}.arp_ignore", "0")),
+                             int(ns.sysctl("net.ipv4.conf.all.arp_ignore", "0"))))
+            mine = packet.arp_tpa in fib.local_addrs
+            if ignore in ("1", "2"):  # the target must be configured on the receiving interface
+                mine = mine and packet.arp_tpa in _addresses(itf)
+            if ignore == "2" and mine:
+                # ... and one subnet of the interface holds both target and sender
+                # (inet_confirm_addr / confirm_addr_indev)
+                target = ipaddress.ip_address(packet.arp_tpa)
+                sender = ipaddress.ip_address(packet.arp_spa or "0.0.0.0")
+                nets = [ipaddress.ip_interface(a).network for a in itf.addresses
+                        if ipaddress.ip_interface(a).version == 4]
+                mine = any(target in n and sender in n for n in nets)
+            if ignore == "8":
+                mine = False
             if not mine:
                 return LinuxResult((), (), DROPPED,
                                    f"ARP who-has {packet.arp_tpa}: not an address of "

@@ -28,7 +28,7 @@ with its line number in the save text), ``STEP_CONNTRACK`` and ``STEP_NAT``.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
@@ -257,9 +257,7 @@ class Netfilter:
         self.v6: Ruleset = parse_iptables_save(ip6tables, f"{source} (ip6tables-save)")
         self.sets: IpSets = parse_ipset_save(ipsets, f"{source} (ipset save)")
         self._local_addrs = local_addrs or (lambda: frozenset())
-        self._compiled: dict[int, tuple[Predicate, ...]] = {}
         self._chain_tests: dict[tuple[int, str, str], tuple[tuple[Predicate, ...], ...]] = {}
-        self._keep: list[IptRule] = []  # the rules compiled (keeps their ids valid)
         self._uses_ct: bool | None = None
         self._set_members: dict[str, tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]] = {}
         for s in self.sets.sets:
@@ -483,16 +481,10 @@ class Netfilter:
         return False
 
     def matches(self, rule: IptRule, pkt: Packet, meta: PacketMeta, ctx: HookContext) -> bool:
-        tests = self._compiled.get(id(rule))
-        if tests is None:
-            tests = self._compiled[id(rule)] = tuple(
-                self._compile(module, opt) for module, opt in rule.options()
-                if module != "comment")
-            self._keep.append(rule)
-        for test in tests:
-            if not test(pkt, meta, ctx):
-                return False
-        return True
+        """Whether ``rule`` matches (for callers outside a chain walk; `run` uses the
+        predicates compiled per chain)."""
+        return all(self._compile(module, opt)(pkt, meta, ctx) for module, opt in rule.options()
+                   if module != "comment")
 
     def _tests_of(self, family: int, table: str, chain: str) -> tuple[tuple[Predicate, ...], ...]:
         key = (family, table, chain)
@@ -948,14 +940,3 @@ def _deny_reason(nf: Netfilter, table: str, hook: str, res: ChainResult) -> str:
         return (f"{res.verdict} by {nf.source} {table}/{res.rule.chain} line {res.rule.line}: "
                 f"{res.rule.text}{answer}")
     return f"{res.verdict} by the policy of {table}/{hook} in {nf.source}"
-
-
-def traverse_hooks(
-    trav: Traversal, hooks: Sequence[tuple[str, HookContext]]
-) -> str:
-    """Run several hooks in a row; stops at the first verdict other than ACCEPT."""
-    for hook, ctx in hooks:
-        verdict = trav.hook(hook, ctx)
-        if verdict != ACCEPT:
-            return verdict
-    return ACCEPT

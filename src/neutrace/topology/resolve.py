@@ -250,6 +250,7 @@ class _Resolver:
         self.sg_by_ref: dict[str, s.SecurityGroupIn] = {}
         self.sg_ids: dict[str, str] = {}  # sg name -> id
         self.ids: dict[str, Path_] = {}
+        self._cursor: dict[str, tuple[int, int | None]] = {}
 
     # ids
     def _id(self, path: Path_, given: str | None, seed: str) -> str:
@@ -541,18 +542,28 @@ class _Resolver:
             self._claim(port, ip_path, ip, sub)
 
     def _allocate(self, port: _PortW) -> None:
+        """The first free address of each subnet in ``port.allocate_from``. Allocation starts
+        after every given address is claimed and nothing is freed, so the first free address only
+        moves up: a cursor per subnet keeps big clouds linear."""
         for sub_id in port.allocate_from:
             sub = self.subnet_by_ref[sub_id]
             used = self.used_ips[port.network_id]
+            make = type(sub.net.network_address)
             found = None
-            for start, end in sub.pools:
-                for value in range(int(start), int(end) + 1):
-                    candidate = type(sub.net.network_address)(value)
+            pool_index, value = self._cursor.get(sub_id, (0, None))
+            while pool_index < len(sub.pools):
+                start, end = sub.pools[pool_index]
+                value = int(start) if value is None else value
+                while value <= int(end):
+                    candidate = make(value)
                     if candidate not in used:
                         found = candidate
                         break
+                    value += 1
                 if found is not None:
                     break
+                pool_index, value = pool_index + 1, None
+            self._cursor[sub_id] = (pool_index, value)
             if found is None:
                 self.ctx.fail(port.path, f"no free address left in the allocation pools of "
                               f"subnet {sub.subnet.name}",
@@ -810,11 +821,15 @@ class _Resolver:
         """Floating IPs, first stage (before allocation): the port, the floating network and
         the floating IP's own port with its given address claimed."""
         ctx = self.ctx
+        if not self.c.floating_ips:
+            return []
+        by_vm: dict[str, list[_PortW]] = {}
+        for pw in self.ports:
+            if pw.device_owner == DEVICE_OWNER_COMPUTE:
+                by_vm.setdefault(pw.device_id, []).append(pw)
         vm_ports: dict[str, _PortW] = {}
         for v in self.c.vms:
-            own = [pw for pw in self.ports if pw.device_owner == DEVICE_OWNER_COMPUTE
-                   and pw.device_id == v.name]
-            for j, pw in enumerate(own):
+            for j, pw in enumerate(by_vm.get(v.name, [])):
                 vm_ports[f"{v.name}:{j}"] = pw
                 vm_ports.setdefault(v.name, pw)
         for pw in self.ports:

@@ -43,6 +43,7 @@ from neutrace.engines.netfilter import (
     Traversal,
 )
 from neutrace.engines.results import Egress, LinuxResult
+from neutrace.errors import SimulationError
 from neutrace.packet import (
     ARP_REPLY,
     ARP_REQUEST,
@@ -330,7 +331,8 @@ class LinuxEngine:
         if ns is None:
             if name == "":
                 return Namespace(name="")
-            raise KeyError(f"host {self.host.name!r} has no namespace {name!r}")
+            raise SimulationError(f"host {self.host.name!r} has no network namespace {name!r} "
+                                  "(the walker asked for an element that is not in HostState)")
         return ns
 
     def fib(self, namespace: str) -> Fib:

@@ -264,3 +264,24 @@ def test_answer_reject_with_tcp_reset_and_for_the_router_itself() -> None:
     res = eng.receive(ROUTER, QR, udp, state, resolver)
     assert res.disposition == DENIED
     assert eng.answer(ROUTER, QR, udp, res, state, resolver) is None  # DROP answers nothing
+
+
+def test_bad_iptables_text_is_refused_when_the_engine_is_built_naming_host_and_namespace() -> None:
+    import dataclasses
+
+    import pytest
+
+    from neutrace.errors import SyntaxParseError
+
+    bad = dataclasses.replace(router_ns(), iptables=NAT.replace(
+        "-A OUTPUT -j neutron-l3-agent-OUTPUT", "-A OUTPUT -m owner --uid-owner 0 -j ACCEPT"))
+    with pytest.raises(SyntaxParseError) as info:
+        engine(bad)
+    err = info.value
+    assert err.source == f"test-ctrl-01 namespace {ROUTER} (iptables-save)"
+    assert err.line == NAT.splitlines().index("-A OUTPUT -j neutron-l3-agent-OUTPUT") + 1
+    assert "-m owner" in str(err) and err.fix
+    missing_set = dataclasses.replace(router_ns(), iptables=NAT.replace(
+        "-A OUTPUT -j neutron-l3-agent-OUTPUT", "-A OUTPUT -m set --match-set NOPE src -j DROP"))
+    with pytest.raises(SyntaxParseError, match="ipset 'NOPE', which is not defined"):
+        engine(missing_set)

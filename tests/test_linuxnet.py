@@ -285,3 +285,12 @@ def test_bad_iptables_text_is_refused_when_the_engine_is_built_naming_host_and_n
         "-A OUTPUT -j neutron-l3-agent-OUTPUT", "-A OUTPUT -m set --match-set NOPE src -j DROP"))
     with pytest.raises(SyntaxParseError, match="ipset 'NOPE', which is not defined"):
         engine(missing_set)
+
+
+def test_state_describe_lists_neighbours_and_connections() -> None:
+    eng, state = engine(), LinuxState()
+    eng.receive(ROUTER, QR, ipv4(VM_MAC, QR_MAC, "192.168.111.4", OUTSIDE), state, resolver)
+    text = state.describe()
+    assert f"test-ctrl-01 {ROUTER} neigh: 192.168.100.1 dev {QG} lladdr {GW_MAC}" in text
+    assert (f"test-ctrl-01 {ROUTER} conntrack: icmp src=192.168.111.4 dst={OUTSIDE} type=8 "
+            f"[UNREPLIED] src={OUTSIDE} dst=192.168.100.102 type=0") in text

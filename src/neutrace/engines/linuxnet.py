@@ -115,6 +115,21 @@ class LinuxState:
     def neighbour_cache(self, host: str, namespace: str) -> dict[tuple[str, str], str]:
         return self.neighbours.setdefault((host, namespace), {})
 
+    def describe(self) -> str:
+        """The state as the kernel's tools would list it, per host and element: ``bridge fdb``
+        lines, ``ip neigh`` lines and ``conntrack -L`` lines (sorted, deterministic)."""
+        out: list[str] = []
+        for (host, bridge), fdb in sorted(self.fdb.items()):
+            out += [f"{host or '<outside>'} bridge {bridge}: {mac} dev {port} master {bridge}"
+                    for mac, port in sorted(fdb.items())]
+        for (host, ns), cache in sorted(self.neighbours.items()):
+            out += [f"{host or '<outside>'} {ns or '<root>'} neigh: {ip} dev {dev} lladdr {mac}"
+                    for (dev, ip), mac in sorted(cache.items())]
+        for (host, ns), table in sorted(self.conntrack.items()):
+            out += sorted(f"{host or '<outside>'} {ns or '<root>'} conntrack: {e.format()}"
+                          for e in table)
+        return "\n".join(out)
+
     def conntrack_of(self, host: str, namespace: str) -> ConntrackTable:
         table = self.conntrack.get((host, namespace))
         if table is None:

@@ -1,0 +1,576 @@
+"""The walker (layer 4): a packet's way across a whole cloud, every copy, hop by hop.
+
+`Walker(cloud)` joins every host's data-plane state by its wires, exactly as they are recorded in
+``neutrace.dataplane`` (by name):
+
+- OVS bridges, run by the OpenFlow engine (patch ports are followed inside it);
+- an OVS port of type ``""`` (system: ``qvo…``, ``eth3``) or ``internal`` (``qr-``, ``qg-``, a DHCP
+  ``tap``) is the Linux interface of the same name in one of the host's namespaces;
+- veth pairs and taps (``Interface.peer``/``peer_namespace``; a VM is a namespace of kind ``vm``
+  whose ``eth0`` is the far end of its tap);
+- Linux bridges (``Interface.master``), run by the Linux engine with bridge netfilter;
+- namespaces (the VMs, ``qrouter-``, ``qdhcp-``, the outside namespaces), run by the Linux engine;
+- physical segments: every NIC whose ``segment`` is S, and every outside interface on S, share one
+  L2 wire that learns MAC addresses like a switch (unknown unicast and broadcast flood);
+- the tunnel network: a copy leaving a tunnel port is encapsulated (VXLAN/GRE, outer addresses =
+  the tunnel IPs, VNI = ``tun_id``), delivered to the host whose ``tunnel_ip`` is the outer
+  destination, through its tunnel port whose ``remote_ip`` is the sender's, and decapsulated.
+
+It follows every copy (floods and multiple outputs branch), detects loops (the same element, entry
+port and packet twice on one path) and is bounded (hops per path, copies per trace). The result
+is a `neutrace.trace.Trace`; the mutable state (MAC tables, learned flows, FDBs, neighbour caches,
+conntrack) lives in a `SimState` the caller keeps, so traces can start cold or warm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from neutrace.addr import is_multicast_mac
+from neutrace.dataplane import (
+    NS_EXTERNAL,
+    NS_VM,
+    OVS_INTERNAL,
+    PHYSICAL,
+    CloudState,
+    HostState,
+    Interface,
+    Namespace,
+    OvsPort,
+)
+from neutrace.engines.linuxnet import LinuxEngine, LinuxState
+from neutrace.engines.openflow import OpenFlowEngine, OpenFlowState
+from neutrace.engines.results import (
+    EXIT_CONTROLLER,
+    EXIT_DROP,
+    EXIT_LIMIT,
+    EXIT_OUTPUT,
+    EXIT_PATCH,
+    BridgeVisit,
+    LinuxResult,
+    OfExit,
+)
+from neutrace.errors import SimulationError
+from neutrace.packet import Packet, vxlan_encap
+from neutrace.sim.annotate import Annotator
+from neutrace.trace import (
+    ACCEPTED,
+    CONTROLLER,
+    DELIVERED,
+    DROPPED,
+    EXITED,
+    HOP_EXTERNAL,
+    HOP_LINUX_BRIDGE,
+    HOP_NAMESPACE,
+    HOP_OVS,
+    HOP_SEGMENT,
+    HOP_UNDERLAY,
+    HOP_VM,
+    LIMIT,
+    LOOP,
+    STEP_FDB,
+    STEP_TUNNEL,
+    STEP_WIRE,
+    Branch,
+    Disposition,
+    Hop,
+    Step,
+    Trace,
+)
+
+OUTSIDE = ""  # the pseudo-host holding the namespaces outside the cloud
+GENEVE_PORT = 6081
+
+
+@dataclass
+class SimState:
+    """The mutable state of a whole cloud, owned by the caller: the OpenFlow side (NORMAL's MAC
+    tables, learned flows, OVS conntrack) and the Linux side (bridge and segment FDBs, neighbour
+    caches, conntrack). `copy` gives an independent snapshot."""
+
+    openflow: OpenFlowState
+    linux: LinuxState
+
+    @classmethod
+    def cold(cls) -> SimState:
+        return cls(OpenFlowState(), LinuxState())
+
+    def copy(self) -> SimState:
+        return SimState(self.openflow.copy(), self.linux.copy())
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    """What a path carries along: what it has seen (loop detection), its length, and the last
+    physical NIC it left a host through (to say where a packet exited the cloud)."""
+
+    seen: frozenset[tuple[str, str, str, Packet]] = frozenset()
+    hops: int = 0
+    exited_via: str = ""
+
+    def visit(self, key: tuple[str, str, str, Packet]) -> _Ctx:
+        return replace(self, seen=self.seen | {key}, hops=self.hops + 1)
+
+
+class Walker:
+    """Walks packets through a `CloudState`. Build once per cloud (engines are built and their
+    flows and rules parsed here, once), then call `send` / `inject` as often as needed."""
+
+    def __init__(self, cloud: CloudState, max_hops: int = 200, max_copies: int = 2000) -> None:
+        self.cloud = cloud
+        self.max_hops = max_hops
+        self.max_copies = max_copies
+        outside = HostState(name=OUTSIDE, namespaces=cloud.external)
+        self._hosts: dict[str, HostState] = {h.name: h for h in cloud.hosts}
+        if OUTSIDE in self._hosts:
+            raise SimulationError("a host may not have an empty name")
+        self._hosts[OUTSIDE] = outside
+        self._of = {h.name: OpenFlowEngine(h.ovs_bridges, h.name) for h in cloud.hosts}
+        self._lx = {name: LinuxEngine(h) for name, h in self._hosts.items()}
+        self.annotator = Annotator(cloud)
+        # (host, port name) -> (bridge, port)
+        self._ovs_ports: dict[tuple[str, str], tuple[str, OvsPort]] = {}
+        for h in cloud.hosts:
+            for b in h.ovs_bridges:
+                for p in b.ports:
+                    self._ovs_ports[(h.name, p.name)] = (b.name, p)
+        # (host, interface name) -> namespace, for names unique on a host (VMs' eth0 are not)
+        self._itf: dict[tuple[str, str, str], tuple[Namespace, Interface]] = {}
+        self._by_name: dict[tuple[str, str], list[tuple[Namespace, Interface]]] = {}
+        self._segments: dict[str, list[tuple[str, Namespace, Interface]]] = {}
+        self._owners: dict[str, list[tuple[str, Namespace, Interface]]] = {}
+        for name, h in self._hosts.items():
+            for ns in h.namespaces:
+                for itf in ns.interfaces:
+                    self._itf[(name, ns.name, itf.name)] = (ns, itf)
+                    self._by_name.setdefault((name, itf.name), []).append((ns, itf))
+                    if itf.segment:
+                        self._segments.setdefault(itf.segment, []).append((name, ns, itf))
+                    for cidr in itf.addresses:
+                        ip = cidr.split("/")[0]
+                        self._owners.setdefault(ip, []).append((name, ns, itf))
+        self._copies = 0
+
+    # -- public ----------------------------------------------------------------------------
+    def send(self, host: str, namespace: str, packet: Packet, state: SimState,
+             start: str = "") -> Trace:
+        """A namespace's own stack (a VM's, a router's, an outside host's) sends an IP packet:
+        its routes pick the interface and next hop, neighbours are resolved, then the frame
+        walks."""
+        lx = self._engine(host)
+        ns = self._namespace(host, namespace)
+        res = lx.send(namespace, packet, state.linux, self.resolve)
+        self._copies = 0
+        hop_kind = self._ns_hop_kind(host, ns)
+        label = start or f"{namespace} on {host}" if host else start or namespace
+        root = self._linux_hop(host, ns, "", packet, res, hop_kind, state, _Ctx(), ())
+        return Trace(start=label, packet=packet, root=root)
+
+    def inject(self, host: str, port: str, packet: Packet, state: SimState,
+               start: str = "") -> Trace:
+        """A raw frame entering the cloud at ``port`` of ``host``: an OVS port name, or a Linux
+        interface (``namespace/interface`` when the name is not unique on the host)."""
+        self._copies = 0
+        label = start or f"frame into {port} on {host or 'outside'}"
+        if (host, port) in self._ovs_ports:
+            bridge, _ = self._ovs_ports[(host, port)]
+            root = self._ovs(host, bridge, port, packet, state, _Ctx(), ())
+        else:
+            ns, itf = self._interface(host, port)
+            root = self._arrive(host, ns, itf, packet, state, _Ctx(), ())
+        return Trace(start=label, packet=packet, root=root)
+
+    def resolve(self, host: str, namespace: str, interface: str, ip: str) -> str | None:
+        """Who answers ARP for ``ip`` on that link: the interface owning ``ip`` whose subnet is
+        also the asking interface's (floating IPs are /32 on ``qg-``), preferring one outside the
+        asking namespace."""
+        owners = self._owners.get(ip, [])
+        if not owners:
+            return None
+        asking = self._itf.get((host, namespace, interface))
+        asking_nets = set()
+        if asking is not None:
+            asking_nets = {_net(c) for c in asking[1].addresses}
+        best: str | None = None
+        for h, ns, itf in owners:
+            if h == host and ns.name == namespace:
+                continue
+            if itf.mac is None:
+                continue
+            nets = {_net(c) for c in itf.addresses}
+            if asking_nets & nets:
+                return itf.mac
+            if best is None:
+                best = itf.mac
+        return best
+
+    def find_namespace(self, name: str) -> tuple[str, Namespace] | None:
+        """The host and namespace called ``name`` (a VM, qrouter-…, an outside host)."""
+        for host, h in self._hosts.items():
+            ns = h.namespace(name)
+            if ns is not None and name != "":
+                return host, ns
+        return None
+
+    def owner_of(self, ip: str) -> tuple[str, Namespace, Interface] | None:
+        owners = self._owners.get(ip, [])
+        return owners[0] if owners else None
+
+    # -- lookups ---------------------------------------------------------------------------
+    def _engine(self, host: str) -> LinuxEngine:
+        try:
+            return self._lx[host]
+        except KeyError:
+            raise SimulationError(f"no host {host!r}") from None
+
+    def _namespace(self, host: str, name: str) -> Namespace:
+        ns = self._hosts[host].namespace(name)
+        if ns is None:
+            raise SimulationError(f"host {host!r} has no namespace {name!r}")
+        return ns
+
+    def _interface(self, host: str, name: str) -> tuple[Namespace, Interface]:
+        if "/" in name:
+            nsname, itf_name = name.split("/", 1)
+            found = self._itf.get((host, nsname, itf_name))
+            if found is None:
+                raise SimulationError(f"host {host!r} has no interface {name!r}")
+            return found
+        matches = self._by_name.get((host, name), [])
+        if not matches:
+            raise SimulationError(f"host {host!r} has no interface or OVS port {name!r}")
+        if len(matches) > 1:
+            raise SimulationError(
+                f"{name!r} exists in several namespaces of {host!r}: write namespace/{name}")
+        return matches[0]
+
+    @staticmethod
+    def _ns_hop_kind(host: str, ns: Namespace) -> str:
+        if ns.kind == NS_VM:
+            return HOP_VM
+        if host == OUTSIDE or ns.kind == NS_EXTERNAL:
+            return HOP_EXTERNAL
+        return HOP_NAMESPACE
+
+    def _guard(self, ctx: _Ctx, key: tuple[str, str, str, Packet]) -> Disposition | None:
+        host, element, _, _ = key
+        if key in ctx.seen:
+            return Disposition(LOOP, host, element,
+                               f"the same packet entered {element} through the same port again")
+        if ctx.hops >= self.max_hops:
+            return Disposition(LIMIT, host, element, f"path longer than {self.max_hops} hops")
+        self._copies += 1
+        if self._copies > self.max_copies:
+            return Disposition(LIMIT, host, element, f"more than {self.max_copies} copies")
+        return None
+
+    # -- elements --------------------------------------------------------------------------
+    def _ovs(self, host: str, bridge: str, in_port: str, packet: Packet, state: SimState,
+             ctx: _Ctx, via: tuple[Step, ...]) -> Branch:
+        key = (host, bridge, in_port, packet)
+        stop = self._guard(ctx, key)
+        if stop is not None:
+            return _leaf(host, bridge, HOP_OVS, in_port, packet, via, stop)
+        visit = self._of[host].run(bridge, in_port, packet, state.openflow)
+        return self._visit(host, visit, state, ctx.visit(key), via)
+
+    def _visit(self, host: str, visit: BridgeVisit, state: SimState, ctx: _Ctx,
+               via: tuple[Step, ...]) -> Branch:
+        conts: list[tuple[str, Branch, str | None, Packet | None]] = []
+        for ex in visit.exits:
+            conts.append((_exit_label(ex), self._of_exit(host, visit, ex, state, ctx),
+                          ex.port, ex.packet))
+        hop = Hop(host, visit.bridge, HOP_OVS, visit.in_port, visit.packet, via + visit.steps)
+        return _join(hop, conts)
+
+    def _of_exit(self, host: str, visit: BridgeVisit, ex: OfExit, state: SimState,
+                 ctx: _Ctx) -> Branch:
+        bridge = visit.bridge
+        if ex.kind == EXIT_PATCH and ex.next is not None:
+            wire = Step(STEP_WIRE, f"patch port {ex.port} -> {ex.next.in_port} "
+                                   f"({bridge} -> {ex.next.bridge})")
+            key = (host, ex.next.bridge, ex.next.in_port, ex.next.packet)
+            stop = self._guard(ctx, key)
+            if stop is not None:
+                return _leaf(host, ex.next.bridge, HOP_OVS, ex.next.in_port, ex.next.packet,
+                             (wire,), stop)
+            return self._visit(host, ex.next, state, ctx.visit(key), (wire,))
+        if ex.kind == EXIT_OUTPUT and ex.port is not None and ex.packet is not None:
+            found = self._ovs_ports.get((host, ex.port))
+            if found is not None and found[1].is_tunnel:
+                return self._underlay(host, found[1], ex.packet, state, ctx)
+            return self._ovs_to_linux(host, bridge, ex.port, ex.packet, state, ctx)
+        kind = {EXIT_DROP: DROPPED, EXIT_CONTROLLER: CONTROLLER, EXIT_LIMIT: LIMIT}.get(
+            ex.kind, DROPPED)
+        reason = self.annotator.explain_drop(host, visit, ex) if kind == DROPPED else ex.reason
+        return Branch((), disposition=Disposition(kind, host, bridge, reason))
+
+    def _ovs_to_linux(self, host: str, bridge: str, port: str, packet: Packet,
+                      state: SimState, ctx: _Ctx) -> Branch:
+        matches = self._by_name.get((host, port), [])
+        if not matches:
+            return Branch((), disposition=Disposition(
+                DROPPED, host, bridge, f"OVS port {port} of {bridge} has no Linux device"))
+        ns, itf = matches[0]
+        if itf.kind == OVS_INTERNAL:
+            via = (Step(STEP_WIRE, f"{bridge} internal port {port} -> namespace "
+                                   f"{ns.name or '<root>'}"),)
+            return self._arrive(host, ns, itf, packet, state, ctx, via, from_ovs=True)
+        return self._transmit(host, ns, itf, packet, state, ctx, ())
+
+    def _transmit(self, host: str, ns: Namespace, itf: Interface, packet: Packet,
+                  state: SimState, ctx: _Ctx, via: tuple[Step, ...]) -> Branch:
+        """A frame sent out of ``itf``: into OVS (an internal port), to a veth/tap peer, or onto
+        the physical segment of a NIC."""
+        if itf.kind == OVS_INTERNAL and (host, itf.name) in self._ovs_ports:
+            bridge, _ = self._ovs_ports[(host, itf.name)]
+            wire = Step(STEP_WIRE, f"{itf.name} is an internal port of {bridge}")
+            return self._ovs(host, bridge, itf.name, packet, state, ctx, via + (wire,))
+        if itf.peer is not None:
+            peer_ns_name = itf.peer_namespace or ""
+            found = self._itf.get((host, peer_ns_name, itf.peer))
+            if found is None:
+                return Branch((), disposition=Disposition(
+                    DROPPED, host, itf.name, f"{itf.name}'s peer {itf.peer} does not exist"))
+            pns, peer = found
+            wire = Step(STEP_WIRE, f"{itf.kind} {itf.name} -> {peer.name}"
+                        + (f" (in {pns.name})" if pns.name != ns.name and pns.name else ""))
+            return self._arrive(host, pns, peer, packet, state, ctx, via + (wire,))
+        if itf.segment is not None:
+            return self._segment(host, ns, itf, packet, state, ctx, via)
+        return Branch((), disposition=Disposition(
+            DROPPED, host, itf.name, f"{itf.name} is not wired to anything"))
+
+    def _arrive(self, host: str, ns: Namespace, itf: Interface, packet: Packet,
+                state: SimState, ctx: _Ctx, via: tuple[Step, ...],
+                from_ovs: bool = False) -> Branch:
+        """A frame arriving at ``itf``: into OVS (a system port such as qvo…/eth3), into the
+        Linux bridge it is enslaved to, or into its namespace's stack."""
+        ovs = self._ovs_ports.get((host, itf.name))
+        if ovs is not None and not from_ovs and ovs[1].type == "":
+            return self._ovs(host, ovs[0], itf.name, packet, state, ctx, via)
+        if itf.master is not None:
+            return self._linux_bridge(host, ns, itf.master, itf.name, packet, state, ctx, via)
+        key = (host, ns.name or "<root>", itf.name, packet)
+        kind = self._ns_hop_kind(host, ns)
+        element = ns.name or "<root>"
+        stop = self._guard(ctx, key)
+        if stop is not None:
+            return _leaf(host, element, kind, itf.name, packet, via, stop)
+        res = self._lx[host].receive(ns.name, itf.name, packet, state.linux, self.resolve)
+        return self._linux_hop(host, ns, itf.name, packet, res, kind, state, ctx.visit(key), via)
+
+    def _linux_bridge(self, host: str, ns: Namespace, bridge: str, in_port: str,
+                      packet: Packet, state: SimState, ctx: _Ctx,
+                      via: tuple[Step, ...]) -> Branch:
+        key = (host, bridge, in_port, packet)
+        stop = self._guard(ctx, key)
+        if stop is not None:
+            return _leaf(host, bridge, HOP_LINUX_BRIDGE, in_port, packet, via, stop)
+        res = self._lx[host].bridge(bridge, in_port, packet, state.linux)
+        hop = Hop(host, bridge, HOP_LINUX_BRIDGE, in_port, packet, via + res.steps)
+        ctx = ctx.visit(key)
+        conts = []
+        for eg in res.outputs:
+            out = self._itf.get((host, ns.name, eg.port))
+            if out is None:
+                branch = Branch((), disposition=Disposition(
+                    DROPPED, host, bridge, f"bridge port {eg.port} not found"))
+            elif out[1].kind == "bridge":  # the bridge's own interface: its stack
+                branch = self._arrive(host, ns, replace(out[1], master=None), eg.packet, state,
+                                      ctx, ())
+            else:
+                branch = self._transmit(host, ns, out[1], eg.packet, state, ctx, ())
+            conts.append((f"copy out {eg.port}", branch, eg.port, eg.packet))
+        if not conts:
+            return Branch((hop,), disposition=Disposition(
+                res.disposition or DROPPED, host, bridge, res.reason or "no port to send to"))
+        return _join(hop, conts)
+
+    def _linux_hop(self, host: str, ns: Namespace, in_port: str, packet: Packet,
+                   res: LinuxResult, kind: str, state: SimState, ctx: _Ctx,
+                   via: tuple[Step, ...]) -> Branch:
+        element = ns.name or "<root>"
+        hop = Hop(host, element, kind, in_port, packet, via + res.steps)
+        conts = []
+        for eg in res.outputs:
+            found = self._itf.get((host, ns.name, eg.port))
+            if found is None:
+                branch = Branch((), disposition=Disposition(
+                    DROPPED, host, element, f"no interface {eg.port}"))
+            else:
+                branch = self._transmit(host, ns, found[1], eg.packet, state, ctx, ())
+            conts.append((f"out {eg.port}", branch, eg.port, eg.packet))
+        if conts:
+            return _join(hop, conts)
+        disposition = res.disposition or DROPPED
+        reason = res.reason or "nothing sent"
+        if disposition == ACCEPTED:
+            disposition, reason = self._accepted(host, ns, in_port, packet, reason, ctx)
+        return Branch((hop,), disposition=Disposition(disposition, host, element, reason))
+
+    def _accepted(self, host: str, ns: Namespace, in_port: str, packet: Packet, reason: str,
+                  ctx: _Ctx) -> tuple[str, str]:
+        dst = packet.dst_ip or packet.arp_tpa
+        if ns.kind == NS_VM:
+            return DELIVERED, f"delivered to VM {ns.name} ({in_port} {dst}) on {host}"
+        if host == OUTSIDE:
+            via = f" through {ctx.exited_via}" if ctx.exited_via else ""
+            return EXITED, f"left the cloud{via}; delivered to outside host {ns.name} ({dst})"
+        return ACCEPTED, reason
+
+    def _segment(self, host: str, ns: Namespace, itf: Interface, packet: Packet,
+                 state: SimState, ctx: _Ctx, via: tuple[Step, ...]) -> Branch:
+        """The physical L2 segment behind a NIC: a learning switch between all its members."""
+        seg = itf.segment or ""
+        member = _member_key((host, ns, itf))
+        key = (OUTSIDE, f"segment {seg}", member, packet)
+        stop = self._guard(ctx, key)
+        if stop is not None:
+            return _leaf(OUTSIDE, seg, HOP_SEGMENT, member, packet, via, stop)
+        if host and itf.kind == PHYSICAL:
+            ctx = replace(ctx, exited_via=f"{itf.name} of {host}")
+        ctx = ctx.visit(key)
+        fdb = state.linux.fdb_of(OUTSIDE, f"segment {seg}")
+        steps = list(via)
+        if not is_multicast_mac(packet.dl_src):
+            if fdb.get(packet.dl_src) != member:
+                steps.append(Step(STEP_FDB, f"segment {seg} learned {packet.dl_src} on {member}",
+                                  where=seg))
+            fdb[packet.dl_src] = member
+        others = [t for t in self._segments.get(seg, []) if _member_key(t) != member]
+        targets = others
+        if not is_multicast_mac(packet.dl_dst):
+            known = fdb.get(packet.dl_dst)
+            owner = [t for t in others if t[2].mac == packet.dl_dst]
+            if known is not None:
+                targets = [t for t in others if _member_key(t) == known]
+                steps.append(Step(STEP_FDB, f"{packet.dl_dst} is behind {known}", where=seg))
+            elif owner:
+                targets = owner
+                steps.append(Step(STEP_FDB, f"{packet.dl_dst} is {_member(owner[0])}",
+                                  where=seg))
+            else:
+                steps.append(Step(STEP_FDB, f"{packet.dl_dst} unknown: flooded", where=seg))
+        else:
+            steps.append(Step(STEP_FDB, f"{packet.dl_dst} is a group address: flooded",
+                              where=seg))
+        hop = Hop(OUTSIDE, seg, HOP_SEGMENT, member, packet, tuple(steps))
+        conts = []
+        for h, mns, m in targets:
+            wire = Step(STEP_WIRE, f"segment {seg} -> {_member((h, mns, m))}")
+            conts.append((f"to {_member((h, mns, m))}",
+                          self._arrive(h, mns, m, packet, state, ctx, (wire,)), m.name, packet))
+        if not conts:
+            return Branch((hop,), disposition=Disposition(
+                DROPPED, OUTSIDE, seg, f"nothing else is plugged into segment {seg}"))
+        return _join(hop, conts)
+
+    def _underlay(self, host: str, port: OvsPort, packet: Packet, state: SimState,
+                  ctx: _Ctx) -> Branch:
+        """Encapsulate, carry over the tunnel network, decapsulate on the remote br-tun."""
+        local = packet.tun_src or port.option("local_ip") or ""
+        remote = packet.tun_dst or port.option("remote_ip") or ""
+        vni = packet.tun_id
+        src_host = self._hosts.get(host)
+        src_mac = _tunnel_mac(src_host, local)
+        target = self.cloud.host_by_tunnel_ip(remote)
+        dst_mac = _tunnel_mac(target, remote) if target else ""
+        inner = packet.with_(tun_id=0, tun_src="", tun_dst="")
+        outer = vxlan_encap(inner, vni, local, remote, src_mac, dst_mac)
+        if port.type == "geneve":
+            outer = outer.with_(tp_dst=GENEVE_PORT)
+        elif port.type == "gre":
+            outer = outer.with_(nw_proto=47, tp_src=0, tp_dst=0)
+        proto = {"vxlan": "VXLAN (UDP 4789)", "geneve": "Geneve (UDP 6081)", "gre": "GRE"}.get(
+            port.type, port.type)
+        steps = (Step(STEP_TUNNEL, f"{proto} encapsulation on {host}: VNI {vni:#x}, "
+                                   f"outer {local} -> {remote}", where=port.name,
+                      changes=packet.diff(outer)),)
+        key = (OUTSIDE, "underlay", f"{host}:{port.name}", outer)
+        stop = self._guard(ctx, key)
+        if stop is not None:
+            return _leaf(OUTSIDE, "underlay", HOP_UNDERLAY, f"{host}:{port.name}", outer, steps,
+                         stop)
+        ctx = ctx.visit(key)
+        if target is None:
+            hop = Hop(OUTSIDE, "underlay", HOP_UNDERLAY, f"{host}:{port.name}", outer, steps)
+            return Branch((hop,), disposition=Disposition(
+                DROPPED, OUTSIDE, "underlay", f"no host has tunnel IP {remote}"))
+        rport = self._tunnel_port(target, port.type, local)
+        if rport is None:
+            hop = Hop(OUTSIDE, "underlay", HOP_UNDERLAY, f"{host}:{port.name}", outer, steps)
+            return Branch((hop,), disposition=Disposition(
+                DROPPED, target.name, "br-tun",
+                f"{target.name} has no {port.type} port with remote_ip={local}: the tunnel "
+                f"from {host} is not set up there"))
+        bridge, rp = rport
+        hop = Hop(OUTSIDE, "underlay", HOP_UNDERLAY, f"{host}:{port.name}", outer, steps,
+                  out_port=f"{target.name}:{rp.name}", out_packet=outer)
+        decap = packet.with_(tun_id=vni, tun_src=local, tun_dst=remote)
+        via = (Step(STEP_TUNNEL, f"decapsulated on {target.name} by {rp.name} "
+                                 f"(remote_ip={local}): tun_id={vni:#x}", where=rp.name),)
+        rest = self._ovs(target.name, bridge, rp.name, decap, state, ctx, via)
+        return replace(rest, hops=(hop,) + rest.hops)
+
+    @staticmethod
+    def _tunnel_port(host: HostState, kind: str, remote_ip: str) -> tuple[str, OvsPort] | None:
+        for b in host.ovs_bridges:
+            for p in b.ports:
+                if p.type == kind and p.option("remote_ip") in (remote_ip, "flow"):
+                    return b.name, p
+        return None
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _net(cidr: str) -> str:
+    import ipaddress
+
+    return str(ipaddress.ip_interface(cidr).network)
+
+
+def _member(t: tuple[str, Namespace, Interface]) -> str:
+    h, ns, itf = t
+    return f"{itf.name} of {h}" if h else f"{itf.name} of {ns.name}"
+
+
+def _member_key(t: tuple[str, Namespace, Interface]) -> str:
+    h, ns, itf = t
+    return f"{h}:{itf.name}" if h else f"{ns.name}:{itf.name}"
+
+
+def _tunnel_mac(host: HostState | None, ip: str) -> str:
+    if host is None:
+        return ""
+    for ns in host.namespaces:
+        for itf in ns.interfaces:
+            if any(c.split("/")[0] == ip for c in itf.addresses):
+                return itf.mac or ""
+    return ""
+
+
+def _exit_label(ex: OfExit) -> str:
+    if ex.kind == EXIT_PATCH and ex.next is not None:
+        return f"copy out {ex.port} -> {ex.next.bridge}"
+    if ex.kind == EXIT_OUTPUT:
+        return f"copy out {ex.port}"
+    return ex.kind
+
+
+def _leaf(host: str, element: str, kind: str, in_port: str, packet: Packet,
+          steps: tuple[Step, ...], disposition: Disposition) -> Branch:
+    return Branch((Hop(host, element, kind, in_port, packet, steps),), disposition=disposition)
+
+
+def _join(hop: Hop, conts: Sequence[tuple[str, Branch, str | None, Packet | None]]) -> Branch:
+    """``hop`` followed by its continuations: one continues the same branch, several split."""
+    if len(conts) == 1:
+        _, rest, port, out = conts[0]
+        hop = replace(hop, out_port=port, out_packet=out)
+        return Branch((hop,) + rest.hops, rest.children, rest.disposition, rest.label)
+    children = tuple(replace(b, label=label) for label, b, _, _ in conts)
+    return Branch((hop,), children)
+

@@ -3,7 +3,7 @@ bound to the host.
 
 ``DeviceManager.setup`` plugs ``tap<port id[:11]>`` (an OVS internal port on br-int, tagged by the
 OVS agent with the network's local VLAN), gives it the port's fixed IPs with their subnets'
-prefixes, sets the default route via the first DHCP-enabled IPv4 subnet's gateway
+prefixes, sets the default route per IP version via the first DHCP-enabled subnet's gateway
 (``_set_default_route``) and adds the mangle ``CHECKSUM --checksum-fill`` rules
 (``fill_dhcp_udp_checksums``); the namespace gets ``ip_nonlocal_bind=1`` and no IPv6 RAs.
 dnsmasq itself is not run: the walker answers nothing on its behalf.
@@ -40,9 +40,17 @@ def dhcp_namespace(cloud: model.Cloud, port: model.Port) -> Namespace:
         prefix = ipaddress.ip_network(subnet.cidr, strict=False).prefixlen
         addresses.append(f"{f.ip_address}/{prefix}")
         routes.append(connected_route(subnet.cidr, dev, f.ip_address))
-    default = [Route("default", dev, gateway=s.gateway_ip)
-               for s in cloud.subnets_of(port.network_id)
-               if s.ip_version == 4 and s.enable_dhcp and s.gateway_ip][:1]
+    # _set_default_route: per IP version, the first DHCP-enabled subnet with a gateway
+    default: list[Route] = []
+    for version in (4, 6):
+        for s in cloud.subnets_of(port.network_id):
+            if s.ip_version != version or not s.enable_dhcp or not s.gateway_ip:
+                continue
+            prefixlen = ipaddress.ip_network(s.cidr, strict=False).prefixlen
+            if version == 6 and (prefixlen == 0 or prefixlen > 126):
+                continue
+            default.append(Route("default", dev, gateway=s.gateway_ip))
+            break
     ipt = dhcp_iptables()
     return Namespace(
         name=c.DHCP_NS_PREFIX + port.network_id, kind=NS_DHCP,

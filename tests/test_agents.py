@@ -255,9 +255,18 @@ def test_local_vlans_lowest_free_and_pins() -> None:
 
 
 # -- names ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("l2pop", [False, True])
-def test_every_device_name_fits_linux(l2pop: bool) -> None:
-    state = program(seed_cloud(l2_population=l2pop, arp_responder=l2pop))
+CLOUD_FILES = sorted((Path(__file__).parent / "conformance" / "clouds").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("source", ["flood", "l2pop", *[f.stem for f in CLOUD_FILES]])
+def test_every_device_name_fits_linux(source: str) -> None:
+    if source in ("flood", "l2pop"):
+        l2pop = source == "l2pop"
+        state = program(seed_cloud(l2_population=l2pop, arp_responder=l2pop))
+    else:
+        from neutrace.topology import load
+
+        state = program(load(str(next(f for f in CLOUD_FILES if f.stem == source))))
     names = []
     for h in state.hosts:
         names += [p.name for b in h.ovs_bridges for p in b.ports] + [b.name for b in h.ovs_bridges]

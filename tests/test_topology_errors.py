@@ -214,3 +214,28 @@ def test_yaml_scalars_stay_strings() -> None:
     cloud = topology.loads(text)
     assert cloud.name == "on"
     assert cloud.port(cloud.vm("vm-a").port_ids[0]).mac_address == "10:20:30:40:50:52"
+
+
+def test_anchors_and_merge_keys() -> None:
+    text = """
+name: anchors
+x-host: &host
+  bridge_mappings: {physnet1: br-ex}
+  roles: [compute]
+hosts:
+  - <<: *host
+    name: h1
+    management_ip: 10.0.0.1
+    roles: [compute, network]
+  - <<: *host
+    name: h2
+    management_ip: 10.0.0.2
+"""
+    cloud = topology.loads(text)
+    assert [(h.name, h.roles, h.bridge_mappings) for h in cloud.hosts] == [
+        ("h1", ("compute", "network"), (("physnet1", "br-ex"),)),
+        ("h2", ("compute",), (("physnet1", "br-ex"),))]
+    with pytest.raises(TopologyError) as info:
+        topology.loads(text + "    name: h3\n", source="a.yaml")
+    assert (info.value.where, info.value.line) == ("hosts[1]", 14)
+    assert "duplicate key 'name'" in str(info.value)

@@ -56,6 +56,8 @@ def from_dict(data: Any, source: str = "<dict>", lines: Lines | None = None) -> 
         raise TopologyError(source, "", "the topology must be a mapping (name:, hosts:, ...)",
                             "start the file with 'name: <cloud name>' and 'hosts:'",
                             line_of(lines, ()))
+    # top-level keys starting with "x-" are the user's own (anchors for '<<: *name'): ignored
+    data = {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
     try:
         cloud = schema.CloudIn.model_validate(data)
     except ValidationError as exc:

@@ -3,7 +3,8 @@
 YAML is read with YAML 1.2-like scalar rules: only ``true``/``false`` are booleans and only
 decimal/hex/octal numbers are integers, so ``on``, ``yes``, MAC addresses such as
 ``10:20:30:40:50:60`` (a base-60 integer in YAML 1.1) and IP addresses stay strings.
-Duplicate keys in one mapping are an error (YAML would silently keep the last one).
+Duplicate keys in one mapping are an error (YAML would silently keep the last one); merge keys
+(``<<: *anchor``) work, the mapping's own keys overriding the merged ones.
 """
 
 from __future__ import annotations
@@ -110,20 +111,26 @@ def _parse_yaml(text: str, source: str) -> tuple[Any, Lines]:
 def _convert(loader: _Loader, node: Node, path: Path_, lines: Lines, source: str) -> Any:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, MappingNode):
-        loader.flatten_mapping(node)
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
+        written: set[Any] = set()  # keys written here (merged ones, '<<: *x', may be overridden)
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
             key = loader.construct_object(key_node, deep=True)
             if isinstance(key, list | dict):
                 raise TopologyError(
                     source, where(path), "a mapping key must be a plain value",
                     "write keys as plain names", key_node.start_mark.line + 1,
                 )
-            if key in out:
+            if key in written:
                 raise TopologyError(
                     source, where(path), f"duplicate key {key!r}",
                     "write each key once in a mapping", key_node.start_mark.line + 1,
                 )
+            written.add(key)
+        loader.flatten_mapping(node)  # merged pairs first, then the written ones
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
             lines[(*path, key)] = key_node.start_mark.line + 1
             out[key] = _convert(loader, value_node, (*path, key), lines, source)
         return out

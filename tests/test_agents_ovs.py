@@ -17,7 +17,7 @@ import pytest
 from neutrace.agents import program
 from neutrace.backends.ovs_sandbox import OvsSandbox
 from neutrace.dataplane import HostState
-from neutrace.render.show import ovs_vsctl_show
+from neutrace.render.show import dump_flows, ovs_vsctl_show
 from neutrace.syntax.ofctl import format_flow
 from seed_model import seed_cloud
 
@@ -68,8 +68,8 @@ def _vsctl_blocks(text: str) -> dict[str, set[str]]:
     return bridges
 
 
-def _dump(ovs: OvsSandbox, bridge: str) -> list[str]:
-    text = ovs.ofctl("-O", "OpenFlow13", "dump-flows", ovs.bridge_socket(bridge))
+def _dump(ovs: OvsSandbox, bridge: str, *version: str) -> list[str]:
+    text = ovs.ofctl(*(version or ("-O", "OpenFlow13")), "dump-flows", ovs.bridge_socket(bridge))
     lines = []
     for line in text.splitlines()[1:]:
         lines.append(STATS.sub("", line.strip()))
@@ -102,6 +102,11 @@ def test_flows_load_into_ovs_and_dump_back(ovs_sandbox: OvsSandbox, source: str,
                                   ovs_sandbox.bridge_socket(br.name), "-", stdin=flows)
                 ours = sorted(format_flow(f) for f in br.flows)
                 assert _dump(ovs_sandbox, br.name) == ours, (host.name, br.name)
+                # the OpenFlow 1.0 spelling `neutrace show --openflow10` prints
+                of10 = sorted(line.strip() for line in dump_flows(br, openflow10=True)
+                              .splitlines())
+                assert _dump(ovs_sandbox, br.name, "-O", "OpenFlow10") == of10, (
+                    host.name, br.name)
                 ofports = {p.name: p.ofport for p in br.ports}
                 for name, ofport in ofports.items():
                     got = ovs_sandbox.vsctl("get", "interface", name, "ofport").strip()

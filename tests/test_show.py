@@ -96,3 +96,17 @@ def test_cli_show_the_real_seed_file() -> None:
     assert result.exit_code == 0, result.output
     assert "tun_id=0x10050 actions=push_vlan:0x8100,set_field:4097->vlan_vid,goto_table:10" in (
         result.output)
+
+
+def test_cli_show_openflow10_spelling_matches_the_blog() -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["show", str(SEED_YAML), "--host", "test-cmpt-02", "--bridge",
+                                 "br-tun", "--openflow10"])
+    assert result.exit_code == 0, result.output
+    assert "--- ovs-ofctl dump-flows br-tun ---" in result.output
+    assert ("priority=1,dl_vlan=1 actions=strip_vlan,load:0x10050->NXM_NX_TUN_ID[],"
+            "output:2,output:3") in result.output
+    result = runner.invoke(app, ["show", str(SEED_YAML), "--host", "test-ctrl-01", "--bridge",
+                                 "br-tun", "--openflow10"])
+    assert "priority=1,tun_id=0x10050 actions=mod_vlan_vid:1,resubmit(,10)" in result.output
+    assert "goto_table" not in result.output

@@ -22,6 +22,9 @@ def show(
         str | None, typer.Option(help='Only this namespace ("" is the root namespace).')
     ] = None,
     format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    openflow10: Annotated[bool, typer.Option(
+        "--openflow10", help="Print flows as a plain (OpenFlow 1.0) dump-flows spells them.")
+    ] = False,
 ) -> None:
     """Show each host as Neutron's agents program it: ovs-vsctl show, ovs-ofctl dump-flows,
     ip addr / ip route, iptables-save (text), or the HostState itself (json)."""
@@ -49,7 +52,8 @@ def show(
         else:
             typer.echo(to_json(state), nl=False)
         return
-    typer.echo(cloud_text(state, host=host, bridge=bridge, namespace=namespace), nl=False)
+    typer.echo(cloud_text(state, host=host, bridge=bridge, namespace=namespace,
+                          openflow10=openflow10), nl=False)
 
 
 def register(app: typer.Typer) -> None:

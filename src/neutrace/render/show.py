@@ -3,12 +3,15 @@
 - ``ovs-vsctl show`` (bridges, ports, tags, interface types and options; no UUIDs/controllers);
 - ``ovs-ofctl -O OpenFlow13 dump-flows <bridge>`` (without statistics, so the lines load back
   with ``ovs-ofctl -O OpenFlow13 add-flows``), flows sorted by table, then priority (highest
-  first);
+  first); or, on request, as a plain OpenFlow 1.0 ``dump-flows`` spells the same flows;
 - ``ip addr`` / ``ip route`` / ``sysctl`` per namespace (``ip netns exec <ns> ...``);
 - ``iptables-save`` / ``ip6tables-save`` / ``ipset save`` per namespace, verbatim.
 """
 
 from __future__ import annotations
+
+import dataclasses
+import ipaddress
 
 from neutrace.dataplane import (
     BRIDGE,
@@ -55,11 +58,73 @@ def _quote(value: str) -> str:
     return value if bare else f'"{value}"'
 
 
-def dump_flows(bridge: OvsBridge) -> str:
+def dump_flows(bridge: OvsBridge, openflow10: bool = False) -> str:
     """One line per flow, as ``ovs-ofctl -O OpenFlow13 dump-flows`` prints them minus
-    statistics."""
+    statistics; with ``openflow10``, as a plain (OpenFlow 1.0 + NXM) ``dump-flows`` prints the
+    same flows, the form older documents and the seed blog show."""
     flows = sorted(bridge.flows, key=lambda f: (f.table, -f.priority))
+    if openflow10:
+        flows = [dataclasses.replace(f, actions=of10_actions(f.actions)) for f in flows]
     return "".join(f" {format_flow(f)}\n" for f in flows)
+
+
+def split_actions(actions: str) -> list[str]:
+    """Split an action list at top-level commas (``learn(...)`` keeps its own)."""
+    out: list[str] = []
+    depth = 0
+    start = 0
+    for i, ch in enumerate(actions):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append(actions[start:i])
+            start = i + 1
+    out.append(actions[start:])
+    return [a for a in out if a]
+
+
+_NXM_LOADS = {"tun_id": "NXM_NX_TUN_ID[]", "arp_op": "NXM_OF_ARP_OP[]",
+              "arp_sha": "NXM_NX_ARP_SHA[]", "arp_spa": "NXM_OF_ARP_SPA[]"}
+
+
+def _load_value(field: str, value: str) -> str:
+    if field in ("arp_sha",):
+        return hex(int(value.replace(":", ""), 16))
+    if field in ("arp_spa",):
+        return hex(int(ipaddress.IPv4Address(value)))
+    return hex(int(value, 0))
+
+
+def of10_actions(actions: str) -> str:
+    """The OpenFlow 1.0 spelling OVS uses when it dumps OpenFlow 1.3 actions (the subset the
+    agents write): goto_table -> resubmit, push_vlan+set_field vlan_vid -> mod_vlan_vid,
+    pop_vlan -> strip_vlan, set_field -> load/mod_dl_src (checked against real OVS in
+    tests/test_agents_ovs.py)."""
+    out: list[str] = []
+    for act in split_actions(actions):
+        if act.startswith("goto_table:"):
+            out.append(f"resubmit(,{act.split(':', 1)[1]})")
+        elif act.startswith("push_vlan:"):
+            continue  # folded into the following mod_vlan_vid
+        elif act == "pop_vlan":
+            out.append("strip_vlan")
+        elif act.startswith("set_field:"):
+            value, field = act[len("set_field:"):].rsplit("->", 1)
+            if field == "vlan_vid":
+                out.append(f"mod_vlan_vid:{int(value, 0) & 0xFFF}")
+            elif field == "eth_src":
+                out.append(f"mod_dl_src:{value}")
+            elif field == "eth_dst":
+                out.append(f"mod_dl_dst:{value}")
+            elif field in _NXM_LOADS:
+                out.append(f"load:{_load_value(field, value)}->{_NXM_LOADS[field]}")
+            else:
+                out.append(act)
+        else:
+            out.append(act)
+    return ",".join(out)
 
 
 def _flags(itf: Interface) -> str:
@@ -147,9 +212,10 @@ def namespace_text(ns: Namespace, ovs_ports: frozenset[str] = frozenset()) -> st
     return "".join(out)
 
 
-def host_text(host: HostState, bridge: str | None = None, namespace: str | None = None) -> str:
+def host_text(host: HostState, bridge: str | None = None, namespace: str | None = None,
+              openflow10: bool = False) -> str:
     """Everything about one host; ``bridge``/``namespace`` narrow it to one bridge or namespace
-    (``""`` is the root namespace)."""
+    (``""`` is the root namespace); ``openflow10`` prints flows as a plain dump-flows does."""
     out = [f"=== host {host.name} (management {host.management_ip or '-'}, "
            f"tunnel {host.tunnel_ip or '-'}) ===\n"]
     bridges = [b for b in host.ovs_bridges if bridge is None or b.name == bridge]
@@ -157,7 +223,8 @@ def host_text(host: HostState, bridge: str | None = None, namespace: str | None 
         if bridges:
             out += ["--- ovs-vsctl show ---\n", ovs_vsctl_show(bridges)]
         for b in bridges:
-            out += [f"--- ovs-ofctl -O OpenFlow13 dump-flows {b.name} ---\n", dump_flows(b)]
+            tool = "ovs-ofctl dump-flows" if openflow10 else "ovs-ofctl -O OpenFlow13 dump-flows"
+            out += [f"--- {tool} {b.name} ---\n", dump_flows(b, openflow10)]
     if bridge is None:
         ovs_ports = frozenset(p.name for b in host.ovs_bridges for p in b.ports
                               if p.type == "")
@@ -168,14 +235,14 @@ def host_text(host: HostState, bridge: str | None = None, namespace: str | None 
 
 
 def cloud_text(state: CloudState, host: str | None = None, bridge: str | None = None,
-               namespace: str | None = None) -> str:
+               namespace: str | None = None, openflow10: bool = False) -> str:
     out = []
     for h in state.hosts:
         if host is not None and h.name != host:
             continue
         if namespace is not None and bridge is None and h.namespace(namespace) is None:
             continue
-        out.append(host_text(h, bridge, namespace))
+        out.append(host_text(h, bridge, namespace, openflow10))
     if host is None and bridge is None:
         for ns in state.external:
             if namespace is None or ns.name == namespace:

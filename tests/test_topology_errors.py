@@ -98,6 +98,11 @@ CASES: dict[str, tuple[str, str, int | None]] = {
     "vlan_without_segmentation_id": (edit(", segmentation_id: 100}", "}"),
                                      "networks[2].provider", 27),
     "missing_bridge_mapping": (edit(CMP_MAPPING, "    local_vlans"), "vms[1].ports[0]", 40),
+    "dhcp_host_without_mapping": (
+        edit("    roles: [network]\n    bridge_mappings: {physnet1: br-ex}\n"
+             "    physical_nics: [{name: eth2, bridge: br-ex, segment: dc}]\n",
+             "    roles: [network]\n"),
+        "networks[2]", 24),
     "floating_ip_not_external": (
         edit('floating_ip_address: 172.24.4.50}', 'floating_network: vlan-net}'),
         "floating_ips[0].floating_network", 49),

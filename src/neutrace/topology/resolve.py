@@ -1130,8 +1130,9 @@ class _Resolver:
             if network.physical_network is not None and \
                     network.physical_network not in host.bridge_mappings:
                 mapped = ", ".join(f"{k}: {v}" for k, v in host.bridge_mappings.items())
-                ctx.fail(port.path, f"host {host.name} has a port on {network.network_type} "
-                         f"network {network.name}, but no bridge mapping for its "
+                ctx.fail(port.path, f"host {host.name} has {_owner(port, False)} on "
+                         f"{network.network_type} network {network.name}, but no bridge mapping "
+                         "for its "
                          f"physical_network {network.physical_network!r} (bridge_mappings: "
                          f"{{{mapped}}})",
                          f"add '{network.physical_network}: <bridge>' to host {host.name}'s "
@@ -1139,7 +1140,7 @@ class _Resolver:
             if network.network_type in TUNNEL_TYPES:
                 types = _tunnel_types(host)
                 if host.tunnel_ip is None or network.network_type not in types:
-                    ctx.fail(port.path, f"host {host.name} has a port on "
+                    ctx.fail(port.path, f"host {host.name} has {_owner(port, False)} on "
                              f"{network.network_type} network {network.name}, but "
                              + ("no tunnel_ip" if host.tunnel_ip is None else
                                 f"its tunnel_types {list(types)} lack {network.network_type}"),
@@ -1247,13 +1248,15 @@ def _mac_path(port: _PortW) -> Path_:
     return port.path
 
 
-def _owner(port: _PortW) -> str:
+def _owner(port: _PortW, with_path: bool = True) -> str:
+    """``a port of VM vm1 (vms[0].ports[0])``, ``the DHCP port (networks[1])``..."""
+    place = f" ({where(port.path)})" if with_path else ""
     if port.device_owner == DEVICE_OWNER_COMPUTE:
-        return f"a port of VM {port.device_id} ({where(port.path)})"
+        return f"a port of VM {port.device_id}{place}"
     kind = {DEVICE_OWNER_DHCP: "the DHCP port", DEVICE_OWNER_ROUTER_INTF: "a router interface",
             DEVICE_OWNER_ROUTER_GW: "a router gateway",
             DEVICE_OWNER_FLOATINGIP: "a floating IP"}[port.device_owner]
-    return f"{kind} ({where(port.path)})"
+    return f"{kind}{place}"
 
 
 def _segment_text(key: tuple[str, str | None, int | None]) -> str:

@@ -52,6 +52,7 @@ CASES: dict[str, tuple[str, str, int | None]] = {
     "missing_key": (edit("    management_ip: 10.0.0.21\n", ""), "hosts[1]", 10),
     "wrong_type": (edit("segmentation_id: 1001", "segmentation_id: many"),
                    "networks[1].provider.segmentation_id", 23),
+    "number_for_a_name": (edit("  - name: vm-b\n", "  - name: 1234\n"), "vms[1].name", 39),
     "unknown_network_type": (edit("network_type: vxlan", "network_type: vxlam"),
                              "networks[1].provider.network_type", 23),
     "ip_outside_subnet": (edit("ip: 10.20.0.10", "ip: 10.21.0.10"), "vms[1].ports[0].ip", 42),

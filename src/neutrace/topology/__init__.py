@@ -103,6 +103,8 @@ def _one_error(err: Any, data: Any, source: str, lines: Lines) -> TopologyError:
     fix = "see docs/topology.md for this key"
     if kind == "literal_error":
         fix = "use " + msg.removeprefix("Input should be ")
+    elif kind == "string_type" and isinstance(value, int | float | bool):
+        fix = f"quote it: '{value}'"
     return TopologyError(source, where(path), problem, fix, line_of(lines, path))
 
 

@@ -24,12 +24,13 @@ driver installs over OpenFlow 1.3: ``goto_table:N`` instructions, ``push_vlan:0x
 set_field:<4096+vid>->vlan_vid``, ``pop_vlan``, ``set_field:<id>->tun_id``, with match fields in
 the order ovs-ofctl prints them (so ``ovs-ofctl -O OpenFlow13 add-flows`` recreates Neutron's
 flows exactly; a plain OpenFlow 1.0 dump of them shows resubmit/mod_vlan_vid/strip_vlan/load).
-Each bridge has one stable cookie
-(Neutron's per-bridge default cookie, derived from host and bridge instead of drawn at random).
+Each bridge has one stable cookie (Neutron's per-bridge default cookie, derived from host and
+bridge instead of drawn at random).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import ipaddress
 import uuid
@@ -73,8 +74,6 @@ def get_tunnel_name(network_type: str, remote_ip: str) -> str:
     ip = ipaddress.ip_address(remote_ip)
     if ip.version == 4:
         return f"{network_type}-{addr.ip_to_hex(remote_ip)}"
-    import base64
-
     hashlen = c.DEVICE_NAME_MAX_LEN - len(network_type) - 1
     digest = hashlib.blake2b(remote_ip.encode(), digest_size=20).digest()
     return f"{network_type}-{base64.b32encode(digest)[:hashlen].decode().lower()}"

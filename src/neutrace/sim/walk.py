@@ -181,6 +181,30 @@ class Walker:
             root = self._arrive(host, ns, itf, packet, state, _Ctx(), ())
         return Trace(start=label, packet=packet, root=root)
 
+    def emit(self, host: str, namespace: str, interface: str, frame: Packet, state: SimState,
+             start: str = "") -> Trace:
+        """A raw frame sent out of ``interface`` of ``namespace`` (e.g. a VM's DHCP client
+        broadcasting from eth0), bypassing that namespace's routing."""
+        self._copies = 0
+        found = self._itf.get((host, namespace, interface))
+        if found is None:
+            raise SimulationError(f"host {host!r} has no interface {namespace}/{interface}")
+        ns, itf = found
+        kind = self._ns_hop_kind(host, ns)
+        note = Step(STEP_WIRE, f"{namespace or '<root>'} sends a frame out of {interface}")
+        hop = Hop(host, ns.name or "<root>", kind, "", frame, (note,))
+        rest = self._transmit(host, ns, itf, frame, state, _Ctx(), ())
+        root = _join(hop, [("", rest, interface, frame)])
+        return Trace(start=start or f"frame out of {interface} of {namespace}", packet=frame,
+                     root=root)
+
+    def find_interface(self, host: str, name: str) -> tuple[Namespace, Interface] | None:
+        """The namespace and interface ``name`` (or ``namespace/name``) of ``host``."""
+        try:
+            return self._interface(host, name)
+        except SimulationError:
+            return None
+
     def resolve(self, host: str, namespace: str, interface: str, ip: str) -> str | None:
         """Who answers ARP for ``ip`` on that link: the interface owning ``ip`` whose subnet is
         also the asking interface's (floating IPs are /32 on ``qg-``), preferring one outside the

@@ -1,0 +1,160 @@
+"""Rendering a `neutrace.trace.Trace` for people (layer 3): the readable walk and the summary.
+
+- `walk_text`: numbered steps like the seed's blog post — for each hop the host, the device,
+  what happened there and why (the matched flow, the iptables rule, the route, the neighbour, the
+  NAT, the encapsulation) and the field changes; a flood or a multi-output splits the walk into
+  numbered copies (``4.1``, ``4.2``…), each followed to its fate.
+- `walk_summary`: one line per hop (host, element, in → out, the packet) and one per fate.
+
+``verbose=False`` leaves out the purely structural steps (``goto_table``/``resubmit`` actions,
+entering a built-in chain, jumps into Neutron's wrapper chains); ``verbose=True`` shows them all.
+"""
+
+from __future__ import annotations
+
+import re
+
+from neutrace.packet import FieldChange, Packet
+from neutrace.trace import (
+    HOP_EXTERNAL,
+    HOP_LINUX_BRIDGE,
+    HOP_NAMESPACE,
+    HOP_OVS,
+    HOP_SEGMENT,
+    HOP_UNDERLAY,
+    HOP_VM,
+    STEP_ACTION,
+    STEP_CHAIN,
+    STEP_NOTE,
+    STEP_RULE,
+    STEP_TABLE,
+    Branch,
+    Disposition,
+    Hop,
+    Step,
+    Trace,
+)
+
+KIND_NAMES = {
+    HOP_OVS: "OVS bridge",
+    HOP_LINUX_BRIDGE: "Linux bridge",
+    HOP_NAMESPACE: "namespace",
+    HOP_VM: "VM",
+    HOP_UNDERLAY: "tunnel network",
+    HOP_SEGMENT: "physical segment",
+    HOP_EXTERNAL: "outside the cloud",
+}
+_QUIET_ACTIONS = ("goto_table:", "resubmit(")
+_COOKIE_TABLE = re.compile(r"^(cookie=0x[0-9a-f]+, )?(table=\d+, )?")
+
+
+def _hide(step: Step, verbose: bool) -> bool:
+    if verbose:
+        return False
+    if step.kind == STEP_ACTION and step.text.startswith(_QUIET_ACTIONS) and not step.changes:
+        return True
+    if step.kind == STEP_CHAIN and "policy" not in step.text:
+        return True
+    if step.kind == STEP_RULE and ": jump to " in step.text:
+        return True
+    return step.kind == STEP_NOTE and step.text.startswith("-> patch port")
+
+
+def _where(hop: Hop) -> str:
+    host = hop.host or "outside"
+    return f"{host}: {hop.element} ({KIND_NAMES.get(hop.kind, hop.kind)})"
+
+
+def _step_line(step: Step) -> str:
+    if step.kind == STEP_TABLE:
+        head = f"table {step.where}: "
+        return head + (_COOKIE_TABLE.sub("", step.detail) if step.detail else step.text)
+    if step.kind == STEP_RULE:
+        return f"{step.where} {step.text}: {step.detail}" if step.detail else step.text
+    text = step.text
+    if step.detail and step.detail not in text:
+        text += f"  [{step.detail}]"
+    return text
+
+
+def _changes(changes: tuple[FieldChange, ...]) -> str:
+    shown = [c for c in changes if c.field != "payload"]
+    return ", ".join(str(c) for c in shown)
+
+
+def _fate(d: Disposition) -> str:
+    return f"=> {d.kind.upper().replace('_', ' ')}: {d.reason}"
+
+
+def walk_text(trace: Trace, verbose: bool = False, title: str = "") -> str:
+    """The readable walk (see the module docstring)."""
+    lines = [title or f"Walk: {trace.start}: {trace.packet.summary()}"]
+    _branch_text(trace.root, "", 0, lines, verbose)
+    fates = trace.dispositions()
+    ok = sum(1 for d in fates if d.success)
+    lines.append(f"Copies: {len(fates)}, reached a destination: {ok}")
+    return "\n".join(lines) + "\n"
+
+
+def _branch_text(branch: Branch, prefix: str, indent: int, lines: list[str],
+                 verbose: bool) -> None:
+    pad = "   " * indent
+    n = 0
+    for hop in branch.hops:
+        n += 1
+        number = f"{prefix}{n}"
+        lines.append(f"{pad}{number}. {_where(hop)}"
+                     + (f", in {hop.in_port}" if hop.in_port else "")
+                     + f": {hop.packet.summary()}")
+        for step in hop.steps:
+            if _hide(step, verbose):
+                continue
+            spad = pad + "      " + "  " * step.depth
+            lines.append(f"{spad}{_step_line(step)}")
+            if step.changes and step.kind not in (STEP_ACTION,):
+                lines.append(f"{spad}  changes: {_changes(step.changes)}")
+            elif step.changes and verbose:
+                lines.append(f"{spad}  changes: {_changes(step.changes)}")
+        if hop.out_port is not None:
+            out = f"{pad}      -> out {hop.out_port}"
+            if hop.out_packet is not None:
+                diff = _changes(hop.packet.diff(hop.out_packet))
+                if diff:
+                    out += f" ({diff})"
+            lines.append(out)
+    if branch.disposition is not None:
+        lines.append(f"{pad}   {_fate(branch.disposition)}")
+    base = f"{prefix}{n}." if n else prefix
+    for i, child in enumerate(branch.children, 1):
+        label = f"{base}{i}"
+        lines.append(f"{pad}   [{label}] {child.label}")
+        _branch_text(child, f"{label}.", indent + 1, lines, verbose)
+
+
+def walk_summary(trace: Trace) -> str:
+    """One line per hop and one per fate, indented by copy."""
+    lines = [f"{trace.start}: {trace.packet.summary()}"]
+    _branch_summary(trace.root, 0, lines)
+    return "\n".join(lines) + "\n"
+
+
+def _hop_line(hop: Hop) -> str:
+    host = hop.host or "outside"
+    ports = f"{hop.in_port or '-'} -> {hop.out_port or '*'}"
+    return f"{host:<14} {hop.element:<46} {ports:<40} {_short(hop.packet)}"
+
+
+def _short(p: Packet) -> str:
+    return p.summary()
+
+
+def _branch_summary(branch: Branch, indent: int, lines: list[str]) -> None:
+    pad = "  " * indent
+    if branch.label:
+        lines.append(f"{pad}+ {branch.label}")
+    for hop in branch.hops:
+        lines.append(f"{pad}  {_hop_line(hop)}")
+    if branch.disposition is not None:
+        lines.append(f"{pad}  {_fate(branch.disposition)}")
+    for child in branch.children:
+        _branch_summary(child, indent + 1, lines)

@@ -1,0 +1,219 @@
+"""Start points and conversations (layer 4): who sends what, cold or warm, and the reply.
+
+- `find_endpoint` turns what a user types (a VM name, a namespace such as ``qrouter-…``, an outside
+  host's name, an IP address of any of them, a port id or device name such as ``tapaf305168-66``,
+  or ``host:interface``) into the host and namespace whose own stack sends.
+- `converse` walks a request and, optionally, the reply the destination sends back through the
+  state the request left (conntrack un-NATs it, MAC tables and learned flows are warm).
+  ``warm=True`` first runs the same exchange once on the state, so the traced packets see the
+  steady state (learned MACs, learned flows, neighbour caches, conntrack entries).
+- `dhcp_discover` has a VM broadcast a DHCPDISCOVER from its NIC, as its DHCP client does.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from neutrace.addr import BROADCAST_MAC
+from neutrace.dataplane import NS_VM, Namespace
+from neutrace.errors import SimulationError
+from neutrace.packet import (
+    ETH_TYPE_IP,
+    ETH_TYPE_IPV6,
+    ICMP_ECHO_REPLY,
+    ICMP_ECHO_REQUEST,
+    IPPROTO_ICMP,
+    IPPROTO_ICMPV6,
+    IPPROTO_TCP,
+    IPPROTO_UDP,
+    Packet,
+)
+from neutrace.sim.walk import SimState, Walker
+from neutrace.trace import Hop, Trace
+
+PROTOS = {"icmp": IPPROTO_ICMP, "tcp": IPPROTO_TCP, "udp": IPPROTO_UDP}
+TCP_SYN = 0x02
+TCP_SYN_ACK = 0x12
+ICMPV6_ECHO_REQUEST = 128
+ICMPV6_ECHO_REPLY = 129
+EPHEMERAL_PORT = 40000
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A sender: the host ("" outside the cloud), its namespace, and the address it uses."""
+
+    host: str
+    namespace: str
+    ip: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A request's walk and, when asked for, the reply's walk."""
+
+    request: Trace
+    reply: Trace | None = None
+    reply_from: Endpoint | None = None
+
+
+def find_endpoint(walker: Walker, spec: str, toward: str = "") -> Endpoint:
+    """The sender named by ``spec`` (see the module docstring). ``toward`` (an IP) picks the
+    address of the right family when the namespace has several."""
+    cloud = walker.cloud
+    if ":" in spec and not _is_ip(spec):
+        host, _, itf_name = spec.partition(":")
+        found = walker.find_interface(host, itf_name)
+        if found is None:
+            raise SimulationError(f"no interface {itf_name!r} on host {host!r}")
+        ns, itf = found
+        if ns.kind == NS_VM or itf.addresses:
+            return _endpoint(host, ns, spec, toward, itf.addresses)
+        behind = walker.find_namespace(itf.peer_namespace or "") if itf.peer else None
+        if behind is not None and behind[0] == host and behind[1].kind == NS_VM:
+            return _endpoint(host, behind[1], spec, toward)
+        raise SimulationError(f"{spec}: {itf_name} has no address to send from")
+    if _is_ip(spec):
+        owner = walker.owner_of(spec)
+        if owner is None:
+            raise SimulationError(f"no VM, namespace or outside host owns {spec}")
+        host, ns, _ = owner
+        return Endpoint(host, ns.name, spec, f"{ns.name} ({spec})")
+    hit = walker.find_namespace(spec)
+    if hit is not None:
+        return _endpoint(hit[0], hit[1], spec, toward)
+    # a port id (prefix) or a device name (tap…, qvo…, qvb…, qbr…) of a VM
+    for h in cloud.hosts:
+        for itf in h.root.interfaces:
+            short = itf.name[3:]
+            if itf.name == spec or (len(spec) >= 8 and short and spec.startswith(short)):
+                vm = _vm_behind(h.namespaces, short)
+                if vm is not None:
+                    return _endpoint(h.name, vm, spec, toward)
+    raise SimulationError(
+        f"unknown start point {spec!r}: give a VM name, a namespace (qrouter-…, qdhcp-…), an "
+        f"outside host, an IP address, a port id or device name, or host:interface")
+
+
+def _vm_behind(namespaces: tuple[Namespace, ...], short: str) -> Namespace | None:
+    for ns in namespaces:
+        if ns.kind != NS_VM:
+            continue
+        for itf in ns.interfaces:
+            if itf.peer and itf.peer[3:] == short:
+                return ns
+    return None
+
+
+def _endpoint(host: str, ns: Namespace, label: str, toward: str,
+              addresses: tuple[str, ...] = ()) -> Endpoint:
+    want = ipaddress.ip_address(toward).version if toward and _is_ip(toward) else 4
+    cidrs = addresses or tuple(c for i in ns.interfaces if i.kind != "loopback"
+                               for c in i.addresses)
+    for cidr in cidrs:
+        ip = ipaddress.ip_interface(cidr).ip
+        if ip.version == want and not ip.is_link_local:
+            name = ns.name if label == ns.name else f"{label} ({ns.name})"
+            return Endpoint(host, ns.name, str(ip), f"{name} ({ip})" if label == ns.name
+                            else name)
+    raise SimulationError(f"{label} has no IPv{want} address to send from")
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def request_packet(src: str, dst: str, proto: str = "icmp", dport: int = 0,
+                   sport: int = 0) -> Packet:
+    """The IP packet a stack sends (L2 addresses are filled in by its neighbour lookup)."""
+    v6 = ipaddress.ip_address(dst).version == 6
+    if proto not in PROTOS:
+        raise SimulationError(f"unknown protocol {proto!r}: use icmp, tcp or udp")
+    nw_proto = PROTOS[proto]
+    flags = 0
+    if nw_proto == IPPROTO_ICMP:
+        if v6:
+            nw_proto = IPPROTO_ICMPV6
+        sport, dport = (ICMPV6_ECHO_REQUEST if v6 else ICMP_ECHO_REQUEST), 0
+    else:
+        sport = sport or EPHEMERAL_PORT
+        dport = dport or (80 if nw_proto == IPPROTO_TCP else 53)
+        flags = TCP_SYN if nw_proto == IPPROTO_TCP else 0
+    if v6:
+        return Packet(dl_src="", dl_dst="", dl_type=ETH_TYPE_IPV6, ipv6_src=src, ipv6_dst=dst,
+                      nw_proto=nw_proto, nw_ttl=64, tp_src=sport, tp_dst=dport, tcp_flags=flags)
+    return Packet(dl_src="", dl_dst="", dl_type=ETH_TYPE_IP, nw_src=src, nw_dst=dst,
+                  nw_proto=nw_proto, nw_ttl=64, tp_src=sport, tp_dst=dport, tcp_flags=flags)
+
+
+def reply_packet(received: Packet) -> Packet:
+    """What the destination's stack answers to ``received`` (as it arrived there): an echo
+    reply, a SYN-ACK, or a UDP datagram back."""
+    p = received
+    if p.nw_proto == IPPROTO_ICMP:
+        sport, dport = ICMP_ECHO_REPLY, 0
+    elif p.nw_proto == IPPROTO_ICMPV6:
+        sport, dport = ICMPV6_ECHO_REPLY, 0
+    else:
+        sport, dport = p.tp_dst, p.tp_src
+    flags = TCP_SYN_ACK if p.nw_proto == IPPROTO_TCP else 0
+    return p.with_(dl_src="", dl_dst="", vlan_tci=0, nw_src=p.nw_dst, nw_dst=p.nw_src,
+                   ipv6_src=p.ipv6_dst, ipv6_dst=p.ipv6_src, nw_ttl=64, tp_src=sport,
+                   tp_dst=dport, tcp_flags=flags, payload=None, tun_id=0, tun_src="",
+                   tun_dst="")
+
+
+def delivered_to(trace: Trace) -> tuple[Hop, str] | None:
+    """The last hop of the first copy that reached a VM, an outside host or a namespace's own
+    stack, and that hop's host."""
+    for hops, disposition in trace.paths():
+        if disposition.success and hops:
+            return hops[-1], hops[-1].host
+    return None
+
+
+def converse(walker: Walker, src: Endpoint, dst_ip: str, state: SimState, proto: str = "icmp",
+             dport: int = 0, reply: bool = True, warm: bool = False) -> Conversation:
+    """Walk ``src`` → ``dst_ip`` and (``reply``) the answer back, on ``state`` (changed in
+    place). ``warm`` runs the same exchange once first, so the walk shows the steady state."""
+    packet = request_packet(src.ip, dst_ip, proto, dport)
+    if warm:
+        _exchange(walker, src, packet, state, reply=True)
+    return _exchange(walker, src, packet, state, reply)
+
+
+def _exchange(walker: Walker, src: Endpoint, packet: Packet, state: SimState,
+              reply: bool) -> Conversation:
+    request = walker.send(src.host, src.namespace, packet, state, start=src.label)
+    if not reply:
+        return Conversation(request)
+    end = delivered_to(request)
+    if end is None:
+        return Conversation(request)
+    hop, host = end
+    answer = reply_packet(hop.packet)
+    rstart = f"{hop.element} ({answer.src_ip}), replying"
+    back = walker.send(host, hop.element, answer, state, start=rstart)
+    return Conversation(request, back, Endpoint(host, hop.element, answer.src_ip, rstart))
+
+
+def dhcp_discover(walker: Walker, vm: str, state: SimState) -> Trace:
+    """The VM's DHCP client broadcasts a DHCPDISCOVER (UDP 0.0.0.0:68 → 255.255.255.255:67)."""
+    hit = walker.find_namespace(vm)
+    if hit is None or hit[1].kind != NS_VM:
+        raise SimulationError(f"no VM {vm!r}")
+    host, ns = hit
+    nic = next((i for i in ns.interfaces if i.peer is not None), None)
+    if nic is None or nic.mac is None:
+        raise SimulationError(f"VM {vm!r} has no NIC")
+    frame = Packet(dl_src=nic.mac, dl_dst=BROADCAST_MAC, dl_type=ETH_TYPE_IP,
+                   nw_src="0.0.0.0", nw_dst="255.255.255.255", nw_proto=IPPROTO_UDP,
+                   nw_ttl=64, tp_src=68, tp_dst=67)
+    return walker.emit(host, ns.name, nic.name, frame, state,
+                       start=f"{vm} DHCPDISCOVER from {nic.name} ({nic.mac})")

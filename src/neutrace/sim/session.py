@@ -1,0 +1,91 @@
+"""One-call entry points for the command line and the web (layer 4): load a topology file,
+program it with the agents, walk conversations, and the seed's demo.
+
+The walker itself (``neutrace.sim.walk``) sees only data-plane state; this module is where a
+described cloud is turned into that state (``neutrace.topology`` + ``neutrace.agents``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from neutrace.agents import program
+from neutrace.dataplane import CloudState
+from neutrace.sim.scenarios import Conversation, converse, dhcp_discover, find_endpoint
+from neutrace.sim.walk import SimState, Walker
+from neutrace.topology import load
+from neutrace.trace import Trace
+
+SEED_EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "seed" / "cloud.yaml"
+
+
+def seed_path() -> Path:
+    """The seed's cloud: examples/seed/cloud.yaml in a source checkout, else the copy shipped
+    inside the package (the two are kept identical by a test)."""
+    if SEED_EXAMPLE.exists():
+        return SEED_EXAMPLE
+    return Path(str(resources.files("neutrace") / "data" / "seed" / "cloud.yaml"))
+
+
+def cloud_state(path: str | Path) -> CloudState:
+    """The data-plane state of every host of the cloud described in ``path``."""
+    return program(load(path))
+
+
+def walker(path: str | Path) -> Walker:
+    return Walker(cloud_state(path))
+
+
+def trace(w: Walker, source: str, destination: str, proto: str = "icmp", dport: int = 0,
+          warm: bool = False, reply: bool = False,
+          state: SimState | None = None) -> Conversation:
+    """``source`` (a VM, namespace, outside host, IP, port or host:interface) sends to
+    ``destination`` (an IP, or the name of anything that owns one)."""
+    dst_ip = destination
+    if not _is_ip(destination):
+        dst_ip = find_endpoint(w, destination).ip
+    src = find_endpoint(w, source, toward=dst_ip)
+    return converse(w, src, dst_ip, state or SimState.cold(), proto, dport, reply=reply,
+                    warm=warm)
+
+
+def dhcp(w: Walker, vm: str, warm: bool = False) -> Trace:
+    state = SimState.cold()
+    if warm:
+        dhcp_discover(w, vm, state)
+    return dhcp_discover(w, vm, state)
+
+
+@dataclass(frozen=True)
+class DemoWalk:
+    title: str
+    conversation: Conversation
+
+
+SEED_OUTSIDE_HOST = "203.0.113.10"
+
+
+def demo(warm: bool = False) -> tuple[DemoWalk, ...]:
+    """The seed's two walks to the outside host, each from a cold cloud (as the blog walks them),
+    with their replies: test-01 on the flat public_net, test-02 on the VXLAN share_net behind
+    the router with its floating IP."""
+    w = walker(seed_path())
+    return (
+        DemoWalk("test-01 (flat network public_net) -> outside host 203.0.113.10",
+                 trace(w, "test-01", SEED_OUTSIDE_HOST, warm=warm, reply=True)),
+        DemoWalk("test-02 (VXLAN network share_net, floating IP 192.168.100.102) -> outside "
+                 "host 203.0.113.10",
+                 trace(w, "test-02", SEED_OUTSIDE_HOST, warm=warm, reply=True)),
+    )
+
+
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True

@@ -137,7 +137,8 @@ class Interface:
     ``addresses`` are CIDR strings (``"192.168.100.102/24"``). ``peer``/``peer_namespace`` name the
     other end of a veth (``peer_namespace`` is ``""`` for the host's root namespace). ``master``
     is the Linux bridge this interface is enslaved to. ``segment`` is set on a physical NIC and
-    names the physical segment it plugs into. ``vm`` marks a tap whose far end is that VM's NIC.
+    names the physical segment it plugs into. ``vlan`` makes it an 802.1Q VLAN device on that
+    segment (``eth0.101``): it sends frames tagged with that VLAN id and sees only those.
     """
 
     name: str
@@ -150,6 +151,7 @@ class Interface:
     master: str | None = None
     segment: str | None = None
     up: bool = True
+    vlan: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -218,6 +218,7 @@ class OutsideHost:
     prefixlen: int = 24
     via: str | None = None
     gateway: str | None = None  # its default gateway IP when on a segment
+    vlan: int | None = None  # the 802.1Q VLAN it uses on its segment (a VLAN provider network)
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,11 +50,12 @@ def program_outside(cloud: model.Cloud) -> list[Namespace]:
         routes: list[Route] = []
         if o.segment:
             cidr = f"{o.ip}/{o.prefixlen}"
-            interfaces.append(Interface("eth0", "physical", mac=addr.norm_mac(o.mac),
-                                        addresses=(cidr,), segment=o.segment))
-            routes.append(connected_route(cidr, "eth0", o.ip))
+            nic = f"eth0.{o.vlan}" if o.vlan is not None else "eth0"
+            interfaces.append(Interface(nic, "physical", mac=addr.norm_mac(o.mac),
+                                        addresses=(cidr,), segment=o.segment, vlan=o.vlan))
+            routes.append(connected_route(cidr, nic, o.ip))
             if o.gateway:
-                routes.insert(0, Route("default", "eth0", gateway=o.gateway))
+                routes.insert(0, Route("default", nic, gateway=o.gateway))
         else:
             assert o.via is not None
             gw_ip, net = link_address(o.ip)

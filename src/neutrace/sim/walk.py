@@ -448,6 +448,11 @@ class Walker:
                  state: SimState, ctx: _Ctx, via: tuple[Step, ...]) -> Branch:
         """The physical L2 segment behind a NIC: a learning switch between all its members."""
         seg = itf.segment or ""
+        if itf.vlan is not None and packet.vlan_vid is None:
+            tagged = packet.with_vlan(itf.vlan)
+            via = via + (Step(STEP_WIRE, f"VLAN device {itf.name} tags the frame with VLAN "
+                                         f"{itf.vlan}", changes=packet.diff(tagged)),)
+            packet = tagged
         member = _member_key((host, ns, itf))
         key = (OUTSIDE, f"segment {seg}", member, packet)
         stop = self._guard(ctx, key)
@@ -483,9 +488,17 @@ class Walker:
         hop = Hop(OUTSIDE, seg, HOP_SEGMENT, member, packet, tuple(steps))
         conts = []
         for h, mns, m in targets:
+            frame = packet
             wire = Step(STEP_WIRE, f"segment {seg} -> {_member((h, mns, m))}")
+            if m.vlan is not None:  # an 802.1Q VLAN device sees only its VLAN, untagged
+                if packet.vlan_vid != m.vlan:
+                    continue
+                frame = packet.with_vlan(None)
+                wire = Step(STEP_WIRE, f"segment {seg} -> {_member((h, mns, m))}: VLAN device "
+                                       f"{m.name} takes VLAN {m.vlan} and strips the tag",
+                            changes=packet.diff(frame))
             conts.append((f"to {_member((h, mns, m))}",
-                          self._arrive(h, mns, m, packet, state, ctx, (wire,)), m.name, packet))
+                          self._arrive(h, mns, m, frame, state, ctx, (wire,)), m.name, frame))
         if not conts:
             return Branch((hop,), disposition=Disposition(
                 DROPPED, OUTSIDE, seg, f"nothing else is plugged into segment {seg}"))

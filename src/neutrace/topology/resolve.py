@@ -1099,6 +1099,20 @@ class _Resolver:
                 prefixlen = holders[0].prefixlen if holders else (24 if ip.version == 4 else 64)
             _in_range(ctx, (*p, "prefixlen"), prefixlen, 0, 32 if ip.version == 4 else 128,
                       "prefixlen", "use a prefix length of the address family")
+            vlan = o.vlan
+            if vlan is None and o.segment is not None:
+                # on a VLAN provider network's segment it talks on that network's VLAN
+                tagged = [self.net_by_ref[w.subnet.network_id] for w in self.subnets
+                          if ip in w.net and self._on_segment(w.subnet.network_id, o.segment,
+                                                                nic_segments)]
+                vlan = next((n.segmentation_id for n in tagged
+                             if n.network_type == "vlan"), None)
+            if vlan is not None:
+                _in_range(ctx, (*p, "vlan"), vlan, 1, 4094, "vlan",
+                          "use a VLAN id from 1 to 4094")
+                if o.segment is None:
+                    ctx.fail((*p, "vlan"), "only an outside host on a segment has a VLAN",
+                             "remove vlan, or give the host a segment")
             if o.gateway is not None:
                 _ip(ctx, (*p, "gateway"), o.gateway, "gateway")
             if o.segment is not None:
@@ -1110,7 +1124,8 @@ class _Resolver:
                                  f"which is on segment {o.segment}", "use another address")
             out.append(OutsideHost(
                 name=o.name, ip=str(ip), mac=mac, segment=o.segment, prefixlen=prefixlen,
-                via=o.via, gateway=str(ipaddress.ip_address(o.gateway)) if o.gateway else None))
+                via=o.via, gateway=str(ipaddress.ip_address(o.gateway)) if o.gateway else None,
+                vlan=vlan))
         return out
 
     def _on_segment(self, network_id: str, segment: str,

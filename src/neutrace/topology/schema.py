@@ -183,6 +183,7 @@ class OutsideIn(_In):
     prefixlen: int | None = None
     via: str | None = None
     gateway: str | None = None
+    vlan: int | None = None
 
 
 class CloudIn(_In):

@@ -232,12 +232,13 @@ class CloudBuilder:
         router: str | None = None,
         id: str | None = None,
         port_id: str | None = None,
+        port_mac: str | None = None,
     ) -> CloudBuilder:
         """A floating IP for ``port`` (``"<vm>:<index>"``, a VM name or a VM port's id)."""
         self._data.setdefault("floating_ips", []).append(_set(
             {"port": port}, floating_ip_address=floating_ip_address,
             floating_network=floating_network, fixed_ip_address=fixed_ip_address,
-            router=router, id=id, port_id=port_id))
+            router=router, id=id, port_id=port_id, port_mac=port_mac))
         return self
 
     def security_group(

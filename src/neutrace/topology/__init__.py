@@ -1,7 +1,8 @@
 """The topology file and its loader: a user's description of a cloud -> a complete ``model.Cloud``.
 
 ``load(path)`` / ``loads(text)`` read YAML (or JSON, the same schema), ``from_dict(data)`` takes
-the same data as Python objects (the builder uses it). Three stages, all before anything is
+the same data as Python objects (the builder uses it); ``dump(cloud)`` writes a Cloud back as that
+data with every generated value pinned. Three stages, all before anything is
 produced, so a bad file yields one ``TopologyError`` naming the file, line, path and fix:
 
 1. ``source``: text -> plain data and the line of every path (syntax errors, duplicate keys);
@@ -23,10 +24,11 @@ from pydantic import BaseModel, ValidationError
 from neutrace.errors import TopologyError
 from neutrace.model import Cloud
 from neutrace.topology import schema
+from neutrace.topology.dump import dump
 from neutrace.topology.resolve import resolve
 from neutrace.topology.source import Lines, Path_, line_of, parse, where
 
-__all__ = ["load", "loads", "from_dict"]
+__all__ = ["load", "loads", "from_dict", "dump"]
 
 
 def load(path: str | Path) -> Cloud:

@@ -886,8 +886,9 @@ class _Resolver:
             fip_id = self._id((*p, "id"), f.id, f"floating_ip/{i}/{f.port}")
             fport = self._new_port(
                 path=p, id_path=(*p, "port_id"), given_id=f.port_id,
-                seed=f"port/floatingip/{fip_id}", name="", network=fnet, mac=None,
-                mac_path=p, owner=DEVICE_OWNER_FLOATINGIP, device_id=fip_id, host="",
+                seed=f"port/floatingip/{fip_id}", name="", network=fnet, mac=f.port_mac,
+                mac_path=(*p, "port_mac"), owner=DEVICE_OWNER_FLOATINGIP, device_id=fip_id,
+                host="",
             )
             if address is not None:
                 self._explicit_ips(fport, (*p, "floating_ip_address"), [str(address)], None)
@@ -1257,6 +1258,8 @@ def _tunnel_types(h: s.HostIn) -> tuple[str, ...]:
 
 
 def _mac_path(port: _PortW) -> Path_:
+    if port.device_owner == DEVICE_OWNER_FLOATINGIP:
+        return (*port.path, "port_mac")
     last = port.path[-1] if port.path else None
     if last in ("external_gateway",) or isinstance(last, int):
         return (*port.path, "mac")

@@ -155,6 +155,7 @@ class FloatingIpIn(_In):
     router: str | None = None
     id: str | None = None
     port_id: str | None = None  # the id of the floating IP's own network:floatingip port
+    port_mac: str | None = None  # and its MAC
 
 
 class SecurityGroupRuleIn(_In):

@@ -491,9 +491,10 @@ class Run:
         from neutrace.backends.ovs_sandbox import OvsSandbox
 
         netns = f"nt-conf-{os.getpid()}"
-        subprocess.run(["ip", "netns", "add", netns], check=True)
+        _add_netns(netns)
         try:
             with OvsSandbox() as sandbox:
+                CLEANUPS.append(sandbox.stop)
                 os.environ["OVS_RUNDIR"] = str(sandbox.dir)
                 return self._run(sandbox, netns)
         finally:
@@ -885,7 +886,7 @@ def run_l3(cloud: Any, host: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     devices: dict[str, Any] = {}
     for ns in ns_map.values():
-        subprocess.run(["ip", "netns", "add", ns], check=True)
+        _add_netns(ns)
     try:
         for r in routers:
             data = router_dict(cloud, r)
@@ -940,7 +941,7 @@ def run_dhcp(cloud: Any, host: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     devices: dict[str, Any] = {}
     for ns in ns_map.values():
-        subprocess.run(["ip", "netns", "add", ns], check=True)
+        _add_netns(ns)
     try:
         for n in nets:
             calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
@@ -1006,6 +1007,35 @@ def dhcp_network(cloud: Any, host: Any, network_id: str) -> Any:
                           "namespace": f"qdhcp-{network_id}", "project_id": net.project_id})
 
 
+CLEANUPS: list[Any] = []  # what to undo if the watchdog fires (sandbox, namespaces)
+
+
+def start_watchdog(seconds: float) -> None:
+    """After ``seconds``: print every thread's stack, stop the sandbox, delete the namespaces
+    this process made, and exit (the normal paths clean up in their own finally blocks)."""
+    import faulthandler
+
+    def fire() -> None:
+        print(f"neutron_conformance.py: no result after {seconds:.0f} s", file=sys.stderr)
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        for undo in reversed(CLEANUPS):
+            try:
+                undo()
+            except Exception:
+                traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(3)
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+
+
+def _add_netns(name: str) -> None:
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    CLEANUPS.append(lambda: subprocess.run(["ip", "netns", "delete", name], check=False))
+
+
 BINARIES = {"ovs": "neutron-openvswitch-agent", "l3": "neutron-l3-agent",
             "dhcp": "neutron-dhcp-agent"}
 
@@ -1048,11 +1078,8 @@ def main(argv: list[str] | None = None) -> int:
     hints = json.loads(Path(args.hints).read_text()) if args.hints else {}
     if args.agent == "ovs":
         _define_app()
-    import faulthandler
-
-    # a hang (os-ken, ovsdbapp) shows every thread's stack on stderr instead of just a timeout
-    faulthandler.dump_traceback_later(float(os.environ.get("NEUTRACE_CONFORMANCE_HANG", "90")),
-                                      exit=True)
+    # a hang (os-ken, ovsdbapp) shows every thread's stack on stderr, cleans up and exits
+    start_watchdog(float(os.environ.get("NEUTRACE_CONFORMANCE_HANG", "90")))
     started = time.time()
     try:
         host = cloud.host(args.host)

@@ -65,27 +65,6 @@ def _cases(test: str) -> list[Any]:
 # (test, cloud, host) -> why: known differences, reported to the integrator (docs/conformance.md).
 # strict: once fixed the test XPASSes and fails, so the entry must then be removed.
 KNOWN: dict[tuple[str, str, str], str] = {
-    ("bridges", "*", "*"): (
-        "Neutron's ovs_lib.OVSBridge.create() sets protocols OpenFlow10,OpenFlow13,OpenFlow14 "
-        "(initial_protocols, a workaround for LP#1852221) on br-int, br-tun and every physical "
-        "bridge; neutrace's bridges have OpenFlow10,OpenFlow13"
-    ),
-    ("flows", "extras", "c2"): (
-        "a port with an IPv4 /0 allowed address pair: Neutron's br_int."
-        "delete_arp_spoofing_protection also removes the ICMPv6 NA flows (table 0 icmp_type=136, "
-        "table 24 nd_target) that install_icmpv6_na_spoofing_protection had just added; "
-        "neutrace keeps them"
-    ),
-    ("namespace_devices", "extras", "nn"): (
-        "qdhcp of a dual-stack network: Neutron's DeviceManager._set_default_route also adds "
-        "the IPv6 default route (via the IPv6 subnet's gateway fd00:40::1); neutrace has only "
-        "the IPv4 one"
-    ),
-    ("firewall_iptables", "extras", "c1"): (
-        "ipset member 0.0.0.0/0 (a /0 allowed address pair): Neutron's IpsetManager."
-        "_sanitize_addresses writes 0.0.0.0/1 and 128.0.0.0/1 (ipset rejects /0); neutrace "
-        "writes 0.0.0.0/0, which ipset restore refuses"
-    ),
 }
 
 

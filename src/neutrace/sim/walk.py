@@ -110,7 +110,7 @@ class _Ctx:
     exited_via: str = ""
 
     def visit(self, key: tuple[str, str, str, Packet]) -> _Ctx:
-        return replace(self, seen=self.seen | {key}, hops=self.hops + 1)
+        return _Ctx(self.seen | {key}, self.hops + 1, self.exited_via)
 
 
 class Walker:
@@ -606,8 +606,8 @@ def _join(hop: Hop, conts: Sequence[tuple[str, Branch, str | None, Packet | None
     """``hop`` followed by its continuations: one continues the same branch, several split."""
     if len(conts) == 1:
         _, rest, port, out = conts[0]
-        hop = replace(hop, out_port=port, out_packet=out)
+        hop = Hop(hop.host, hop.element, hop.kind, hop.in_port, hop.packet, hop.steps, port, out)
         return Branch((hop,) + rest.hops, rest.children, rest.disposition, rest.label)
-    children = tuple(replace(b, label=label) for label, b, _, _ in conts)
+    children = tuple(Branch(b.hops, b.children, b.disposition, label) for label, b, _, _ in conts)
     return Branch((hop,), children)
 

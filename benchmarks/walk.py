@@ -81,9 +81,11 @@ def main() -> None:
 
     print(f"seed walk of test-02, cold: {copies} copies; walker built in {build * 1e3:.1f} ms")
     print(f"{'what':<58}{'median':>12}")
-    print(f"{'neutrace: the whole walk (every host, every copy)':<58}{ours * 1e6:>10.0f}us")
-    print(f"{'OVS: one ofproto/trace of br-int, persistent unixctl':<58}{persistent * 1e6:>10.0f}us")
-    print(f"{'OVS: one ofproto/trace of br-int, ovs-appctl':<58}{appctl * 1e6:>10.0f}us")
+    rows = (("neutrace: the whole walk (every host, every copy)", ours),
+            ("OVS: one ofproto/trace of br-int, persistent unixctl", persistent),
+            ("OVS: one ofproto/trace of br-int, ovs-appctl", appctl))
+    for label, seconds in rows:
+        print(f"{label:<58}{seconds * 1e6:>10.0f}us")
     print(f"ratio whole walk / one persistent ofproto/trace: {ours / persistent:.2f} "
           f"({'met' if ours < persistent else 'not met'}: target < 1)")
     print(f"ratio whole walk / one ovs-appctl ofproto/trace: {ours / appctl:.2f}")

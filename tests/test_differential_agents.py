@@ -143,15 +143,22 @@ def packets_for(host: HostState) -> list[tuple[str, str, str, Packet]]:
                     out.append((f"{tp.name} vni {vni:#x} to {mac}", "br-tun", tp.name,
                                 ipv4(REMOTE_MAC, mac, "192.0.2.1", ip or "192.0.2.9")
                                 .with_(**tun)))
+    # provider VLANs: the segmentation ids br-int translates from (dl_vlan matches of flows on
+    # its int-br-* ports), sent in tagged from the physical NICs
+    provider_vlans = sorted({int(v, 0) for f in (br_int.flows if br_int else ())
+                             for v in [f.match_value("dl_vlan")] if v and v != "4095"})
     for b in host.ovs_bridges:
         if b.name in ("br-int", "br-tun"):
             continue
         for nic in (p for p in b.ports if p.type == "" and p.name != b.name):
-            out.append((f"{b.name}:{nic.name} arp", b.name, nic.name,
-                        arp_request(REMOTE_MAC, "192.0.2.1", "192.0.2.2")))
-            for _, mac, ip in endpoints[:3]:
-                out.append((f"{b.name}:{nic.name} to {mac}", b.name, nic.name,
-                            ipv4(REMOTE_MAC, mac, "192.0.2.1", ip or "192.0.2.9")))
+            for vid in (None, *provider_vlans):
+                tag = "" if vid is None else f" vlan {vid}"
+                out.append((f"{b.name}:{nic.name} arp{tag}", b.name, nic.name,
+                            arp_request(REMOTE_MAC, "192.0.2.1", "192.0.2.2").with_vlan(vid)))
+                for _, mac, ip in endpoints[:3]:
+                    out.append((f"{b.name}:{nic.name} to {mac}{tag}", b.name, nic.name,
+                                ipv4(REMOTE_MAC, mac, "192.0.2.1", ip or "192.0.2.9")
+                                .with_vlan(vid)))
     return out
 
 

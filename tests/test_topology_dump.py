@@ -68,3 +68,25 @@ def test_random_clouds_round_trip(case: tuple[CloudBuilder, int]) -> None:
         assert "no free address" in str(exc), exc
         return
     assert topology.from_dict(topology.dump(cloud)) == cloud
+
+
+def test_json_schema_file_is_current() -> None:
+    """docs/topology.schema.json is what editors use; NEUTRACE_UPDATE_GOLDEN=1 rewrites it."""
+    import json
+    import os
+
+    path = EXAMPLES.parent / "docs" / "topology.schema.json"
+    text = json.dumps(topology.json_schema(), indent=2) + "\n"
+    if os.environ.get("NEUTRACE_UPDATE_GOLDEN") == "1":
+        path.write_text(text)
+    assert path.read_text() == text, "run with NEUTRACE_UPDATE_GOLDEN=1 to rewrite it"
+
+
+def test_json_schema_accepts_the_examples() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    validator = jsonschema.Draft202012Validator(topology.json_schema())
+    for path in sorted(EXAMPLES.glob("*/cloud.yaml")):
+        assert not list(validator.iter_errors(yaml.safe_load(path.read_text()))), path
+    bad = yaml.safe_load((EXAMPLES / "seed" / "cloud.yaml").read_text())
+    bad["hosts"][0]["bogus"] = 1
+    assert list(validator.iter_errors(bad))

@@ -49,6 +49,8 @@ CASES: dict[str, tuple[str, str, int | None]] = {
     "interface_on_gateway_network": (edit("[{subnet: tenant-sub}]",
                                           "[{subnet: tenant-sub}, {subnet: ext-sub}]"),
                                      "routers[0].interfaces[1].subnet", 47),
+    "outside_gateway_off_link": (edit("segment: dc}\n", "segment: dc, gateway: 10.0.0.1}\n"),
+                                 "outside[0].gateway", 51),
     "missing_key": (edit("    management_ip: 10.0.0.21\n", ""), "hosts[1]", 10),
     "wrong_type": (edit("segmentation_id: 1001", "segmentation_id: many"),
                    "networks[1].provider.segmentation_id", 23),

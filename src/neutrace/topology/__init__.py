@@ -28,7 +28,7 @@ from neutrace.topology.dump import dump
 from neutrace.topology.resolve import resolve
 from neutrace.topology.source import Lines, Path_, line_of, parse, where
 
-__all__ = ["load", "loads", "from_dict", "dump"]
+__all__ = ["load", "loads", "from_dict", "dump", "json_schema"]
 
 
 def load(path: str | Path) -> Cloud:
@@ -65,6 +65,15 @@ def from_dict(data: Any, source: str = "<dict>", lines: Lines | None = None) -> 
     except ValidationError as exc:
         raise _schema_error(exc, data, source, lines) from None
     return resolve(cloud, source, lines)
+
+
+def json_schema() -> dict[str, Any]:
+    """The topology file's JSON Schema (for editors; docs/topology.schema.json holds a copy)."""
+    schema_dict = schema.CloudIn.model_json_schema()
+    schema_dict["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema_dict["title"] = "neutrace topology"
+    schema_dict["patternProperties"] = {"^x-": {}}
+    return schema_dict
 
 
 def _schema_error(exc: ValidationError, data: Any, source: str, lines: Lines) -> TopologyError:

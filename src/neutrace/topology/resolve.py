@@ -1115,7 +1115,15 @@ class _Resolver:
                     ctx.fail((*p, "vlan"), "only an outside host on a segment has a VLAN",
                              "remove vlan, or give the host a segment")
             if o.gateway is not None:
-                _ip(ctx, (*p, "gateway"), o.gateway, "gateway")
+                gw_ip = _ip(ctx, (*p, "gateway"), o.gateway, "gateway")
+                link = ipaddress.ip_interface(f"{ip}/{prefixlen}").network
+                if o.segment is None:
+                    ctx.fail((*p, "gateway"), f"outside host {o.name} sits behind {o.via}, "
+                             "which is its way out: it takes no gateway", "remove gateway")
+                if gw_ip not in link or gw_ip == ip:
+                    ctx.fail((*p, "gateway"), f"gateway {gw_ip} is not another address of "
+                             f"{o.name}'s link {link}", f"use an address in {link}, or set "
+                             "prefixlen")
             if o.segment is not None:
                 for network in self.networks:
                     if self._on_segment(network.id, o.segment, nic_segments) and \

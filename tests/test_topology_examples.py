@@ -70,6 +70,7 @@ def test_vlan_provider() -> None:
     assert cloud.segments == ("datacenter",)
     gw, far = cloud.outside
     assert (gw.ip, gw.segment, far.via) == ("10.101.0.1", "datacenter", "upstream-gw")
+    assert (gw.vlan, far.vlan) == (101, None)  # the gateway talks on the provider VLAN
     dhcp = [p for p in cloud.ports if p.device_owner == DEVICE_OWNER_DHCP]
     assert [f.ip_address for f in dhcp[0].fixed_ips] == ["10.101.0.100"]  # first of the pool
 

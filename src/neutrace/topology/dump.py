@@ -112,6 +112,7 @@ def dump(cloud: Cloud) -> dict[str, Any]:
     } for f in cloud.floating_ips]
     data["outside"] = [{k: v for k, v in {
         "name": o.name, "ip": o.ip, "mac": o.mac, "segment": o.segment,
-        "prefixlen": o.prefixlen, "via": o.via, "gateway": o.gateway}.items() if v is not None}
+        "prefixlen": o.prefixlen, "via": o.via, "gateway": o.gateway,
+        "vlan": o.vlan}.items() if v is not None}
         for o in cloud.outside]
     return data

@@ -265,3 +265,13 @@ def test_snat_port_clash_takes_another_port_and_replies_reach_the_right_connecti
         back = Traversal(nf, ct, reply, lambda k, c: "")
         back.hook(PREROUTING, HookContext(in_dev="out0"))
         assert (back.packet.nw_dst, back.packet.tp_dst) == (vm, 40000)
+
+
+def test_the_first_ct_target_wins() -> None:
+    nf = Netfilter("\n".join([
+        "*raw", ":PREROUTING ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
+        "-A PREROUTING -j CT --zone 1", "-A PREROUTING -j CT --zone 2",
+        "-A PREROUTING -j NOTRACK", "COMMIT", ""]))
+    t = Traversal(nf, ConntrackTable(), ipv4(M1, M2, "10.0.0.1", "10.0.0.2"), lambda k, c: "")
+    t.hook(PREROUTING, HookContext(in_dev="a"))
+    assert (t.meta.zone, t.meta.ctstate) == (1, "NEW")

@@ -119,6 +119,7 @@ class PacketMeta:
     ct_id: int | None = None
     direction: str = ORIGINAL
     ctstate: str = ""  # NEW, ESTABLISHED, RELATED, INVALID, UNTRACKED; "" before conntrack ran
+    templated: bool = False  # a CT/NOTRACK target already attached a template (first one wins)
 
 
 @dataclass(frozen=True, slots=True)
@@ -690,7 +691,11 @@ class Netfilter:
             if ct_table is not None and meta.ct_id is not None and meta.ct.confirmed:
                 ct_table.update(meta.ct_id, meta.ct)
             return f"CONNMARK: ctmark {ctmark:#x} (continue)"
+        if name in ("CT", "NOTRACK") and (meta.templated or meta.ctstate):
+            # xt_ct: a packet that already has a conntrack template (or entry) keeps it
+            return f"{name}: ignored, the packet already has its conntrack template (continue)"
         if name == "CT":
+            meta.templated = True
             if tgt.option("--notrack"):
                 meta.notrack = True
                 return "CT --notrack (continue)"
@@ -700,6 +705,7 @@ class Netfilter:
                 return f"CT zone {meta.zone} (continue)"
             return "CT (continue)"
         if name == "NOTRACK":
+            meta.templated = True
             meta.notrack = True
             return "NOTRACK (continue)"
         return f"{name} (continue)"

@@ -51,6 +51,8 @@ CASES: dict[str, tuple[str, str, int | None]] = {
                                      "routers[0].interfaces[1].subnet", 47),
     "outside_gateway_off_link": (edit("segment: dc}\n", "segment: dc, gateway: 10.0.0.1}\n"),
                                  "outside[0].gateway", 51),
+    "outside_vlan_out_of_range": (edit("segment: dc}\n", "segment: dc, vlan: 5000}\n"),
+                                  "outside[0].vlan", 51),
     "missing_key": (edit("    management_ip: 10.0.0.21\n", ""), "hosts[1]", 10),
     "wrong_type": (edit("segmentation_id: 1001", "segmentation_id: many"),
                    "networks[1].provider.segmentation_id", 23),

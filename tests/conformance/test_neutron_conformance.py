@@ -41,7 +41,14 @@ from neutrace.dataplane import CloudState
 pytestmark = [pytest.mark.conformance, pytest.mark.ovs, pytest.mark.root, pytest.mark.slow]
 
 HERE = Path(__file__).parent
-CLOUD_NAMES = ("seed", "vlan-provider", "two-tenants", "l2pop", "extras")
+# the four clouds of the brief (examples/ or our fallbacks), every other example, and our extras
+MAIN_CLOUDS = ("seed", "vlan-provider", "two-tenants", "l2pop")
+CLOUD_NAMES = (
+    *MAIN_CLOUDS,
+    *sorted(p.parent.name for p in (REPO / "examples").glob("*/cloud.yaml")
+            if p.parent.name not in MAIN_CLOUDS),
+    "extras",
+)
 
 
 def cloud_path(name: str) -> Path:

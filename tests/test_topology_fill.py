@@ -114,7 +114,8 @@ def test_neutron_ports_and_allocation_order() -> None:
     assert all(p.binding_host_id == "net-01" for p in dhcp)
     vm_ips = [[f.ip_address for f in cloud.port(pid).fixed_ips]
               for pid in cloud.vm("vm1").port_ids]
-    assert vm_ips == [["10.10.0.4"], ["10.20.0.2"], ["10.10.0.2"]]
+    # a port without an address gets one per IP family, as Neutron's IPAM gives it
+    assert vm_ips == [["10.10.0.4", "fd00:10::2"], ["10.20.0.2"], ["10.10.0.2"]]
     assert by_owner(cloud, DEVICE_OWNER_ROUTER_GW) == ["172.24.4.2"]
     assert by_owner(cloud, DEVICE_OWNER_FLOATINGIP) == ["172.24.4.3"]
     (fip,) = cloud.floating_ips

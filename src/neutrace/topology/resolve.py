@@ -618,8 +618,7 @@ class _Resolver:
                     if not choices:
                         ctx.fail((*pp, "network"), f"network {network.name} has no subnet, so "
                                  "the port gets no address", "add a subnet to the network")
-                    v4 = [w for w in choices if w.net.version == 4]
-                    port.allocate_from = [(v4 or choices)[0].subnet.id]
+                    port.allocate_from = _one_per_family(choices)
                 port.port_security_enabled = vp.port_security_enabled
                 if vp.security_groups is not None and vp.security_groups and \
                         not vp.port_security_enabled:
@@ -796,8 +795,7 @@ class _Resolver:
                     if not subs:
                         ctx.fail((*gp, "network"), f"external network {network.name} has no "
                                  "subnet", "add a subnet to it")
-                    v4 = [w for w in subs if w.net.version == 4]
-                    port.allocate_from = [(v4 or subs)[0].subnet.id]
+                    port.allocate_from = _one_per_family(subs)
                 gateways.append(port)
                 gateway = ExternalGateway(network.id, port.id, g.enable_snat)
             routes = []
@@ -1257,6 +1255,17 @@ class _Resolver:
                               f"(tap{short}, qr-{short}...) would have the same name",
                               "change one of the ids in its first 11 characters")
             seen[short] = pw
+
+
+def _one_per_family(subnets: Sequence[_SubnetW]) -> list[str]:
+    """The subnets a port without a given address gets one from: as Neutron's IPAM for a port
+    created without fixed_ips, the first IPv4 subnet and the first IPv6 subnet (if any)."""
+    out = []
+    for version in (4, 6):
+        first = next((w for w in subnets if w.net.version == version), None)
+        if first is not None:
+            out.append(first.subnet.id)
+    return out
 
 
 def _tunnel_types(h: s.HostIn) -> tuple[str, ...]:

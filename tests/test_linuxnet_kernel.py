@@ -5,6 +5,7 @@ gateway (longest prefix, metric, policy rules, connected routes)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 
@@ -17,6 +18,9 @@ from neutrace.dataplane import Interface, Namespace, Route, Rule
 from neutrace.engines.linuxnet import Fib
 
 pytestmark = pytest.mark.root
+# CI runs a fixed set of examples (a new disagreement found by a random run locally is a bug to
+# fix, not a flaky CI); locally every run explores new ones
+IN_CI = os.environ.get("CI", "").lower() == "true"
 
 DEVICES = ("d0", "d1", "d2")
 ADDRS = {d: f"10.30.{i}.1/24" for i, d in enumerate(DEVICES)}
@@ -83,7 +87,7 @@ def kernel_get(ns: str, dst: str, src: str | None, mark: int) -> tuple[str, str 
     return got["dev"], got.get("gateway")
 
 
-@settings(max_examples=40, deadline=None,
+@settings(derandomize=IN_CI, max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(route_sets(), st.lists(st.tuples(st.sampled_from(QUERIES),
                                         st.sampled_from([None, "10.30.1.1", "10.30.2.1"]),

@@ -7,6 +7,7 @@ says."""
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Iterator
 
@@ -20,6 +21,9 @@ from neutrace.packet import IPPROTO_UDP, ipv4
 from neutrace.trace import DENIED
 
 pytestmark = pytest.mark.root
+# CI runs a fixed set of examples (a new disagreement found by a random run locally is a bug to
+# fix, not a flaky CI); locally every run explores new ones
+IN_CI = os.environ.get("CI", "").lower() == "true"
 
 SRC_ADDRS = ("10.10.1.2", "10.10.1.3", "10.10.1.130")
 DST_ADDRS = ("10.10.2.2", "10.10.2.3")
@@ -187,7 +191,7 @@ def router_lab() -> Iterator[Lab]:
         lab.down()
 
 
-@settings(max_examples=60, deadline=None,
+@settings(derandomize=IN_CI, max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(rulesets(), PACKETS)
 def test_random_rulesets_match_the_kernel(router_lab: Lab, ruleset: str,
@@ -316,7 +320,7 @@ BR_PACKETS = st.lists(
     min_size=1, max_size=3, unique_by=lambda p: p[3])
 
 
-@settings(max_examples=40, deadline=None,
+@settings(derandomize=IN_CI, max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(bridge_rulesets(), BR_PACKETS)
 def test_random_bridge_rulesets_match_the_kernel(

@@ -452,6 +452,31 @@ def test_arp_and_ping_to_the_bridge_device_itself(lab_factory: list[Lab]) -> Non
         ("pa", "10.2.0.254", a_mac)]
 
 
+def test_physdev_on_traffic_for_the_bridge_device_itself(lab_factory: list[Lab]) -> None:
+    rules = ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+             "-A INPUT -m physdev --physdev-in pb -p icmp -j DROP\n"
+             "-A INPUT -m physdev ! --physdev-is-bridged --physdev-in pa -j ACCEPT\n"
+             "COMMIT\n")
+    spaces = arp_lab()
+    spaces[0] = dataclasses.replace(spaces[0], iptables=rules, interfaces=(
+        dataclasses.replace(spaces[0].interfaces[0], addresses=("10.2.0.254/24",)),
+        *spaces[0].interfaces[1:]))
+    lab = start(lab_factory, spaces)
+    assert lab.ping("a", "10.2.0.254") == "reply 10.2.0.254"
+    assert lab.ping("b", "10.2.0.254") == "timeout"
+    sim = MiniWalk(spaces)
+    br_mac = "02:00:00:00:02:01"
+    from_a = sim.engine.bridge("br0", "pa", ipv4("fa:16:3e:bb:00:01", br_mac, "10.2.0.1",
+                                                 "10.2.0.254"), sim.state)
+    from_b = sim.engine.bridge("br0", "pb", ipv4("fa:16:3e:bb:00:02", br_mac, "10.2.0.2",
+                                                 "10.2.0.254"), sim.state)
+    assert (from_a.disposition, from_b.disposition) == (ACCEPTED, DENIED)
+    assert "--physdev-in pb" in from_b.reason
+    sim.steps.extend(("h", step) for step in from_a.steps + from_b.steps)
+    assert sim.rules_hit([spaces[0]])["h"] == lab.hit_rules("h") == {
+        ("filter", "INPUT", 0), ("filter", "INPUT", 1)}
+
+
 @pytest.mark.parametrize(("arp_ignore", "target", "answered"), [
     ("0", "10.6.0.1", True),   # any local address, as on a default namespace
     ("1", "10.6.0.1", False),  # Neutron's qrouter: only addresses on the receiving interface

@@ -399,14 +399,14 @@ class LinuxEngine:
         if bridge_itf is not None and bridge_itf.mac and packet.dl_dst == bridge_itf.mac:
             steps.append(Step(STEP_FDB, f"{packet.dl_dst} is the bridge's own address: "
                                         "up to the namespace's stack", where=bridge))
-            inner = self.receive(ns_name, bridge, packet, state, no_resolver)
+            inner = self._receive(ns_name, bridge, packet, state, no_resolver, in_port)
             return LinuxResult(tuple(steps) + inner.steps,
                                self._from_bridge_device(bridge, ports, inner.outputs, state),
                                inner.disposition, inner.reason)
         local: LinuxResult | None = None
         if is_multicast_mac(packet.dl_dst) and bridge_itf is not None and bridge_itf.addresses:
             # a broadcast also goes up to the bridge device's own stack (ARP for its address)
-            local = self.receive(ns_name, bridge, packet, state, no_resolver)
+            local = self._receive(ns_name, bridge, packet, state, no_resolver, in_port)
             steps.extend(local.steps)
         if is_multicast_mac(packet.dl_dst):
             outs = [p.name for p in ports if p.name != in_port]
@@ -482,6 +482,12 @@ class LinuxEngine:
     # -- a namespace receiving a frame -----------------------------------------------------
     def receive(self, namespace: str, interface: str, packet: Packet, state: LinuxState,
                 resolve: Resolver) -> LinuxResult:
+        return self._receive(namespace, interface, packet, state, resolve)
+
+    def _receive(self, namespace: str, interface: str, packet: Packet, state: LinuxState,
+                 resolve: Resolver, physdev_in: str | None = None) -> LinuxResult:
+        """`receive`; ``physdev_in`` is the bridge port a frame for the bridge device itself came
+        in by (br_netfilter keeps it for PREROUTING and INPUT)."""
         ns = self.namespace(namespace)
         itf = ns.interface(interface)
         where = f"{namespace or '<root>'}"
@@ -507,7 +513,7 @@ class LinuxEngine:
         if not (packet.is_ip or packet.is_ipv6):
             return LinuxResult((), (), DROPPED, f"{interface}: no protocol handler for "
                                                 f"ethertype {packet.dl_type:#06x}")
-        return self._ip_rcv(ns, itf, packet, state, resolve)
+        return self._ip_rcv(ns, itf, packet, state, resolve, physdev_in)
 
     def _arp(self, ns: Namespace, itf: Interface, packet: Packet,
              state: LinuxState) -> LinuxResult:
@@ -570,9 +576,11 @@ class LinuxEngine:
         return LinuxResult((step,), (Egress(itf.name, reply),))
 
     def _ip_rcv(self, ns: Namespace, itf: Interface, packet: Packet, state: LinuxState,
-                resolve: Resolver) -> LinuxResult:
+                resolve: Resolver, physdev_in: str | None = None) -> LinuxResult:
+        local_ctx = HookContext(in_dev=itf.name, physdev_in=physdev_in,
+                                bridged=physdev_in is not None)
         trav = self._traversal(ns.name, packet, state)
-        if trav.hook(PREROUTING, HookContext(in_dev=itf.name)) != ACCEPT:
+        if trav.hook(PREROUTING, local_ctx) != ACCEPT:
             return LinuxResult(tuple(trav.steps), (), DENIED, trav.reason)
         pkt = trav.packet
         fib = self.fib(ns.name)
@@ -580,7 +588,7 @@ class LinuxEngine:
         if fib.is_local(pkt.dst_ip):
             trav.steps.append(Step(STEP_ROUTE, f"{pkt.dst_ip} is a local address of {nsname}: "
                                                "input", where="local"))
-            if trav.hook(INPUT, HookContext(in_dev=itf.name)) != ACCEPT:
+            if trav.hook(INPUT, local_ctx) != ACCEPT:
                 return LinuxResult(tuple(trav.steps), (), DENIED, trav.reason)
             reason = f"{pkt.summary()} delivered to {nsname}'s own stack"
             if _is_echo_request(pkt):
@@ -614,13 +622,18 @@ class LinuxEngine:
         trav.packet = pkt.with_(nw_ttl=pkt.nw_ttl - 1)
         trav.steps.append(Step(STEP_NOTE, f"TTL {before.nw_ttl} -> {before.nw_ttl - 1}",
                                changes=before.diff(trav.packet)))
-        if trav.hook(FORWARD, HookContext(in_dev=itf.name, out_dev=route.device)) != ACCEPT:
+        fwd = HookContext(in_dev=itf.name, out_dev=route.device, physdev_in=physdev_in,
+                          bridged=physdev_in is not None)
+        if trav.hook(FORWARD, fwd) != ACCEPT:
             return LinuxResult(tuple(trav.steps), (), DENIED, trav.reason)
-        return self._finish_output(ns, trav, route, state, resolve)
+        return self._finish_output(ns, trav, route, state, resolve, physdev_in)
 
     def _finish_output(self, ns: Namespace, trav: Traversal, route: RouteEntry,
-                       state: LinuxState, resolve: Resolver) -> LinuxResult:
-        if trav.hook(POSTROUTING, HookContext(out_dev=route.device)) != ACCEPT:
+                       state: LinuxState, resolve: Resolver,
+                       physdev_in: str | None = None) -> LinuxResult:
+        post = HookContext(out_dev=route.device, physdev_in=physdev_in,
+                           bridged=physdev_in is not None)
+        if trav.hook(POSTROUTING, post) != ACCEPT:
             return LinuxResult(tuple(trav.steps), (), DENIED, trav.reason)
         pkt = trav.packet
         out = ns.interface(route.device)

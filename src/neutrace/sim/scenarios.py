@@ -63,7 +63,7 @@ def find_endpoint(walker: Walker, spec: str, toward: str = "") -> Endpoint:
     """The sender named by ``spec`` (see the module docstring). ``toward`` (an IP) picks the
     address of the right family when the namespace has several."""
     cloud = walker.cloud
-    if ":" in spec and not _is_ip(spec):
+    if ":" in spec and not is_ip(spec):
         host, _, itf_name = spec.partition(":")
         found = walker.find_interface(host, itf_name)
         if found is None:
@@ -75,7 +75,7 @@ def find_endpoint(walker: Walker, spec: str, toward: str = "") -> Endpoint:
         if behind is not None and behind[0] == host and behind[1].kind == NS_VM:
             return _endpoint(host, behind[1], spec, toward)
         raise SimulationError(f"{spec}: {itf_name} has no address to send from")
-    if _is_ip(spec):
+    if is_ip(spec):
         owner = walker.owner_of(spec)
         if owner is None:
             raise SimulationError(f"no VM, namespace or outside host owns {spec}")
@@ -109,7 +109,7 @@ def _vm_behind(namespaces: tuple[Namespace, ...], short: str) -> Namespace | Non
 
 def _endpoint(host: str, ns: Namespace, label: str, toward: str,
               addresses: tuple[str, ...] = ()) -> Endpoint:
-    want = ipaddress.ip_address(toward).version if toward and _is_ip(toward) else 4
+    want = ipaddress.ip_address(toward).version if toward and is_ip(toward) else 4
     cidrs = addresses or tuple(c for i in ns.interfaces if i.kind != "loopback"
                                for c in i.addresses)
     for cidr in cidrs:
@@ -121,7 +121,8 @@ def _endpoint(host: str, ns: Namespace, label: str, toward: str,
     raise SimulationError(f"{label} has no IPv{want} address to send from")
 
 
-def _is_ip(text: str) -> bool:
+def is_ip(text: str) -> bool:
+    """True if ``text`` is an IPv4 or IPv6 address."""
     try:
         ipaddress.ip_address(text)
     except ValueError:

@@ -13,7 +13,13 @@ from pathlib import Path
 
 from neutrace.agents import program
 from neutrace.dataplane import CloudState
-from neutrace.sim.scenarios import Conversation, converse, dhcp_discover, find_endpoint
+from neutrace.sim.scenarios import (
+    Conversation,
+    converse,
+    dhcp_discover,
+    find_endpoint,
+    is_ip,
+)
 from neutrace.sim.walk import SimState, Walker
 from neutrace.topology import load
 from neutrace.trace import Trace
@@ -44,7 +50,7 @@ def trace(w: Walker, source: str, destination: str, proto: str = "icmp", dport: 
     """``source`` (a VM, namespace, outside host, IP, port or host:interface) sends to
     ``destination`` (an IP, or the name of anything that owns one)."""
     dst_ip = destination
-    if not _is_ip(destination):
+    if not is_ip(destination):
         dst_ip = find_endpoint(w, destination).ip
     src = find_endpoint(w, source, toward=dst_ip)
     return converse(w, src, dst_ip, state or SimState.cold(), proto, dport, reply=reply,
@@ -79,13 +85,3 @@ def demo(warm: bool = False) -> tuple[DemoWalk, ...]:
                  "host 203.0.113.10",
                  trace(w, "test-02", SEED_OUTSIDE_HOST, warm=warm, reply=True)),
     )
-
-
-def _is_ip(text: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True

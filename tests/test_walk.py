@@ -219,6 +219,21 @@ def test_seed_walk_goldens(seed: Walker, vm: str, warm: bool) -> None:
     assert parsed["request"]["schema"] == SCHEMA and parsed["reply"]["success"] is True
 
 
+def test_text_numbering_follows_the_copy_that_gets_furthest(seed: Walker) -> None:
+    """The copy that reaches the outside host keeps the main numbering (as the seed counts its
+    steps); the others are numbered under the hop where they split, each with its fate."""
+    text = walk_text(session.trace(seed, "test-02", "203.0.113.10").request)
+    lines = text.splitlines()
+    main = [ln for ln in lines if ln[:1].isdigit()]
+    assert [ln.split(".")[0] for ln in main] == [str(i) for i in range(1, len(main) + 1)]
+    router = next(ln for ln in main if ROUTER in ln)
+    split = next(ln for ln in lines if ln.strip().endswith(f"continues at {router.split('.')[0]}"))
+    assert "copy out qr-466214fa-3d" in split
+    assert "test-ctrl-01: br-tun" in next(ln for ln in main if "in vxlan-" in ln)
+    side = [ln for ln in lines if "=> DROPPED: br-tun table 4" in ln]
+    assert len(side) == 1 and side[0].startswith("      ")  # the copy to test-cmpt-01, nested
+
+
 def test_demo_command_output() -> None:
     from typer.testing import CliRunner
 

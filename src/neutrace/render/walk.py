@@ -3,7 +3,8 @@
 - `walk_text`: numbered steps like the seed's blog post — for each hop the host, the device,
   what happened there and why (the matched flow, the iptables rule, the route, the neighbour, the
   NAT, the encapsulation) and the field changes; a flood or a multi-output splits the walk into
-  numbered copies (``4.1``, ``4.2``…), each followed to its fate.
+  numbered copies (``4.1``, ``4.2``…), each followed to its fate; the copy that gets furthest
+  (delivered, else exited, else accepted) continues the main numbering (``5``, ``6``…).
 - `walk_summary`: one line per hop (host, element, in → out, the packet) and one per fate.
 
 ``verbose=False`` leaves out the purely structural steps (``goto_table``/``resubmit`` actions,
@@ -16,6 +17,9 @@ import re
 
 from neutrace.packet import FieldChange, Packet
 from neutrace.trace import (
+    ACCEPTED,
+    DELIVERED,
+    EXITED,
     HOP_EXTERNAL,
     HOP_LINUX_BRIDGE,
     HOP_NAMESPACE,
@@ -89,17 +93,36 @@ def _fate(d: Disposition) -> str:
 def walk_text(trace: Trace, verbose: bool = False, title: str = "") -> str:
     """The readable walk (see the module docstring)."""
     lines = [title or f"Walk: {trace.start}: {trace.packet.summary()}"]
-    _branch_text(trace.root, "", 0, lines, verbose)
+    _branch_text(trace.root, "", 0, 0, lines, verbose)
     fates = trace.dispositions()
     ok = sum(1 for d in fates if d.success)
     lines.append(f"Copies: {len(fates)}, reached a destination: {ok}")
     return "\n".join(lines) + "\n"
 
 
-def _branch_text(branch: Branch, prefix: str, indent: int, lines: list[str],
+_RANK = {DELIVERED: 3, EXITED: 2, ACCEPTED: 1}
+
+
+def _rank(branch: Branch) -> int:
+    """How well the best copy of ``branch`` fared: delivered > exited > accepted > failed."""
+    return max((_RANK.get(d.kind, 0) for _, d in branch.paths()), default=0)
+
+
+def _main_child(branch: Branch) -> Branch | None:
+    """The copy the walk follows at the top level (the first one that fared best), if any."""
+    best = max((_rank(c) for c in branch.children), default=0)
+    if best == 0:
+        return None
+    return next(c for c in branch.children if _rank(c) == best)
+
+
+def _branch_text(branch: Branch, prefix: str, start: int, indent: int, lines: list[str],
                  verbose: bool) -> None:
+    """Hops numbered ``prefix`` + 1, 2...; at a split the other copies are numbered
+    ``<n>.1``, ``<n>.2``... (nested, each to its fate) and the copy that gets furthest continues
+    at ``<n+1>`` on the same level, as the seed numbers its walk."""
     pad = "   " * indent
-    n = 0
+    n = start
     for hop in branch.hops:
         n += 1
         number = f"{prefix}{n}"
@@ -124,11 +147,17 @@ def _branch_text(branch: Branch, prefix: str, indent: int, lines: list[str],
             lines.append(out)
     if branch.disposition is not None:
         lines.append(f"{pad}   {_fate(branch.disposition)}")
+    main = _main_child(branch)
     base = f"{prefix}{n}." if n else prefix
     for i, child in enumerate(branch.children, 1):
         label = f"{base}{i}"
-        lines.append(f"{pad}   [{label}] {child.label}")
-        _branch_text(child, f"{label}.", indent + 1, lines, verbose)
+        if child is main:
+            lines.append(f"{pad}   {label}) {child.label}: continues at {prefix}{n + 1}")
+            continue
+        lines.append(f"{pad}   {label}) {child.label}")
+        _branch_text(child, f"{label}.", 0, indent + 1, lines, verbose)
+    if main is not None:
+        _branch_text(main, prefix, n, indent, lines, verbose)
 
 
 def walk_summary(trace: Trace) -> str:

@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -862,6 +863,7 @@ def run_l3(cloud: Any, host: Any) -> dict[str, Any]:
     routers = [r for r in cloud.routers if r.host == host.name]
     ns_map = {f"qrouter-{r.id}": f"nt-conf-{os.getpid()}-r{i}" for i, r in enumerate(routers)}
     lock_dir = tempfile.mkdtemp(prefix="nt-conf-l3-")
+    CLEANUPS.append(lambda: shutil.rmtree(lock_dir, ignore_errors=True))
     cfg.CONF.set_override("lock_path", lock_dir, "oslo_concurrency")
     commands = CommandRouter("", ns_map)
     linux_utils.execute = commands.execute
@@ -931,6 +933,7 @@ def run_dhcp(cloud: Any, host: Any) -> dict[str, Any]:
     cfg.CONF(args=[], project="neutron", default_config_files=[])
     cfg.CONF.set_override("host", host.name)
     lock_dir = tempfile.mkdtemp(prefix="nt-conf-dhcp-")
+    CLEANUPS.append(lambda: shutil.rmtree(lock_dir, ignore_errors=True))
     cfg.CONF.set_override("lock_path", lock_dir, "oslo_concurrency")
     _block_privsep()
     nets = sorted({p.network_id for p in cloud.ports_on(host.name)
@@ -1018,17 +1021,24 @@ def start_watchdog(seconds: float) -> None:
     def fire() -> None:
         print(f"neutron_conformance.py: no result after {seconds:.0f} s", file=sys.stderr)
         faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
-        for undo in reversed(CLEANUPS):
-            try:
-                undo()
-            except Exception:
-                traceback.print_exc()
+        run_cleanups()
         sys.stderr.flush()
         os._exit(3)
 
     timer = threading.Timer(seconds, fire)
     timer.daemon = True
     timer.start()
+
+
+def run_cleanups() -> None:
+    """Undo what is left (the normal paths have stopped the sandbox and deleted the namespaces
+    already; stopping or deleting twice is harmless)."""
+    while CLEANUPS:
+        undo = CLEANUPS.pop()
+        try:
+            undo()
+        except Exception:
+            traceback.print_exc()
 
 
 def _add_netns(name: str) -> None:
@@ -1043,15 +1053,16 @@ BINARIES = {"ovs": "neutron-openvswitch-agent", "l3": "neutron-l3-agent",
 def run_child_script(script: str, topology: str, host: str, agent: str) -> dict[str, Any]:
     """Run another agent's part in a child process: iptables_manager takes its chain prefix
     from the process's binary name, so each agent needs a process of its own."""
-    with tempfile.TemporaryDirectory(prefix="nt-conf-") as d:
-        out = Path(d) / "out.json"
-        proc = subprocess.run([sys.executable, script, topology, "--host", host, "--agent",
-                               agent, "-o", str(out)], capture_output=True, text=True,
-                              check=False)
-        if proc.returncode != 0 or not out.exists():
-            raise RuntimeError(f"the {agent} agent part failed:\n{proc.stderr[-4000:]}")
-        result: dict[str, Any] = json.loads(out.read_text())
-        return result
+    d = tempfile.mkdtemp(prefix="nt-conf-")
+    CLEANUPS.append(lambda: shutil.rmtree(d, ignore_errors=True))
+    out = Path(d) / "out.json"
+    proc = subprocess.run([sys.executable, script, topology, "--host", host, "--agent",
+                           agent, "-o", str(out)], capture_output=True, text=True,
+                          check=False)
+    if proc.returncode != 0 or not out.exists():
+        raise RuntimeError(f"the {agent} agent part failed:\n{proc.stderr[-4000:]}")
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1079,7 +1090,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.agent == "ovs":
         _define_app()
     # a hang (os-ken, ovsdbapp) shows every thread's stack on stderr, cleans up and exits
-    start_watchdog(float(os.environ.get("NEUTRACE_CONFORMANCE_HANG", "90")))
+    start_watchdog(float(os.environ.get("NEUTRACE_CONFORMANCE_HANG", "180")))
     started = time.time()
     try:
         host = cloud.host(args.host)
@@ -1101,8 +1112,10 @@ def main(argv: list[str] | None = None) -> int:
                 result["recorded_commands"] += child["recorded_commands"]
     except Exception:
         traceback.print_exc()
+        run_cleanups()
         sys.stderr.flush()
         os._exit(1)
+    run_cleanups()
     result["neutron_version"] = version
     result["seconds"] = round(time.time() - started, 2)
     text = json.dumps(result, indent=1, sort_keys=True)

@@ -66,7 +66,7 @@ WATCHDOG_EXIT = 3  # the script's exit status when its watchdog found it hung (a
 
 
 def run_neutron(python: str, topology: Path, host: str, hints: dict[str, Any],
-                timeout: float = 240) -> dict[str, Any]:
+                timeout: float = 420) -> dict[str, Any]:
     """The script's result for one host. A run its watchdog ended (a rare hang of the os-ken
     OpenFlow connection, seen once in about a hundred runs) is retried once."""
     try:

@@ -150,3 +150,29 @@ def test_ct_recirculation_golden(tmp_path: Path) -> None:
     assert code == 0, err
     check_golden("ofproto/ct-recirculation.txt", out)
     assert "Output: br-fw tap2:" in out and "thaw" in out
+
+
+SEED = Path(__file__).parent.parent / "examples" / "seed" / "cloud.yaml"
+
+
+@pytest.mark.skipif(not SEED.exists(), reason="the seed cloud is not written yet")
+def test_cloud_host(tmp_path: Path) -> None:
+    """--cloud/--host traces on the bridges the agents program; the same as from a sos folder
+    written from those bridges."""
+    from neutrace import topology
+    from neutrace.agents import program
+
+    hs = program(topology.load(str(SEED))).host("test-cmpt-02")
+    assert hs is not None
+    qvo = next(p for p in hs.ovs_bridges[0].ports if p.name.startswith("qvo") and p.tag == 1)
+    mac = qvo.external_id("attached-mac")
+    assert mac is not None
+    flow = (f"in_port={qvo.name},dl_src={mac},dl_dst=ff:ff:ff:ff:ff:ff,arp,arp_op=1,"
+            f"arp_spa=192.168.111.4,arp_tpa=192.168.111.1,arp_sha={mac}")
+    code, out, err = run("--cloud", str(SEED), "--host", "test-cmpt-02", flow)
+    assert code == 0, err
+    assert "Output: br-tun vxlan-" in out and "tun_id=0x10050" in out
+    write_sos(hs.ovs_bridges, tmp_path)
+    assert run("--sos", str(tmp_path), flow)[1] == out
+    code, out, err = run("--cloud", str(SEED), flow)
+    assert code == 2 and "add --host" in err

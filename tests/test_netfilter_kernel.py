@@ -151,10 +151,21 @@ def nat_rule(draw: st.DrawFn, chain: str) -> str:
 @st.composite
 def rulesets(draw: st.DrawFn) -> str:
     users = ["neutron-u1", "neutron-u2"]
-    lines = ["*mangle", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]",
-             ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", ":POSTROUTING ACCEPT [0:0]"]
+    lines = ["*raw", ":PREROUTING ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]"]
+    for _ in range(draw(st.integers(0, 2))):
+        cond = draw(st.sampled_from(["", "-s 10.10.1.0/25 ", "-i ra ", "-p udp ",
+                                     "-d 10.10.2.3/32 "]))
+        lines.append(f"-A PREROUTING {cond}-j CT --zone {draw(st.integers(1, 3))}")
+    lines += ["COMMIT", "*mangle", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]",
+              ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", ":POSTROUTING ACCEPT [0:0]"]
     lines += [draw(rule_text("PREROUTING", [], prerouting=True))
               for _ in range(draw(st.integers(0, 2)))]
+    connmark = draw(st.booleans())
+    if connmark:  # Neutron's address-scope style: save the mark into the connection
+        mark = draw(st.sampled_from(["0x10000", "0x30000"]))
+        lines.append("-A POSTROUTING -m connmark --mark 0x0/0xffff0000 -j CONNMARK --save-mark "
+                     "--nfmask 0xffff0000 --ctmask 0xffff0000")
+        lines.append(f"-A PREROUTING -j MARK --set-xmark {mark}/0xffff0000")
     lines += ["COMMIT", "*nat", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]",
               ":OUTPUT ACCEPT [0:0]", ":POSTROUTING ACCEPT [0:0]"]
     lines += [draw(nat_rule("PREROUTING")) for _ in range(draw(st.integers(0, 2)))]
@@ -168,8 +179,13 @@ def rulesets(draw: st.DrawFn) -> str:
                      for _ in range(draw(st.integers(0, 3)))]
     filter_rules += [draw(rule_text("neutron-u2", [])) for _ in range(draw(st.integers(0, 3)))]
     # the DSCP target is only valid in the mangle table
-    lines += [r.replace(r[r.index(" -j DSCP"):], " -j ACCEPT") if " -j DSCP" in r else r
-              for r in filter_rules]
+    filter_rules = [r.replace(r[r.index(" -j DSCP"):], " -j ACCEPT") if " -j DSCP" in r else r
+                    for r in filter_rules]
+    if connmark:
+        # REJECT's ICMP error would cross mangle POSTROUTING as RELATED to the rejected packet's
+        # unconfirmed connection, which the engine does not model (docs/linux-engines.md)
+        filter_rules = [r.replace(" -j REJECT", " -j DROP") for r in filter_rules]
+    lines += filter_rules
     return "\n".join([*lines, "COMMIT", ""])
 
 
@@ -219,12 +235,13 @@ def test_random_rulesets_match_the_kernel(router_lab: Lab, ruleset: str,
     reached_kernel = {packets[i][3] for (_, _, i) in kernel_b}
     assert reached_engine == reached_kernel, ruleset
     assert sim.rules_hit([spaces[1]])["r"] == lab.hit_rules("r"), ruleset
-    keys = ("orig_src", "orig_dst", "orig_sport", "orig_dport",
+    keys = ("zone", "mark", "orig_src", "orig_dst", "orig_sport", "orig_dport",
             "reply_src", "reply_dst", "reply_sport", "reply_dport")
-    kernel_ct = {tuple(e[k] for k in keys) for e in lab.conntrack("r") if e["proto"] == "udp"}
-    engine_ct = {(e.orig.src, e.orig.dst, str(e.orig.sport), str(e.orig.dport),
-                  e.reply.src, e.reply.dst, str(e.reply.sport), str(e.reply.dport))
-                 for e in sim.state.conntrack_of("lab", "r")}
+    kernel_ct = {tuple(e.get(k, "0") for k in keys) for e in lab.conntrack("r")
+                 if e["proto"] == "udp"}
+    engine_ct = {(str(e.zone), str(e.mark), e.orig.src, e.orig.dst, str(e.orig.sport),
+                  str(e.orig.dport), e.reply.src, e.reply.dst, str(e.reply.sport),
+                  str(e.reply.dport)) for e in sim.state.conntrack_of("lab", "r")}
     assert engine_ct == kernel_ct, ruleset
 
 

@@ -101,13 +101,13 @@ def test_route_lookup_matches_ip_route_get(
     for d in DEVICES:  # back to the connected routes only
         ip(netns, "route", "flush", "dev", d, "proto", "static", check=False)
         ip(netns, "route", "flush", "dev", d, "proto", "boot", check=False)
-    for r in RULES:
-        ip(netns, "rule", "del", "pref", str(r.priority), check=False)
-    for r in routes:
-        argv = ["route", "add", r.destination]
-        if r.gateway:
-            argv += ["via", r.gateway]
-        argv += ["dev", r.device, "table", r.table, "metric", str(r.metric)]
+    for old in RULES:
+        ip(netns, "rule", "del", "pref", str(old.priority), check=False)
+    for route in routes:
+        argv: list[str] = ["route", "add", route.destination]
+        if route.gateway:
+            argv += ["via", route.gateway]
+        argv += ["dev", route.device, "table", route.table, "metric", str(route.metric)]
         ip(netns, *argv)
     for rule in rules:
         argv = ["rule", "add", "pref", str(rule.priority)]

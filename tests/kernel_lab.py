@@ -217,6 +217,18 @@ class Lab:
             subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=20)
         self.created.clear()
 
+    def require_bridge_netfilter(self, ns: str) -> None:
+        """Fail with a clear reason when the kernel has no bridge netfilter (br_netfilter) in
+        this namespace: the bridged tests compare iptables on bridged traffic and mean nothing
+        without it (in CI a skip would be a failure anyway)."""
+        import pytest
+
+        out = self.exec(ns, "cat", "/proc/sys/net/bridge/bridge-nf-call-iptables", check=False)
+        if out.strip() != "1":
+            pytest.fail("bridge netfilter (br_netfilter) is not available in this kernel's "
+                        "network namespaces (/proc/sys/net/bridge/bridge-nf-call-iptables "
+                        "missing or 0): the Linux bridge tests need it")
+
     def ping(self, ns: str, dst: str, ttl: int = 64) -> str:
         """``reply SRC``, ``icmp TYPE CODE SRC`` (an ICMP error came back), ``timeout`` or
         ``error ERRNO``."""

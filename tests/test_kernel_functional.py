@@ -289,8 +289,7 @@ def test_security_group_through_a_qbr_bridge(lab_factory: list[Lab]) -> None:
     spaces = sg_lab()
     lab = start(lab_factory, spaces)
     assert os.path.exists(f"/run/netns/{lab.kname('h')}")
-    assert lab.exec("h", "cat", "/proc/sys/net/bridge/bridge-nf-call-iptables").strip() == "1", (
-        "bridge netfilter (br_netfilter) is not available in this kernel's namespaces")
+    lab.require_bridge_netfilter("h")
     sim = MiniWalk(spaces)
 
     # ingress allowed by the security group (tcp 22)
@@ -401,6 +400,7 @@ def test_ipv6_neighbour_discovery_and_echo_across_a_bridge(lab_factory: list[Lab
     lab = Lab(lab_tag(), spaces, ipv6=True)
     lab_factory.append(lab)
     lab.up()
+    lab.require_bridge_netfilter("h")
     lab.exec("h", "ip6tables", "-Z")
     assert lab.ping6("a", "2001:db8::b") == "reply 2001:db8::b"
     assert lab.neigh("a")[("eth0", "2001:db8::b")] == b_mac
@@ -550,6 +550,7 @@ def seed_sg_lab() -> list[Namespace]:
 def test_agents_seed_security_group_on_the_kernel(lab_factory: list[Lab]) -> None:
     spaces = seed_sg_lab()
     lab = start(lab_factory, spaces)
+    lab.require_bridge_netfilter("h")
     sim = MiniWalk(spaces)
     # test-02 connects out: egress allowed, the reply let in by conntrack
     assert lab.tcp("vm", "net", "192.168.111.1", 80, 42000) == (

@@ -326,7 +326,9 @@ def bridge_lab() -> Iterator[Lab]:
     require(have_root_netns(), "root with iproute2 (network namespaces)")
     lab = Lab(lab_tag(), bridge_namespaces())
     try:
-        yield lab.up()
+        lab.up()
+        lab.require_bridge_netfilter("h")
+        yield lab
     finally:
         lab.down()
 

@@ -154,6 +154,9 @@ def match_text(draw: st.DrawFn, ports: tuple[OvsPort, ...]) -> str:
         parts.append(draw(st.sampled_from(["reg0=1", "reg0=2", "reg0=0x2/0x2", "reg0=0"])))
     if draw(st.integers(0, 5)) == 0:
         parts.append(draw(st.sampled_from(["tun_id=0x10", "tun_id=0x20", "tun_id=0"])))
+    if proto and proto != "arp" and draw(st.integers(0, 3)) == 0:
+        parts.append(draw(st.sampled_from(["ct_state=-trk", "ct_state=+trk+new",
+                                           "ct_state=+trk+est", "ct_state=+trk"])))
     return ",".join(parts)
 
 
@@ -167,7 +170,7 @@ def action_text(draw: st.DrawFn, table: int, ports: tuple[OvsPort, ...],
     choices = ["output", "output", "mod_vlan_vid", "strip_vlan", "load", "NORMAL", "set_dst",
                "tun_id", "port_keyword"]
     if ip:
-        choices += ["mod_nw_dst", "dec_ttl"]
+        choices += ["mod_nw_dst", "dec_ttl", "ct"]
     if later:
         choices += ["resubmit", "resubmit"]
     out: list[str] = []
@@ -190,6 +193,10 @@ def action_text(draw: st.DrawFn, table: int, ports: tuple[OvsPort, ...],
             keywords = ["IN_PORT", "LOCAL", "FLOOD", "ALL"] if ports[0].name.startswith("ra") \
                 else ["LOCAL", "FLOOD", "ALL"]
             out.append(draw(st.sampled_from(keywords)))
+        elif kind == "ct":
+            targets = [f",table={t}" for t in later]
+            out.append("ct(" + draw(st.sampled_from(["commit", "commit,zone=5", *[
+                t[1:] for t in targets], *[f"commit{t}" for t in targets]])) + ")")
         elif kind == "mod_nw_dst":
             out.append(f"mod_nw_dst:{draw(st.sampled_from(IPS))}")
         elif kind == "set_dst":

@@ -14,9 +14,9 @@ Both sides are reduced to an `Observed`:
 - ``tunnel_ids``: ``(bridge, port, tun_id)`` of copies sent to tunnel ports by an explicit
   ``output`` action, read on the OVS side from the trace's ``load``/``set_field``/``set_tunnel``
   actions of that bridge;
-- ``final``: the first bridge's fields after its pipeline (OVS's ``Final flow`` of the last
+- ``final``: the first bridge's fields after its pipeline (OVS's ``Final flow`` of the first
   pass; OVS restores the flow after a patch port, so the peer bridges' rewrites are not in it),
-  as packet fields and registers.
+  as packet fields and registers. After a ct() recirculation the outputs carry the rest.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from neutrace.engines.openflow import OpenFlowEngine, OpenFlowState
 from neutrace.engines.results import EXIT_OUTPUT, EXIT_PATCH, BridgeVisit
 from neutrace.packet import Packet
 from neutrace.syntax.microflow import parse_microflow
-from neutrace.trace import STEP_ACTION, STEP_TABLE
+from neutrace.trace import STEP_ACTION, STEP_CONNTRACK, STEP_TABLE
 
 Lookup = tuple[int, int | None]
 Block = tuple[str, tuple[Lookup, ...]]
@@ -126,6 +126,8 @@ def _engine_final(visit: BridgeVisit) -> tuple[HeaderKey, tuple[tuple[str, int],
     pfields = set(_HEADER_FIELDS)
     regs: dict[str, int] = {}
     for step in visit.steps:
+        if step.kind == STEP_CONNTRACK and step.text.startswith("resume conntrack"):
+            break  # the first pass ends here (compared with OVS's first Final flow)
         for ch in step.changes:
             if ch.field in pfields:
                 packet = packet.with_(**{ch.field: ch.after})
@@ -188,10 +190,17 @@ def _ovs_tunnel_ids(real: RealTrace, start: Packet,
 def observe_ovs(real: RealTrace, start: Packet, bridges: tuple[OvsBridge, ...] | list[OvsBridge],
                 *, final: bool = True) -> Observed:
     blocks: dict[tuple[int, int], tuple[str, list[Lookup]]] = {}
+    first_block: dict[str, int] = {}  # bridge -> its first block of the first pass
     for i, p in enumerate(real.trace.passes):
         for v in p.visits:
-            # a recirculation resumes the first bridge's visit
-            key = (0, 0) if v.block == 0 else (i, v.block)
+            if i == 0:
+                first_block.setdefault(v.bridge, v.block)
+                key = (0, v.block)
+            elif v.block == 0:
+                # a recirculation resumes the visit of the bridge that ran ct()
+                key = (0, first_block.get(v.bridge, 0))
+            else:
+                key = (i, v.block)
             blocks.setdefault(key, (v.bridge, []))[1].append(
                 (v.table, None if v.is_miss else v.cookie))
     root = blocks.pop((0, 0), (real.trace.passes[0].bridges[0], []))
@@ -201,14 +210,12 @@ def observe_ovs(real: RealTrace, start: Packet, bridges: tuple[OvsBridge, ...] |
     by_name = {b.name: b for b in bridges}
     fin: tuple[HeaderKey, tuple[tuple[str, int], ...]] | None = None
     if final:
-        # the last pass: after a ct() recirculation the first bridge's pipeline ends there
-        last = real.trace.passes[-1]
-        text = last.final_flow
-        if text == "unchanged" and len(real.trace.passes) == 1:
+        # the first pass (a ct() recirculation forks a clone: the first pass goes on with the
+        # actions after the ct(); the engine's final fields are taken at the same point)
+        text = real.trace.passes[0].final_flow
+        if text == "unchanged":
             fin = (headers(start), ())
         else:
-            if text == "unchanged":
-                text = last.flow
             mf = parse_microflow(text, source="Final flow", strict=False)
             regs = tuple(sorted((k, int(v, 0)) for k, v in mf.fields
                                 if k.startswith(("reg", "metadata")) and int(v, 0)))

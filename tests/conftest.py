@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from typing import Any
 
 import pytest
 
@@ -32,13 +33,26 @@ def have_root_netns() -> bool:
     return os.geteuid() == 0 and shutil.which("ip") is not None
 
 
+_SKIPPED_IN_CI: list[str] = []
+
+
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, None]:
+    outcome: Any = yield
     report = outcome.get_result()
-    if IN_CI and report.skipped and any(item.get_closest_marker(m) for m in GUARDED_MARKERS):
+    if (IN_CI and report.skipped and not hasattr(report, "wasxfail")
+            and any(item.get_closest_marker(m) for m in GUARDED_MARKERS)):
         report.outcome = "failed"
-        report.longrepr = f"skipped in CI, which is a failure for {GUARDED_MARKERS}: {report.longrepr}"
+        report.longrepr = (f"skipped in CI, which is a failure for tests marked "
+                           f"{'/'.join(GUARDED_MARKERS)}: {report.longrepr}")
+        _SKIPPED_IN_CI.append(item.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _SKIPPED_IN_CI and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from neutrace.agents import constants as C
-from neutrace.dataplane import CloudState, HostState, OvsBridge
+from neutrace.dataplane import CloudState, OvsBridge
 from neutrace.engines.results import BridgeVisit, OfExit
 
 _TABLE_RE = re.compile(r"^(?P<bridge>\S+) table (?P<table>\d+): (?P<rest>.*)$")
@@ -119,7 +119,3 @@ def _last_vlan(visit: BridgeVisit, table: int) -> str:
             if change.field == "vlan_tci" and isinstance(change.after, int):
                 tci = change.after
     return str(tci & 0xFFF) if tci & 0x1000 else "none"
-
-
-def host_of(cloud: CloudState, name: str) -> HostState | None:
-    return cloud.host(name)

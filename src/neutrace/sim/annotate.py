@@ -3,9 +3,9 @@
 The OpenFlow engine says *where* a copy died ("br-tun table 22: no flow matched", "br-ex table 0:
 flow ... actions=drop"); this module says *why*, from the tables Neutron's OVS agent programs
 (``neutrace.agents.constants``) and the host's own state: which local VLANs have a flood entry in
-br-tun, which tunnel ids br-tun maps, which VLAN a physical bridge accepts from br-int. Where OVS
-records which network a local VLAN belongs to (a port's ``other_config`` ``net_uuid``/
-``segmentation_id``, as Neutron writes it), the network is named too.
+br-tun, which tunnel ids br-tun maps, which VLAN a physical bridge accepts from br-int. It names
+local VLANs and tunnel ids, not networks: the data-plane state does not record which network a
+local VLAN belongs to (Neutron keeps that in a port's ``other_config``, not modelled yet).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Address helpers (layer 0): MAC normalisation and tests, deterministic ids and MACs.
 
-Neutron generates port MACs as ``fa:16:3e:xx:xx:xx`` (its ``base_mac``) and UUIDs at random; neutrace
-derives both from a stable seed string instead, so the same topology always yields the same cloud.
+Neutron generates port MACs as ``fa:16:3e:xx:xx:xx`` (its ``base_mac``) and UUIDs at random;
+neutrace derives both from a stable seed string instead, so the same topology always yields the
+same cloud.
 """
 
 from __future__ import annotations

@@ -37,7 +37,8 @@ class InputError(NeutraceError):
         place = self.source
         if self.line is not None:
             place += f":{self.line}"
-        text = f"{place}: {self.where}: {self.problem}" if self.where else f"{place}: {self.problem}"
+        text = f"{place}: {self.where}: " if self.where else f"{place}: "
+        text += self.problem
         if self.fix:
             text += f" (fix: {self.fix})"
         return text
@@ -48,8 +49,8 @@ class TopologyError(InputError):
 
 
 class SyntaxParseError(InputError):
-    """A text in one of the formats neutrace reads (ovs-ofctl flows, iptables-save, ...) is malformed
-    or uses something neutrace does not understand."""
+    """A text in one of the formats neutrace reads (ovs-ofctl flows, iptables-save, ...) is
+    malformed or uses something neutrace does not understand."""
 
 
 class SimulationError(NeutraceError):

@@ -38,7 +38,9 @@ ICMPV6_NA = 136
 VXLAN_PORT = 4789
 VLAN_CFI = 0x1000
 
-PROTO_NAMES = {IPPROTO_ICMP: "icmp", IPPROTO_TCP: "tcp", IPPROTO_UDP: "udp", IPPROTO_ICMPV6: "icmp6"}
+PROTO_NAMES = {
+    IPPROTO_ICMP: "icmp", IPPROTO_TCP: "tcp", IPPROTO_UDP: "udp", IPPROTO_ICMPV6: "icmp6",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,9 +161,9 @@ class Packet:
                 f"[{self.payload.summary()}]"
             )
         if self.is_arp:
-            op = "who-has" if self.arp_op == ARP_REQUEST else "is-at" if self.arp_op == ARP_REPLY else f"op {self.arp_op}"
             if self.arp_op == ARP_REPLY:
                 return f"ARP {self.arp_spa} is-at {self.arp_sha}{vlan}"
+            op = "who-has" if self.arp_op == ARP_REQUEST else f"op {self.arp_op}"
             return f"ARP {op} {self.arp_tpa} tell {self.arp_spa}{vlan}"
         if self.is_ip or self.is_ipv6:
             proto = PROTO_NAMES.get(self.nw_proto, f"proto {self.nw_proto}").upper()

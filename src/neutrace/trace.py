@@ -75,7 +75,8 @@ class Step:
 class Hop:
     """The packet inside one element: ``host`` ("" outside the hosts), ``element`` (br-int,
     qbraf305168-66, qrouter-…, a VM's name, a segment's name), ``in_port`` where it entered,
-    ``packet`` as it entered, ``steps`` taken there, ``out_port`` where it left (None if it did not)."""
+    ``packet`` as it entered, ``steps`` taken there, ``out_port`` where it left (None if it
+    did not)."""
 
     host: str
     element: str

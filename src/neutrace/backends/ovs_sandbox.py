@@ -1,5 +1,6 @@
-"""A private Open vSwitch instance (layer 3): ovsdb-server + ``ovs-vswitchd --enable-dummy=override``
-on sockets in a directory of its own, as OVS's own testsuite runs it.
+"""A private Open vSwitch instance (layer 3): ovsdb-server +
+``ovs-vswitchd --enable-dummy=override`` on sockets in a directory of its own, as OVS's own
+testsuite runs it.
 
 It needs no kernel module and never touches a system-wide ovs-vswitchd: every command it runs gets
 ``OVS_RUNDIR``/``OVS_DBDIR``/``OVS_LOGDIR``/``OVS_SYSCONFDIR`` pointing at its directory and

@@ -78,6 +78,8 @@ class OvsPort:
     ``"internal"``, ``"patch"``, ``"vxlan"``, ``"gre"``, ``"geneve"``. ``options`` holds
     ``peer`` for patch ports and ``remote_ip``/``local_ip``/``in_key``/``out_key``/``df_default``
     for tunnels, sorted by key. ``tag``/``trunks`` are the Port's VLAN settings (NORMAL uses them).
+    ``other_config`` is the Port's, where Neutron's OVS agent records the local VLAN mapping of a
+    bound port (``net_uuid``, ``network_type``, ``physical_network``, ``segmentation_id``, ``tag``).
     """
 
     name: str
@@ -88,6 +90,7 @@ class OvsPort:
     options: tuple[tuple[str, str], ...] = ()
     external_ids: tuple[tuple[str, str], ...] = ()
     mac: str | None = None
+    other_config: tuple[tuple[str, str], ...] = ()
 
     def option(self, key: str) -> str | None:
         return dict(self.options).get(key)
@@ -288,7 +291,9 @@ class CloudState:
     (an upstream gateway, outside hosts) whose interfaces plug into those segments.
 
     ``underlay`` names the segment the tunnel IPs live on; the walker delivers a VXLAN packet to
-    the host whose ``tunnel_ip`` is its outer destination.
+    the host whose ``tunnel_ip`` is its outer destination. ``metadata`` holds what produced the
+    state (``("cloud", name)``, the Neutron release mirrored) and the names of the networks
+    (``("network:<id>", name)``), which OVS itself does not know, for explanations.
     """
 
     hosts: tuple[HostState, ...]

@@ -112,4 +112,5 @@ def program(cloud: model.Cloud) -> CloudState:
         hosts=hosts, segments=_segments(cloud), external=tuple(program_outside(cloud)),
         underlay=TUNNEL_SEGMENT,
         metadata=(("cloud", cloud.name), ("neutron", constants.NEUTRON_RELEASE),
-                  ("neutron-lib", constants.NEUTRON_LIB_RELEASE)))
+                  ("neutron-lib", constants.NEUTRON_LIB_RELEASE),
+                  *((f"network:{n.id}", n.name) for n in cloud.networks)))

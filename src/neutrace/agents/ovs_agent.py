@@ -105,9 +105,10 @@ class BridgeBuilder:
                 return p.ofport
         raise KeyError(name)
 
-    def set_tag(self, name: str, tag: int) -> None:
+    def set_tag(self, name: str, tag: int, other_config: dict[str, str] | None = None) -> None:
         self.ports = [
-            OvsPort(p.name, p.ofport, p.type, tag, p.trunks, p.options, p.external_ids, p.mac)
+            OvsPort(p.name, p.ofport, p.type, tag, p.trunks, p.options, p.external_ids, p.mac,
+                    tuple(sorted({**dict(p.other_config), **(other_config or {})}.items())))
             if p.name == name else p for p in self.ports]
 
     def add_flow(self, table: int, priority: int, match: Match, actions: str) -> None:
@@ -344,7 +345,12 @@ class OvsAgent:
             if net.id not in self.provisioned:
                 self.provisioned.add(net.id)
                 self.provision_local_vlan(net, lvid)
-            self.int_br.set_tag(vif.ovs_name, lvid)
+            # port_bound: the local VLAN mapping goes into the Port's other_config
+            mapping = {"net_uuid": net.id, "network_type": net.network_type,
+                       "physical_network": str(net.physical_network), "tag": str(lvid)}
+            if net.segmentation_id is not None:
+                mapping["segmentation_id"] = str(net.segmentation_id)
+            self.int_br.set_tag(vif.ovs_name, lvid, mapping)
             self.setup_arp_spoofing_protection(vif)
 
     def setup_arp_spoofing_protection(self, vif: Vif) -> None:

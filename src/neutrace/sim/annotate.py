@@ -3,9 +3,10 @@
 The OpenFlow engine says *where* a copy died ("br-tun table 22: no flow matched", "br-ex table 0:
 flow ... actions=drop"); this module says *why*, from the tables Neutron's OVS agent programs
 (``neutrace.agents.constants``) and the host's own state: which local VLANs have a flood entry in
-br-tun, which tunnel ids br-tun maps, which VLAN a physical bridge accepts from br-int. It names
-local VLANs and tunnel ids, not networks: the data-plane state does not record which network a
-local VLAN belongs to (Neutron keeps that in a port's ``other_config``, not modelled yet).
+br-tun, which tunnel ids br-tun maps, which VLAN a physical bridge accepts from br-int. The
+network behind a local VLAN comes from where Neutron's OVS agent records it: the ``other_config``
+(``net_uuid``, ``network_type``, ``physical_network``, ``segmentation_id``, ``tag``) of the ports
+it bound on br-int; its name from the cloud's metadata when known, else its id.
 """
 
 from __future__ import annotations
@@ -24,6 +25,24 @@ class Annotator:
 
     def __init__(self, cloud: CloudState) -> None:
         self._hosts = {h.name: h for h in cloud.hosts}
+        names = {k.removeprefix("network:"): v for k, v in cloud.metadata
+                 if k.startswith("network:")}
+        # host -> local VLAN -> "public_net (flat, physnet external)"
+        self._lvids: dict[str, dict[str, str]] = {}
+        self._tunnels: dict[int, str] = {}  # tunnel id -> the network, from any host
+        for h in cloud.hosts:
+            br = h.bridge(C.INTEGRATION_BRIDGE)
+            for p in br.ports if br is not None else ():
+                oc = dict(p.other_config)
+                if "tag" in oc and "net_uuid" in oc:
+                    words = _network_words(oc, names)
+                    self._lvids.setdefault(h.name, {})[oc["tag"]] = words
+                    if oc.get("network_type") in C.TUNNEL_NETWORK_TYPES and \
+                            "segmentation_id" in oc:
+                        self._tunnels[int(oc["segmentation_id"])] = words
+
+    def _network(self, host: str, vlan: str) -> str:
+        return self._lvids.get(host, {}).get(vlan, f"the network on local VLAN {vlan}")
 
     def explain_drop(self, host: str, visit: BridgeVisit, ex: OfExit) -> str:
         base = ex.reason or f"{visit.bridge}: dropped"
@@ -41,22 +60,24 @@ class Annotator:
         vlan = _last_vlan(visit, table)
         if role == "tun" and table == C.FLOOD_TO_TUN:
             flooded = _vlans_in(bridge, C.FLOOD_TO_TUN)
-            why = (f"br-tun table {C.FLOOD_TO_TUN} has no flood entry for VLAN {vlan}: the "
-                   f"network on local VLAN {vlan} is not a tunnel network on {host}"
+            why = (f"br-tun table {C.FLOOD_TO_TUN} has no flood entry for VLAN {vlan}: "
+                   f"{self._network(host, vlan)} is not a tunnel network on {host}"
                    + (f" (flood entries exist for VLAN {', '.join(map(str, flooded))})"
                       if flooded else " (no tunnel network has a port here)"))
         elif role == "tun" and table in C.TUN_TABLE.values():
             tun_ids = _tun_ids_in(bridge, table)
+            net = self._tunnels.get(pkt.tun_id, "that network")
             why = (f"br-tun table {table} has no entry for tunnel id {pkt.tun_id:#x}: {host} has "
-                   f"no port on that network, so no local VLAN was provisioned for it"
+                   f"no port on {net}, so no local VLAN was provisioned for it"
                    + (f" (it maps {', '.join(hex(t) for t in tun_ids)})" if tun_ids else ""))
         elif role == "tun" and table == 0:
             why = (f"br-tun table 0 drops what comes from neither patch-int nor a tunnel port "
                    f"({visit.in_port})")
         elif role == "phys" and table == 0:
             accepted = _vlans_in(bridge, 0)
-            why = (f"{bridge.name} drops frames from br-int whose VLAN ({vlan}) is not the local "
-                   f"VLAN of a network on its physical network"
+            why = (f"{bridge.name} drops frames from br-int on VLAN {vlan}, "
+                   f"{self._network(host, vlan)}: only the local VLAN of a network on its "
+                   f"physical network passes"
                    + (f" (it accepts VLAN {', '.join(map(str, accepted))})" if accepted else
                       " (no network on this physical network has a port here)"))
         elif role == "int" and table == C.ARP_SPOOF_TABLE:
@@ -72,6 +93,17 @@ class Annotator:
             why = (f"br-int table 0 drops this frame from {visit.in_port}: no local VLAN "
                    f"translation for it")
         return f"{why} [{base}]" if why else base
+
+
+def _network_words(oc: dict[str, str], names: dict[str, str]) -> str:
+    net = oc["net_uuid"]
+    kind = oc.get("network_type", "")
+    where = ""
+    if oc.get("physical_network", "None") != "None":
+        where = f" on physnet {oc['physical_network']}"
+    elif "segmentation_id" in oc:
+        where = f" {int(oc['segmentation_id']):#x}" if kind in C.TUNNEL_NETWORK_TYPES else ""
+    return f"{names.get(net, net)} ({kind}{where})"
 
 
 def _role(bridge: OvsBridge) -> str:

@@ -191,17 +191,29 @@ def observe_ovs(real: RealTrace, start: Packet, bridges: tuple[OvsBridge, ...] |
                 *, final: bool = True) -> Observed:
     blocks: dict[tuple[int, int], tuple[str, list[Lookup]]] = {}
     first_block: dict[str, int] = {}  # bridge -> its first block of the first pass
+    # OVS 3.1 heads a recirculation with the first bridge's name even when it resumes in a
+    # patch peer: the flows' (unique) cookies tell which bridge it really is
+    # (or, when the resumed lookups all miss, the bridge whose ct(table=...) forked it)
+    owner = {f.cookie: b.name for b in bridges for f in b.flows}
+    forks = [ln.bridge for p in real.trace.passes for ln in p.lines
+             if ln.kind == "action" and ln.text.startswith("ct(") and "table=" in ln.text]
     for i, p in enumerate(real.trace.passes):
+        resumed = next((owner[v.cookie] for v in p.visits
+                        if v.block == 0 and not v.is_miss and v.cookie in owner), None)
+        if resumed is None and 0 < i <= len(forks):
+            resumed = forks[i - 1]
         for v in p.visits:
+            bridge = v.bridge
             if i == 0:
                 first_block.setdefault(v.bridge, v.block)
                 key = (0, v.block)
             elif v.block == 0:
                 # a recirculation resumes the visit of the bridge that ran ct()
-                key = (0, first_block.get(v.bridge, 0))
+                bridge = resumed or v.bridge
+                key = (0, first_block.get(bridge, 0))
             else:
                 key = (i, v.block)
-            blocks.setdefault(key, (v.bridge, []))[1].append(
+            blocks.setdefault(key, (bridge, []))[1].append(
                 (v.table, None if v.is_miss else v.cookie))
     root = blocks.pop((0, 0), (real.trace.passes[0].bridges[0], []))
     visits: Visits = ((root[0], tuple(root[1])),

@@ -208,7 +208,8 @@ class Walker:
     def resolve(self, host: str, namespace: str, interface: str, ip: str) -> str | None:
         """Who answers ARP for ``ip`` on that link: the interface owning ``ip`` whose subnet is
         also the asking interface's (floating IPs are /32 on ``qg-``), preferring one outside the
-        asking namespace."""
+        asking namespace. It answers from addresses, not from the L2 domain: with overlapping
+        tenant subnets (the same IP on two networks) the first owner found wins."""
         owners = self._owners.get(ip, [])
         if not owners:
             return None

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from neutrace.packet import FieldChange, Packet
+from neutrace.packet import FieldChange
 from neutrace.trace import (
     ACCEPTED,
     DELIVERED,
@@ -170,11 +170,7 @@ def walk_summary(trace: Trace) -> str:
 def _hop_line(hop: Hop) -> str:
     host = hop.host or "outside"
     ports = f"{hop.in_port or '-'} -> {hop.out_port or '*'}"
-    return f"{host:<14} {hop.element:<46} {ports:<40} {_short(hop.packet)}"
-
-
-def _short(p: Packet) -> str:
-    return p.summary()
+    return f"{host:<14} {hop.element:<46} {ports:<40} {hop.packet.summary()}"
 
 
 def _branch_summary(branch: Branch, indent: int, lines: list[str]) -> None:

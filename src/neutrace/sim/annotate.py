@@ -57,7 +57,7 @@ class Annotator:
         pkt = visit.packet
         role = _role(bridge)
         why = ""
-        vlan = _last_vlan(visit, table)
+        vlan = _last_vlan(visit)
         if role == "tun" and table == C.FLOOD_TO_TUN:
             flooded = _vlans_in(bridge, C.FLOOD_TO_TUN)
             why = (f"br-tun table {C.FLOOD_TO_TUN} has no flood entry for VLAN {vlan}: "
@@ -142,7 +142,7 @@ def _tun_ids_in(bridge: OvsBridge, table: int) -> list[int]:
     return sorted(out)
 
 
-def _last_vlan(visit: BridgeVisit, table: int) -> str:
+def _last_vlan(visit: BridgeVisit) -> str:
     """The packet's VLAN at the time of the drop: the last field change that set it, else the
     VLAN it entered with."""
     tci = visit.packet.vlan_tci

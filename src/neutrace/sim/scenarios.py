@@ -115,9 +115,8 @@ def _endpoint(host: str, ns: Namespace, label: str, toward: str,
     for cidr in cidrs:
         ip = ipaddress.ip_interface(cidr).ip
         if ip.version == want and not ip.is_link_local:
-            name = ns.name if label == ns.name else f"{label} ({ns.name})"
-            return Endpoint(host, ns.name, str(ip), f"{name} ({ip})" if label == ns.name
-                            else name)
+            shown = f"{ns.name} ({ip})" if label == ns.name else f"{label} ({ns.name})"
+            return Endpoint(host, ns.name, str(ip), shown)
     raise SimulationError(f"{label} has no IPv{want} address to send from")
 
 

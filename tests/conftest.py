@@ -43,6 +43,17 @@ def have_root_netns() -> bool:
 _SKIPPED_IN_CI: list[str] = []
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite the golden files under tests/golden/ instead of checking them")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from tests.support import golden
+
+    golden.UPDATE["enabled"] = bool(config.getoption("--update-golden"))
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]

@@ -1,0 +1,211 @@
+"""Conformance with Neutron itself: every host of four clouds is programmed by Neutron 29's own
+neutron-openvswitch-agent code (scripts/neutron_conformance.py, run with the Python of the
+virtualenv that has neutron) and by `neutrace.agents.program`, and the results are compared:
+
+- the OVS ports of every bridge (name, type, VLAN tag, options),
+- the OpenFlow flows of every bridge, per table (cookies dropped),
+- the hybrid iptables firewall's iptables/ip6tables rules and ipsets of the host's root namespace.
+
+Each difference is listed precisely in the assertion message (bridge, table, Neutron's flow vs
+ours). Known differences are marked ``xfail(strict=True)`` with the reason, see docs/conformance.md.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import neutrace.agents
+import neutrace.topology
+from neutrace.dataplane import CloudState
+from tests.conftest import require
+from tests.support.conformance_lib import (
+    REPO,
+    canonical_netfilter,
+    compare_flows,
+    compare_ipsets,
+    compare_netfilter,
+    compare_ports,
+    dump_ours,
+    have_root,
+    hints_for,
+    neutron_ports,
+    neutron_python,
+    our_ports,
+    run_many,
+)
+from tests.support.paths import DATA
+
+pytestmark = [pytest.mark.conformance, pytest.mark.ovs, pytest.mark.root, pytest.mark.slow]
+
+HERE = Path(__file__).parent
+# the four clouds of the brief (examples/ or our fallbacks), every other example, and our extras
+MAIN_CLOUDS = ("seed", "vlan-provider", "two-tenants", "l2pop")
+CLOUD_NAMES = (
+    *MAIN_CLOUDS,
+    *sorted(p.parent.name for p in (REPO / "examples").glob("*/cloud.yaml")
+            if p.parent.name not in MAIN_CLOUDS),
+    "extras",
+)
+
+
+def cloud_path(name: str) -> Path:
+    """examples/<name>/cloud.yaml when it exists, else our own tests/conformance/clouds/."""
+    example = REPO / "examples" / name / "cloud.yaml"
+    return example if example.exists() else DATA / "clouds" / f"{name}.yaml"
+
+
+def _cases(test: str) -> list[Any]:
+    cases = []
+    for name in CLOUD_NAMES:
+        path = cloud_path(name)
+        for host in neutrace.topology.load(path).hosts:
+            reason = (KNOWN.get((test, name, host.name)) or KNOWN.get((test, name, "*"))
+                      or KNOWN.get((test, "*", "*")))
+            marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
+            cases.append(pytest.param(name, host.name, id=f"{name}-{host.name}", marks=marks))
+    return cases
+
+
+# (test, cloud, host) -> why: known differences, reported to the integrator (docs/conformance.md).
+# strict: once fixed the test XPASSes and fails, so the entry must then be removed.
+KNOWN: dict[tuple[str, str, str], str] = {
+}
+
+
+class Runs:
+    """Ours (computed in-process) and Neutron's (one script run per cloud-host, in parallel)."""
+
+    def __init__(self, python: str) -> None:
+        self.states: dict[str, CloudState] = {}
+        jobs = []
+        for name in CLOUD_NAMES:
+            path = cloud_path(name)
+            state = neutrace.agents.program(neutrace.topology.load(path))
+            self.states[name] = state
+            for h in state.hosts:
+                jobs.append((path, h.name, hints_for(h)))
+        workers = int(os.environ.get("NEUTRACE_CONFORMANCE_JOBS", "8"))
+        self.results = run_many(python, jobs, workers=workers)
+
+    def neutron(self, cloud: str, host: str) -> dict[str, Any]:
+        r = self.results[(str(cloud_path(cloud)), host)]
+        if isinstance(r, Exception):
+            raise r
+        return r
+
+
+@pytest.fixture(scope="session")
+def runs() -> Runs:
+    python = neutron_python()
+    require(python is not None,
+            "neutron in a virtualenv (NEUTRACE_NEUTRON_PYTHON, default "
+            "/opt/neutrace-neutron-venv/bin/python; .ci/run creates it)")
+    require(have_root(), "root with network namespaces")
+    assert python is not None
+    return Runs(python)
+
+
+def _report(what: str, cloud: str, host: str, diffs: list[Any]) -> str:
+    body = "\n".join(str(d) for d in diffs)
+    return (f"{cloud} {host}: {len(diffs)} {what} differ from Neutron 29 "
+            f"(- neutron, + neutrace):\n{body}")
+
+
+@pytest.mark.parametrize(("cloud", "host"), _cases("ports"))
+def test_ports(runs: Runs, cloud: str, host: str) -> None:
+    ours = runs.states[cloud].host(host)
+    assert ours is not None
+    diffs = compare_ports(our_ports(ours), neutron_ports(runs.neutron(cloud, host)))
+    assert not diffs, _report("ports", cloud, host, diffs)
+
+
+@pytest.mark.parametrize(("cloud", "host"), _cases("flows"))
+def test_flows(runs: Runs, ovs_sandbox: Any, cloud: str, host: str) -> None:
+    ours = runs.states[cloud].host(host)
+    assert ours is not None
+    theirs = {br: data["flows"] for br, data in runs.neutron(cloud, host)["bridges"].items()}
+    assert sum(len(f) for f in theirs.values()) > 10, "Neutron programmed (almost) nothing"
+    diffs = compare_flows(dump_ours(ovs_sandbox, ours), theirs)
+    assert not diffs, _report("(bridge, table)s", cloud, host, diffs)
+
+
+@pytest.mark.parametrize(("cloud", "host"), _cases("firewall_iptables"))
+def test_firewall_iptables(runs: Runs, cloud: str, host: str) -> None:
+    ours = runs.states[cloud].host(host)
+    assert ours is not None
+    root = ours.root
+    mine = canonical_netfilter(root.iptables, root.ip6tables, root.ipsets)
+    theirs = runs.neutron(cloud, host)["netfilter"][""]
+    diffs = []
+    for tool in ("iptables-save", "ip6tables-save"):
+        diffs += [f"[{tool}] {d}" for d in compare_netfilter(mine[tool], theirs[tool])]
+    sets = compare_ipsets(mine["ipset"], theirs["ipset"])
+    if sets:
+        diffs.append("[ipset save]\n" + "\n".join(sets))
+    assert not diffs, _report("netfilter chains", cloud, host, diffs)
+
+
+@pytest.mark.parametrize(("cloud", "host"), _cases("router_and_dhcp_iptables"))
+def test_router_and_dhcp_iptables(runs: Runs, cloud: str, host: str) -> None:
+    """qrouter-* (L3 agent: LegacyRouter.process + the metadata driver) and qdhcp-* (DHCP agent:
+    fill_dhcp_udp_checksums) namespaces: the same namespaces, with the same rules."""
+    ours = runs.states[cloud].host(host)
+    assert ours is not None
+    mine = {ns.name: ns for ns in ours.namespaces if ns.name.startswith(("qrouter-", "qdhcp-"))}
+    theirs = {k: v for k, v in runs.neutron(cloud, host)["netfilter"].items() if k}
+    assert sorted(mine) == sorted(theirs), "namespaces differ from Neutron's"
+    diffs = []
+    for name in sorted(mine):
+        ns = mine[name]
+        canon = canonical_netfilter(ns.iptables, ns.ip6tables, ns.ipsets)
+        for tool in ("iptables-save", "ip6tables-save"):
+            diffs += [f"{name} [{tool}] {d}"
+                      for d in compare_netfilter(canon[tool], theirs[name][tool])]
+    assert not diffs, _report("netfilter chains", cloud, host, diffs)
+
+
+@pytest.mark.parametrize(("cloud", "host"), _cases("bridges"))
+def test_bridges(runs: Runs, cloud: str, host: str) -> None:
+    """The same OVS bridges, with Neutron's fail_mode, OpenFlow protocols and datapath_type."""
+    ours = runs.states[cloud].host(host)
+    assert ours is not None
+    mine = {b.name: {"fail_mode": b.fail_mode, "protocols": sorted(b.protocols),
+                     "datapath_type": b.datapath_type} for b in ours.ovs_bridges}
+    theirs = {name: {k: data[k] for k in ("fail_mode", "protocols", "datapath_type")}
+              for name, data in runs.neutron(cloud, host)["bridges"].items()}
+    diffs = [f"{b}:\n  - neutron  {theirs.get(b)}\n  + neutrace {mine.get(b)}"
+             for b in sorted(set(mine) | set(theirs)) if mine.get(b) != theirs.get(b)]
+    assert not diffs, _report("bridges", cloud, host, diffs)
+
+
+@pytest.mark.parametrize(("cloud", "host"), _cases("namespace_devices"))
+def test_namespace_devices(runs: Runs, cloud: str, host: str) -> None:
+    """qrouter-*/qdhcp-* interfaces (MAC, MTU, addresses) and the routes the L3 and DHCP agents
+    add (gateways, on-link and extra routes), as Neutron's code (LegacyRouter.process,
+    DeviceManager.setup) asked the interface driver and ip_lib for them. Connected routes are
+    the kernel's, not compared."""
+    ours = runs.states[cloud].host(host)
+    assert ours is not None
+    theirs = runs.neutron(cloud, host).get("devices", {})
+    mine = {ns.name: ns for ns in ours.namespaces if ns.name.startswith(("qrouter-", "qdhcp-"))}
+    assert sorted(mine) == sorted(theirs), "qrouter/qdhcp namespaces differ from Neutron's"
+    diffs = []
+    for name, ns in sorted(mine.items()):
+        a = {i.name: {"mac": i.mac, "mtu": i.mtu, "addresses": sorted(i.addresses)}
+             for i in ns.interfaces if i.kind != "loopback"}
+        b = {n: {"mac": d.get("mac"), "mtu": d.get("mtu"), "addresses": sorted(d["addresses"])}
+             for n, d in theirs[name]["interfaces"].items()}
+        for itf in sorted(set(a) | set(b)):
+            if a.get(itf) != b.get(itf):
+                diffs.append(f"{name} {itf}:\n  - neutron  {b.get(itf)}\n  + neutrace {a.get(itf)}")
+        ra = sorted((r.destination, r.gateway) for r in ns.routes
+                    if r.proto != "kernel" and r.table == "main")
+        rb = sorted((r["destination"], r["gateway"]) for r in theirs[name]["routes"])
+        if ra != rb:
+            diffs.append(f"{name} routes (destination, gateway):\n  - neutron  {rb}\n"
+                         f"  + neutrace {ra}")
+    assert not diffs, _report("namespace devices", cloud, host, diffs)

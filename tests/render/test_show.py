@@ -87,7 +87,8 @@ def test_cli_show_json_is_the_host_state(seed_loader: None, tmp_path: Path) -> N
 def test_cli_show_unknown_host(seed_loader: None, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["show", str(tmp_path / "cloud.yaml"), "--host", "nope"])
     assert result.exit_code == 2
-    assert "no host 'nope'" in result.output
+    assert "--host nope: " in result.output and "no such host" in result.output
+    assert "use one of test-ctrl-01" in result.output
 
 
 def test_cli_show_the_real_seed_file() -> None:

@@ -186,10 +186,20 @@ def test_dhcp_request_reaches_qdhcp(seed: Walker) -> None:
 
 
 def test_unknown_start_point_is_named(seed: Walker) -> None:
-    from neutrace.errors import SimulationError
+    """A user's mistake on --from/--to is an input error naming the option, the value, what is
+    wrong and the names there are."""
+    from neutrace.errors import StartPointError
 
-    with pytest.raises(SimulationError, match="unknown start point 'nosuchvm'"):
+    with pytest.raises(StartPointError) as info:
         session.trace(seed, "nosuchvm", "203.0.113.10")
+    assert (info.value.option, info.value.value) == ("--from", "nosuchvm")
+    assert "no VM, namespace or outside host is called nosuchvm" in info.value.problem
+    assert "VMs: test-01, test-02" in info.value.fix and "internet-host" in info.value.fix
+    with pytest.raises(StartPointError) as info:
+        session.trace(seed, "test-01", "999.1.1.1")
+    assert (info.value.option, info.value.value) == ("--to", "999.1.1.1")
+    assert info.value.problem.startswith("the destination is not a valid IPv4 address")
+    assert str(info.value).startswith("--to 999.1.1.1: the destination")
 
 
 def test_start_by_port_device_and_ip(seed: Walker) -> None:

@@ -1,6 +1,7 @@
 """The ``neutrace`` command line (layer 5): argument parsing and output only, no domain logic.
 
-Each sub-command lives in a module of its own and registers itself on `app`.
+Each sub-command lives in a module of its own that lists it in ``COMMANDS``
+(`neutrace.cli._common.Command`); errors reach the user through `neutrace.cli._common.fail_on`.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from neutrace.cli import ofproto_trace, show, trace
+from neutrace.cli._common import Command
 
 app = typer.Typer(
     name="neutrace",
@@ -16,11 +18,8 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for _module in (show, ofproto_trace, trace):
-    _module.register(app)
 
 
-@app.command()
 def version() -> None:
     """Print neutrace's version."""
     from neutrace import __version__
@@ -28,5 +27,11 @@ def version() -> None:
     typer.echo(__version__)
 
 
+for _command in (*show.COMMANDS, *ofproto_trace.COMMANDS, *trace.COMMANDS,
+                 Command("version", version)):
+    _command.register(app)
+
+
 def main() -> None:
+    """The ``neutrace`` entry point."""
     app()

@@ -7,12 +7,17 @@ Argument parsing and output only: the bridges and the start come from
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from neutrace.errors import NeutraceError
+from neutrace.cli._common import EXIT_DIFFERENT, Command, Format, fail_on
+
+if TYPE_CHECKING:
+    from neutrace.engines.results import BridgeVisit
+    from neutrace.sim.ofproto_compare import OvsComparison
 
 
 def ofproto_trace(
@@ -30,7 +35,7 @@ def ofproto_trace(
         help="A cloud topology file: trace on the bridges the agents program.")] = None,
     host: Annotated[str | None, typer.Option(help="The host of --cloud.")] = None,
     bridge: Annotated[str | None, typer.Option(help="The bridge the packet enters.")] = None,
-    format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    fmt: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
     compare_ovs: Annotated[bool, typer.Option(
         "--compare-ovs", help="Also load the bridges into a private Open vSwitch "
         "(datapath_type=dummy), run its ofproto/trace and report any difference "
@@ -40,47 +45,42 @@ def ofproto_trace(
     from neutrace.render.ofproto import render_json, render_text
     from neutrace.sim.ofproto_trace import bridges_from, start_point, trace
 
-    if format not in ("text", "json"):
-        raise typer.BadParameter("use text or json", param_hint="--format")
-    try:
+    fmt = fmt.only(Format.text, Format.json)
+    with fail_on():
         bridges = bridges_from(sos=sos, flows=flows or [], ports=ports or [], cloud=cloud,
                                host=host, bridge=bridge)
         start = start_point(bridges, microflow, bridge)
         visit = trace(bridges, start, host=host or "")
-    except NeutraceError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
     if not compare_ovs:
-        typer.echo(render_json(visit) if format == "json" else render_text(visit), nl=False)
+        typer.echo(render_json(visit) if fmt is Format.json else render_text(visit), nl=False)
         return
     from neutrace.sim.ofproto_compare import compare_in_sandbox
 
-    try:
+    with fail_on():
         result = compare_in_sandbox(bridges, start.bridge, start.in_port, start.packet,
                                     host=host or "")
-    except NeutraceError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    if format == "json":
-        import json
+    typer.echo(_comparison(visit, result, fmt), nl=False)
+    if result.differences:
+        raise typer.Exit(EXIT_DIFFERENT)
 
+
+def _comparison(visit: BridgeVisit, result: OvsComparison, fmt: Format) -> str:
+    """The engine's trace beside real OVS's, and their differences."""
+    from neutrace.render.ofproto import render_json, render_text
+
+    if fmt is Format.json:
         data = json.loads(render_json(visit))
         data["ovs"] = {"text": result.text, "differences": list(result.differences)}
-        typer.echo(json.dumps(data, indent=2))
-    else:
-        typer.echo(render_text(visit))
-        typer.echo("=== real Open vSwitch (ofproto/trace; flows given unique cookies) ===")
-        typer.echo(result.text)
-        if result.differences:
-            typer.echo("=== DIFFERENCES ===")
-            typer.echo("\n".join(result.differences))
-        else:
-            typer.echo("=== real Open vSwitch agrees: same tables and flows, outputs, tunnel ids "
-                       "and final fields ===")
+        return json.dumps(data, indent=2) + "\n"
+    lines = [render_text(visit),
+             "=== real Open vSwitch (ofproto/trace; flows given unique cookies) ===",
+             result.text]
     if result.differences:
-        raise typer.Exit(1)
+        lines += ["=== DIFFERENCES ===", "\n".join(result.differences)]
+    else:
+        lines.append("=== real Open vSwitch agrees: same tables and flows, outputs, tunnel ids "
+                     "and final fields ===")
+    return "\n".join(lines) + "\n"
 
 
-def register(app: typer.Typer) -> None:
-    """Add this module's command(s) to `app`."""
-    app.command("ofproto-trace")(ofproto_trace)
+COMMANDS = (Command("ofproto-trace", ofproto_trace),)

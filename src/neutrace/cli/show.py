@@ -11,7 +11,8 @@ from typing import Annotated
 
 import typer
 
-from neutrace.errors import NeutraceError
+from neutrace.cli._common import Command, Format, fail_on
+from neutrace.errors import CommandLineError
 
 
 def show(
@@ -21,7 +22,7 @@ def show(
     namespace: Annotated[
         str | None, typer.Option(help='Only this namespace ("" is the root namespace).')
     ] = None,
-    format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    fmt: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
     openflow10: Annotated[bool, typer.Option(
         "--openflow10", help="Print flows as a plain (OpenFlow 1.0) dump-flows spells them.")
     ] = False,
@@ -33,29 +34,18 @@ def show(
     from neutrace.render.show import cloud_text
     from neutrace.render.state_json import to_json
 
-    if format not in ("text", "json"):
-        raise typer.BadParameter("use text or json", param_hint="--format")
-    try:
+    fmt = fmt.only(Format.text, Format.json)
+    with fail_on():
         state = program(topology.load(str(cloud)))
-    except NeutraceError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    if host is not None and state.host(host) is None:
-        names = ", ".join(h.name for h in state.hosts)
-        typer.echo(f"error: {cloud}: no host {host!r} (hosts: {names})", err=True)
-        raise typer.Exit(2)
-    if format == "json":
-        if host is not None:
-            hs = state.host(host)
-            assert hs is not None
-            typer.echo(to_json(hs), nl=False)
-        else:
-            typer.echo(to_json(state), nl=False)
+        hs = state.host(host) if host is not None else None
+        if host is not None and hs is None:
+            raise CommandLineError("--host", host, f"{cloud} has no such host",
+                                   "use one of " + ", ".join(h.name for h in state.hosts))
+    if fmt is Format.json:
+        typer.echo(to_json(hs if hs is not None else state), nl=False)
         return
     typer.echo(cloud_text(state, host=host, bridge=bridge, namespace=namespace,
                           openflow10=openflow10), nl=False)
 
 
-def register(app: typer.Typer) -> None:
-    """Add this module's command(s) to `app`."""
-    app.command("show")(show)
+COMMANDS = (Command("show", show),)

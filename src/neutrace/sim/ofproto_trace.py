@@ -14,13 +14,15 @@ from pathlib import Path
 from neutrace.dataplane import OvsBridge
 from neutrace.engines.openflow import OpenFlowEngine, OpenFlowState
 from neutrace.engines.results import BridgeVisit
-from neutrace.errors import InputError
+from neutrace.errors import CommandLineError, InputError
 from neutrace.packet import Packet
 from neutrace.syntax.microflow import parse_microflow
 
 
 @dataclass(frozen=True, slots=True)
 class Start:
+    """Where a microflow enters: the bridge, the port's name, the packet, extra fields."""
+
     bridge: str
     in_port: str
     packet: Packet
@@ -49,13 +51,13 @@ def bridges_from(
         names = [h.name for h in state.hosts]
         if host is None:
             if len(names) != 1:
-                raise InputError(str(cloud), "", "the cloud has several hosts",
-                                 f"add --host (one of {', '.join(names)})")
+                raise CommandLineError("--host", "", f"{cloud} has several hosts",
+                                       f"add --host (one of {', '.join(names)})")
             host = names[0]
         hs = state.host(host)
         if hs is None:
-            raise InputError(str(cloud), "", f"no host {host!r}",
-                             f"use one of {', '.join(names)}")
+            raise CommandLineError("--host", host, f"{cloud} has no such host",
+                                   f"use one of {', '.join(names)}")
         return hs.ovs_bridges
     if not flows or not ports:
         raise InputError("command line", "", "--flows and --ports go together",
@@ -80,8 +82,8 @@ def start_point(bridges: Sequence[OvsBridge], microflow: str, bridge: str | None
                          "start it with in_port=PORT (a port name such as qvo... or a number)")
     chosen = [b for b in bridges if b.name == bridge] if bridge else list(bridges)
     if bridge and not chosen:
-        raise InputError(source, "--bridge", f"no bridge {bridge!r}",
-                         f"use one of {', '.join(names)}")
+        raise CommandLineError("--bridge", bridge, "no bridge of that name",
+                               f"use one of {', '.join(names)}")
     for b in chosen:
         p = b.port(mf.in_port)
         if p is not None:

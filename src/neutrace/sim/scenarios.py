@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from neutrace.addr import BROADCAST_MAC
 from neutrace.dataplane import NS_VM, Namespace
-from neutrace.errors import SimulationError
+from neutrace.errors import CommandLineError, StartPointError
 from neutrace.packet import (
     ETH_TYPE_IP,
     ETH_TYPE_IPV6,
@@ -59,45 +59,95 @@ class Conversation:
     reply_from: Endpoint | None = None
 
 
-def find_endpoint(walker: Walker, spec: str, toward: str = "") -> Endpoint:
+def find_endpoint(walker: Walker, spec: str, toward: str = "", *,
+                  option: str = "--from") -> Endpoint:
     """The sender named by ``spec`` (see the module docstring). ``toward`` (an IP) picks the
-    address of the right family when the namespace has several."""
-    cloud = walker.cloud
+    address of the right family when the namespace has several. ``option`` names what the user
+    typed it into (``--from``, ``--to``) in the `StartPointError` raised when it names nothing
+    that can send."""
     if ":" in spec and not is_ip(spec):
-        host, _, itf_name = spec.partition(":")
-        found = walker.find_interface(host, itf_name)
-        if found is None:
-            raise SimulationError(f"no interface {itf_name!r} on host {host!r}")
-        ns, itf = found
-        if ns.kind == NS_VM or itf.addresses:
-            return _endpoint(host, ns, spec, toward, itf.addresses)
-        behind = walker.find_namespace(itf.peer_namespace or "") if itf.peer else None
-        if behind is not None and behind[0] == host and behind[1].kind == NS_VM:
-            return _endpoint(host, behind[1], spec, toward)
-        raise SimulationError(f"{spec}: {itf_name} has no address to send from")
+        return _by_interface(walker, spec, toward, option)
     if is_ip(spec):
         owner = walker.owner_of(spec)
         if owner is None:
-            raise SimulationError(f"no VM, namespace or outside host owns {spec}")
+            raise StartPointError(option, spec, f"no VM, namespace or outside host of the "
+                                  f"cloud has the address {spec}", _known(walker))
         host, ns, _ = owner
         return Endpoint(host, ns.name, spec, f"{ns.name} ({spec})")
     hit = walker.find_namespace(spec)
     if hit is not None:
-        return _endpoint(hit[0], hit[1], spec, toward)
-    # a port id (prefix) or a device name (tap…, qvo…, qvb…, qbr…) of a VM
-    for h in cloud.hosts:
+        return _endpoint(hit[0], hit[1], spec, toward, option=option)
+    vm = _by_device(walker, spec, toward, option)
+    if vm is not None:
+        return vm
+    raise StartPointError(option, spec, _unknown(spec, option), _known(walker))
+
+
+def _by_interface(walker: Walker, spec: str, toward: str, option: str) -> Endpoint:
+    """``host:interface``: the interface's own namespace, or the VM behind a tap."""
+    host, _, itf_name = spec.partition(":")
+    found = walker.find_interface(host, itf_name)
+    if found is None:
+        hosts = ", ".join(h.name for h in walker.cloud.hosts)
+        raise StartPointError(option, spec, f"host {host!r} has no interface {itf_name!r}",
+                              f"write host:interface with one of the hosts {hosts} and an "
+                              f"interface of `neutrace show CLOUD --host HOST`")
+    ns, itf = found
+    if ns.kind == NS_VM or itf.addresses:
+        return _endpoint(host, ns, spec, toward, itf.addresses, option=option)
+    behind = walker.find_namespace(itf.peer_namespace or "") if itf.peer else None
+    if behind is not None and behind[0] == host and behind[1].kind == NS_VM:
+        return _endpoint(host, behind[1], spec, toward, option=option)
+    raise StartPointError(option, spec, f"{itf_name} has no address to send from",
+                          "give an interface with an address, or the VM behind a tap")
+
+
+def _by_device(walker: Walker, spec: str, toward: str, option: str) -> Endpoint | None:
+    """A port id (prefix) or a device name (tap…, qvo…, qvb…, qbr…) of a VM."""
+    for h in walker.cloud.hosts:
         for itf in h.root.interfaces:
             short = itf.name[3:]
             if itf.name == spec or (len(spec) >= 8 and short and spec.startswith(short)):
                 vm = _vm_behind(h.namespaces, short)
                 if vm is not None:
-                    return _endpoint(h.name, vm, spec, toward)
-    raise SimulationError(
-        f"unknown start point {spec!r}: give a VM name, a namespace (qrouter-…, qdhcp-…), an "
-        f"outside host, an IP address, a port id or device name, or host:interface")
+                    return _endpoint(h.name, vm, spec, toward, option=option)
+    return None
+
+
+def _unknown(spec: str, option: str) -> str:
+    """What is wrong with a start point or destination that names nothing (an address that is
+    not a valid one says so)."""
+    nobody = f"no VM, namespace or outside host is called {spec}"
+    parts = spec.split(".")
+    if len(parts) == 4 and all(p.isdigit() for p in parts):
+        role = "the destination" if option == "--to" else "the start point"
+        return f"{role} is not a valid IPv4 address (four numbers 0 to 255), and {nobody}"
+    if option == "--to":
+        return f"the destination is not an IP address, and {nobody}"
+    return f"{nobody}, and it is not an IP address, a port id or device name, or host:interface"
+
+
+def _known(walker: Walker, limit: int = 12) -> str:
+    """The names a user can give, by kind (each list cut at ``limit``)."""
+    kinds: dict[str, list[str]] = {"VMs": [], "namespaces": [], "outside hosts": []}
+    for host, ns in walker.namespaces():
+        if ns.kind == NS_VM:
+            kinds["VMs"].append(ns.name)
+        elif host == "":
+            kinds["outside hosts"].append(ns.name)
+        elif ns.name:
+            kinds["namespaces"].append(ns.name)
+    parts = []
+    for kind, names in kinds.items():
+        if names:
+            shown = sorted(set(names))
+            more = f", … ({len(shown) - limit} more)" if len(shown) > limit else ""
+            parts.append(f"{kind}: {', '.join(shown[:limit])}{more}")
+    return "known " + "; ".join(parts) if parts else "the cloud has no namespace to send from"
 
 
 def _vm_behind(namespaces: tuple[Namespace, ...], short: str) -> Namespace | None:
+    """The VM whose NIC is the far end of the device whose name ends in ``short``."""
     for ns in namespaces:
         if ns.kind != NS_VM:
             continue
@@ -108,7 +158,8 @@ def _vm_behind(namespaces: tuple[Namespace, ...], short: str) -> Namespace | Non
 
 
 def _endpoint(host: str, ns: Namespace, label: str, toward: str,
-              addresses: tuple[str, ...] = ()) -> Endpoint:
+              addresses: tuple[str, ...] = (), *, option: str = "--from") -> Endpoint:
+    """``ns`` sending from its first address of ``toward``'s family (IPv4 by default)."""
     want = ipaddress.ip_address(toward).version if toward and is_ip(toward) else 4
     cidrs = addresses or tuple(c for i in ns.interfaces if i.kind != "loopback"
                                for c in i.addresses)
@@ -117,7 +168,9 @@ def _endpoint(host: str, ns: Namespace, label: str, toward: str,
         if ip.version == want and not ip.is_link_local:
             shown = f"{ns.name} ({ip})" if label == ns.name else f"{label} ({ns.name})"
             return Endpoint(host, ns.name, str(ip), shown)
-    raise SimulationError(f"{label} has no IPv{want} address to send from")
+    raise StartPointError(option, label, f"{ns.name} has no IPv{want} address to send from",
+                          f"give a destination of the family it has, or a start point with an "
+                          f"IPv{want} address")
 
 
 def is_ip(text: str) -> bool:
@@ -132,9 +185,10 @@ def is_ip(text: str) -> bool:
 def request_packet(src: str, dst: str, proto: str = "icmp", dport: int = 0,
                    sport: int = 0) -> Packet:
     """The IP packet a stack sends (L2 addresses are filled in by its neighbour lookup)."""
-    v6 = ipaddress.ip_address(dst).version == 6
     if proto not in PROTOS:
-        raise SimulationError(f"unknown protocol {proto!r}: use icmp, tcp or udp")
+        raise CommandLineError("--proto", proto, "unknown protocol",
+                               "use one of " + ", ".join(PROTOS))
+    v6 = ipaddress.ip_address(dst).version == 6
     nw_proto = PROTOS[proto]
     flags = 0
     if nw_proto == IPPROTO_ICMP:
@@ -190,6 +244,7 @@ def converse(walker: Walker, src: Endpoint, dst_ip: str, state: SimState, proto:
 
 def _exchange(walker: Walker, src: Endpoint, packet: Packet, state: SimState,
               reply: bool) -> Conversation:
+    """One request walk and, when it reached someone and ``reply``, that one's answer."""
     request = walker.send(src.host, src.namespace, packet, state, start=src.label)
     if not reply:
         return Conversation(request)
@@ -203,15 +258,18 @@ def _exchange(walker: Walker, src: Endpoint, packet: Packet, state: SimState,
     return Conversation(request, back, Endpoint(host, hop.element, answer.src_ip, rstart))
 
 
-def dhcp_discover(walker: Walker, vm: str, state: SimState) -> Trace:
+def dhcp_discover(walker: Walker, vm: str, state: SimState, *,
+                  option: str = "--from") -> Trace:
     """The VM's DHCP client broadcasts a DHCPDISCOVER (UDP 0.0.0.0:68 → 255.255.255.255:67)."""
     hit = walker.find_namespace(vm)
     if hit is None or hit[1].kind != NS_VM:
-        raise SimulationError(f"no VM {vm!r}")
+        raise StartPointError(option, vm, "a DHCPDISCOVER is sent by a VM, and no VM is "
+                              "called so", _known(walker))
     host, ns = hit
     nic = next((i for i in ns.interfaces if i.peer is not None), None)
     if nic is None or nic.mac is None:
-        raise SimulationError(f"VM {vm!r} has no NIC")
+        raise StartPointError(option, vm, "the VM has no NIC with a MAC address to send "
+                              "from", "give the VM a port in the topology file")
     frame = Packet(dl_src=nic.mac, dl_dst=BROADCAST_MAC, dl_type=ETH_TYPE_IP,
                    nw_src="0.0.0.0", nw_dst="255.255.255.255", nw_proto=IPPROTO_UDP,
                    nw_ttl=64, tp_src=68, tp_dst=67)

@@ -41,6 +41,7 @@ def cloud_state(path: str | Path) -> CloudState:
 
 
 def walker(path: str | Path) -> Walker:
+    """A walker over the cloud described in ``path``."""
     return Walker(cloud_state(path))
 
 
@@ -51,13 +52,14 @@ def trace(w: Walker, source: str, destination: str, proto: str = "icmp", dport: 
     ``destination`` (an IP, or the name of anything that owns one)."""
     dst_ip = destination
     if not is_ip(destination):
-        dst_ip = find_endpoint(w, destination).ip
-    src = find_endpoint(w, source, toward=dst_ip)
+        dst_ip = find_endpoint(w, destination, option="--to").ip
+    src = find_endpoint(w, source, toward=dst_ip, option="--from")
     return converse(w, src, dst_ip, state or SimState.cold(), proto, dport, reply=reply,
                     warm=warm)
 
 
 def dhcp(w: Walker, vm: str, warm: bool = False) -> Trace:
+    """``vm`` broadcasts a DHCPDISCOVER (``warm``: after a first one)."""
     state = SimState.cold()
     if warm:
         dhcp_discover(w, vm, state)
@@ -66,6 +68,8 @@ def dhcp(w: Walker, vm: str, warm: bool = False) -> Trace:
 
 @dataclass(frozen=True)
 class DemoWalk:
+    """One of the demo's walks: its title and the conversation."""
+
     title: str
     conversation: Conversation
 

@@ -24,7 +24,7 @@ conntrack) lives in a `SimState` the caller keeps, so traces can start cold or w
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from neutrace.addr import is_multicast_mac
@@ -51,7 +51,7 @@ from neutrace.engines.results import (
     LinuxResult,
     OfExit,
 )
-from neutrace.errors import SimulationError
+from neutrace.errors import SimulationError, StartPointError
 from neutrace.packet import Packet, vxlan_encap
 from neutrace.sim.annotate import Annotator
 from neutrace.trace import (
@@ -188,7 +188,9 @@ class Walker:
         self._copies = 0
         found = self._itf.get((host, namespace, interface))
         if found is None:
-            raise SimulationError(f"host {host!r} has no interface {namespace}/{interface}")
+            raise StartPointError("interface", f"{namespace}/{interface}", f"host {host!r} has "
+                                  "no such interface", "write namespace/interface as `neutrace "
+                                  "show` lists them")
         ns, itf = found
         kind = self._ns_hop_kind(host, ns)
         note = Step(STEP_WIRE, f"{namespace or '<root>'} sends a frame out of {interface}")
@@ -202,7 +204,7 @@ class Walker:
         """The namespace and interface ``name`` (or ``namespace/name``) of ``host``."""
         try:
             return self._interface(host, name)
-        except SimulationError:
+        except StartPointError:
             return None
 
     def resolve(self, host: str, namespace: str, interface: str, ip: str) -> str | None:
@@ -238,36 +240,53 @@ class Walker:
                 return host, ns
         return None
 
+    def namespaces(self) -> Iterator[tuple[str, Namespace]]:
+        """Every (host, namespace) of the cloud, the outside ones under host ``""``."""
+        for host, h in self._hosts.items():
+            for ns in h.namespaces:
+                yield host, ns
+
     def owner_of(self, ip: str) -> tuple[str, Namespace, Interface] | None:
+        """The first (host, namespace, interface) that has ``ip``, if any."""
         owners = self._owners.get(ip, [])
         return owners[0] if owners else None
 
     # -- lookups ---------------------------------------------------------------------------
     def _engine(self, host: str) -> LinuxEngine:
+        """The Linux engine of ``host`` (a `StartPointError` names the hosts there are)."""
         try:
             return self._lx[host]
         except KeyError:
-            raise SimulationError(f"no host {host!r}") from None
+            raise StartPointError("host", host, "the cloud has no such host",
+                                  "use one of " + ", ".join(h.name for h in self.cloud.hosts)
+                                  ) from None
 
     def _namespace(self, host: str, name: str) -> Namespace:
+        """The namespace ``name`` of ``host`` (a `StartPointError` lists them)."""
         ns = self._hosts[host].namespace(name)
         if ns is None:
-            raise SimulationError(f"host {host!r} has no namespace {name!r}")
+            names = ", ".join(n.name or '""' for n in self._hosts[host].namespaces)
+            raise StartPointError("namespace", name, f"host {host!r} has no such namespace",
+                                  f"use one of {names}")
         return ns
 
     def _interface(self, host: str, name: str) -> tuple[Namespace, Interface]:
+        """The interface ``name`` (or ``namespace/name``) of ``host``."""
         if "/" in name:
             nsname, itf_name = name.split("/", 1)
             found = self._itf.get((host, nsname, itf_name))
             if found is None:
-                raise SimulationError(f"host {host!r} has no interface {name!r}")
+                raise StartPointError("interface", name, f"host {host!r} has no such "
+                                      "interface", "write namespace/interface as `neutrace "
+                                      "show` lists them")
             return found
         matches = self._by_name.get((host, name), [])
         if not matches:
-            raise SimulationError(f"host {host!r} has no interface or OVS port {name!r}")
+            raise StartPointError("interface", name, f"host {host!r} has no interface or OVS "
+                                  "port of that name", "use a name `neutrace show` lists")
         if len(matches) > 1:
-            raise SimulationError(
-                f"{name!r} exists in several namespaces of {host!r}: write namespace/{name}")
+            raise StartPointError("interface", name, f"the name exists in several namespaces "
+                                  f"of {host!r}", f"write namespace/{name}")
         return matches[0]
 
     @staticmethod

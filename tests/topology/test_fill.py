@@ -17,7 +17,8 @@ from neutrace.model import (
     DEVICE_OWNER_ROUTER_GW,
     Cloud,
 )
-from neutrace.topology.resolve import _generate_pools, dhcp_device_id
+from neutrace.topology.ipam import generate_pools as _generate_pools
+from neutrace.topology.ports import dhcp_device_id
 
 
 def neutron_generate_pools(cidr: str, gateway_ip: str | None) -> list[tuple[str, str]]:

@@ -1,0 +1,148 @@
+"""The hosts and their agents' configuration, as neutron-openvswitch-agent reads it
+(``[ovs] bridge_mappings``, ``local_ip``, ``[agent] tunnel_types``...) plus the operator's wiring
+(physical NICs on the physical bridges and the segments they plug into) and local VLAN pins.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from neutrace.model import TYPE_VXLAN, Host, PhysicalNic
+from neutrace.topology import schema as s
+from neutrace.topology.checks import (
+    HOSTNAME_RE,
+    MAX_VLAN,
+    check_devname,
+    check_in_range,
+    check_ip,
+    check_ref,
+    check_unique,
+)
+from neutrace.topology.source import Path_
+from neutrace.topology.working import Working
+
+NicSegments = list[tuple[str, str]]  # (segment, physnet) of every physical NIC
+
+
+def resolve_hosts(w: Working) -> NicSegments:
+    """Check every host and register it; the (segment, physnet) of each physical NIC."""
+    ctx = w.ctx
+    hosts = w.cloud.hosts
+    check_unique(ctx, ((("hosts", i, "name"), h.name) for i, h in enumerate(hosts)), "host name")
+    tunnel_ips: list[tuple[Path_, str]] = []
+    nic_segments: NicSegments = []
+    for i, h in enumerate(hosts):
+        p: Path_ = ("hosts", i)
+        if not HOSTNAME_RE.match(h.name):
+            ctx.fail((*p, "name"), f"host name {h.name!r} is not a valid hostname",
+                     "use letters, digits, '-' and '.'")
+        check_ip(ctx, (*p, "management_ip"), h.management_ip)
+        if h.tunnel_ip is not None:
+            check_ip(ctx, (*p, "tunnel_ip"), h.tunnel_ip)
+            tunnel_ips.append(((*p, "tunnel_ip"), str(ipaddress.ip_address(h.tunnel_ip))))
+        if h.tunnel_types and h.tunnel_ip is None:
+            ctx.fail((*p, "tunnel_types"), f"host {h.name} has tunnel_types but no tunnel_ip",
+                     "add tunnel_ip: <this host's address on the tunnel network>, "
+                     "or remove tunnel_types")
+        check_devname(ctx, (*p, "tunnel_nic"), h.tunnel_nic, "tunnel NIC")
+        bridges = _bridge_mappings(w, h, p)
+        nic_segments += _physical_nics(w, h, p, bridges)
+        w.hosts[h.name] = h
+    check_unique(ctx, tunnel_ips, "tunnel_ip")
+    check_unique(ctx, ((("hosts", i, "management_ip"), str(ipaddress.ip_address(h.management_ip)))
+                       for i, h in enumerate(hosts)), "management_ip")
+    return nic_segments
+
+
+def _bridge_mappings(w: Working, h: s.HostIn, p: Path_) -> dict[str, str]:
+    """``[ovs] bridge_mappings``: one physical bridge per physnet; bridge -> physnet."""
+    ctx = w.ctx
+    bridges: dict[str, str] = {}
+    for physnet, bridge in h.bridge_mappings.items():
+        bp = (*p, "bridge_mappings", physnet)
+        if not physnet:
+            ctx.fail(bp, "empty physical network name", "name the physnet, like physnet1")
+        check_devname(ctx, bp, bridge, "bridge")
+        if bridge in ("br-int", "br-tun"):
+            ctx.fail(bp, f"{bridge} cannot be a physical bridge (the agent owns it)",
+                     "map the physnet to its own bridge, like br-ex")
+        if bridge in bridges:
+            ctx.fail(bp, f"bridge {bridge} is mapped twice ({bridges[bridge]} and "
+                     f"{physnet}); Neutron needs one physnet per bridge",
+                     "map each physnet to its own bridge")
+        bridges[bridge] = physnet
+    return bridges
+
+
+def _physical_nics(w: Working, h: s.HostIn, p: Path_, bridges: dict[str, str]) -> NicSegments:
+    """The NICs the operator put on the physical bridges, each on a named segment."""
+    ctx = w.ctx
+    out: NicSegments = []
+    nic_names: set[str] = set()
+    for j, nic in enumerate(h.physical_nics):
+        np_ = (*p, "physical_nics", j)
+        check_devname(ctx, (*np_, "name"), nic.name, "NIC")
+        check_devname(ctx, (*np_, "bridge"), nic.bridge, "bridge")
+        if nic.name in nic_names:
+            ctx.fail((*np_, "name"), f"NIC {nic.name} is listed twice on host {h.name}",
+                     "list each NIC once")
+        nic_names.add(nic.name)
+        if nic.bridge not in bridges:
+            known = ", ".join(sorted(bridges)) or "none"
+            ctx.fail((*np_, "bridge"),
+                     f"bridge {nic.bridge} is not in host {h.name}'s bridge_mappings "
+                     f"(bridges: {known})",
+                     f"add '<physnet>: {nic.bridge}' to bridge_mappings or use one of "
+                     "its bridges")
+        if not nic.segment:
+            ctx.fail((*np_, "segment"), "empty segment name",
+                     "name the physical L2 segment the NIC plugs into, like external")
+        out.append((nic.segment, bridges[nic.bridge]))
+    return out
+
+
+def resolve_local_vlans(w: Working, h: s.HostIn, i: int) -> tuple[tuple[str, int], ...]:
+    """A host's local VLAN pins as (network id, VLAN), each network and VLAN once."""
+    ctx = w.ctx
+    pins: list[tuple[str, int]] = []
+    by_vlan: dict[int, str] = {}
+    for net_ref, vlan in h.local_vlans.items():
+        lp: Path_ = ("hosts", i, "local_vlans", net_ref)
+        net = check_ref(ctx, lp, w.net_by_ref, net_ref, "network", [n.name for n in w.networks])
+        check_in_range(ctx, lp, vlan, 1, MAX_VLAN, "local VLAN",
+                       f"pin a local VLAN between 1 and {MAX_VLAN}")
+        if any(nid == net.id for nid, _ in pins):
+            ctx.fail(lp, f"network {net.name} is pinned twice on host {h.name}",
+                     "pin each network once")
+        if vlan in by_vlan:
+            ctx.fail(lp, f"local VLAN {vlan} is pinned to both {by_vlan[vlan]} and "
+                     f"{net.name} on host {h.name}",
+                     "give each network its own local VLAN on a host")
+        by_vlan[vlan] = net.name
+        pins.append((net.id, vlan))
+    return tuple(pins)
+
+
+def build_hosts(w: Working) -> list[Host]:
+    """The model's hosts (after the networks: local VLAN pins name them)."""
+    hosts = []
+    for i, h in enumerate(w.cloud.hosts):
+        hosts.append(Host(
+            name=h.name, management_ip=str(ipaddress.ip_address(h.management_ip)),
+            tunnel_ip=str(ipaddress.ip_address(h.tunnel_ip)) if h.tunnel_ip else None,
+            roles=tuple(dict.fromkeys(h.roles)),
+            bridge_mappings=tuple(h.bridge_mappings.items()),
+            physical_nics=tuple(PhysicalNic(n.name, n.bridge, n.segment)
+                                for n in h.physical_nics),
+            tunnel_types=tunnel_types(h), l2_population=h.l2_population,
+            arp_responder=h.arp_responder, firewall_driver=h.firewall_driver,
+            local_vlans=resolve_local_vlans(w, h, i), tunnel_nic=h.tunnel_nic,
+        ))
+    return hosts
+
+
+def tunnel_types(h: s.HostIn) -> tuple[str, ...]:
+    """``[agent] tunnel_types``: as given, else vxlan for a host with a tunnel_ip."""
+    if h.tunnel_types is not None:
+        return tuple(dict.fromkeys(h.tunnel_types))
+    return (TYPE_VXLAN,) if h.tunnel_ip is not None else ()

@@ -22,9 +22,9 @@ import subprocess
 import time
 from collections.abc import Callable
 
+from neutrace.app import session
 from neutrace.backends.ovs_load import OvsTracer, delete_bridges, load_bridges
 from neutrace.backends.ovs_sandbox import OvsSandbox
-from neutrace.sim import session
 from neutrace.sim.walk import SimState
 from neutrace.syntax.microflow import Microflow, format_microflow
 

@@ -1,6 +1,8 @@
 """The package's layers (docs/ARCHITECTURE.md): a module imports only from its own layer or the
 layers below it, engines never see the Neutron model or the agents, agents never see the engines,
-the simulator or the backends, renderers see the engines only through their result types."""
+the simulator or the backends, renderers see the engines only through their result types, the
+walker (sim) never sees the real backends or the Neutron model (verify may use the backends), and
+the use cases (app) sit above both, below the CLI."""
 
 from __future__ import annotations
 
@@ -17,13 +19,15 @@ LAYERS = {
     "trace": 2, "syntax": 2,
     "agents": 3, "engines": 3, "render": 3, "importers": 3, "backends": 3, "topology": 3,
     "builder": 3,
-    "sim": 4,
-    "cli": 5,
+    "sim": 4, "verify": 4,
+    "app": 5,
+    "cli": 6,
 }
 FORBIDDEN = {
     "engines": {"model", "agents", "topology", "builder", "sim", "backends"},
     "agents": {"engines", "sim", "backends"},
     "render": {"sim", "agents", "engines"},
+    "sim": {"backends", "topology", "builder", "model", "importers", "verify"},
 }
 ALLOWED = {("render", "neutrace.engines.results")}
 

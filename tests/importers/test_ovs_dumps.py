@@ -14,8 +14,8 @@ from neutrace.dataplane import OvsBridge
 from neutrace.engines.openflow import OpenFlowEngine, OpenFlowState
 from neutrace.errors import InputError, SyntaxParseError
 from neutrace.importers.ovs_dumps import load_files, load_sos, write_sos
-from neutrace.sim.ofproto_compare import observe_engine
 from neutrace.syntax.ovsdump import OFPP_LOCAL
+from neutrace.verify.ofproto import observe_engine
 from tests.support.neutron_like import CASES, bridges
 
 

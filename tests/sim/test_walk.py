@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from neutrace.app import session
 from neutrace.render.trace_json import SCHEMA, traces_to_json
 from neutrace.render.walk import walk_summary, walk_text
-from neutrace.sim import session
 from neutrace.sim.scenarios import Conversation
 from neutrace.sim.walk import SimState, Walker
 from neutrace.trace import (

@@ -1,4 +1,4 @@
-"""The ``neutrace`` command line (layer 5): argument parsing and output only, no domain logic.
+"""The ``neutrace`` command line (layer 6): argument parsing and output only, no domain logic.
 
 Each sub-command lives in a module of its own that lists it in ``COMMANDS``
 (`neutrace.cli._common.Command`); errors reach the user through `neutrace.cli._common.fail_on`.

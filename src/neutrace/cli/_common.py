@@ -1,4 +1,4 @@
-"""What every ``neutrace`` command shares (layer 5): the output formats, the one way errors
+"""What every ``neutrace`` command shares (layer 6): the output formats, the one way errors
 reach the user, and the one way a command is registered.
 
 - `Format`: the ``--format`` choices (a command that offers fewer says so with `Format.only`).

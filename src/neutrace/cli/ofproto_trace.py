@@ -1,8 +1,8 @@
-"""`neutrace ofproto-trace` (layer 5): ``ovs-appctl ofproto/trace`` offline, on the bridges of a
+"""`neutrace ofproto-trace` (layer 6): ``ovs-appctl ofproto/trace`` offline, on the bridges of a
 sosreport, of dump files, or of a host of a cloud the agents program.
 
 Argument parsing and output only: the bridges and the start come from
-``neutrace.sim.ofproto_trace``, the rendering from ``neutrace.render.ofproto``.
+``neutrace.app.ofproto_trace``, the rendering from ``neutrace.render.ofproto``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from neutrace.cli._common import EXIT_DIFFERENT, Command, Format, fail_on
 
 if TYPE_CHECKING:
     from neutrace.engines.results import BridgeVisit
-    from neutrace.sim.ofproto_compare import OvsComparison
+    from neutrace.verify.ofproto import OvsComparison
 
 
 def ofproto_trace(
@@ -42,8 +42,8 @@ def ofproto_trace(
         "(exit status 1 if they differ).")] = False,
 ) -> None:
     """Trace a packet through OVS bridges' OpenFlow tables, like ovs-appctl ofproto/trace."""
+    from neutrace.app.ofproto_trace import bridges_from, start_point, trace
     from neutrace.render.ofproto import render_json, render_text
-    from neutrace.sim.ofproto_trace import bridges_from, start_point, trace
 
     fmt = fmt.only(Format.text, Format.json)
     with fail_on():
@@ -54,7 +54,7 @@ def ofproto_trace(
     if not compare_ovs:
         typer.echo(render_json(visit) if fmt is Format.json else render_text(visit), nl=False)
         return
-    from neutrace.sim.ofproto_compare import compare_in_sandbox
+    from neutrace.verify.ofproto import compare_in_sandbox
 
     with fail_on():
         result = compare_in_sandbox(bridges, start.bridge, start.in_port, start.packet,

@@ -1,4 +1,4 @@
-"""`neutrace show CLOUD` (layer 5): what the agents program on each host, as text or JSON.
+"""`neutrace show CLOUD` (layer 6): what the agents program on each host, as text or JSON.
 
 Argument parsing and output only: the cloud is loaded by ``neutrace.topology``, programmed by
 ``neutrace.agents`` and rendered by ``neutrace.render.show`` / ``neutrace.render.state_json``.

@@ -1,4 +1,4 @@
-"""`neutrace trace` and `neutrace demo` (layer 5): arguments in, rendered walks out."""
+"""`neutrace trace` and `neutrace demo` (layer 6): arguments in, rendered walks out."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
+from neutrace.app import session
 from neutrace.cli._common import Command, Format, fail_on
 from neutrace.render.trace_json import traces_to_json
 from neutrace.render.walk import walk_summary, walk_text
-from neutrace.sim import session
 from neutrace.trace import Trace
 
 

@@ -4,7 +4,7 @@ br-int (VMs, router and DHCP ports) a set of packets (ARP request/reply, spoofed
 to a known and an unknown MAC, IPv4 broadcast, MAC spoofing, ICMPv6 NA); plus VXLAN ingress on
 every tunnel port for every tunnel id br-tun maps, and ingress from the physical NIC of each
 physical bridge. The engine and ``ofproto/trace`` must agree on the tables and flows visited, the
-outputs, the tunnel ids and the final fields (neutrace.sim.ofproto_compare).
+outputs, the tunnel ids and the final fields (neutrace.verify.ofproto).
 
 And the "done when" of the ofproto-trace work: ``neutrace ofproto-trace`` on a sosreport-like
 folder of the seed's test-cmpt-02 (produced by sos's own commands run against real OVS) shows the
@@ -38,9 +38,9 @@ from neutrace.packet import (
     arp_request,
     ipv4,
 )
-from neutrace.sim.ofproto_compare import compare, with_unique_cookies
 from neutrace.syntax.microflow import Microflow, format_microflow
 from neutrace.syntax.ovsdump import parse_ofproto_trace
+from neutrace.verify.ofproto import compare, with_unique_cookies
 from tests.support.paths import REPO, SEED_YAML
 
 pytestmark = pytest.mark.ovs

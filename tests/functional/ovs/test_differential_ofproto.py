@@ -1,5 +1,5 @@
 """Differential tests: neutrace's OpenFlow engine against real Open vSwitch's ``ofproto/trace``
-on the same bridges, flows and packets. Compared (see neutrace.sim.ofproto_compare): the tables
+on the same bridges, flows and packets. Compared (see neutrace.verify.ofproto): the tables
 visited in order with the flow that matched (by unique cookie) or a miss, the copies that left
 (bridge, port, headers), the tunnel ids of copies sent to tunnel ports, and the first bridge's
 final fields and registers.
@@ -26,13 +26,13 @@ from neutrace.backends.ovs_sandbox import OvsSandbox
 from neutrace.dataplane import OvsBridge, OvsPort
 from neutrace.engines.openflow import OpenFlowEngine, OpenFlowState
 from neutrace.packet import IPPROTO_TCP, IPPROTO_UDP, Packet, arp_request, ipv4
-from neutrace.sim.ofproto_compare import (
+from neutrace.syntax.ofctl import parse_flows
+from neutrace.verify.ofproto import (
     compare,
     observe_engine,
     observe_ovs,
     with_unique_cookies,
 )
-from neutrace.syntax.ofctl import parse_flows
 from tests.support.neutron_like import CASES, Case, bridges
 from tests.support.paths import REPO
 

@@ -1,4 +1,4 @@
-"""``neutrace ofproto-trace``'s work (layer 4): find the OVS bridges (a sosreport, dump files or a
+"""``neutrace ofproto-trace``'s work (layer 5): find the OVS bridges (a sosreport, dump files or a
 cloud the agents program), resolve where a microflow enters, and run the OpenFlow engine.
 
 `bridges_from` loads the bridges; `start_point` turns ``in_port=...`` (a port name or an

@@ -1,4 +1,4 @@
-"""One-call entry points for the command line and the web (layer 4): load a topology file,
+"""One-call entry points for the command line and the web (layer 5): load a topology file,
 program it with the agents, walk conversations, and the seed's demo.
 
 The walker itself (``neutrace.sim.walk``) sees only data-plane state; this module is where a

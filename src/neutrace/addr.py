@@ -68,6 +68,21 @@ def ip_to_hex(ip: str) -> str:
     return f"{int(ipaddress.IPv4Address(ip)):08x}"
 
 
+def ipv6_eui64(prefix: str, mac: str) -> str:
+    """The EUI-64 address of ``mac`` in the /64 ``prefix`` (``netutils.get_ipv6_addr_by_EUI64``:
+    SLAAC addresses and link-local addresses)."""
+    b = bytearray(int(x, 16) for x in norm_mac(mac).split(":"))
+    b[0] ^= 0x02
+    eui = bytes(b[:3]) + b"\xff\xfe" + bytes(b[3:])
+    net = ipaddress.IPv6Network(prefix, strict=False)
+    return str(ipaddress.IPv6Address(net.network_address.packed[:8] + eui))
+
+
+def ipv6_lla(mac: str) -> str:
+    """The EUI-64 link-local address of ``mac`` (``fe80::/64``)."""
+    return ipv6_eui64("fe80::/64", mac)
+
+
 def ip_version(ip: str) -> int:
     return ipaddress.ip_address(ip).version
 

@@ -8,8 +8,9 @@ import dataclasses
 import pytest
 
 from neutrace import model
+from neutrace.addr import ipv6_lla
 from neutrace.agents import program
-from neutrace.agents.ovs_agent import get_interface_name, get_tunnel_name, ipv6_lla
+from neutrace.agents.ovs import get_interface_name, get_tunnel_name
 from neutrace.dataplane import CloudState, Flow, HostState, OvsBridge
 from neutrace.errors import TopologyError
 from neutrace.render.state_json import from_json, to_json

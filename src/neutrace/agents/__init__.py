@@ -2,7 +2,7 @@
 programming every host exactly as Neutron's agents would (the release in
 ``neutrace.agents.constants.NEUTRON_RELEASE``).
 
-- ``ovs_agent``: neutron-openvswitch-agent (br-int, br-tun, physical bridges, ports, flows);
+- ``ovs``: neutron-openvswitch-agent (br-int, br-tun, physical bridges, ports, flows);
 - ``firewall``: the iptables_hybrid security-group driver (root namespace iptables, ipsets);
 - ``vif``: Nova's hybrid plugging (tap/qbr/qvb/qvo) and the VMs as namespaces;
 - ``l3_agent``: legacy routers (qrouter- namespaces, NAT);
@@ -24,7 +24,7 @@ from neutrace.agents.dhcp_agent import program_dhcp
 from neutrace.agents.firewall import program_firewall
 from neutrace.agents.l3_agent import program_l3
 from neutrace.agents.outside import program_outside
-from neutrace.agents.ovs_agent import program_ovs
+from neutrace.agents.ovs import program_ovs
 from neutrace.agents.plan import HostPlan, plan_cloud
 from neutrace.agents.vif import connected_route, root_devices, vm_namespaces
 from neutrace.dataplane import (

@@ -24,9 +24,9 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from neutrace import addr, model
+from neutrace.addr import ipv6_lla
 from neutrace.agents import constants as c
 from neutrace.agents.iptables import IptablesManager, comment_rule
-from neutrace.agents.ovs_agent import ipv6_lla
 from neutrace.agents.plan import VIF_HYBRID, HostPlan
 
 SG_CHAIN = "sg-chain"

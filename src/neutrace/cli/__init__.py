@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from neutrace.cli import ofproto_trace, show, trace
+from neutrace.cli import diagram, ofproto_trace, show, trace
 from neutrace.cli._common import Command
 
 app = typer.Typer(
@@ -27,7 +27,7 @@ def version() -> None:
     typer.echo(__version__)
 
 
-for _command in (*show.COMMANDS, *ofproto_trace.COMMANDS, *trace.COMMANDS,
+for _command in (*show.COMMANDS, *ofproto_trace.COMMANDS, *trace.COMMANDS, *diagram.COMMANDS,
                  Command("version", version)):
     _command.register(app)
 

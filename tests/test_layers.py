@@ -21,7 +21,7 @@ LAYERS = {
     "builder": 3,
     "sim": 4, "verify": 4,
     "app": 5,
-    "cli": 6,
+    "cli": 6, "web": 6,
 }
 FORBIDDEN = {
     "engines": {"model", "agents", "topology", "builder", "sim", "backends"},

@@ -10,12 +10,12 @@ from functools import cache
 
 import pytest
 
+from neutrace.app import session
 from neutrace.dataplane import LOOPBACK, CloudState
 from neutrace.packet import ipv4, vxlan_encap
 from neutrace.render.diagram import diagram, diagram_dot, draw, host_diagram
 from neutrace.render.diagram.path import FAIL, OK, Marks, changes
 from neutrace.render.diagram.structure import HostDiagram
-from neutrace.app import session
 from neutrace.trace import Trace
 from tests.conftest import require
 from tests.support.golden import check_golden

@@ -31,6 +31,7 @@ QVO = "qvo<s>&"
 ROUTER = f"qrouter-<svg onload=alert(1)>{EVIL}"
 QR = "qr-<x>&\"'"
 SEGMENT = f"seg<iframe>{EVIL}"
+COMMENT = "<script>alert(1)</script>&amp; 'q' <b>"  # iptables comments cannot hold a double quote
 NAMES = (HOST, VM, TAPNAME, QBR, QVB, QVO, ROUTER, QR, SEGMENT, "br-<int>&")
 
 
@@ -53,7 +54,7 @@ def markup_cloud() -> CloudState:
         Interface(QVB, VETH, peer=QVO, master=QBR),
         Interface(QVO, VETH, peer=QVB),
         Interface("eth3", PHYSICAL, segment=SEGMENT),
-    ), iptables=f"*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment \"{EVIL}\" "
+    ), iptables=f"*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment \"{COMMENT}\" "
                 "-j ACCEPT\nCOMMIT\n")
     vm = Namespace(VM, kind=NS_VM, interfaces=(
         Interface("eth0", VETH, mac="fa:16:3e:00:00:01", addresses=("10.0.0.5/24",),
@@ -62,7 +63,7 @@ def markup_cloud() -> CloudState:
     router = Namespace(ROUTER, kind=NS_ROUTER, interfaces=(
         Interface(QR, OVS_INTERNAL, mac="fa:16:3e:00:00:02", addresses=("10.0.0.1/24",)),
     ), iptables=f"*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m comment --comment "
-                f"\"{EVIL}\" -j ACCEPT\nCOMMIT\n")
+                f"\"{COMMENT}\" -j ACCEPT\nCOMMIT\n")
     host = HostState(HOST, management_ip="192.0.2.1", tunnel_ip=None,
                      ovs_bridges=(br_int, br_ex), namespaces=(root, vm, router))
     return CloudState(hosts=(host,), segments=(Segment(SEGMENT, f"desc {EVIL}"),),

@@ -1,4 +1,4 @@
-"""`neutrace diagram` (layer 5): a host's bridge diagram, with a walk drawn on it, to a file.
+"""`neutrace diagram` (layer 6): a host's bridge diagram, with a walk drawn on it, to a file.
 
 Argument parsing and output only: the cloud and the walk come from ``neutrace.app.session``, the
 drawing from ``neutrace.render.diagram``.
@@ -38,8 +38,8 @@ def diagram(
     """Draw each host's bridges as the seed does (VMs, taps, qbr, qvb/qvo, br-int with its
     tags, br-tun and its tunnels, br-ex and its NIC, qrouter/qdhcp namespaces), with the walk
     of --from/--to drawn on it: every copy, its fate, and the VLAN, tunnel and NAT changes."""
-    from neutrace.render.diagram import diagram_dot, render
     from neutrace.app import session
+    from neutrace.render.diagram import diagram_dot, render
 
     fmt = FORMATS.get(output.suffix.lower())
     with fail_on():

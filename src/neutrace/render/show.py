@@ -19,6 +19,7 @@ from neutrace.dataplane import (
     TAP,
     VETH,
     CloudState,
+    Flow,
     HostState,
     Interface,
     Namespace,
@@ -58,11 +59,17 @@ def _quote(value: str) -> str:
     return value if bare else f'"{value}"'
 
 
+def flows_in_order(bridge: OvsBridge) -> list[Flow]:
+    """The flows of ``bridge`` in the order dump-flows lists them: by table, then priority
+    (highest first)."""
+    return sorted(bridge.flows, key=lambda f: (f.table, -f.priority))
+
+
 def dump_flows(bridge: OvsBridge, openflow10: bool = False) -> str:
     """One line per flow, as ``ovs-ofctl -O OpenFlow13 dump-flows`` prints them minus
     statistics; with ``openflow10``, as a plain (OpenFlow 1.0 + NXM) ``dump-flows`` prints the
     same flows, the form older documents and the seed blog show."""
-    flows = sorted(bridge.flows, key=lambda f: (f.table, -f.priority))
+    flows = flows_in_order(bridge)
     if openflow10:
         flows = [dataclasses.replace(f, actions=of10_actions(f.actions)) for f in flows]
     return "".join(f" {format_flow(f)}\n" for f in flows)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from neutrace.packet import Packet
-from neutrace.render.diagram.structure import HostDiagram
+from neutrace.render.diagram.structure import E_INTERNAL, E_TAP, E_VETH, HostDiagram
 from neutrace.trace import (
     HOP_LINUX_BRIDGE,
     HOP_NAMESPACE,
@@ -65,7 +65,7 @@ class Marks:
     fates: tuple[Fate, ...]
 
 
-def _split(port: str) -> tuple[str, str]:
+def split_end(port: str) -> tuple[str, str]:
     """A ``host:port`` end of an underlay or segment hop."""
     host, sep, name = port.partition(":")
     return (host, name) if sep else ("", port)
@@ -90,14 +90,14 @@ def hop_nodes(d: HostDiagram, hop: Hop) -> list[str]:
                 ns = "" if hop.kind == HOP_LINUX_BRIDGE else hop.element
                 out.append(d.iface_node(ns, port))
     elif hop.kind == HOP_UNDERLAY:
-        (src, sport), (dst, dport) = _split(hop.in_port), _split(hop.out_port or "")
+        (src, sport), (dst, dport) = split_end(hop.in_port), split_end(hop.out_port or "")
         if src == d.host:
             out = [_tunnel_port(d, sport), d.remotes.get(dst)]
         elif dst == d.host:
             out = [d.remotes.get(src), _tunnel_port(d, dport)]
     elif hop.kind == HOP_SEGMENT:
         seg = d.segments.get(hop.element)
-        (ih, iport), (oh, oport) = _split(hop.in_port), _split(hop.out_port or "")
+        (ih, iport), (oh, oport) = split_end(hop.in_port), split_end(hop.out_port or "")
         ours_in = ih == d.host and bool(ih)
         ours_out = oh == d.host and bool(oh)
         if seg is not None and (ours_in or ours_out):
@@ -107,31 +107,37 @@ def hop_nodes(d: HostDiagram, hop: Hop) -> list[str]:
     return [n for i, n in enumerate(nodes) if i == 0 or nodes[i - 1] != n]
 
 
-def changes(before: Packet, after: Packet) -> str:
-    """What an operator wants to see change on a wire: VXLAN encapsulation (the outer header) or
-    decapsulation, the VLAN tag, the tunnel id, NAT of addresses and ports."""
+def change_parts(before: Packet, after: Packet) -> list[tuple[str, str]]:
+    """What an operator wants to see change on a wire, as ``(kind, text)``: ``encap``/``decap``
+    (VXLAN, with the outer header), ``vlan`` (tag pushed, changed or stripped), ``tunnel``
+    (tun_id), ``nat`` (addresses and ports)."""
     if after.payload is not None and after.tun_id and (before.payload is None
                                                        or not before.tun_id):
-        return f"VXLAN VNI {after.tun_id:#x}: {after.nw_src} → {after.nw_dst}"
+        return [("encap", f"VXLAN VNI {after.tun_id:#x}: {after.nw_src} → {after.nw_dst}")]
     if before.payload is not None and before.tun_id and (after.payload is None
                                                          or not after.tun_id):
-        return f"decapsulated (VNI {before.tun_id:#x})"
+        return [("decap", f"decapsulated (VNI {before.tun_id:#x})")]
     out = []
     if before.vlan_vid != after.vlan_vid:
-        out.append(f"VLAN {after.vlan_vid}" if after.vlan_vid is not None
-                   else f"VLAN {before.vlan_vid} stripped")
+        out.append(("vlan", f"VLAN {after.vlan_vid}" if after.vlan_vid is not None
+                    else f"VLAN {before.vlan_vid} stripped"))
     if before.tun_id != after.tun_id and after.tun_id and after.payload is None:
-        out.append(f"tun_id {after.tun_id:#x}")
+        out.append(("tunnel", f"tun_id {after.tun_id:#x}"))
     if before.nw_src != after.nw_src and before.nw_src and after.nw_src:
-        out.append(f"SNAT {before.nw_src} → {after.nw_src}")
+        out.append(("nat", f"SNAT {before.nw_src} → {after.nw_src}"))
     if before.nw_dst != after.nw_dst and before.nw_dst and after.nw_dst:
-        out.append(f"DNAT {before.nw_dst} → {after.nw_dst}")
+        out.append(("nat", f"DNAT {before.nw_dst} → {after.nw_dst}"))
     if before.nw_proto in (6, 17) and before.nw_proto == after.nw_proto:
         if before.tp_src != after.tp_src:
-            out.append(f"sport {before.tp_src} → {after.tp_src}")
+            out.append(("nat", f"sport {before.tp_src} → {after.tp_src}"))
         if before.tp_dst != after.tp_dst:
-            out.append(f"dport {before.tp_dst} → {after.tp_dst}")
-    return "; ".join(out)
+            out.append(("nat", f"dport {before.tp_dst} → {after.tp_dst}"))
+    return out
+
+
+def changes(before: Packet, after: Packet) -> str:
+    """`change_parts` as one label."""
+    return "; ".join(text for _, text in change_parts(before, after))
 
 
 def _tone(branch: Branch) -> str:
@@ -155,10 +161,11 @@ class _Drawer:
         if self.nodes.get(node) != OK:
             self.nodes[node] = tone
 
-    def edge(self, a: str, b: str, tone: str, label: str) -> bool:
+    def edge(self, a: str, b: str, tone: str, parts: list[tuple[str, str]]) -> bool:
         """The packet went a → b: along a wire if one joins them (or joins b to a's element,
-        after a way through it), else through an element. ``label`` goes on the wire; returns
-        whether it was used."""
+        after a way through it), else through an element. ``parts`` label the wire (a VLAN
+        tag change only where it is not implied: not on an access port's tap, veth or internal
+        wire); returns whether the wire took them."""
         d = self.d
         wire = next((e for e in d.edges_at(b) if a in (e.a, e.b)), None)
         if wire is None and d.cluster_of(a):
@@ -169,7 +176,11 @@ class _Drawer:
                 self.add(a, via, tone, "", "")
                 self.mark(via, tone)
                 a = via
-        self.add(a, b, tone, wire.id if wire is not None else "", label if wire else "")
+        label = ""
+        if wire is not None:
+            access = wire.kind in (E_TAP, E_VETH, E_INTERNAL)
+            label = "; ".join(t for k, t in parts if not (access and k == "vlan"))
+        self.add(a, b, tone, wire.id if wire is not None else "", label)
         return wire is not None
 
     def add(self, a: str, b: str, tone: str, wire: str, label: str) -> None:
@@ -189,7 +200,7 @@ class _Drawer:
         tone = _tone(br)
         for hop in br.hops:
             nodes = hop_nodes(self.d, hop)
-            pending = changes(last_packet, hop.packet) if last_packet is not None else ""
+            pending = change_parts(last_packet, hop.packet) if last_packet is not None else []
             last_packet = hop.packet
             if not nodes:
                 away = away or last is not None
@@ -197,7 +208,7 @@ class _Drawer:
             for node in nodes:
                 self.mark(node, tone)
                 if last is not None and not away and self.edge(last, node, tone, pending):
-                    pending = ""
+                    pending = []
                 last, away = node, False
         if br.disposition is not None and last is not None:
             key = (last, br.disposition.host == self.d.host and not away)

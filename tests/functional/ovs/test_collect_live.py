@@ -43,7 +43,8 @@ def test_collect_changes_nothing_and_writes_sos_layout(host: MiniHost, tmp_path:
     for name in ("ovs-vsctl_-t_5_show", "ovs-vsctl_-t_5_--format_json_list_Port",
                  "ovs-vsctl_-t_5_--format_json_list_Interface",
                  "ovs-ofctl_-O_OpenFlow13_dump-flows_br-int",
-                 "ovs-ofctl_-O_OpenFlow13_show_br-tun", "ovs-ofctl_-O_OpenFlow13_dump-groups_br-tun",
+                 "ovs-ofctl_-O_OpenFlow13_show_br-tun",
+                 "ovs-ofctl_-O_OpenFlow13_dump-groups_br-tun",
                  "ovs-appctl_fdb.show_br-int"):
         assert (ovs / name).stat().st_size > 0, name
     assert "group_id=7" in (ovs / "ovs-ofctl_-O_OpenFlow13_dump-groups_br-tun").read_text()

@@ -125,8 +125,9 @@ def unquote(text: str) -> str:
             depth -= 1
             if depth > 0:
                 out.append(c)
-        elif depth == 0 and text.startswith("dnl", i) and not _NAME.match(text[i + 3:i + 4] or " ") \
-                and (i == 0 or not _NAME.match(text[i - 1])):
+        elif (depth == 0 and text.startswith("dnl", i)
+              and not _NAME.match(text[i + 3:i + 4] or " ")
+              and (i == 0 or not _NAME.match(text[i - 1]))):
             i = _skip_dnl(text, i)
             continue
         else:
@@ -234,7 +235,8 @@ class M4:
             # the argument's quotes go when it is collected, the next level when AT_DATA's
             # expansion is rescanned (why OVS writes NXM_NX_REG0[[]] there)
             body = quadrigraphs(unquote(unquote(a[1])))
-            return f"\ncat > '{name}' <<'__NT_EOF__'\n{body}{'' if body.endswith(chr(10)) else chr(10)}__NT_EOF__\n"
+            nl = "" if body.endswith("\n") else "\n"
+            return f"\ncat > '{name}' <<'__NT_EOF__'\n{body}{nl}__NT_EOF__\n"
         if n == "OVS_VSWITCHD_START":
             vsctl = self.expand(unquote(a[0]), c.line, depth + 1).replace("\\\n", " ")
             vsctl = " ".join(vsctl.split("\n"))
@@ -353,9 +355,11 @@ __nt_rec() {
   if [ "$1" = ovs-ofctl ] || [ "$1" = ovs-vsctl ] || [ "$1" = ovs-appctl ]; then
     for a in "$@"; do
       case "$a" in */*) ;; *)
-        if [ -f "$a" ]; then printf 'F\037%s\037' "$a" >> "$__NT_REC"; cat -- "$a" >> "$__NT_REC"; printf '\037' >> "$__NT_REC"; fi;;
+        if [ -f "$a" ]; then
+          { printf 'F\037%s\037' "$a"; cat -- "$a"; printf '\037'; } >> "$__NT_REC"
+        fi;;
       esac
-      if [ "$a" = - ]; then printf 'S\037' >> "$__NT_REC"; cat >> "$__NT_REC"; printf '\037' >> "$__NT_REC"; fi
+      if [ "$a" = - ]; then { printf 'S\037'; cat; printf '\037'; } >> "$__NT_REC"; fi
     done
   fi
   printf '\035' >> "$__NT_REC"
@@ -367,7 +371,7 @@ command_not_found_handle() { __nt_rec __unknown_command "$@"; return 0; }
 for __c in ovs-vsctl ovs-ofctl ovs-appctl ovs-dpctl ovstest ovs-pcap ovs-vswitchd ovsdb-server \
     ovsdb-tool ovs-pki ovs-testcontroller ovs-tcpdump ovs-tcpundump ovs-packet python3 nc ip \
     tcpdump ping sleep check_logs on_exit ovs_wait_cond ovs_wait_failed ovs_wait_ ; do
-  eval "$__c() { __nt_rec $__c \"\$@\"; case \"\$2\" in show) [ \"\$1\" = ovs-vsctl ] || true; esac; }"
+  eval "$__c() { __nt_rec $__c \"\$@\"; }"
 done
 ovs-vsctl() {
   __nt_rec ovs-vsctl "$@"
@@ -387,7 +391,10 @@ add_of_ports__() {
   local args=() pnum
   for pnum; do
     args+=(-- add-port $br p$pnum -- set Interface p$pnum type=$ptype ofport_request=$pnum)
-    if $pcap; then args+=(-- set Interface p$pnum options:rxq_pcap=p$pnum-rx.pcap options:tx_pcap=p$pnum-tx.pcap); fi
+    if $pcap; then
+      args+=(-- set Interface p$pnum options:rxq_pcap=p$pnum-rx.pcap
+             options:tx_pcap=p$pnum-tx.pcap)
+    fi
   done
   ovs-vsctl "${args[@]}"
 }
@@ -406,13 +413,14 @@ def run_shell(script: str, bindir: Path, timeout: float = 30.0) -> list[dict[str
         (Path(d) / "script.sh").write_text(PREAMBLE + "\n" + script + "\n")
         env = {"PATH": str(bindir), "HOME": d, "__NT_REC": str(rec), "LC_ALL": "C",
                "OVS_RUNDIR": d, "OVS_DBDIR": d, "OVS_LOGDIR": d, "OVS_SYSCONFDIR": d}
-        argv = [shutil.which("timeout") or "timeout", str(timeout), "/usr/bin/bash", "--noprofile", "--norc",
-                str(Path(d) / "script.sh")]
+        argv = [shutil.which("timeout") or "timeout", str(timeout), "/usr/bin/bash",
+                "--noprofile", "--norc", str(Path(d) / "script.sh")]
         if os.geteuid() == 0 and shutil.which("unshare"):
             argv = [shutil.which("unshare") or "unshare", "--net", "--"] + argv
         proc = subprocess.run(argv, cwd=work, env=env, stdin=subprocess.DEVNULL,
                               capture_output=True, text=True, check=False)
         raw = rec.read_bytes().decode("utf-8", "replace")
+        raw = raw.replace(d, "{OVS_RUNDIR}")  # the test's own directory (OVS_RUNDIR there)
     records: list[dict[str, object]] = []
     for chunk in raw.split("\x1d"):
         if not chunk.startswith("R\x1f"):

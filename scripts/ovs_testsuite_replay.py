@@ -17,8 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from neutrace.backends.ovs_sandbox import OvsSandbox  # noqa: E402
 from tests.support.ovs_testsuite import replay, report  # noqa: E402
+
+from neutrace.backends.ovs_sandbox import OvsSandbox  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

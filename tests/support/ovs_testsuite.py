@@ -10,7 +10,7 @@ matched" is exact; the original flows are put back before the next step), the du
 with neutrace's importer and the microflow is traced by both: OVS with the test's own
 arguments, the engine with the same microflow text (or, for a datapath-form flow
 ``in_port(1),eth(...)``, OVS's ``Flow:`` line). The results are compared per part
-(`neutrace.sim.ofproto_compare`): the tables and flows visited, the outputs (with tunnel ids),
+(`neutrace.verify.ofproto`): the tables and flows visited, the outputs (with tunnel ids),
 the final flow.
 
 A trace that the engine cannot take (its bridges do not load, its microflow is refused) counts
@@ -29,14 +29,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from neutrace.backends.ovs_load import OvsTracer, RealTrace
+from neutrace.app.ofproto_trace import start_point
+from neutrace.backends.ovs_load import OvsTracer
 from neutrace.backends.ovs_sandbox import OvsSandbox
 from neutrace.dataplane import OvsBridge
 from neutrace.engines.openflow import OpenFlowEngine, OpenFlowState
 from neutrace.errors import BackendError, InputError, NeutraceError
 from neutrace.importers.ovs_dumps import load_sos
-from neutrace.sim.ofproto_compare import observe_engine, observe_ovs
-from neutrace.sim.ofproto_trace import start_point
+from neutrace.verify.ofproto import observe_engine, observe_ovs
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "ovs-testsuite"
 PARTS = ("tables", "outputs", "final")
@@ -45,6 +45,7 @@ _COOKIE = re.compile(r"^\s*cookie=0x[0-9a-f]+,\s*")
 # appctl commands whose effect a state dump holds (or that only read): replayed; the others
 # leave state a dump cannot express, or stop the clock
 _TIME = ("time/stop",)
+_FILE_OPTION = re.compile(r"^(options:(?:pcap|rxq_pcap|tx_pcap)=)(.+)$")
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,15 @@ class Replayer:
         args = [a for a in args if a not in ("-e", "--")]
         return self.tracer.client.call(args[0], *args[1:])
 
+    def _path_arg(self, arg: str) -> str:
+        """An ``ovs-vsctl`` argument with the test's directory made the replay's own (files
+        such as ``options:pcap=p1.pcap`` land there, not in the current directory)."""
+        arg = arg.replace("{OVS_RUNDIR}", str(self.work))
+        m = _FILE_OPTION.match(arg)
+        if m and not m.group(2).startswith(("/", "punix:", "unix:", "ptcp:", "tcp:")):
+            return f"{m.group(1)}{self.work / m.group(2)}"
+        return arg
+
     def bridges(self) -> list[str]:
         return self.sandbox.vsctl("list-br").split()
 
@@ -192,7 +202,7 @@ class Replayer:
                 st.dirty = True
             try:
                 if op == "vsctl":
-                    self.sandbox.vsctl(*step["args"])
+                    self.sandbox.vsctl(*(self._path_arg(str(x)) for x in step["args"]))
                 elif op == "ofctl":
                     self._ofctl(list(step["args"]), dict(step.get("files", {})),
                                 step.get("stdin"))

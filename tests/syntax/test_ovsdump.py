@@ -310,17 +310,31 @@ def test_microflow_parses_ofproto_trace_flow_lines() -> None:
         ("", "empty microflow"),
         ("in_port=1,dl_src=zz", "not a MAC"),
         ("in_port=1,nw_src=10.0.0.300,ip", "bad value"),
-        ("in_port=1,dl_src=00:00:00:00:00:01", "no protocol"),
         ("in_port=1,ip,bogus=3", "not supported"),
         ("in_port=1,ipx", "unknown protocol keyword"),
     ],
 )
 def test_microflow_errors(text: str, fragment: str) -> None:
+    """Bad microflows are refused with the field named and a fix."""
     with pytest.raises(SyntaxParseError, match=fragment) as info:
         parse_microflow(text, source="cmdline")
     assert str(info.value).startswith("cmdline") and "fix:" in str(info.value)
 
 
+
+
+def test_microflow_defaults_as_ovs_takes_them() -> None:
+    """No protocol: an Ethernet frame of type 0 (OVS prints ``dl_type=0x0000``); protocol
+    keywords of ovs-fields(7) beyond the common ones; ``eth`` names no protocol."""
+    m = parse_microflow("in_port=1,dl_dst=ff:ff:ff:ff:ff:ff")
+    assert m.packet.dl_type == 0 and m.packet.dl_src == "00:00:00:00:00:00"
+    assert "dl_type=0x0000" in format_microflow(m)
+    assert parse_microflow("eth,in_port=1").packet.dl_type == 0
+    assert parse_microflow("in_port=1,rarp").packet.dl_type == 0x8035
+    assert parse_microflow("in_port=1,mpls").packet.dl_type == 0x8847
+    sctp = parse_microflow("in_port=1,sctp6").packet
+    assert (sctp.dl_type, sctp.nw_proto) == (0x86DD, 132)
+    assert parse_microflow(format_microflow(m)) == m
 
 
 @given(packets(), st.sampled_from(["", "3", "qvo1"]),

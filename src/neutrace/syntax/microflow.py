@@ -27,6 +27,11 @@ from neutrace.packet import (
     Packet,
 )
 
+ETH_TYPE_RARP = 0x8035
+ETH_TYPE_MPLS = 0x8847
+ETH_TYPE_MPLS_MCAST = 0x8848
+IPPROTO_SCTP = 132
+
 # protocol shorthand -> (dl_type, nw_proto)
 PROTOCOLS: dict[str, tuple[int, int]] = {
     "arp": (ETH_TYPE_ARP, 0),
@@ -38,7 +43,14 @@ PROTOCOLS: dict[str, tuple[int, int]] = {
     "icmp6": (ETH_TYPE_IPV6, IPPROTO_ICMPV6),
     "tcp6": (ETH_TYPE_IPV6, IPPROTO_TCP),
     "udp6": (ETH_TYPE_IPV6, IPPROTO_UDP),
+    "sctp": (ETH_TYPE_IP, IPPROTO_SCTP),
+    "sctp6": (ETH_TYPE_IPV6, IPPROTO_SCTP),
+    "rarp": (ETH_TYPE_RARP, 0),
+    "mpls": (ETH_TYPE_MPLS, 0),
+    "mplsm": (ETH_TYPE_MPLS_MCAST, 0),
 }
+# keywords that name no protocol (ofproto/trace's Flow: line starts with ``eth`` for Ethernet)
+_NO_PROTOCOL = frozenset({"eth"})
 _PROTO_NAME = {v: k for k, v in PROTOCOLS.items()}
 
 # field aliases -> Packet attribute
@@ -65,13 +77,14 @@ _PIPELINE_PREFIXES = ("reg", "xreg", "xxreg", "metadata", "ct_", "pkt_mark", "sk
 _IGNORED = frozenset({
     "recirc_id", "dp_hash", "nw_ecn", "nw_frag", "tun_ipv6_src", "tun_ipv6_dst", "tun_gbp_id",
     "tun_gbp_flags", "tun_tos", "tun_ttl", "tun_erspan_ver", "gtpu_flags", "gtpu_msgtype",
-    "tun_flags", "vlan_tci1", "ipv6_label", "eth", "packet_type", "in_port_oxm", "actset_output",
+    "tun_flags", "vlan_tci1", "ipv6_label", "packet_type", "in_port_oxm", "actset_output",
     "mpls_label",
 })
 
 SUPPORTED = (
     "in_port, dl_src, dl_dst, dl_type, vlan_tci, dl_vlan, dl_vlan_pcp, arp/ip/icmp/tcp/udp/"
-    "ipv6/icmp6/tcp6/udp6, arp_op, arp_spa, arp_tpa, arp_sha, arp_tha, nw_src, nw_dst, "
+    "ipv6/icmp6/tcp6/udp6/sctp/sctp6/rarp/mpls/mplsm, arp_op, arp_spa, arp_tpa, arp_sha, "
+    "arp_tha, nw_src, nw_dst, "
     "nw_proto, nw_ttl, nw_tos, ipv6_src, ipv6_dst, tp_src, tp_dst, icmp_type, icmp_code, "
     "icmpv6_type, icmpv6_code, nd_target, nd_sll, nd_tll, tcp_flags, tun_id, tun_src, tun_dst, "
     "reg0..reg15, metadata, ct_*"
@@ -140,6 +153,8 @@ def parse_microflow(
 
         try:
             if not sep:
+                if key in _NO_PROTOCOL:
+                    continue
                 if key in PROTOCOLS:
                     dl_type, proto = PROTOCOLS[key]
                     if proto:
@@ -191,8 +206,7 @@ def parse_microflow(
             raise bad(f"bad value {value!r}: {exc}",
                       "check the field's syntax in ovs-fields(7)") from exc
     if dl_type is None:
-        raise SyntaxParseError(source, "microflow", "no protocol given",
-                               "add arp, ip, icmp, tcp, udp, ipv6, icmp6 or dl_type=0x....", line)
+        dl_type = 0  # as ofproto/trace takes it: an Ethernet frame of type 0x0000
     if vid is not None:
         values["vlan_tci"] = VLAN_CFI | vid | (pcp << 13)
     for mac in ("dl_src", "dl_dst"):

@@ -177,3 +177,35 @@ def test_cloud_host(tmp_path: Path) -> None:
     assert run("--sos", str(tmp_path), flow)[1] == out
     code, out, err = run("--cloud", str(SEED), flow)
     assert code == 2 and "add --host" in err
+
+
+def _normal_sos(tmp_path: Path) -> Path:
+    from neutrace.dataplane import Flow, OvsBridge, OvsPort
+
+    br = OvsBridge("br0", ports=tuple(OvsPort(f"p{n}", n) for n in (1, 2, 3)),
+                   flows=(Flow(0, 0, (), "NORMAL"),))
+    write_sos([br], tmp_path / "sos")
+    return tmp_path / "sos"
+
+
+def test_bridge_positional_and_fdb(tmp_path: Path) -> None:
+    """``BRIDGE MICROFLOW`` as ovs-appctl takes them; ``--fdb BR=FILE`` (fdb/show output)
+    fills NORMAL's MAC table, and a sosreport's fdb dump is read the same way."""
+    sos = _normal_sos(tmp_path)
+    flow = "in_port=1,dl_src=50:54:00:00:00:01,dl_dst=50:54:00:00:00:03,ip"
+    code, cold, err = run("--sos", str(sos), "br0", flow)
+    assert code == 0, err
+    assert "flooding" in cold and "p2" in cold
+    assert run("--sos", str(sos), "--bridge", "br0", flow)[1] == cold
+    fdb = tmp_path / "fdb.txt"
+    fdb.write_text(" port  VLAN  MAC                Age\n    3     0  50:54:00:00:00:03    1\n")
+    code, warm, err = run("--sos", str(sos), "--fdb", f"br0={fdb}", "br0", flow)
+    assert code == 0, err
+    assert "forwarding to learned port" in warm and "Output: br0 p2" not in warm
+    (sos / "sos_commands" / "openvswitch" / "ovs-appctl_fdb.show_br0").write_text(fdb.read_text())
+    assert run("--sos", str(sos), "br0", flow)[1] == warm
+    code, _, err = run("--sos", str(sos), "--bridge", "br1", "br0", flow)
+    assert code == 2 and "--bridge br1: the bridge is also given as 'br0'" in err
+    fdb.write_text("garbage\n")
+    code, _, err = run("--sos", str(tmp_path / "sos"), "--fdb", f"br0={fdb}", "br0", flow)
+    assert code == 2 and "not a MAC table line" in err and "fix:" in err

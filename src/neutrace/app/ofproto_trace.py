@@ -7,7 +7,7 @@ OpenFlow port number) into the bridge and port name the engine takes; `trace` ru
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +17,8 @@ from neutrace.engines.results import BridgeVisit
 from neutrace.errors import CommandLineError, InputError
 from neutrace.packet import Packet
 from neutrace.syntax.microflow import parse_microflow
+from neutrace.syntax.offields import mac_to_int
+from neutrace.syntax.ovsdump import FdbEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,3 +112,27 @@ def trace(bridges: Sequence[OvsBridge], start: Start, host: str = "",
     """Run the OpenFlow engine from ``start`` (cold state unless one is given)."""
     engine = OpenFlowEngine(bridges, host=host)
     return engine.run(start.bridge, start.in_port, start.packet, state or OpenFlowState())
+
+
+def fdb_state(bridges: Sequence[OvsBridge], fdbs: Mapping[str, Sequence[FdbEntry]],
+              host: str = "", source: str = "--fdb") -> OpenFlowState:
+    """An engine state whose NORMAL MAC tables hold ``fdbs`` (per bridge, as ``ovs-appctl
+    fdb/show BR`` prints them: ports by OpenFlow number or ``LOCAL``)."""
+    state = OpenFlowState()
+    by_name = {b.name: b for b in bridges}
+    for br, entries in fdbs.items():
+        b = by_name.get(br)
+        if b is None:
+            raise InputError(source, br, f"no bridge {br!r} for this MAC table",
+                             f"name one of {', '.join(by_name)}")
+        table = state.macs.setdefault((host, br), {})
+        for e in entries:
+            number = 65534 if e.port == "LOCAL" else int(e.port) if e.port.isdigit() else None
+            port = b.port_by_ofport(number) if number is not None else b.port(e.port)
+            name = port.name if port is not None else (br if number == 65534 else None)
+            if name is None:
+                raise InputError(source, f"{br} port {e.port}", "the MAC table names a port "
+                                 "the bridge does not have",
+                                 f"check that the fdb/show dump is of bridge {br}")
+            table[(e.vlan, mac_to_int(e.mac))] = name
+    return state

@@ -21,9 +21,11 @@ if TYPE_CHECKING:
 
 
 def ofproto_trace(
-    microflow: Annotated[str, typer.Argument(
+    words: Annotated[list[str], typer.Argument(
+        metavar="[BRIDGE] MICROFLOW",
         help="The packet as ofproto/trace takes it: in_port=PORT,dl_src=...,dl_dst=...,arp,... "
-             "(PORT is a port name, or a number with --bridge).")],
+             "(PORT is a port name, or a number with the bridge), optionally after the bridge "
+             "as ovs-appctl ofproto/trace takes it (BRIDGE MICROFLOW).")],
     sos: Annotated[Path | None, typer.Option(
         help="A sosreport (or its sos_commands/openvswitch folder).")] = None,
     flows: Annotated[list[str] | None, typer.Option(
@@ -35,6 +37,9 @@ def ofproto_trace(
         help="A cloud topology file: trace on the bridges the agents program.")] = None,
     host: Annotated[str | None, typer.Option(help="The host of --cloud.")] = None,
     bridge: Annotated[str | None, typer.Option(help="The bridge the packet enters.")] = None,
+    fdb: Annotated[list[str] | None, typer.Option(
+        help="BRIDGE=FILE with ovs-appctl fdb/show BRIDGE output: NORMAL starts with these "
+             "MACs learned (a sosreport's fdb dumps are read by --sos); repeatable.")] = None,
     fmt: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
     compare_ovs: Annotated[bool, typer.Option(
         "--compare-ovs", help="Also load the bridges into a private Open vSwitch "
@@ -42,15 +47,20 @@ def ofproto_trace(
         "(exit status 1 if they differ).")] = False,
 ) -> None:
     """Trace a packet through OVS bridges' OpenFlow tables, like ovs-appctl ofproto/trace."""
-    from neutrace.app.ofproto_trace import bridges_from, start_point, trace
+    from neutrace.app.ofproto_trace import bridges_from, fdb_state, start_point, trace
+    from neutrace.importers.ovs_dumps import load_fdb_files, load_sos_fdb
     from neutrace.render.ofproto import render_json, render_text
 
     fmt = fmt.only(Format.text, Format.json)
     with fail_on():
+        bridge, microflow = _bridge_and_microflow(words, bridge)
         bridges = bridges_from(sos=sos, flows=flows or [], ports=ports or [], cloud=cloud,
                                host=host, bridge=bridge)
         start = start_point(bridges, microflow, bridge)
-        visit = trace(bridges, start, host=host or "")
+        tables = load_sos_fdb(sos) if sos is not None else {}
+        tables.update(load_fdb_files(fdb or []))
+        state = fdb_state(bridges, tables, host or "") if tables else None
+        visit = trace(bridges, start, host=host or "", state=state)
     if not compare_ovs:
         typer.echo(render_json(visit) if fmt is Format.json else render_text(visit), nl=False)
         return
@@ -62,6 +72,23 @@ def ofproto_trace(
     typer.echo(_comparison(visit, result, fmt), nl=False)
     if result.differences:
         raise typer.Exit(EXIT_DIFFERENT)
+
+
+def _bridge_and_microflow(words: list[str], bridge: str | None) -> tuple[str | None, str]:
+    """``[BRIDGE] MICROFLOW`` as ovs-appctl ofproto/trace takes them (``--bridge`` also names
+    the bridge; both must agree)."""
+    from neutrace.errors import CommandLineError
+
+    if len(words) == 1:
+        return bridge, words[0]
+    if len(words) != 2:
+        raise CommandLineError("MICROFLOW", " ".join(words), "expected one microflow, "
+                               "optionally after the bridge", "BRIDGE MICROFLOW, e.g. br-int "
+                               "in_port=1,arp (quote a microflow with spaces)")
+    if bridge is not None and bridge != words[0]:
+        raise CommandLineError("--bridge", bridge, f"the bridge is also given as {words[0]!r}",
+                               "name the bridge once")
+    return words[0], words[1]
 
 
 def _comparison(visit: BridgeVisit, result: OvsComparison, fmt: Format) -> str:

@@ -28,6 +28,7 @@ from neutrace.errors import InputError
 from neutrace.syntax.ofctl import format_flow, parse_flows
 from neutrace.syntax.ovsdump import (
     OFPP_LOCAL,
+    FdbEntry,
     OfctlPort,
     OfctlShow,
     ShowBridge,
@@ -36,6 +37,7 @@ from neutrace.syntax.ovsdump import (
     VsctlShow,
     format_ofctl_show,
     format_vsctl_show,
+    parse_fdb_show,
     parse_ofctl_show,
     parse_vsctl_list,
     parse_vsctl_show,
@@ -313,3 +315,31 @@ def _split_item(item: str) -> tuple[str | None, Path]:
     if not p.is_file():
         raise InputError(item, "", "no such file", "check the path")
     return None, p
+
+
+FDB_FILE = "ovs-appctl_fdb.show_{bridge}"
+
+
+def load_sos_fdb(path: str | Path) -> dict[str, tuple[FdbEntry, ...]]:
+    """NORMAL's MAC learning tables of a sosreport (``ovs-appctl_fdb.show_<bridge>``, what sos's
+    openvswitch plugin collects), per bridge; bridges without the file are left out."""
+    folder = sos_openvswitch_dir(path)
+    out: dict[str, tuple[FdbEntry, ...]] = {}
+    for f in sorted(folder.glob(FDB_FILE.format(bridge="*"))):
+        text = f.read_text()
+        if _looks_like_error(text) and "port" not in text:
+            continue
+        out[f.name[len(FDB_FILE.format(bridge="")):]] = parse_fdb_show(text, source=str(f))
+    return out
+
+
+def load_fdb_files(items: Iterable[str]) -> dict[str, tuple[FdbEntry, ...]]:
+    """MAC tables from ``BRIDGE=FILE`` items (``ovs-appctl fdb/show BRIDGE`` output)."""
+    out: dict[str, tuple[FdbEntry, ...]] = {}
+    for item in items:
+        br, p = _split_item(item)
+        if br is None:
+            raise InputError(item, "", "fdb/show does not name its bridge",
+                             "give the bridge: --fdb br-int=FILE")
+        out[br] = parse_fdb_show(p.read_text(), source=str(p))
+    return out

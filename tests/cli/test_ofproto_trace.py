@@ -208,4 +208,4 @@ def test_bridge_positional_and_fdb(tmp_path: Path) -> None:
     assert code == 2 and "--bridge br1: the bridge is also given as 'br0'" in err
     fdb.write_text("garbage\n")
     code, _, err = run("--sos", str(tmp_path / "sos"), "--fdb", f"br0={fdb}", "br0", flow)
-    assert code == 2 and "not a MAC table line" in err and "fix:" in err
+    assert code == 2 and "not an fdb/show row" in err and "fix:" in err

@@ -36,7 +36,7 @@ from neutrace.dataplane import OvsBridge
 from neutrace.engines.openflow import OpenFlowEngine, OpenFlowState
 from neutrace.errors import BackendError, InputError, NeutraceError
 from neutrace.importers.ovs_dumps import load_sos, load_sos_fdb
-from neutrace.syntax.ovsdump import FdbEntry
+from neutrace.syntax.ovsfdb import MacEntry
 from neutrace.verify.ofproto import observe_engine, observe_ovs
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "ovs-testsuite"
@@ -102,7 +102,7 @@ class Replayer:
         self.tracer = OvsTracer(sandbox)
         self.tracer.client.connect()
         self.work = Path(tempfile.mkdtemp(prefix="nt-ovsat-", dir=sandbox.dir))
-        self.fdb: dict[str, tuple[FdbEntry, ...]] = {}
+        self.fdb: dict[str, tuple[MacEntry, ...]] = {}
 
     def close(self) -> None:
         self.tracer.close()

@@ -408,14 +408,3 @@ def test_vsctl_list_interface() -> None:
     with pytest.raises(SyntaxParseError, match="expected 'column : value'"):
         parse_vsctl_list("name qvo1\n", source="x")
 
-
-def test_fdb_show() -> None:
-    """``ovs-appctl fdb/show`` lines: port number or LOCAL, VLAN, MAC, age or static."""
-    from neutrace.syntax.ovsdump import FdbEntry, parse_fdb_show
-
-    text = (" port  VLAN  MAC                Age\n    1     0  50:54:00:00:00:05    1\n"
-            "LOCAL    10  AA:55:AA:55:00:00  static\n")
-    assert parse_fdb_show(text) == (FdbEntry("1", 0, "50:54:00:00:00:05", "1"),
-                                    FdbEntry("LOCAL", 10, "aa:55:aa:55:00:00", "static"))
-    with pytest.raises(SyntaxParseError, match="not a MAC table line"):
-        parse_fdb_show("1 0 zz\n", source="f")

@@ -18,7 +18,7 @@ from neutrace.errors import CommandLineError, InputError
 from neutrace.packet import Packet
 from neutrace.syntax.microflow import parse_microflow
 from neutrace.syntax.offields import mac_to_int
-from neutrace.syntax.ovsdump import FdbEntry
+from neutrace.syntax.ovsfdb import MacEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +114,7 @@ def trace(bridges: Sequence[OvsBridge], start: Start, host: str = "",
     return engine.run(start.bridge, start.in_port, start.packet, state or OpenFlowState())
 
 
-def fdb_state(bridges: Sequence[OvsBridge], fdbs: Mapping[str, Sequence[FdbEntry]],
+def fdb_state(bridges: Sequence[OvsBridge], fdbs: Mapping[str, Sequence[MacEntry]],
               host: str = "", source: str = "--fdb") -> OpenFlowState:
     """An engine state whose NORMAL MAC tables hold ``fdbs`` (per bridge, as ``ovs-appctl
     fdb/show BR`` prints them: ports by OpenFlow number or ``LOCAL``)."""
@@ -127,9 +127,8 @@ def fdb_state(bridges: Sequence[OvsBridge], fdbs: Mapping[str, Sequence[FdbEntry
                              f"name one of {', '.join(by_name)}")
         table = state.macs.setdefault((host, br), {})
         for e in entries:
-            number = 65534 if e.port == "LOCAL" else int(e.port) if e.port.isdigit() else None
-            port = b.port_by_ofport(number) if number is not None else b.port(e.port)
-            name = port.name if port is not None else (br if number == 65534 else None)
+            port = b.port_by_ofport(e.port)
+            name = port.name if port is not None else (br if e.port == 65534 else None)
             if name is None:
                 raise InputError(source, f"{br} port {e.port}", "the MAC table names a port "
                                  "the bridge does not have",

@@ -28,7 +28,6 @@ from neutrace.errors import InputError
 from neutrace.syntax.ofctl import format_flow, parse_flows
 from neutrace.syntax.ovsdump import (
     OFPP_LOCAL,
-    FdbEntry,
     OfctlPort,
     OfctlShow,
     ShowBridge,
@@ -37,11 +36,11 @@ from neutrace.syntax.ovsdump import (
     VsctlShow,
     format_ofctl_show,
     format_vsctl_show,
-    parse_fdb_show,
     parse_ofctl_show,
     parse_vsctl_list,
     parse_vsctl_show,
 )
+from neutrace.syntax.ovsfdb import MacEntry, parse_fdb_show
 
 VSCTL_SHOW_FILES = ("ovs-vsctl_-t_5_show", "ovs-vsctl_show", "ovs-vsctl_--timeout_5_show")
 LIST_INTERFACE_FILES = ("ovs-vsctl_-t_5_list_interface", "ovs-vsctl_list_interface",
@@ -320,11 +319,11 @@ def _split_item(item: str) -> tuple[str | None, Path]:
 FDB_FILE = "ovs-appctl_fdb.show_{bridge}"
 
 
-def load_sos_fdb(path: str | Path) -> dict[str, tuple[FdbEntry, ...]]:
+def load_sos_fdb(path: str | Path) -> dict[str, tuple[MacEntry, ...]]:
     """NORMAL's MAC learning tables of a sosreport (``ovs-appctl_fdb.show_<bridge>``, what sos's
     openvswitch plugin collects), per bridge; bridges without the file are left out."""
     folder = sos_openvswitch_dir(path)
-    out: dict[str, tuple[FdbEntry, ...]] = {}
+    out: dict[str, tuple[MacEntry, ...]] = {}
     for f in sorted(folder.glob(FDB_FILE.format(bridge="*"))):
         text = f.read_text()
         if _looks_like_error(text) and "port" not in text:
@@ -333,9 +332,9 @@ def load_sos_fdb(path: str | Path) -> dict[str, tuple[FdbEntry, ...]]:
     return out
 
 
-def load_fdb_files(items: Iterable[str]) -> dict[str, tuple[FdbEntry, ...]]:
+def load_fdb_files(items: Iterable[str]) -> dict[str, tuple[MacEntry, ...]]:
     """MAC tables from ``BRIDGE=FILE`` items (``ovs-appctl fdb/show BRIDGE`` output)."""
-    out: dict[str, tuple[FdbEntry, ...]] = {}
+    out: dict[str, tuple[MacEntry, ...]] = {}
     for item in items:
         br, p = _split_item(item)
         if br is None:

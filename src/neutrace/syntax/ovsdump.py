@@ -393,38 +393,6 @@ def format_ofctl_show(show: OfctlShow) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# ovs-appctl fdb/show
-
-
-@dataclass(frozen=True, slots=True)
-class FdbEntry:
-    """One line of ``ovs-appctl fdb/show BR``: the OpenFlow port (a number or ``LOCAL``), the
-    VLAN, the MAC and its age (``static`` for an fdb/add entry, else seconds)."""
-
-    port: str
-    vlan: int
-    mac: str
-    age: str
-
-
-_FDB_RE = re.compile(r"^\s*(\S+)\s+(\d+)\s+([0-9a-fA-F:]{17})\s+(\S+)\s*$")
-
-
-def parse_fdb_show(text: str, source: str = "<ovs-appctl fdb/show>") -> tuple[FdbEntry, ...]:
-    """The MAC learning table NORMAL uses, as ``ovs-appctl fdb/show BR`` prints it."""
-    out: list[FdbEntry] = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip() or line.split()[:2] == ["port", "VLAN"]:
-            continue
-        m = _FDB_RE.match(line)
-        if m is None:
-            raise SyntaxParseError(source, "fdb/show", f"not a MAC table line: {line.strip()!r}",
-                                   "give the output of `ovs-appctl fdb/show BRIDGE`", n)
-        out.append(FdbEntry(m.group(1), int(m.group(2)), m.group(3).lower(), m.group(4)))
-    return tuple(out)
-
-
-# ---------------------------------------------------------------------------------------------
 # ovs-appctl dpif/show
 
 

@@ -20,7 +20,7 @@ import json
 import re
 import socket
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -52,9 +52,16 @@ def _protocols(bridge: OvsBridge) -> str:
     return ",".join(protos)
 
 
-def vsctl_argv(bridges: Sequence[OvsBridge], *, replace: bool = True) -> list[str]:
-    """The ``ovs-vsctl`` arguments (one transaction) that create ``bridges`` and their ports."""
+def vsctl_argv(bridges: Sequence[OvsBridge], *, replace: bool = True,
+               datapath_type: str = "dummy",
+               hwaddrs: Mapping[str, str] | None = None) -> list[str]:
+    """The ``ovs-vsctl`` arguments (one transaction) that create ``bridges`` and their ports.
+
+    ``datapath_type`` is ``dummy`` in a sandbox, ``netdev`` in the real backend (no kernel
+    module); ``hwaddrs`` gives bridges' LOCAL port MAC (``other_config:hwaddr``). Ports get their
+    ``other_config`` (the agent's local VLAN mapping) and internal ports their ``mac``."""
     argv: list[str] = []
+    hwaddrs = hwaddrs or {}
 
     def cmd(*words: str) -> None:
         if argv:
@@ -66,8 +73,11 @@ def vsctl_argv(bridges: Sequence[OvsBridge], *, replace: bool = True) -> list[st
             cmd("--if-exists", "del-br", b.name)
     for b in bridges:
         cmd("add-br", b.name)
-        cmd("set", "Bridge", b.name, "datapath_type=dummy", f"fail_mode={b.fail_mode}",
-            f"protocols={_protocols(b)}")
+        bridge_set = ["set", "Bridge", b.name, f"datapath_type={datapath_type}",
+                      f"fail_mode={b.fail_mode}", f"protocols={_protocols(b)}"]
+        if b.name in hwaddrs:
+            bridge_set.append(f"other_config:hwaddr={json.dumps(hwaddrs[b.name])}")
+        cmd(*bridge_set)
         for k, v in b.external_ids:
             cmd("br-set-external-id", b.name, k, v)
         for p in b.ports:
@@ -79,9 +89,14 @@ def vsctl_argv(bridges: Sequence[OvsBridge], *, replace: bool = True) -> list[st
                 iface.append(f"type={p.type}")
             iface.extend(f"options:{k}={v}" for k, v in p.options)
             iface.extend(f"external_ids:{k}={json.dumps(v)}" for k, v in p.external_ids)
+            if p.type == "internal" and p.mac:
+                iface.append(f"mac={json.dumps(p.mac)}")
             cmd(*iface)
             if p.tag is not None:
                 cmd("set", "Port", p.name, f"tag={p.tag}")
+            if p.other_config:
+                cmd("set", "Port", p.name,
+                    *(f"other_config:{k}={json.dumps(v)}" for k, v in p.other_config))
             if p.trunks:
                 cmd("set", "Port", p.name, "trunks=" + ",".join(map(str, p.trunks)))
     return argv

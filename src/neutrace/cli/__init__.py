@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from neutrace.cli import collect, diagram, ofproto_trace, serve, show, trace
+from neutrace.cli import collect, diagram, ofproto_trace, real, serve, show, trace
 from neutrace.cli._common import Command
 
 app = typer.Typer(
@@ -27,7 +27,7 @@ def version() -> None:
 
 
 for _command in (*show.COMMANDS, *ofproto_trace.COMMANDS, *trace.COMMANDS, *diagram.COMMANDS,
-                 *serve.COMMANDS, *collect.COMMANDS,
+                 *serve.COMMANDS, *collect.COMMANDS, *real.COMMANDS,
                  Command("version", version)):
     _command.register(app)
 

@@ -31,13 +31,15 @@ from neutrace.backends.real.commands import (
     run,
 )
 from neutrace.backends.real.names import KernelNames, check_run_name, new_prefix, owned_by
-from neutrace.backends.real.ovs import HostOvs, ovs_env
+from neutrace.backends.ovs_load import vsctl_argv
+from neutrace.backends.real.ovs import DATAPATH, HostOvs, ovs_env
 from neutrace.backends.real.plan import CloudPlan, NsPlan, plan_cloud
 from neutrace.backends.real.record import Daemon, HostRecord, RunRecord
 from neutrace.dataplane import CloudState
 from neutrace.errors import BackendError
 
 Progress = Callable[[str], None]
+WIRE = "wire"  # the wire namespace's own OVS (segments with VLAN attachments), as a "host"
 
 
 class AlreadyUp(BackendError):
@@ -87,7 +89,10 @@ def up(state: CloudState, run_name: str | None = None, *, progress: Progress = _
             hosts=tuple(HostRecord(h.name, h.netns, str(rdir / h.name),
                                    tuple(b.name for b in h.bridges)
                                    + ((h.phy.name,) if h.phy else ()))
-                        for h in plan.hosts),
+                        for h in plan.hosts)
+            + ((HostRecord(WIRE, names.wire, str(rdir / WIRE),
+                           tuple(b.name for b in plan.wire_bridges)),)
+               if plan.wire_bridges else ()),
             vms=tuple(plan.vms), outside=tuple(plan.outside), segments=tuple(plan.segments),
             wire=names.wire,
             notes=("datapath_type=netdev (userspace) in place of the state's datapath_type",),
@@ -157,19 +162,15 @@ def _build(plan: CloudPlan, rec: RunRecord, progress: Progress,
         ip_batch(ns.netns, ns.create)
     _step("links", fail_after)
     hosts = {h.name: h for h in rec.hosts}
+    if plan.wire_bridges:
+        progress(f"wire: ovs-vswitchd for segments with VLAN attachments "
+                 f"({', '.join(b.name for b in plan.wire_bridges)})")
+        ovs, rec = _start_ovs(hosts[WIRE], rec)
+        ovs.vsctl(*vsctl_argv(plan.wire_bridges, replace=False, datapath_type=DATAPATH))
+        ovs.check_ofports(plan.wire_bridges)
     for hp in plan.hosts:
-        hr = hosts[hp.name]
         progress(f"{hp.name}: ovsdb-server, ovs-vswitchd (netdev), {len(hp.bridges)} bridges")
-        ovs = HostOvs(hr.dir, hp.netns)
-        try:
-            ovs.start()
-        finally:
-            for daemon in ("ovsdb-server", "ovs-vswitchd"):
-                pidfile = Path(hr.dir) / f"{daemon}.pid"
-                if pidfile.exists():
-                    with contextlib.suppress(BackendError):
-                        rec = rec.with_daemon(Daemon(ovs.read_pid(daemon), daemon, hr.dir))
-            record.write(rec)
+        ovs, rec = _start_ovs(hosts[hp.name], rec)
         _step("daemons", fail_after)
         if hp.phy is not None:
             ovs.add_phy_bridge(hp.phy.name, hp.phy.nic, hp.phy.mac)
@@ -184,6 +185,20 @@ def _build(plan: CloudPlan, rec: RunRecord, progress: Progress,
     _step("config", fail_after)
     progress("up")
     return rec
+
+
+def _start_ovs(hr: HostRecord, rec: RunRecord) -> tuple[HostOvs, RunRecord]:
+    """Start the OVS daemons of ``hr``, recording their PIDs (also when the start fails)."""
+    ovs = HostOvs(hr.dir, hr.netns)
+    try:
+        ovs.start()
+    finally:
+        for daemon in ("ovsdb-server", "ovs-vswitchd"):
+            if (Path(hr.dir) / f"{daemon}.pid").exists():
+                with contextlib.suppress(BackendError):
+                    rec = rec.with_daemon(Daemon(ovs.read_pid(daemon), daemon, hr.dir))
+        record.write(rec)
+    return ovs, rec
 
 
 def _configure(ns: NsPlan) -> None:

@@ -9,8 +9,9 @@ How `HostState` maps onto kernel objects:
   ``<prefix>out.<name>``; segments are Linux bridges in ``<prefix>wire``;
 - a veth or tap with a ``peer`` is a veth pair (a VM's tap and its ``eth0``); a Linux bridge is a
   bridge (multicast snooping off); a physical NIC with a ``segment`` is a veth whose other end is
-  a port of that segment's bridge (``h<N>-<nic>``); a NIC with a ``vlan`` is a VLAN device on
-  such a veth; an OVS internal port in another namespace is the tap ovs-vswitchd creates, moved
+  a port of that segment's bridge (``h<N>-<nic>``); a NIC with a ``vlan`` is a veth whose wire
+  port is an access port of that VLAN (the segment is then an OVS bridge, NORMAL, in the wire
+  namespace's own ovs-vswitchd); an OVS internal port in another namespace is the tap ovs-vswitchd creates, moved
   there;
 - the NIC that carries a host's tunnel IP becomes a port of a ``br-phy`` bridge whose internal
   port takes its addresses and routes (userspace tunnelling needs the tunnel IP on an OVS
@@ -41,6 +42,7 @@ from neutrace.dataplane import (
     Interface,
     Namespace,
     OvsBridge,
+    OvsPort,
 )
 
 Words = list[str]
@@ -99,6 +101,7 @@ class CloudPlan:
     vms: list[tuple[str, str, str]]  # (VM, host, netns)
     outside: list[tuple[str, str]]  # (name, netns)
     segments: list[tuple[str, str]]  # (segment, bridge in the wire namespace)
+    wire_bridges: tuple[OvsBridge, ...] = ()  # segments with VLAN attachments (OVS, NORMAL)
 
     @property
     def netns_names(self) -> tuple[str, ...]:
@@ -131,6 +134,10 @@ class _Planner:
                               ("net.bridge.bridge-nf-call-ip6tables", "0")]
         self.segment_bridge: dict[str, str] = {}
         self.wire_ports: set[str] = set()
+        # segments with a VLAN attachment are OVS bridges in the wire namespace
+        self.ovs_segments = {i.segment for ns in _all_namespaces(state) for i in ns.interfaces
+                             if i.segment is not None and i.vlan is not None}
+        self.wire_ovs_ports: list[tuple[str, str, int | None]] = []
 
     # -- namespaces ------------------------------------------------------------------------
     def run(self) -> CloudPlan:
@@ -165,8 +172,14 @@ class _Planner:
             hosts.append(self._host(host_index, hs))
         for ext_index, ns in enumerate(self.state.external):
             self._namespace(None, ns, f"x{ext_index}", None)
+        wire_bridges = tuple(
+            OvsBridge(name, ports=tuple(OvsPort(port, n + 1, tag=vlan) for n, (br, port, vlan)
+                                        in enumerate(p for p in self.wire_ovs_ports
+                                                     if p[0] == name)),
+                      fail_mode="standalone")
+            for seg, name in sorted(self.segment_bridge.items()) if seg in self.ovs_segments)
         return CloudPlan(self.names, self.plans, hosts, vms, outside,
-                         sorted(self.segment_bridge.items()))
+                         sorted(self.segment_bridge.items()), wire_bridges)
 
     def _add(self, key: tuple[str | None, str], plan: NsPlan) -> None:
         if key in self.by_key or any(p.netns == plan.netns for p in self.plans):
@@ -194,8 +207,10 @@ class _Planner:
         if name in self.segment_bridge.values() or name in self.wire_ports:
             name = f"seg{len(self.segment_bridge)}"
         self.segment_bridge[segment] = name
-        self.wire.create.append(["link", "add", name, "type", "bridge", "mcast_snooping", "0"])
-        self.wire.config.append(["link", "set", "dev", name, "up"])
+        if segment not in self.ovs_segments:
+            self.wire.create.append(["link", "add", name, "type", "bridge", "mcast_snooping",
+                                     "0"])
+            self.wire.config.append(["link", "set", "dev", name, "up"])
         return name
 
     # -- hosts -----------------------------------------------------------------------------
@@ -370,29 +385,30 @@ class _Planner:
                              "use veth, tap, bridge, internal, physical or loopback")
 
     def _physical(self, plan: NsPlan, i: Interface, tag: str, where: str) -> None:
-        base = i.name
-        if i.vlan is not None:
-            base = i.name.rsplit(".", 1)[0] if i.name.endswith(f".{i.vlan}") else f"{tag}v"
-            check_ifname(base, where)
+        """A NIC: a veth whose other end is a port of its segment's bridge. A NIC with a VLAN
+        (``eth0.101``) is a plain veth whose wire port is an access port of that VLAN on an OVS
+        segment bridge (802.1Q devices and VLAN-filtering bridges need kernel modules a
+        container's kernel may lack; the frames on the segment are the same)."""
         if i.segment is None:
-            plan.create.append(["link", "add", base, "type", "dummy"])
+            # an unplugged NIC: a veth end with nothing behind it (no dummy module needed)
+            plan.create.append(["link", "add", i.name, "mtu", str(i.mtu), "type", "veth", "peer",
+                                "name", f"{tag}u{len(plan.create)}", "mtu", str(i.mtu)])
+            return
+        bridge = self._segment(i.segment)
+        port = f"{tag}-{i.name}"
+        if len(port) > 15 or port in self.wire_ports:
+            port = f"{tag}n{len(self.wire_ports)}"
+        check_ifname(port, where)
+        self.wire_ports.add(port)
+        plan.create.append(["link", "add", i.name, "mtu", str(i.mtu), "type", "veth", "peer",
+                            "name", port, "mtu", str(i.mtu), "netns", self.wire.netns])
+        if i.segment in self.ovs_segments:
+            self.wire_ovs_ports.append((bridge, port, i.vlan))
         else:
-            bridge = self._segment(i.segment)
-            port = f"{tag}-{base}"
-            if len(port) > 15 or port in self.wire_ports:
-                port = f"{tag}n{len(self.wire_ports)}"
-            check_ifname(port, where)
-            self.wire_ports.add(port)
-            plan.create.append(["link", "add", base, "mtu", str(i.mtu), "type", "veth", "peer",
-                                "name", port, "mtu", str(i.mtu), "netns", self.wire.netns])
             self.wire.config.append(["link", "set", "dev", port, "master", bridge])
-            self.wire.config.append(["link", "set", "dev", port, "up"])
-            self.wire.offload_off.append(port)
-            plan.offload_off.append(base)
-        if i.vlan is not None:
-            plan.create.append(["link", "add", "link", base, "name", i.name, "type", "vlan", "id",
-                                str(int(i.vlan))])
-            plan.config.append(["link", "set", "dev", base, "mtu", str(i.mtu), "up"])
+        self.wire.config.append(["link", "set", "dev", port, "up"])
+        self.wire.offload_off.append(port)
+        plan.offload_off.append(i.name)
 
     def _veth(self, hs: HostState | None, ns: Namespace, plan: NsPlan, i: Interface,
               where: str) -> None:
@@ -414,6 +430,12 @@ class _Planner:
         plan.create.append(words)
         plan.offload_off.append(i.name)
         peer_plan.offload_off.append(i.peer)
+
+
+def _all_namespaces(state: CloudState) -> Iterable[Namespace]:
+    for hs in state.hosts:
+        yield from hs.namespaces
+    yield from state.external
 
 
 def plan_cloud(state: CloudState, names: KernelNames) -> CloudPlan:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
 
+from neutrace.backends.ovs_load import vsctl_argv
 from neutrace.backends.real import record
 from neutrace.backends.real.commands import (
     ip,
@@ -31,7 +32,6 @@ from neutrace.backends.real.commands import (
     run,
 )
 from neutrace.backends.real.names import KernelNames, check_run_name, new_prefix, owned_by
-from neutrace.backends.ovs_load import vsctl_argv
 from neutrace.backends.real.ovs import DATAPATH, HostOvs, ovs_env
 from neutrace.backends.real.plan import CloudPlan, NsPlan, plan_cloud
 from neutrace.backends.real.record import Daemon, HostRecord, RunRecord

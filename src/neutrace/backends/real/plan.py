@@ -11,8 +11,8 @@ How `HostState` maps onto kernel objects:
   bridge (multicast snooping off); a physical NIC with a ``segment`` is a veth whose other end is
   a port of that segment's bridge (``h<N>-<nic>``); a NIC with a ``vlan`` is a veth whose wire
   port is an access port of that VLAN (the segment is then an OVS bridge, NORMAL, in the wire
-  namespace's own ovs-vswitchd); an OVS internal port in another namespace is the tap ovs-vswitchd creates, moved
-  there;
+  namespace's own ovs-vswitchd); an OVS internal port in another namespace is the tap
+  ovs-vswitchd creates, moved there;
 - the NIC that carries a host's tunnel IP becomes a port of a ``br-phy`` bridge whose internal
   port takes its addresses and routes (userspace tunnelling needs the tunnel IP on an OVS
   bridge);

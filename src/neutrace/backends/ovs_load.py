@@ -289,6 +289,7 @@ class OvsTracer:
         self.sandbox = sandbox
         self.client = UnixctlClient(sandbox.vswitchd_ctl)
         self._odp: dict[int, DpifPort] | None = None
+        self._tunnels: dict[tuple[int | None, str | None], DpifPort] = {}
         self._ofports: dict[tuple[str, str], int] = {}
 
     def close(self) -> None:
@@ -306,6 +307,8 @@ class OvsTracer:
         """Re-read the port map (after bridges or ports changed)."""
         show = parse_dpif_show(self.client.call("dpif/show"))
         self._odp = show.by_odp()
+        self._tunnels = {(p.odp_port, p.remote_ip): p for p in show.ports
+                         if p.remote_ip is not None}
         self._ofports = {(p.bridge, p.name): p.ofport for p in show.ports}
 
     def ofport(self, bridge: str, port: str) -> int:
@@ -342,7 +345,8 @@ class OvsTracer:
             else:
                 start = parse_microflow(p.flow, source="ofproto/trace Flow:", strict=False).packet
             for odp, pkt in datapath_outputs(parse_datapath_actions(p.datapath_actions), start):
-                port = self._odp.get(odp)
+                # userspace tunnel ports share one datapath port: the remote IP tells them apart
+                port = self._tunnels.get((odp, pkt.tun_dst)) or self._odp.get(odp)
                 if port is None:
                     self.refresh()
                     port = self._odp.get(odp)

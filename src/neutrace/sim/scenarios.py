@@ -161,8 +161,8 @@ def _endpoint(host: str, ns: Namespace, label: str, toward: str,
               addresses: tuple[str, ...] = (), *, option: str = "--from") -> Endpoint:
     """``ns`` sending from its first address of ``toward``'s family (IPv4 by default)."""
     want = ipaddress.ip_address(toward).version if toward and is_ip(toward) else 4
-    cidrs = addresses or tuple(c for i in ns.interfaces if i.kind != "loopback"
-                               for c in i.addresses)
+    cidrs = addresses or _by_route(ns, toward) + tuple(
+        c for i in ns.interfaces if i.kind != "loopback" for c in i.addresses)
     for cidr in cidrs:
         ip = ipaddress.ip_interface(cidr).ip
         if ip.version == want and not ip.is_link_local:
@@ -171,6 +171,31 @@ def _endpoint(host: str, ns: Namespace, label: str, toward: str,
     raise StartPointError(option, label, f"{ns.name} has no IPv{want} address to send from",
                           f"give a destination of the family it has, or a start point with an "
                           f"IPv{want} address")
+
+
+def _by_route(ns: Namespace, toward: str) -> tuple[str, ...]:
+    """The addresses the kernel would pick first to send to ``toward``: the main table's
+    longest-prefix route's ``src``, else the addresses of its device (as ``ip route get`` says
+    with one table; policy rules are not looked at)."""
+    if not toward or not is_ip(toward):
+        return ()
+    dst = ipaddress.ip_address(toward)
+    best = None
+    for r in ns.routes:
+        if r.table != "main":
+            continue
+        net = ipaddress.ip_network("0.0.0.0/0" if dst.version == 4 else "::/0") \
+            if r.destination == "default" else ipaddress.ip_network(r.destination, strict=False)
+        if net.version == dst.version and dst in net and (
+                best is None or net.prefixlen > best[0].prefixlen):
+            best = (net, r)
+    if best is None:
+        return ()
+    route = best[1]
+    if route.source:
+        return (f"{route.source}/{32 if dst.version == 4 else 128}",)
+    itf = ns.interface(route.device)
+    return itf.addresses if itf is not None else ()
 
 
 def is_ip(text: str) -> bool:

@@ -403,6 +403,7 @@ class DpifPort:
     ofport: int
     odp_port: int | None  # None for patch ports
     type: str
+    remote_ip: str | None = None  # a tunnel port's (userspace tunnels share one odp port)
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,7 +432,9 @@ def parse_dpif_show(text: str, source: str = "<ovs-appctl dpif/show>") -> DpifSh
         if m:
             kind = m.group(4).split(":")[0].strip()
             odp = None if m.group(3) == "none" else int(m.group(3))
-            ports.append(DpifPort(bridge, m.group(1), int(m.group(2)), odp, kind))
+            remote = re.search(r"\bremote_ip=([0-9a-fA-F.:]+)", m.group(4))
+            ports.append(DpifPort(bridge, m.group(1), int(m.group(2)), odp, kind,
+                                  remote.group(1) if remote else None))
             continue
         if line.startswith("    ") and ":" in line:
             continue  # per-port statistics or options of newer versions
@@ -816,7 +819,35 @@ def datapath_outputs(
             p = _apply_set(p, a.arg)
         elif a.name == "clone":
             out.extend(datapath_outputs(a.nested, p))
+        elif a.name == "tnl_push":
+            # userspace tunnelling: the copy leaves through the tunnel port (tnl_port) with the
+            # header's tunnel metadata; what follows handles the outer packet (br-phy's way out)
+            port, pkt = tnl_push_output(a.arg, p)
+            out.append((port, pkt))
+            break
     return tuple(out)
+
+
+_TNL_PORT_RE = re.compile(r"^tnl_port\((\d+)\)")
+_TNL_IPV4_RE = re.compile(r"ipv4\(src=([0-9.]+),dst=([0-9.]+)")
+_TNL_VNI_RE = re.compile(r"vni=(0x[0-9a-fA-F]+|\d+)")
+
+
+def tnl_push_output(arg: str, packet: Packet) -> tuple[int, Packet]:
+    """The tunnel port (datapath number) and the inner ``packet`` with ``tun_id``/``tun_src``/
+    ``tun_dst`` from a ``tnl_push(tnl_port(N),header(...),out_port(M))`` action's argument."""
+    m = _TNL_PORT_RE.match(arg.strip())
+    if m is None:
+        raise SyntaxParseError("<datapath actions>", f"tnl_push({arg[:40]}...)",
+                               "no tnl_port(N)", "give the whole 'Datapath actions:' line")
+    ch: dict[str, object] = {}
+    ip4 = _TNL_IPV4_RE.search(arg)
+    if ip4:
+        ch["tun_src"], ch["tun_dst"] = ip4.group(1), ip4.group(2)
+    vni = _TNL_VNI_RE.search(arg)
+    if vni:
+        ch["tun_id"] = int(vni.group(1), 0)
+    return int(m.group(1)), replace(packet, **ch)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------------------------

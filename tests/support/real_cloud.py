@@ -1,0 +1,267 @@
+"""Helpers for the real-backend tests: a cloud that is up (under a run name unique to the test
+process), probes run inside its namespaces (a listener that reports who reached it, ping, a TCP
+or UDP client), captures, the root namespace's snapshot, and the simulator's view of the same
+scenarios for comparison.
+
+Traffic only goes to addresses inside the cloud's own namespaces.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from neutrace.backends.real import cloud as real
+from neutrace.backends.real.record import RunRecord
+from neutrace.dataplane import NS_EXTERNAL, NS_VM, CloudState, Namespace
+from neutrace.sim import session
+from neutrace.sim.walk import Walker
+from neutrace.trace import SUCCESS
+
+# Reports the source of the first packet that reaches it (ICMP echo request with our pattern,
+# TCP connection or UDP datagram), or "none" after the timeout.
+LISTENER = textwrap.dedent("""
+    import socket, sys
+    proto, port, timeout, token = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+    if proto == "icmp":
+        s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    elif proto == "tcp":
+        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("0.0.0.0", port)); s.listen(5)
+    else:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", port))
+    s.settimeout(timeout)
+    print("ready", flush=True)
+    try:
+        while True:
+            if proto == "icmp":
+                data, addr = s.recvfrom(4096)
+                ihl = (data[0] & 15) * 4
+                if data[ihl] == 8 and token.encode() in data[ihl + 8:]:
+                    print("from", addr[0], flush=True); break
+            elif proto == "tcp":
+                c, addr = s.accept(); print("from", addr[0], flush=True); c.close(); break
+            else:
+                data, addr = s.recvfrom(4096)
+                if token.encode() in data:
+                    print("from", addr[0], flush=True); break
+    except socket.timeout:
+        print("none", flush=True)
+""")
+
+SENDER = textwrap.dedent("""
+    import socket, struct, sys, time
+    proto, dst, port, token = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    if proto == "icmp":
+        def csum(b):
+            if len(b) % 2: b += b"\\0"
+            t = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+            t = (t >> 16) + (t & 0xffff); t += t >> 16
+            return ~t & 0xffff
+        s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+        for seq in range(3):
+            body = struct.pack("!BBHHH", 8, 0, 0, 0x4e54, seq) + token.encode()
+            s.sendto(struct.pack("!BBHHH", 8, 0, csum(body), 0x4e54, seq) + token.encode(),
+                     (dst, 0))
+            time.sleep(0.3)
+    elif proto == "tcp":
+        s = socket.socket(); s.settimeout(2)
+        try:
+            s.connect((dst, port)); print("connected")
+        except OSError as e:
+            print("error", e)
+    else:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for _ in range(3):
+            s.sendto(token.encode(), (dst, port)); time.sleep(0.3)
+""")
+
+
+def run_name(stem: str) -> str:
+    """A run name unique to this test process."""
+    return f"t{os.getpid()}-{stem}".lower()[:40]
+
+
+class RealCloud:
+    """A cloud built by the real backend for a test (``with RealCloud(path) as c:``)."""
+
+    def __init__(self, path: str | Path, stem: str | None = None) -> None:
+        self.path = Path(path)
+        self.state: CloudState = session.cloud_state(self.path)
+        self.walker = Walker(self.state)
+        self.run = run_name(stem or self.path.parent.name)
+        self.rec: RunRecord | None = None
+
+    def __enter__(self) -> RealCloud:
+        real.down(self.run)  # a leftover of an earlier test process of the same pid
+        self.rec = real.up(self.state, self.run)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        real.down(self.run)
+
+    def netns(self, target: str) -> str:
+        """The kernel namespace of a VM, outside host, host or ``host:namespace``."""
+        return real.namespace_of(target, self.run)
+
+    def exec(self, target: str, *argv: str, timeout: float = 30,
+             check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run ``argv`` inside ``target``'s namespace."""
+        cp = subprocess.run(["ip", "netns", "exec", self.netns(target), *argv],
+                            capture_output=True, text=True, timeout=timeout)
+        if check and cp.returncode != 0:
+            raise AssertionError(f"{argv} in {target} failed ({cp.returncode}): {cp.stderr}")
+        return cp
+
+    def start(self, target: str, *argv: str) -> subprocess.Popen[str]:
+        """Start ``argv`` inside ``target``'s namespace (a listener, a capture)."""
+        return subprocess.Popen(["ip", "netns", "exec", self.netns(target), *argv],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def probe(self, src: str, dst_ns: str, dst_ip: str, proto: str = "icmp", port: int = 0,
+              timeout: float = 2.0) -> str | None:
+        """Send from ``src`` to ``dst_ip``; the source address the listener in ``dst_ns``
+        saw, or None if nothing reached it."""
+        token = f"nt{os.getpid()}x{time.monotonic_ns() % 10**9}"
+        listener = self.start(dst_ns, sys.executable, "-c", LISTENER, proto, str(port),
+                              str(timeout), token)
+        try:
+            assert listener.stdout is not None
+            ready = listener.stdout.readline().strip()
+            assert ready == "ready", (ready, listener.stderr.read() if listener.stderr else "")
+            self.exec(src, sys.executable, "-c", SENDER, proto, dst_ip, str(port), token,
+                      check=False, timeout=10)
+            out, _ = listener.communicate(timeout=timeout + 5)
+        finally:
+            if listener.poll() is None:
+                listener.kill()
+                listener.wait()
+        words = out.split()
+        return words[1] if words[:1] == ["from"] else None
+
+
+# -- the scenarios: every sender to every address of a VM, outside host or floating IP -------
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One packet to compare: who sends, to what, and what the simulator says."""
+
+    src: str
+    dst_ip: str
+    proto: str = "icmp"
+    port: int = 0
+
+    def __str__(self) -> str:
+        tail = f"/{self.proto}{':' + str(self.port) if self.port else ''}"
+        return f"{self.src}->{self.dst_ip}{tail}"
+
+
+@dataclass(frozen=True)
+class Expected:
+    """The simulator's outcome: delivered to which namespace, seen from which source."""
+
+    delivered: bool
+    far_end: str | None  # a VM or outside namespace name
+    seen_src: str | None
+
+
+def _ipv4s(ns: Namespace) -> list[str]:
+    out = []
+    for itf in ns.interfaces:
+        for a in itf.addresses:
+            ip = ipaddress.ip_interface(a)
+            if ip.version == 4 and not ip.ip.is_loopback:
+                out.append(str(ip.ip))
+    return out
+
+
+def scenarios(state: CloudState) -> Iterator[Scenario]:
+    """Every VM and outside namespace sends ICMP to the first address of every other VM and
+    outside namespace and to every floating IP (a /32 on a qg- interface)."""
+    ends: list[tuple[str, list[str]]] = []
+    for hs in state.hosts:
+        for ns in hs.namespaces:
+            if ns.kind == NS_VM:
+                ends.append((ns.name, _ipv4s(ns)[:1]))
+    for ns in state.external:
+        ends.append((ns.name, _ipv4s(ns)[:1]))
+    fips = [a.split("/")[0] for hs in state.hosts for ns in hs.namespaces
+            for itf in ns.interfaces if itf.name.startswith("qg-")
+            for a in itf.addresses if a.endswith("/32")]
+    for src, own in ends:
+        for dst, ips in ends:
+            if dst != src:
+                yield from (Scenario(src, ip) for ip in ips if ip not in own)
+        yield from (Scenario(src, ip) for ip in fips)
+
+
+def expected(walker: Walker, sc: Scenario) -> Expected:
+    """What the simulator says for ``sc`` (cold): the first successful copy's far end."""
+    conv = session.trace(walker, sc.src, sc.dst_ip, sc.proto, sc.port)
+    for hops, fate in conv.request.paths():
+        if fate.kind in SUCCESS and hops and hops[-1].kind in ("vm", "external"):
+            return Expected(True, hops[-1].element, hops[-1].packet.nw_src)
+    return Expected(False, None, None)
+
+
+def owner_namespace(state: CloudState, ip: str) -> str | None:
+    """The VM or outside namespace that holds ``ip`` (for a listener when the simulator says
+    the packet is not delivered: it must not arrive there either)."""
+    for hs in state.hosts:
+        for ns in hs.namespaces:
+            if ns.kind == NS_VM and ip in _ipv4s(ns):
+                return ns.name
+    for ns in state.external:
+        if ns.kind == NS_EXTERNAL and ip in _ipv4s(ns):
+            return ns.name
+    return None
+
+
+# -- the root namespace before and after ------------------------------------------------------
+
+
+def root_snapshot() -> dict[str, object]:
+    """The root namespace's links, routes, rules and iptables (to compare before/after)."""
+    def out(*argv: str) -> str:
+        return subprocess.run(list(argv), capture_output=True, text=True, check=True).stdout
+
+    links = json.loads(out("ip", "-j", "link"))
+    return {
+        "links": sorted((ln["ifname"], ln.get("address"), ln.get("mtu"), ln.get("master"))
+                        for ln in links),
+        "routes": json.loads(out("ip", "-j", "route")),
+        "rules": json.loads(out("ip", "-j", "rule")),
+        "iptables": _strip_counters(out("iptables-save")),
+    }
+
+
+def _strip_counters(text: str) -> list[str]:
+    return [ln.split(" [")[0] for ln in text.splitlines() if not ln.startswith("#")]
+
+
+def netns_of_run(prefix: str) -> list[str]:
+    """The namespaces that still carry ``prefix``."""
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    return [ln.split()[0] for ln in out.splitlines() if ln.startswith(prefix)]
+
+
+def processes_with(marker: str) -> list[int]:
+    """PIDs whose command line contains ``marker``."""
+    pids = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                if marker in p.joinpath("cmdline").read_bytes().replace(b"\0", b" ").decode():
+                    pids.append(int(p.name))
+            except OSError:
+                continue
+    return pids

@@ -19,10 +19,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from neutrace.app import session
 from neutrace.backends.real import cloud as real
 from neutrace.backends.real.record import RunRecord
 from neutrace.dataplane import NS_EXTERNAL, NS_VM, CloudState, Namespace
-from neutrace.sim import session
 from neutrace.sim.walk import Walker
 from neutrace.trace import SUCCESS
 

@@ -13,13 +13,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from neutrace.app import session
 from neutrace.backends.ovs_load import OvsTracer, load_flows
 from neutrace.backends.real.ovs import HostOvs
 from neutrace.engines.openflow import OpenFlowEngine
 from neutrace.packet import Packet
-from neutrace.sim import session
-from neutrace.sim.ofproto_compare import compare
 from neutrace.trace import HOP_OVS
+from neutrace.verify.ofproto import compare
 from tests.functional.real.conftest import require_real
 from tests.support.paths import EXAMPLES
 from tests.support.real_cloud import (

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from neutrace.app import session
 from neutrace.backends.real import cloud as real
 from neutrace.backends.real import record
 from neutrace.errors import InputError
-from neutrace.sim import session
 from tests.functional.real.conftest import require_real
 from tests.support.paths import EXAMPLES, SEED_YAML
 from tests.support.real_cloud import RealCloud, processes_with, root_snapshot, run_name
@@ -158,7 +158,7 @@ def test_up_while_up_says_so(seed_cloud: RealCloud) -> None:
         real.up(seed_cloud.state, seed_cloud.run)
     cp = subprocess.run([*CLI, "up", str(SEED_YAML), "--name", seed_cloud.run], env=_env(),
                         capture_output=True, text=True)
-    assert cp.returncode == 2 and "already up" in cp.stderr and "neutrace down" in cp.stderr
+    assert cp.returncode == 3 and "already up" in cp.stderr and "neutrace down" in cp.stderr
     assert real.status(seed_cloud.run)[0].status == "up"
 
 
@@ -182,7 +182,7 @@ def test_missing_binary_names_the_debian_package(tmp_path: Path) -> None:
     before = _netns()
     cp = subprocess.run([*CLI, "up", str(EASTWEST), "--name", run_name("nobin")], env=env,
                         capture_output=True, text=True)
-    assert cp.returncode == 2, cp.stderr
+    assert cp.returncode == 3, cp.stderr
     assert "ovs-vswitchd" in cp.stderr and "apt-get install openvswitch-switch" in cp.stderr
     assert not _ours(before)
     assert not (record.state_root() / run_name("nobin")).exists()

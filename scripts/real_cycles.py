@@ -77,10 +77,15 @@ def main() -> int:
     before = root_snapshot()
     bad = 0
     for i in range(args.cycles):
-        delay = rng.uniform(0.05, 2.0)
+        delay = rng.uniform(0.0, 1.5)
         proc = subprocess.Popen([sys.executable, "-m", "neutrace.cli", "up", args.cloud,
                                  "--name", name, "-q"], env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
+        # the random point is counted from the moment the build starts (its record appears)
+        path = record.record_path(name)
+        deadline = time.monotonic() + 60
+        while not path.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
         time.sleep(delay)
         proc.kill()
         proc.wait()
@@ -92,7 +97,7 @@ def main() -> int:
         old_left = [n for n in netns() if killed and n.startswith(killed.prefix)]
         real.down(name)
         left = leftovers(name, prefixes) + old_left
-        print(f"cycle {i + 1:2d}: kill -9 after {delay:.2f} s ({stage}); "
+        print(f"cycle {i + 1:2d}: kill -9 {delay:.2f} s into the build ({stage}); "
               f"{'LEFT: ' + ', '.join(left) if left else 'nothing left'}")
         bad += bool(left)
     after = root_snapshot()

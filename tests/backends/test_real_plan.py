@@ -102,6 +102,6 @@ def test_run_record_round_trips(tmp_path: object, monkeypatch: pytest.MonkeyPatc
         record.write(rec)
         assert record.read("r1") == rec
         with pytest.raises(record.RunLocked):
-            with record.locked("r1"):
+            with record.locked("r1", wait=0.2):
                 pass
     assert record.runs() == ["r1"]

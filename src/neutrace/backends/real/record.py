@@ -147,19 +147,27 @@ class RunLocked(BackendError):
 
 
 @contextlib.contextmanager
-def locked(run: str) -> Iterator[None]:
-    """Hold the run's lock (non-blocking: `RunLocked` if another process holds it)."""
+def locked(run: str, wait: float = 3.0) -> Iterator[None]:
+    """Hold the run's lock (`RunLocked` if another process still holds it after ``wait``
+    seconds)."""
     root = state_root()
     root.mkdir(parents=True, exist_ok=True)
     path = root / f"{check_run_name(run)}.lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RunLocked(f"run {run!r} is being built or removed by another neutrace process "
-                            f"right now (lock {path}): wait for it, or `neutrace down` after it"
-                            ) from None
+        # a few seconds' grace: a killed build's last child can hold the lock a moment longer
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    continue
+                raise RunLocked(f"run {run!r} is being built or removed by another neutrace "
+                                f"process right now (lock {path}): wait for it, or `neutrace "
+                                "down` after it") from None
         yield
     finally:
         with contextlib.suppress(FileNotFoundError):

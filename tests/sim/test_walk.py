@@ -179,10 +179,26 @@ def test_reply_uses_request_state(seed: Walker) -> None:
 
 
 def test_dhcp_request_reaches_qdhcp(seed: Walker) -> None:
-    t = session.dhcp(seed, "test-02")
+    t = session.dhcp(seed, "test-02").request
     accepted = [(h, d) for h, d in t.paths() if d.kind == ACCEPTED]
     assert any(h[-1].element == "qdhcp-8edf57d7-2b64-4cd9-a00d-20101d6384d1"
                and h[-1].in_port == "tap96835b35-be" for h, _ in accepted)
+
+
+def test_dhcp_offer_comes_back_to_the_vm(seed: Walker) -> None:
+    """dnsmasq's DHCPOFFER leaves the DHCP port's tap on test-ctrl-01, unicast to test-02's MAC
+    and fixed IP, crosses the tunnel and is delivered to test-02 on test-cmpt-02."""
+    offer = session.dhcp(seed, "test-02").reply
+    assert offer is not None and offer.success
+    first = offer.root.hops[0]
+    assert (first.host, first.element) == ("test-ctrl-01",
+                                           "qdhcp-8edf57d7-2b64-4cd9-a00d-20101d6384d1")
+    assert (offer.packet.nw_src, offer.packet.nw_dst) == ("192.168.111.2", "192.168.111.4")
+    assert (offer.packet.tp_src, offer.packet.tp_dst) == (67, 68)
+    assert offer.packet.dl_dst == "fa:16:3e:6f:94:92"
+    delivered = [h for h, d in offer.paths() if d.kind == DELIVERED]
+    assert delivered and delivered[0][-1].element == "test-02"
+    assert any(h.kind == "underlay" for h in delivered[0])
 
 
 def test_unknown_start_point_is_named(seed: Walker) -> None:

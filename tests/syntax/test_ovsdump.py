@@ -304,6 +304,13 @@ def test_microflow_parses_ofproto_trace_flow_lines() -> None:
         parse_microflow("recirc_id=0x1,ct_state=new|trk,eth,tcp,foo=1", source="x")
 
 
+def test_a_bare_in_port_is_a_frame_of_type_0() -> None:
+    """As ovs-appctl ofproto/trace takes ``in_port=1``: an Ethernet frame, dl_type 0x0000."""
+    m = parse_microflow("in_port=1,dl_src=00:00:00:00:00:01")
+    assert m.in_port == "1" and m.packet.dl_type == 0
+    assert m.packet.dl_src == "00:00:00:00:00:01" and m.packet.dl_dst == "00:00:00:00:00:00"
+
+
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [

@@ -13,16 +13,17 @@ from pathlib import Path
 
 from neutrace.agents import program
 from neutrace.dataplane import CloudState
+from neutrace.errors import CommandLineError
 from neutrace.sim.scenarios import (
     Conversation,
     converse,
     dhcp_discover,
+    dhcp_offer,
     find_endpoint,
     is_ip,
 )
 from neutrace.sim.walk import SimState, Walker
 from neutrace.topology import load
-from neutrace.trace import Trace
 
 SEED_EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "seed" / "cloud.yaml"
 
@@ -47,23 +48,34 @@ def walker(path: str | Path) -> Walker:
 
 def trace(w: Walker, source: str, destination: str, proto: str = "icmp", dport: int = 0,
           warm: bool = False, reply: bool = False,
-          state: SimState | None = None) -> Conversation:
+          state: SimState | None = None, sport: int = 0) -> Conversation:
     """``source`` (a VM, namespace, outside host, IP, port or host:interface) sends to
-    ``destination`` (an IP, or the name of anything that owns one)."""
+    ``destination`` (an IP, or the name of anything that owns one); ``dport``/``sport`` (0: 80
+    for tcp, 53 for udp / an ephemeral port) only with tcp or udp."""
+    if proto == "icmp" and (dport or sport):
+        option, value = ("--dport", dport) if dport else ("--sport", sport)
+        raise CommandLineError(option, str(value), "icmp has no ports",
+                               "give --proto tcp or --proto udp with a port")
+    for option, value in (("--dport", dport), ("--sport", sport)):
+        if not 0 <= value <= 65535:
+            raise CommandLineError(option, str(value), "not a port number", "use 1-65535")
     dst_ip = destination
     if not is_ip(destination):
         dst_ip = find_endpoint(w, destination, option="--to").ip
     src = find_endpoint(w, source, toward=dst_ip, option="--from")
     return converse(w, src, dst_ip, state or SimState.cold(), proto, dport, reply=reply,
-                    warm=warm)
+                    warm=warm, sport=sport)
 
 
-def dhcp(w: Walker, vm: str, warm: bool = False) -> Trace:
-    """``vm`` broadcasts a DHCPDISCOVER (``warm``: after a first one)."""
+def dhcp(w: Walker, vm: str, warm: bool = False) -> Conversation:
+    """``vm`` broadcasts a DHCPDISCOVER (``warm``: after a first exchange) and the DHCP agent's
+    dnsmasq answers with a DHCPOFFER (the conversation's reply; None if no DHCP server took
+    the DISCOVER in)."""
     state = SimState.cold()
     if warm:
-        dhcp_discover(w, vm, state)
-    return dhcp_discover(w, vm, state)
+        dhcp_offer(w, vm, dhcp_discover(w, vm, state), state)
+    discover = dhcp_discover(w, vm, state)
+    return Conversation(discover, dhcp_offer(w, vm, discover, state))
 
 
 @dataclass(frozen=True)

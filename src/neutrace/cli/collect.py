@@ -19,23 +19,30 @@ from neutrace.cli._common import Command, fail_on
 
 def collect(
     output: Annotated[Path | None, typer.Option(
-        "-o", "--output", help="The folder to write (new or empty); default "
+        "-o", "--output", metavar="FOLDER", help="The folder to write (new or empty); default "
         "./neutrace-collect-HOST-TIME.")] = None,
     tar: Annotated[bool, typer.Option("--tar", help="Also pack it as FOLDER.tar.xz.")] = False,
     ovs_rundir: Annotated[str | None, typer.Option(
+        "--ovs-rundir", metavar="DIR",
         help="OVS_RUNDIR of the Open vSwitch to read (default: $OVS_RUNDIR, else the "
              "system's).")] = None,
     ovs_db: Annotated[str | None, typer.Option(
+        "--ovs-db", metavar="TARGET",
         help="ovs-vsctl --db target (default unix:RUNDIR/db.sock when it exists).")] = None,
     ovs_ctl: Annotated[str | None, typer.Option(
+        "--ovs-ctl", metavar="TARGET",
         help="ovs-appctl -t target (default RUNDIR/ovs-vswitchd.ctl when it exists).")] = None,
     netns_prefix: Annotated[str, typer.Option(
+        "--netns-prefix", metavar="PREFIX",
         help="Only namespaces whose name starts with this, recorded without it.")] = "",
     hostname: Annotated[str | None, typer.Option(
+        "--hostname", metavar="NAME",
         help="The host name to record (default: this host's).")] = None,
     sysroot: Annotated[str, typer.Option(
-        help="Where the host's files are (/etc/neutron, /run/libvirt...).")] = "/",
-    timeout: Annotated[float, typer.Option(help="Seconds allowed per command.")] = 30.0,
+        "--sysroot", metavar="DIR",
+        help="Where the host's files are (/etc/neutron, /run/libvirt and the rest).")] = "/",
+    timeout: Annotated[float, typer.Option(
+        "--timeout", metavar="SECONDS", help="Seconds allowed per command.")] = 30.0,
 ) -> None:
     """Capture this host's data plane (Open vSwitch, namespaces, routes, iptables, conntrack,
     libvirt domains) with read-only commands, in a sosreport's layout, plus a manifest."""
@@ -53,4 +60,4 @@ def collect(
     typer.echo(str(written))
 
 
-COMMANDS = (Command("collect", collect),)
+COMMANDS = (Command("collect", collect, "Capture this host's data plane into a folder."),)

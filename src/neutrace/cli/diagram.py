@@ -11,7 +11,9 @@ from typing import Annotated
 
 import typer
 
+from neutrace.app import session
 from neutrace.cli._common import Command, fail_on
+from neutrace.cli.trace import Cloud, Dport, ProtoOpt, Reply, Sport, To, Warm, walk
 from neutrace.errors import CommandLineError
 from neutrace.trace import Trace
 
@@ -19,26 +21,26 @@ FORMATS = {".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot"}
 
 
 def diagram(
-    cloud: Annotated[Path, typer.Argument(help="The cloud topology file (YAML or JSON).")],
+    cloud: Cloud,
     output: Annotated[Path, typer.Option(
-        "--output", "-o", help="The file to write: .svg, .png or .dot (Graphviz source). "
-        "Without --host, one file per host, named after it (out-HOST.svg).")],
-    host: Annotated[str | None, typer.Option(help="Only this host.")] = None,
+        "--output", "-o", metavar="FILE", help="The file to write: .svg, .png or .dot "
+        "(Graphviz source). Without --host, one file per host, named after it "
+        "(FILE-HOST.svg).")],
+    host: Annotated[str | None, typer.Option(
+        "--host", metavar="HOST", help="Draw only this host.")] = None,
     source: Annotated[str | None, typer.Option(
-        "--from", help="Draw a walk from this VM, namespace, outside host, IP, port or "
-        "host:interface (as neutrace trace takes it).")] = None,
-    destination: Annotated[str, typer.Option(
-        "--to", help="The walk's destination IP, or the name of anything that owns one.")] = "",
-    proto: Annotated[str, typer.Option(help="icmp, tcp or udp.")] = "icmp",
-    dport: Annotated[int, typer.Option(help="The destination port (tcp or udp).")] = 0,
-    warm: Annotated[bool, typer.Option(
-        "--warm/--cold", help="Walk in the steady state instead of a cold cloud.")] = False,
-    reply: Annotated[bool, typer.Option("--reply", help="Also draw the reply.")] = False,
+        "--from", metavar="START", help="Draw the walk from here (a VM, namespace, outside "
+        "host, IP address, port or HOST:INTERFACE, as neutrace trace takes it).")] = None,
+    destination: To = "",
+    proto: ProtoOpt = "icmp",
+    dport: Dport = None,
+    sport: Sport = None,
+    warm: Warm = False,
+    reply: Reply = False,
 ) -> None:
     """Draw each host's bridges as the seed does (VMs, taps, qbr, qvb/qvo, br-int with its
     tags, br-tun and its tunnels, br-ex and its NIC, qrouter/qdhcp namespaces), with the walk
     of --from/--to drawn on it: every copy, its fate, and the VLAN, tunnel and NAT changes."""
-    from neutrace.app import session
     from neutrace.render.diagram import diagram_dot, render
 
     fmt = FORMATS.get(output.suffix.lower())
@@ -50,20 +52,18 @@ def diagram(
             raise CommandLineError("--to", "", "a walk needs a destination",
                                    "give --to with --from")
         w = session.walker(cloud)
-        names = [h.name for h in w.cloud.hosts]
+        state = w.cloud
+        names = [h.name for h in state.hosts]
         if host is not None and host not in names:
             raise CommandLineError("--host", host, f"{cloud} has no such host",
                                    "use one of " + ", ".join(names))
         traces: dict[str, Trace | None] = {}
         if source is not None:
-            conv = session.trace(w, source, destination, proto, dport, warm, reply)
-            traces["request"] = conv.request
-            if reply:
-                traces["reply"] = conv.reply
+            traces = walk(w, source, destination, proto, dport, sport, warm, reply)
         for name in [host] if host is not None else names:
             path = output if host is not None else output.with_name(
                 f"{output.stem}-{name}{output.suffix}")
-            dot = diagram_dot(w.cloud, name, traces)
+            dot = diagram_dot(state, name, traces)
             if fmt == "dot":
                 path.write_text(dot)
             else:
@@ -71,4 +71,4 @@ def diagram(
             typer.echo(f"{name}: {path}")
 
 
-COMMANDS = (Command("diagram", diagram),)
+COMMANDS = (Command("diagram", diagram, "Draw each host's bridges, with a walk on them."),)

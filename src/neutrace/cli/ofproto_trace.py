@@ -23,21 +23,28 @@ if TYPE_CHECKING:
 def ofproto_trace(
     words: Annotated[list[str], typer.Argument(
         metavar="[BRIDGE] MICROFLOW",
-        help="The packet as ofproto/trace takes it: in_port=PORT,dl_src=...,dl_dst=...,arp,... "
+        help="The packet as ofproto/trace takes it, e.g. in_port=PORT,arp,dl_src=MAC "
              "(PORT is a port name, or a number with the bridge), optionally after the bridge "
              "as ovs-appctl ofproto/trace takes it (BRIDGE MICROFLOW).")],
     sos: Annotated[Path | None, typer.Option(
+        "--sos", metavar="DIR",
         help="A sosreport (or its sos_commands/openvswitch folder).")] = None,
     flows: Annotated[list[str] | None, typer.Option(
+        "--flows", metavar="[BRIDGE=]FILE",
         help="[BRIDGE=]FILE with ovs-ofctl dump-flows (or add-flows) text; repeatable.")] = None,
     ports: Annotated[list[str] | None, typer.Option(
+        "--ports", metavar="[BRIDGE=]FILE",
         help="[BRIDGE=]FILE with ovs-vsctl show, ovs-ofctl show BRIDGE or ovs-vsctl list "
              "interface output; repeatable.")] = None,
     cloud: Annotated[Path | None, typer.Option(
+        "--cloud", metavar="CLOUD",
         help="A cloud topology file: trace on the bridges the agents program.")] = None,
-    host: Annotated[str | None, typer.Option(help="The host of --cloud.")] = None,
-    bridge: Annotated[str | None, typer.Option(help="The bridge the packet enters.")] = None,
+    host: Annotated[str | None, typer.Option(
+        "--host", metavar="HOST", help="The host of --cloud.")] = None,
+    bridge: Annotated[str | None, typer.Option(
+        "--bridge", metavar="BRIDGE", help="The bridge the packet enters.")] = None,
     fdb: Annotated[list[str] | None, typer.Option(
+        "--fdb", metavar="BRIDGE=FILE",
         help="BRIDGE=FILE with ovs-appctl fdb/show BRIDGE output: NORMAL starts with these "
              "MACs learned (a sosreport's fdb dumps are read by --sos); repeatable.")] = None,
     fmt: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
@@ -110,4 +117,5 @@ def _comparison(visit: BridgeVisit, result: OvsComparison, fmt: Format) -> str:
     return "\n".join(lines) + "\n"
 
 
-COMMANDS = (Command("ofproto-trace", ofproto_trace),)
+COMMANDS = (Command("ofproto-trace", ofproto_trace,
+                    "ovs-appctl ofproto/trace BRIDGE MICROFLOW, offline, on dumped flows."),)

@@ -126,5 +126,8 @@ def ovs_cmd(
     os.execvpe(argv[0], argv, env.env)
 
 
-COMMANDS = (Command("up", up), Command("down", down), Command("status", status),
-            Command("exec", exec_cmd), Command("ovs", ovs_cmd))
+COMMANDS = (Command("up", up, "Build the cloud on this machine, in namespaces."),
+            Command("down", down, "Remove everything a run built."),
+            Command("status", status, "What is up: each run and its hosts."),
+            Command("exec", exec_cmd, "Run a command inside a VM or namespace of a run."),
+            Command("ovs", ovs_cmd, "Run an OVS tool against a host's own switch."))

@@ -14,10 +14,13 @@ from neutrace.cli._common import EXIT_INPUT, Command, error, fail_on
 
 
 def serve(
-    cloud: Annotated[Path, typer.Argument(help="The cloud topology file (YAML or JSON).")],
+    cloud: Annotated[Path, typer.Argument(
+        metavar="CLOUD", help="The cloud's topology file (YAML or JSON, docs/topology.md).")],
     host: Annotated[str, typer.Option(
+        "--host", metavar="ADDRESS",
         help="The address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="The port to listen on (0: any free port).")] = 8080,
+    port: Annotated[int, typer.Option(
+        "--port", metavar="PORT", help="The port to listen on (0: any free port).")] = 8080,
     verbose: Annotated[bool, typer.Option("--verbose", "-v",
                                           help="Log every request.")] = False,
 ) -> None:
@@ -44,4 +47,4 @@ def serve(
         server.server_close()
 
 
-COMMANDS = (Command("serve", serve),)
+COMMANDS = (Command("serve", serve, "A local web page of the cloud, with a trace form."),)

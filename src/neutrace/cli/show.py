@@ -16,19 +16,26 @@ from neutrace.errors import CommandLineError
 
 
 def show(
-    cloud: Annotated[Path, typer.Argument(help="The cloud topology file (YAML/JSON).")],
-    host: Annotated[str | None, typer.Option(help="Only this host.")] = None,
-    bridge: Annotated[str | None, typer.Option(help="Only this OVS bridge.")] = None,
-    namespace: Annotated[
-        str | None, typer.Option(help='Only this namespace ("" is the root namespace).')
-    ] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
+    cloud: Annotated[Path, typer.Argument(
+        metavar="CLOUD", help="The cloud's topology file (YAML or JSON, docs/topology.md).")],
+    host: Annotated[str | None, typer.Option(
+        "--host", metavar="HOST", help="Only this host.")] = None,
+    bridge: Annotated[str | None, typer.Option(
+        "--bridge", metavar="BRIDGE", help="Only this OVS bridge (its ovs-vsctl show, "
+        "ovs-ofctl show and dump-flows).")] = None,
+    namespace: Annotated[str | None, typer.Option(
+        "--namespace", metavar="NAME", help='Only this namespace ("" is the root '
+        "namespace).")] = None,
+    fmt: Annotated[Format, typer.Option(
+        "--format", help="text (as the tools print it) or json (the HostState itself).")
+    ] = Format.text,
     openflow10: Annotated[bool, typer.Option(
-        "--openflow10", help="Print flows as a plain (OpenFlow 1.0) dump-flows spells them.")
-    ] = False,
+        "--openflow10", help="Print flows as a plain (OpenFlow 1.0) ovs-ofctl dump-flows "
+        "spells them, as older documents and the seed blog show them.")] = False,
 ) -> None:
-    """Show each host as Neutron's agents program it: ovs-vsctl show, ovs-ofctl dump-flows,
-    ip addr / ip route, iptables-save (text), or the HostState itself (json)."""
+    """Show each host as Neutron's agents program it: ovs-vsctl show, ovs-ofctl show (the
+    ofport numbers), ovs-ofctl dump-flows, ip addr / ip route and iptables-save per namespace
+    (text), or the HostState itself (json)."""
     from neutrace import topology
     from neutrace.agents import program
     from neutrace.render.show import cloud_text
@@ -41,6 +48,18 @@ def show(
         if host is not None and hs is None:
             raise CommandLineError("--host", host, f"{cloud} has no such host",
                                    "use one of " + ", ".join(h.name for h in state.hosts))
+        hosts = [hs] if hs is not None else list(state.hosts)
+        if bridge is not None and not any(h.bridge(bridge) for h in hosts):
+            names = sorted({b.name for h in hosts for b in h.ovs_bridges})
+            raise CommandLineError("--bridge", bridge, "no such OVS bridge"
+                                   + (f" on {host}" if host else ""),
+                                   "use one of " + ", ".join(names))
+        if namespace is not None and not any(h.namespace(namespace) for h in hosts) and not (
+                host is None and state.external_namespace(namespace)):
+            names = sorted({ns.name or '""' for h in hosts for ns in h.namespaces})
+            raise CommandLineError("--namespace", namespace, "no such namespace"
+                                   + (f" on {host}" if host else ""),
+                                   "use one of " + ", ".join(names))
     if fmt is Format.json:
         typer.echo(to_json(hs if hs is not None else state), nl=False)
         return
@@ -48,4 +67,4 @@ def show(
                           openflow10=openflow10), nl=False)
 
 
-COMMANDS = (Command("show", show),)
+COMMANDS = (Command("show", show, "Each host as the agents program it: OVS, ip, iptables."),)

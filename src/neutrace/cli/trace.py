@@ -1,4 +1,9 @@
-"""`neutrace trace` and `neutrace demo` (layer 6): arguments in, rendered walks out."""
+"""`neutrace trace` and `neutrace demo` (layer 6): arguments in, rendered walks out.
+
+The walk options (`Cloud`, `From`, `To`, `Proto`, `Dport`, `Sport`, `Warm`, `Reply`) are shared
+with ``neutrace diagram``. The exit status is the walk's, as ping's is its reply's: 0 when it (and
+the reply or the DHCPOFFER, when asked for) reached a destination, `EXIT_NOT_DELIVERED` when not.
+"""
 
 from __future__ import annotations
 
@@ -9,61 +14,122 @@ import typer
 
 from neutrace.app import session
 from neutrace.cli._common import Command, Format, fail_on
+from neutrace.errors import CommandLineError
 from neutrace.render.trace_json import traces_to_json
+from neutrace.render.verdict import verdict_line
 from neutrace.render.walk import walk_summary, walk_text
+from neutrace.sim.walk import Walker
 from neutrace.trace import Trace
 
+EXIT_NOT_DELIVERED = 1  # as ping's 1: no copy reached a destination (README: Exit statuses)
 
-def _render(named: dict[str, Trace | None], fmt: Format, verbose: bool) -> str:
-    """The named walks (``request``, ``reply``...) in ``fmt``."""
+
+Cloud = Annotated[Path, typer.Argument(
+    metavar="CLOUD", help="The cloud's topology file (YAML or JSON, docs/topology.md).")]
+From = Annotated[str, typer.Option(
+    "--from", metavar="START", help="Where the packet starts: a VM, a namespace, an outside "
+    "host, an IP address, a port (its id or device name) or HOST:INTERFACE.")]
+To = Annotated[str, typer.Option(
+    "--to", metavar="DEST", help="Where it goes: an IP address, or the name of a VM, "
+    "namespace or outside host that owns one.")]
+ProtoOpt = Annotated[str, typer.Option(
+    "--proto", metavar="PROTO", help="icmp (an echo request), tcp (a SYN) or udp.")]
+Dport = Annotated[int | None, typer.Option(
+    "--dport", metavar="PORT", help="The destination port, with tcp or udp only "
+    "(when not given: 80 for tcp, 53 for udp).")]
+Sport = Annotated[int | None, typer.Option(
+    "--sport", metavar="PORT", help="The source port, with tcp or udp only (when not given: "
+    "40000, an ephemeral port).")]
+Warm = Annotated[bool, typer.Option(
+    "--warm/--cold", help="Walk the steady state (MAC tables, learned flows, neighbours and "
+    "conntrack filled by one exchange first), or a cold cloud as the seed walks it.")]
+Reply = Annotated[bool, typer.Option("--reply", help="Also walk the reply back.")]
+
+
+def walk(w: Walker, source: str, destination: str, proto: str, dport: int | None,
+         sport: int | None, warm: bool, reply: bool) -> dict[str, Trace | None]:
+    """The named walks of these options (``request``, and ``reply`` when asked for)."""
+    if proto == "icmp" and (dport is not None or sport is not None):
+        raise CommandLineError("--dport" if dport is not None else "--sport",
+                               str(dport if dport is not None else sport),
+                               "icmp has no ports", "give --proto tcp or --proto udp")
+    conv = session.trace(w, source, destination, proto, dport or 0, warm, reply,
+                         sport=sport or 0)
+    named: dict[str, Trace | None] = {"request": conv.request}
+    if reply:
+        named["reply"] = conv.reply
+    return named
+
+
+def _render(named: dict[str, Trace | None], fmt: Format, verbose: bool, fold: bool) -> str:
+    """The verdicts first, then the named walks, in ``fmt``."""
     if fmt is Format.json:
         return traces_to_json(named)
-    out = []
+    out = ["\n".join(verdict_line(name, t) for name, t in named.items()) + "\n"]
     for name, t in named.items():
         if t is None:
-            out.append(f"({name}: none: the request reached no one who answers)\n")
             continue
         title = f"[{name}] {t.start}: {t.packet.summary()}"
         out.append(walk_summary(t) if fmt is Format.summary else
-                   walk_text(t, verbose=verbose, title=title))
+                   walk_text(t, verbose=verbose, title=title, fold=fold))
     return "\n".join(out)
 
 
+def _status(named: dict[str, Trace | None]) -> int:
+    """0 when every walk asked for reached a destination, else `EXIT_NOT_DELIVERED`."""
+    return 0 if all(t is not None and t.success for t in named.values()) else EXIT_NOT_DELIVERED
+
+
 def trace(
-    cloud: Annotated[Path, typer.Argument(help="topology file (YAML or JSON)")],
-    source: Annotated[str, typer.Option("--from", help="VM, namespace, outside host, IP, "
-                                        "port id/device, or host:interface")],
-    destination: Annotated[str, typer.Option(
-        "--to", help="destination IP (or a name owning one)")] = "",
-    proto: Annotated[str, typer.Option(help="icmp, tcp or udp")] = "icmp",
-    dport: Annotated[int, typer.Option(help="destination port (tcp/udp)")] = 0,
-    warm: Annotated[bool, typer.Option(
-        "--warm/--cold", help="steady state instead of cold")] = False,
-    reply: Annotated[bool, typer.Option("--reply", help="also walk the reply")] = False,
+    cloud: Cloud,
+    source: From,
+    destination: To = "",
+    proto: ProtoOpt = "icmp",
+    dport: Dport = None,
+    sport: Sport = None,
+    warm: Warm = False,
+    reply: Reply = False,
     dhcp: Annotated[bool, typer.Option(
-        "--dhcp", help="the VM broadcasts a DHCPDISCOVER")] = False,
-    fmt: Annotated[Format, typer.Option("--format")] = Format.text,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="every step")] = False,
+        "--dhcp", help="Instead of --to: the VM --from broadcasts a DHCPDISCOVER, and the DHCP "
+        "agent's DHCPOFFER is walked back.")] = False,
+    fmt: Annotated[Format, typer.Option(
+        "--format", help="text (the walk, numbered as the seed numbers it), summary (one line "
+        "per hop) or json (docs/trace-json.md).")] = Format.text,
+    all_copies: Annotated[bool, typer.Option(
+        "--all", help="Show in full every copy that dies at its first hop (folded into one "
+        "line each by default).")] = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Show every step, also goto_table and resubmit actions and the "
+        "jumps into Neutron's wrapper chains.")] = False,
 ) -> None:
-    """Walk a packet across the cloud, hop by hop, every copy to its fate."""
-    if not dhcp and not destination:
-        raise typer.BadParameter("give --to (or --dhcp)", param_hint="--to")
+    """Walk a packet across the cloud, hop by hop, every copy to its fate: the verdict first,
+    then the walk. Exit status 0 when it (and the reply, with --reply) reached a destination,
+    1 when not, 2 for a mistake on the command line."""
     with fail_on():
-        w = session.walker(cloud)
         if dhcp:
-            named: dict[str, Trace | None] = {"dhcp": session.dhcp(w, source, warm)}
+            if destination:
+                raise CommandLineError("--to", destination, "a DHCPDISCOVER is broadcast",
+                                       "leave out --to with --dhcp")
+            conv = session.dhcp(session.walker(cloud), source, warm)
+            named: dict[str, Trace | None] = {"discover": conv.request, "offer": conv.reply}
+        elif not destination:
+            raise CommandLineError("--to", "", "a walk needs a destination",
+                                   "give --to (or --dhcp)")
         else:
-            conv = session.trace(w, source, destination, proto, dport, warm, reply)
-            named = {"request": conv.request}
-            if reply:
-                named["reply"] = conv.reply
-    typer.echo(_render(named, fmt, verbose), nl=False)
+            named = walk(session.walker(cloud), source, destination, proto, dport, sport,
+                         warm, reply)
+    typer.echo(_render(named, fmt, verbose, fold=not all_copies), nl=False)
+    raise typer.Exit(_status(named))
 
 
 def demo(
-    fmt: Annotated[Format, typer.Option("--format")] = Format.text,
-    warm: Annotated[bool, typer.Option("--warm/--cold")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    fmt: Annotated[Format, typer.Option(
+        "--format", help="text, summary or json, as neutrace trace prints them.")] = Format.text,
+    warm: Warm = False,
+    all_copies: Annotated[bool, typer.Option(
+        "--all", help="Show in full every copy that dies at its first hop.")] = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Show every step.")] = False,
 ) -> None:
     """The seed's two walks (examples/seed): test-01 on the flat network and test-02 on
     VXLAN with its floating IP, to an outside host, cold, every copy, then the replies."""
@@ -81,7 +147,10 @@ def demo(
     for i, dw in enumerate(walks, 1):
         typer.echo(f"{'=' * 100}\nWalk {i}: {dw.title}\n{'=' * 100}")
         typer.echo(_render({"request": dw.conversation.request,
-                            "reply": dw.conversation.reply}, fmt, verbose))
+                            "reply": dw.conversation.reply}, fmt, verbose, not all_copies))
 
 
-COMMANDS = (Command("trace", trace), Command("demo", demo))
+COMMANDS = (
+    Command("trace", trace, "Walk a packet across the cloud: the verdict, then every hop."),
+    Command("demo", demo, "The seed's two walks, cold, with their replies."),
+)

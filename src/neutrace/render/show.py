@@ -1,6 +1,7 @@
 """Text views of a `HostState` (layer 3), in the shapes of the tools an operator would run:
 
 - ``ovs-vsctl show`` (bridges, ports, tags, interface types and options; no UUIDs/controllers);
+- ``ovs-ofctl show <bridge>`` (every port's ofport number and MAC);
 - ``ovs-ofctl -O OpenFlow13 dump-flows <bridge>`` (without statistics, so the lines load back
   with ``ovs-ofctl -O OpenFlow13 add-flows``), flows sorted by table, then priority (highest
   first); or, on request, as a plain OpenFlow 1.0 ``dump-flows`` spells the same flows;
@@ -27,6 +28,7 @@ from neutrace.dataplane import (
     Route,
 )
 from neutrace.syntax.ofctl import format_flow
+from neutrace.syntax.ovsdump import OFPP_LOCAL, OfctlPort, OfctlShow, format_ofctl_show
 
 
 def ovs_vsctl_show(bridges: tuple[OvsBridge, ...] | list[OvsBridge]) -> str:
@@ -219,6 +221,19 @@ def namespace_text(ns: Namespace, ovs_ports: frozenset[str] = frozenset()) -> st
     return "".join(out)
 
 
+def ofctl_show(host: HostState, bridge: OvsBridge) -> str:
+    """``ovs-ofctl show BRIDGE``: the dpid (from the bridge's own MAC, as OVS derives it) and
+    every port with its ofport number, so that ``in_port=3`` can be read as a port."""
+    def mac(name: str, port_mac: str | None = None) -> str:
+        found = host.find_interface(name)
+        return port_mac or (found[1].mac if found and found[1].mac else "00:00:00:00:00:00")
+
+    local = mac(bridge.name)
+    ports = [OfctlPort(p.ofport, p.name, mac(p.name, p.mac)) for p in bridge.ports]
+    ports.append(OfctlPort(OFPP_LOCAL, bridge.name, local))
+    return format_ofctl_show(OfctlShow("0000" + local.replace(":", ""), tuple(ports)))
+
+
 def host_text(host: HostState, bridge: str | None = None, namespace: str | None = None,
               openflow10: bool = False) -> str:
     """Everything about one host; ``bridge``/``namespace`` narrow it to one bridge or namespace
@@ -231,7 +246,8 @@ def host_text(host: HostState, bridge: str | None = None, namespace: str | None 
             out += ["--- ovs-vsctl show ---\n", ovs_vsctl_show(bridges)]
         for b in bridges:
             tool = "ovs-ofctl dump-flows" if openflow10 else "ovs-ofctl -O OpenFlow13 dump-flows"
-            out += [f"--- {tool} {b.name} ---\n", dump_flows(b, openflow10)]
+            out += [f"--- ovs-ofctl show {b.name} ---\n", ofctl_show(host, b),
+                    f"--- {tool} {b.name} ---\n", dump_flows(b, openflow10)]
     if bridge is None:
         ovs_ports = frozenset(p.name for b in host.ovs_bridges for p in b.ports
                               if p.type == "")

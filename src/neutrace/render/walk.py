@@ -7,6 +7,11 @@
   (delivered, else exited, else accepted) continues the main numbering (``5``, ``6``…).
 - `walk_summary`: one line per hop (host, element, in → out, the packet) and one per fate.
 
+``fold=True`` writes each copy that a flood or a multi-output sends off and that dies at its
+first hop (the LOCAL port that is down, a DHCP tap for another host, br-ex's VLAN check) on one
+line with its fate. A VXLAN encapsulation shows the outer header it puts around the frame, not a
+rewrite of the frame's own fields.
+
 ``verbose=False`` leaves out the purely structural steps (``goto_table``/``resubmit`` actions,
 entering a built-in chain, jumps into Neutron's wrapper chains); ``verbose=True`` shows them all.
 """
@@ -32,6 +37,7 @@ from neutrace.trace import (
     STEP_NOTE,
     STEP_RULE,
     STEP_TABLE,
+    STEP_TUNNEL,
     Branch,
     Disposition,
     Hop,
@@ -90,10 +96,10 @@ def _fate(d: Disposition) -> str:
     return f"=> {d.kind.upper().replace('_', ' ')}: {d.reason}"
 
 
-def walk_text(trace: Trace, verbose: bool = False, title: str = "") -> str:
+def walk_text(trace: Trace, verbose: bool = False, title: str = "", fold: bool = False) -> str:
     """The readable walk (see the module docstring)."""
     lines = [title or f"Walk: {trace.start}: {trace.packet.summary()}"]
-    _branch_text(trace.root, "", 0, 0, lines, verbose)
+    _branch_text(trace.root, "", 0, 0, lines, verbose, fold)
     fates = trace.dispositions()
     ok = sum(1 for d in fates if d.success)
     lines.append(f"Copies: {len(fates)}, reached a destination: {ok}")
@@ -116,8 +122,26 @@ def _main_child(branch: Branch) -> Branch | None:
     return next(c for c in branch.children if _rank(c) == best)
 
 
+def _trivial(branch: Branch) -> bool:
+    """A copy that died at its first hop."""
+    return (len(branch.hops) == 1 and not branch.children and branch.disposition is not None
+            and not branch.disposition.success)
+
+
+def _encapsulation(step: Step) -> str | None:
+    """The outer header a VXLAN encapsulation step put around the frame, if it is one."""
+    frame = next((c for c in step.changes if c.field == "payload"), None)
+    if frame is None or frame.before is not None or frame.after is None:
+        return None
+    after = {c.field: c.after for c in step.changes}
+    return (f"outer header: Ethernet {after.get('dl_src', '?')} > {after.get('dl_dst', '?')}, "
+            f"IPv4 {after.get('nw_src', '?')} > {after.get('nw_dst', '?')}, "
+            f"UDP {after.get('tp_src', 0)} > {after.get('tp_dst', '?')}; "
+            "the frame inside is unchanged")
+
+
 def _branch_text(branch: Branch, prefix: str, start: int, indent: int, lines: list[str],
-                 verbose: bool) -> None:
+                 verbose: bool, fold: bool = False) -> None:
     """Hops numbered ``prefix`` + 1, 2...; at a split the other copies are numbered
     ``<n>.1``, ``<n>.2``... (nested, each to its fate) and the copy that gets furthest continues
     at ``<n+1>`` on the same level, as the seed numbers its walk."""
@@ -134,7 +158,10 @@ def _branch_text(branch: Branch, prefix: str, start: int, indent: int, lines: li
                 continue
             spad = pad + "      " + "  " * step.depth
             lines.append(f"{spad}{_step_line(step)}")
-            if step.changes and step.kind not in (STEP_ACTION,):
+            outer = _encapsulation(step) if step.kind == STEP_TUNNEL else None
+            if outer is not None:
+                lines.append(f"{spad}  {outer}")
+            elif step.changes and step.kind not in (STEP_ACTION,):
                 lines.append(f"{spad}  changes: {_changes(step.changes)}")
             elif step.changes and verbose:
                 lines.append(f"{spad}  changes: {_changes(step.changes)}")
@@ -154,10 +181,15 @@ def _branch_text(branch: Branch, prefix: str, start: int, indent: int, lines: li
         if child is main:
             lines.append(f"{pad}   {label}) {child.label}: continues at {prefix}{n + 1}")
             continue
+        if fold and _trivial(child) and child.disposition is not None:
+            hop = child.hops[0]
+            lines.append(f"{pad}   {label}) {child.label} ({hop.host or 'outside'}: "
+                         f"{hop.element}) {_fate(child.disposition)}")
+            continue
         lines.append(f"{pad}   {label}) {child.label}")
-        _branch_text(child, f"{label}.", 0, indent + 1, lines, verbose)
+        _branch_text(child, f"{label}.", 0, indent + 1, lines, verbose, fold)
     if main is not None:
-        _branch_text(main, prefix, n, indent, lines, verbose)
+        _branch_text(main, prefix, n, indent, lines, verbose, fold)
 
 
 def walk_summary(trace: Trace) -> str:

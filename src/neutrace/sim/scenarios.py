@@ -16,7 +16,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from neutrace.addr import BROADCAST_MAC
-from neutrace.dataplane import NS_VM, Namespace
+from neutrace.dataplane import NS_DHCP, NS_VM, Namespace
 from neutrace.errors import CommandLineError, StartPointError
 from neutrace.packet import (
     ETH_TYPE_IP,
@@ -258,10 +258,11 @@ def delivered_to(trace: Trace) -> tuple[Hop, str] | None:
 
 
 def converse(walker: Walker, src: Endpoint, dst_ip: str, state: SimState, proto: str = "icmp",
-             dport: int = 0, reply: bool = True, warm: bool = False) -> Conversation:
+             dport: int = 0, reply: bool = True, warm: bool = False,
+             sport: int = 0) -> Conversation:
     """Walk ``src`` → ``dst_ip`` and (``reply``) the answer back, on ``state`` (changed in
     place). ``warm`` runs the same exchange once first, so the walk shows the steady state."""
-    packet = request_packet(src.ip, dst_ip, proto, dport)
+    packet = request_packet(src.ip, dst_ip, proto, dport, sport)
     if warm:
         _exchange(walker, src, packet, state, reply=True)
     return _exchange(walker, src, packet, state, reply)
@@ -300,3 +301,36 @@ def dhcp_discover(walker: Walker, vm: str, state: SimState, *,
                    nw_ttl=64, tp_src=68, tp_dst=67)
     return walker.emit(host, ns.name, nic.name, frame, state,
                        start=f"{vm} DHCPDISCOVER from {nic.name} ({nic.mac})")
+
+
+def dhcp_offer(walker: Walker, vm: str, discover: Trace, state: SimState) -> Trace | None:
+    """The DHCP agent's answer to ``discover``: the DHCPOFFER that dnsmasq in the ``qdhcp-``
+    namespace which took the DISCOVER in sends back, unicast to the VM's MAC and fixed IP
+    (UDP 67 → 68), out of the DHCP port's tap; None when no DHCP namespace took it in."""
+    hit = walker.find_namespace(vm)
+    if hit is None:
+        return None
+    nic = next((i for i in hit[1].interfaces if i.peer is not None), None)
+    vm_ip = next((a.split("/")[0] for a in (nic.addresses if nic else ())
+                  if ":" not in a), None)
+    if nic is None or nic.mac is None or vm_ip is None:
+        return None
+    for hops, disposition in discover.paths():
+        if not (disposition.success and hops):
+            continue
+        last = hops[-1]
+        server = walker.find_namespace(last.element)
+        if server is None or server[1].kind != NS_DHCP:
+            continue
+        host, ns = server
+        tap = ns.interface(last.in_port)
+        ip = next((a.split("/")[0] for a in (tap.addresses if tap else ()) if ":" not in a),
+                  None)
+        if tap is None or tap.mac is None or ip is None:
+            continue
+        frame = Packet(dl_src=tap.mac, dl_dst=nic.mac, dl_type=ETH_TYPE_IP, nw_src=ip,
+                       nw_dst=vm_ip, nw_proto=IPPROTO_UDP, nw_ttl=64, tp_src=67, tp_dst=68)
+        return walker.emit(host, ns.name, tap.name, frame, state,
+                           start=f"{ns.name} DHCPOFFER {vm_ip} to {vm} from {tap.name} "
+                                 f"({ip})")
+    return None

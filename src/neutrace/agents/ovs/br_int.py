@@ -99,7 +99,10 @@ class OVSIntegrationBridge(BridgeBuilder):
                                   allow_all: bool = False) -> None:
         """Only ``mac_addresses`` may leave ``port`` (table 25), or any with ``allow_all``."""
         if allow_all:
-            self.uninstall_flows(lambda f: f.match_value("in_port") == str(port) and (
+            # strict deletes: only the flows matching exactly in_port (a table 25 entry with
+            # a dl_src stays, as in Neutron)
+            only_port = (("in_port", str(port)),)
+            self.uninstall_flows(lambda f: f.match == only_port and (
                 (f.table == c.LOCAL_SWITCHING and f.priority == 9)
                 or (f.table == c.MAC_SPOOF_TABLE and f.priority == 2)))
             return

@@ -613,7 +613,8 @@ class Run:
             ports = json.loads(sandbox.vsctl(
                 "--format=json", "--columns=name,ofport,type,options,external_ids",
                 "list", "Interface"))
-            tags = json.loads(sandbox.vsctl("--format=json", "--columns=name,tag,trunks",
+            tags = json.loads(sandbox.vsctl("--format=json",
+                                            "--columns=name,tag,trunks,other_config",
                                             "list", "Port"))
             names = set(sandbox.vsctl("list-ports", br).split())
             row = json.loads(sandbox.vsctl(
@@ -653,15 +654,16 @@ def _ports(ifaces: Any, tags: Any, names: set[str]) -> list[dict[str, Any]]:
             return v[1] if v[1] else None
         return v
 
-    tag_by = {r["name"]: (scalar(r["tag"]), scalar(r["trunks"])) for r in row(tags)}
+    port_by = {r["name"]: r for r in row(tags)}
     out = []
     for r in row(ifaces):
         if r["name"] not in names:
             continue
-        tag, trunks = tag_by.get(r["name"], (None, None))
+        port = port_by.get(r["name"], {})
         out.append({"name": r["name"], "ofport": scalar(r["ofport"]), "type": r["type"],
                     "options": ovsmap(r["options"]), "external_ids": ovsmap(r["external_ids"]),
-                    "tag": tag, "trunks": trunks or []})
+                    "tag": scalar(port.get("tag")), "trunks": scalar(port.get("trunks")) or [],
+                    "other_config": ovsmap(port.get("other_config"))})
     return sorted(out, key=lambda p: str(p["name"]))
 
 

@@ -193,7 +193,8 @@ def our_ports(host: HostState) -> dict[str, dict[str, Any]]:
             if p.name == b.name or p.ofport == 65534:
                 continue
             out[f"{b.name}/{p.name}"] = {"type": p.type or "", "tag": p.tag,
-                                         "options": dict(p.options)}
+                                         "options": dict(p.options),
+                                         "other_config": dict(p.other_config)}
     return out
 
 
@@ -202,7 +203,8 @@ def neutron_ports(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
     for br, data in result["bridges"].items():
         for p in data["ports"]:
             out[f"{br}/{p['name']}"] = {"type": p["type"] or "", "tag": p["tag"],
-                                        "options": dict(p["options"])}
+                                        "options": dict(p["options"]),
+                                        "other_config": dict(p.get("other_config", {}))}
     return out
 
 

@@ -63,6 +63,8 @@ PEER_INTEGRATION_PREFIX = "int-"
 PEER_PHYSICAL_PREFIX = "phy-"
 VXLAN_UDP_PORT = 4789
 DONT_FRAGMENT = True
+IGMP_FLOOD = False  # [ovs] igmp_flood
+IGMP_FLOOD_REPORTS = True  # [ovs] igmp_flood_reports
 OVS_PROTOCOLS = ("OpenFlow10", "OpenFlow13", "OpenFlow14")  # OVSBridge.initial_protocols
 
 # --- device names --------------------------------------------------------------------------

@@ -14,6 +14,7 @@ installs: match fields in ovs-ofctl's order, ``goto_table:N`` instructions, ``se
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import ipaddress
 from collections.abc import Callable
@@ -107,8 +108,23 @@ class BridgeBuilder:
     def set_port_vlan(self, name: str, tag: int, other_config: dict[str, str]) -> None:
         """The Port's ``tag`` and ``other_config`` keys set (``_set_port_vlan`` and
         ``set_db_attribute('Port', name, 'other_config', ...)`` of ``port_bound``)."""
+        self.ports = [dataclasses.replace(p, tag=tag) if p.name == name else p
+                      for p in self.ports]
+        self.set_port_other_config(name, other_config)
+
+    def set_igmp_snooping_flood(self, port_name: str) -> None:
+        """``set_igmp_snooping_flood``: the Port's other_config ``mcast-snooping-flood``
+        (``[ovs] igmp_flood``, default false) and ``mcast-snooping-flood-reports``
+        (``igmp_flood_reports``, default true), on br-int's ends towards the physical networks
+        and the tunnel bridge."""
+        self.set_port_other_config(port_name, {
+            "mcast-snooping-flood-reports": str(c.IGMP_FLOOD_REPORTS).lower(),
+            "mcast-snooping-flood": str(c.IGMP_FLOOD).lower()})
+
+    def set_port_other_config(self, name: str, other_config: dict[str, str]) -> None:
+        """Keys added to the Port's other_config."""
         self.ports = [
-            OvsPort(p.name, p.ofport, p.type, tag, p.trunks, p.options, p.external_ids, p.mac,
+            OvsPort(p.name, p.ofport, p.type, p.tag, p.trunks, p.options, p.external_ids, p.mac,
                     tuple(sorted({**dict(p.other_config), **other_config}.items())))
             if p.name == name else p for p in self.ports]
 

@@ -7,10 +7,11 @@ flow is written by a bridge method of the same name as Neutron's (``br_int``, ``
 
 1. ``setup_integration_br``: br-int and ``int_br.setup_default_table``.
 2. ``setup_physical_bridges``: per ``bridge_mappings`` entry, ``phys_br.setup_default_table``, the
-   patch pair ``int-<br>`` / ``phy-<br>`` (names from ``get_interface_name``), ``drop_port`` on
-   both ends. The physical NICs were put on the bridge by the operator before the agent started.
-3. ``setup_tunnel_br`` + ``setup_tunnel_br_flows``: ``patch-tun``/``patch-int`` and
-   ``tun_br.setup_default_table``.
+   patch pair ``int-<br>`` / ``phy-<br>`` (names from ``get_interface_name``; br-int's end gets
+   ``set_igmp_snooping_flood``), ``drop_port`` on both ends. The physical NICs were put on the
+   bridge by the operator before the agent started.
+3. ``setup_tunnel_br`` + ``setup_tunnel_br_flows``: ``patch-tun``/``patch-int``
+   (``set_igmp_snooping_flood`` on patch-tun) and ``tun_br.setup_default_table``.
 4. ``tunnel_sync`` (without l2_population): a tunnel port ``vxlan-<remote ip in hex>`` per other
    host, ``tun_br.setup_tunnel_port`` (in_port -> table 4).
 5. the first ``rpc_loop`` iteration's ``process_network_ports``, per port: ``port_bound``
@@ -119,6 +120,7 @@ class OVSNeutronAgent:
             int_if = get_interface_name(bridge, c.PEER_INTEGRATION_PREFIX)
             phys_if = get_interface_name(bridge, c.PEER_PHYSICAL_PREFIX)
             int_ofport = self.int_br.add_patch_port(int_if, phys_if)
+            self.int_br.set_igmp_snooping_flood(int_if)
             phys_ofport = br.add_patch_port(phys_if, int_if)
             self.int_ofports[physnet] = int_ofport
             self.phys_ofports[physnet] = phys_ofport
@@ -135,6 +137,7 @@ class OVSNeutronAgent:
                                                            c.TUN_PEER_PATCH_PORT)
         self.patch_int_ofport = self.tun_br.add_patch_port(c.TUN_PEER_PATCH_PORT,
                                                            c.INT_PEER_PATCH_PORT)
+        self.int_br.set_igmp_snooping_flood(c.INT_PEER_PATCH_PORT)
 
     def setup_tunnel_br_flows(self) -> None:
         """br-tun's default tables."""

@@ -96,6 +96,12 @@ def _one_error(err: Any, data: Any, source: str, lines: Lines) -> TopologyError:
     if kind in ("extra_forbidden", "missing") and loc:
         key = loc[-1]
         parent, model = _walk(loc[:-1], data)
+        if kind == "extra_forbidden" and model is not None and \
+                (model.__name__, str(key)) in schema.NOT_MODELLED:
+            feature, instead = schema.NOT_MODELLED[(model.__name__, str(key))]
+            return TopologyError(source, where(parent), f"{feature} is not modelled yet",
+                                 f"remove {key!r}: {instead} (docs/topology.md lists what is "
+                                 "modelled)", line_of(lines, (*parent, key)))
         if kind == "extra_forbidden":
             allowed = list(model.model_fields) if model else []
             close = difflib.get_close_matches(str(key), allowed, n=1)

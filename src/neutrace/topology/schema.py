@@ -200,3 +200,73 @@ class CloudIn(_In):
     floating_ips: list[FloatingIpIn] = Field(default_factory=list)
     security_groups: list[SecurityGroupIn] = Field(default_factory=list)
     outside: list[OutsideIn] = Field(default_factory=list)
+
+
+# Keys of Neutron features a user may write that neutrace does not model yet: (schema model,
+# key) -> (the feature, what neutrace does instead). The loader names the feature instead of
+# saying "unknown key", and refuses the file: nothing falls back silently to another behaviour.
+_LEGACY_ROUTER = "routers are legacy routers on one network node's L3 agent"
+_QOS = ("QoS", "ports and networks get no bandwidth, packet-rate or DSCP rules")
+_AZ = ("Availability zone scheduling", "agents are scheduled by role only")
+_DNS = ("DNS integration", "no DNS names are published")
+_VNIC = ("A vnic_type other than normal (SR-IOV, direct, macvtap)",
+         "VM ports are normal OVS ports")
+NOT_MODELLED: dict[tuple[str, str], tuple[str, str]] = {
+    ("RouterIn", "ha"): ("L3 HA", _LEGACY_ROUTER + ", without keepalived or ha- ports"),
+    ("RouterIn", "distributed"): ("DVR", _LEGACY_ROUTER + ", with no qrouter on the computes"),
+    ("RouterIn", "availability_zone_hints"): _AZ,
+    ("RouterIn", "flavor_id"): ("Router flavor selection", _LEGACY_ROUTER),
+    ("HostIn", "agent_mode"): ("DVR (the L3 agent's agent_mode)", _LEGACY_ROUTER),
+    ("HostIn", "enable_distributed_routing"): ("DVR (the OVS agent's enable_distributed_routing)",
+                                               _LEGACY_ROUTER),
+    ("HostIn", "datapath_type"): ("The netdev (DPDK) datapath",
+                                  "bridges use the system datapath"),
+    ("HostIn", "availability_zone"): _AZ,
+    ("HostIn", "igmp_snooping_enable"): ("IGMP snooping", "br-int floods multicast"),
+    ("HostIn", "explicitly_egress_direct"): ("explicitly_egress_direct",
+                                             "egress traffic takes table 60's NORMAL"),
+    ("NetworkIn", "qos_policy_id"): _QOS,
+    ("NetworkIn", "port_security_enabled"): (
+        "A network-wide port_security_enabled", "set port_security_enabled on each VM port"),
+    ("NetworkIn", "segments"): ("Multi-segment (routed provider) networking",
+                                "a network has one segment (its provider attributes)"),
+    ("NetworkIn", "availability_zone_hints"): _AZ,
+    ("NetworkIn", "dns_domain"): _DNS,
+    ("NetworkIn", "vlan_transparent"): ("VLAN transparency", "VM traffic is untagged"),
+    ("SubnetIn", "subnetpool_id"): ("Subnet pool allocation", "give each subnet its cidr"),
+    ("SubnetIn", "subnetpool"): ("Subnet pool allocation", "give each subnet its cidr"),
+    ("SubnetIn", "segment_id"): ("Routed provider networking (segment_id)",
+                                 "a subnet belongs to its network's one segment"),
+    ("SubnetIn", "service_types"): ("Subnet service type filtering", "any port may use any subnet"),
+    ("VmPortIn", "qos_policy_id"): _QOS,
+    ("VmPortIn", "vnic_type"): _VNIC,
+    ("VmPortIn", "binding_vnic_type"): _VNIC,
+    ("VmPortIn", "trunk"): ("Trunking (VLAN-aware VMs)", "a VM port carries one network"),
+    ("VmPortIn", "sub_ports"): ("Trunking (VLAN-aware VMs)", "a VM port carries one network"),
+    ("VmPortIn", "extra_dhcp_opts"): ("The extra_dhcp_opts extension", "dnsmasq's defaults"),
+    ("VmPortIn", "dns_name"): _DNS,
+    ("FloatingIpIn", "port_forwardings"): ("Floating IP port forwarding",
+                                           "a floating IP is 1:1 NAT to its fixed IP"),
+    ("FloatingIpIn", "qos_policy_id"): _QOS,
+    ("FloatingIpIn", "dns_name"): _DNS,
+    ("SecurityGroupIn", "stateful"): ("Stateless security group filtering",
+                                      "security groups are stateful (conntrack)"),
+    ("SecurityGroupRuleIn", "remote_address_group"): (
+        "Address group matching", "use remote_ip_prefix or remote_group"),
+    ("SecurityGroupRuleIn", "remote_address_group_id"): (
+        "Address group matching", "use remote_ip_prefix or remote_group"),
+    ("CloudIn", "trunks"): ("Trunking (VLAN-aware VMs)", "a VM port carries one network"),
+    ("CloudIn", "qos_policies"): _QOS,
+    ("CloudIn", "address_scopes"): ("Address scope handling",
+                                    "every subnet is in the default scope"),
+    ("CloudIn", "subnet_pools"): ("Subnet pool allocation", "give each subnet its cidr"),
+    ("CloudIn", "segments"): ("Multi-segment (routed provider) networking",
+                              "a network has one segment (its provider attributes)"),
+    ("CloudIn", "port_forwardings"): ("Floating IP port forwarding",
+                                      "a floating IP is 1:1 NAT to its fixed IP"),
+    ("CloudIn", "address_groups"): ("Address group matching",
+                                    "use remote_ip_prefix or remote_group"),
+    ("CloudIn", "network_segment_ranges"): (
+        "Network segment range management", "tenant networks take ids from the hosts' ranges"),
+}
+

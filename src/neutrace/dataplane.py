@@ -231,14 +231,31 @@ class Namespace:
 
 
 @dataclass(frozen=True, slots=True)
+class Gap:
+    """A piece of a host's state that is not known (an imported capture lacked or could not
+    read it): ``element`` is a bridge, namespace (``""`` the root) or port name, ``aspect`` what
+    of it is unknown (``flows``, ``ports``, ``table 71``, ``interfaces``, ``routes``, ``rules``,
+    ``iptables``, ``sysctl``, ``tunnel``...), ``problem`` why, ``source`` the file that would
+    answer it. A walk that reaches the piece stops there and names the file; nothing else
+    changes."""
+
+    element: str
+    aspect: str
+    problem: str
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class HostState:
-    """Everything programmed on one host."""
+    """Everything programmed on one host. ``gaps`` lists what an importer could not know
+    (empty for the agents' state)."""
 
     name: str
     management_ip: str | None = None
     tunnel_ip: str | None = None
     ovs_bridges: tuple[OvsBridge, ...] = ()
     namespaces: tuple[Namespace, ...] = ()
+    gaps: tuple[Gap, ...] = ()
 
     def bridge(self, name: str) -> OvsBridge | None:
         for b in self.ovs_bridges:
@@ -275,6 +292,70 @@ class HostState:
 
     def vms(self) -> Iterator[Namespace]:
         return (n for n in self.namespaces if n.kind == NS_VM)
+
+    def gap(self, element: str, aspect: str) -> Gap | None:
+        """The gap recorded for ``aspect`` of ``element``, if any."""
+        for g in self.gaps:
+            if g.element == element and g.aspect == aspect:
+                return g
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class LearnedMac:
+    """A MAC that OVS's NORMAL action had learned on ``port`` of ``bridge`` in ``vlan``."""
+
+    bridge: str
+    vlan: int
+    mac: str
+    port: str
+
+
+@dataclass(frozen=True, slots=True)
+class LearnedFdb:
+    """A MAC a Linux bridge (in ``namespace``) had learned on its port ``port``."""
+
+    namespace: str
+    bridge: str
+    mac: str
+    port: str
+
+
+@dataclass(frozen=True, slots=True)
+class LearnedNeighbour:
+    """A neighbour cache entry a namespace had learned (not a permanent one)."""
+
+    namespace: str
+    device: str
+    ip: str
+    mac: str
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """A conntrack entry of ``namespace``: the original and reply tuples as ``(src, dst,
+    sport, dport)`` (ICMP: ``sport`` 0 and ``dport`` the type), ``replied`` unless it was
+    UNREPLIED."""
+
+    namespace: str
+    zone: int
+    proto: int
+    orig: tuple[str, str, int, int]
+    reply: tuple[str, str, int, int]
+    replied: bool = False
+    mark: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Learned:
+    """What a host had learned at run time, as captured (not what is programmed): NORMAL's MAC
+    tables, Linux bridges' FDBs, neighbour caches and conntrack. A warm walk of an imported
+    cloud starts from it; a cold one ignores it."""
+
+    macs: tuple[LearnedMac, ...] = ()
+    fdb: tuple[LearnedFdb, ...] = ()
+    neighbours: tuple[LearnedNeighbour, ...] = ()
+    connections: tuple[Connection, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,7 @@ NEIGHBOUR_UNRESOLVED = "neighbour_unresolved"
 LOOP = "loop"
 CONTROLLER = "controller"
 LIMIT = "limit"
+INCOMPLETE = "incomplete"  # an imported state lacks what the packet reached (the file is named)
 SUCCESS = frozenset({DELIVERED, EXITED, ACCEPTED})
 
 

@@ -31,6 +31,8 @@ PORT = "1b17c0cc-9f"  # the VM port's id prefix (qvo/qvb/qbr/tap names)
 PORT_ID = "1b17c0cc-9f3e-4a2b-8c5d-6e7f8a9b0c1d"
 NET_ID = "8edf57d7-2b64-4cd9-a00d-20101d6384d1"
 VM_MAC = "fa:16:3e:a6:01:bf"
+VM_UUID = "6a1f8b2e-4b0d-4a35-9c1e-2f0b8f5d7a11"
+VM_NAME = "test-02"
 
 
 def run(*argv: str, stdin: str | None = None, check: bool = True) -> str:
@@ -48,6 +50,7 @@ class MiniHost:
     tag: str = field(default_factory=lab_tag)
     ovs: OvsSandbox | None = None
     made: list[str] = field(default_factory=list)
+    sysroot: Path | None = None
 
     @property
     def host_ns(self) -> str:
@@ -65,6 +68,7 @@ class MiniHost:
         try:
             self._ovs()
             self._linux()
+            self._files()
         except BaseException:
             self.down()
             raise
@@ -74,8 +78,10 @@ class MiniHost:
         s = self.ovs = OvsSandbox().start()
         s.vsctl("add-br", "br-int", "--", "set", "Bridge", "br-int", "datapath_type=dummy",
                 "fail_mode=secure", "protocols=OpenFlow10,OpenFlow13,OpenFlow14")
+        # br-tun speaks OpenFlow 1.3+ only: sos's plain `ovs-ofctl dump-flows br-tun` fails with
+        # "version negotiation failed", as on such hosts
         s.vsctl("add-br", "br-tun", "--", "set", "Bridge", "br-tun", "datapath_type=dummy",
-                "fail_mode=secure", "protocols=OpenFlow10,OpenFlow13,OpenFlow14")
+                "fail_mode=secure", "protocols=OpenFlow13,OpenFlow14")
         s.vsctl("add-port", "br-int", "patch-tun", "--", "set", "Interface", "patch-tun",
                 "type=patch", "options:peer=patch-int", "ofport_request=1")
         s.vsctl("add-port", "br-tun", "patch-int", "--", "set", "Interface", "patch-int",
@@ -87,10 +93,14 @@ class MiniHost:
                 "options:remote_ip=192.168.120.11")
         s.vsctl("add-port", "br-int", f"qvo{PORT}", "--", "set", "Interface", f"qvo{PORT}",
                 "ofport_request=3", f"external_ids:iface-id={PORT_ID}",
+                f"external_ids:vm-uuid={VM_UUID}",
                 "external_ids:iface-status=active", f"external_ids:attached-mac={VM_MAC}",
                 "--", "set", "Port", f"qvo{PORT}", "tag=1",
                 f"other_config:net_uuid={NET_ID}", "other_config:network_type=vxlan",
                 "other_config:segmentation_id=65616", "other_config:tag=1")
+        # a VIF whose device is gone: ovs-vswitchd cannot open it (error, ofport -1)
+        s.vsctl("add-port", "br-int", "qvodeadbeef-00", "--", "set", "Interface",
+                "qvodeadbeef-00", "type=nonexistent")
         int_sock, tun_sock = s.bridge_socket("br-int"), s.bridge_socket("br-tun")
         s.ofctl("add-flows", int_sock, "-", stdin="\n".join([
             "table=0,priority=65535,vlan_tci=0x0fff/0x1fff,actions=drop",
@@ -100,7 +110,7 @@ class MiniHost:
             "table=58,priority=0,actions=goto_table:60",
             "table=60,priority=3,actions=NORMAL",
         ]) + "\n")
-        s.ofctl("add-flows", tun_sock, "-", stdin="\n".join([
+        s.ofctl("-O", "OpenFlow13", "add-flows", tun_sock, "-", stdin="\n".join([
             "table=0,priority=1,in_port=1,actions=goto_table:2",
             "table=0,priority=0,actions=drop",
             "table=2,priority=0,dl_dst=00:00:00:00:00:00/01:00:00:00:00:00,actions=goto_table:20",
@@ -109,6 +119,8 @@ class MiniHost:
             "load:0->NXM_OF_VLAN_TCI[],load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],"
             "output:OXM_OF_IN_PORT[]),output:1",
             "table=20,priority=0,actions=goto_table:22",
+            "table=22,priority=1,dl_vlan=1,actions=strip_vlan,set_field:0x10050->tun_id,"
+            "output:2",
             "table=22,priority=0,actions=drop",
         ]) + "\n")
         s.ofctl("-O", "OpenFlow13", "add-group", tun_sock, "group_id=7,type=all,bucket=output:2")
@@ -163,7 +175,30 @@ class MiniHost:
         run("ip", "netns", "exec", h, "ping", "-c1", "-W1", "192.168.111.1", check=False)
         run("ip", "netns", "exec", r, "ping", "-c1", "-W1", "192.168.111.2", check=False)
 
+    def _files(self) -> None:
+        """What Nova and the agents keep on disk: the VM's domain XML (as libvirt writes the
+        running domain), the OVS agent's configuration."""
+        import tempfile
+
+        from neutrace.syntax.libvirt import Domain, DomainInterface, NovaPort, format_domain
+
+        root = self.sysroot = Path(tempfile.mkdtemp(prefix="nt-sysroot-"))
+        qemu = root / "run" / "libvirt" / "qemu"
+        qemu.mkdir(parents=True)
+        (qemu / "instance-00000002.xml").write_text(format_domain(Domain(
+            "instance-00000002", VM_UUID, VM_NAME,
+            (DomainInterface(VM_MAC, f"tap{PORT}", "bridge", f"qbr{PORT}", None, 1450),),
+            (NovaPort(PORT_ID, ("192.168.111.4",)),))))
+        ini = root / "etc" / "neutron" / "plugins" / "ml2" / "openvswitch_agent.ini"
+        ini.parent.mkdir(parents=True)
+        ini.write_text("[ovs]\nbridge_mappings = external:br-ex\nlocal_ip = 192.168.120.22\n"
+                       "[agent]\ntunnel_types = vxlan\n")
+
     def down(self) -> None:
+        if self.sysroot is not None:
+            import shutil
+            shutil.rmtree(self.sysroot, ignore_errors=True)
+            self.sysroot = None
         if self.ovs is not None:
             self.ovs.stop()
             self.ovs = None
@@ -180,7 +215,8 @@ class MiniHost:
         return subprocess.run(
             ["ip", "netns", "exec", self.host_ns, sys.executable, "-m", "neutrace.cli",
              "collect", "-o", str(out), "--ovs-rundir", str(self.ovs.dir),
-             "--netns-prefix", self.prefix, "--hostname", "test-cmpt-02", *extra],
+             "--netns-prefix", self.prefix, "--hostname", "test-cmpt-02",
+             "--sysroot", str(self.sysroot), *extra],
             capture_output=True, text=True, env=env, check=False, timeout=300)
 
     # -- reading the state back (read only) ----------------------------------------------

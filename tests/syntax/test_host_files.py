@@ -21,7 +21,8 @@ def test_sysctl_real_output() -> None:
     assert d["net.ipv4.ip_forward"] == "1"
     assert d["net.bridge.bridge-nf-call-iptables"] == "1"
     fwd = dict(forwarding_sysctls(pairs))
-    assert "net.ipv4.ip_forward" in fwd and "net.ipv4.conf.v0.forwarding" in fwd
+    assert "net.ipv4.ip_forward" in fwd and "net.ipv4.conf.all.forwarding" in fwd
+    assert "net.ipv4.conf.v0.arp_ignore" in fwd
     assert "net.ipv4.conf.all.accept_redirects" not in fwd
     assert parse_sysctl("sysctl: permission denied on key 'fs.x'\nkernel.a = 1 2\t3\n") == (
         ("kernel.a", "1 2\t3"),)

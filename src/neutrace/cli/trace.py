@@ -81,14 +81,30 @@ def _status(named: dict[str, Trace | None]) -> int:
 
 
 def trace(
-    cloud: Cloud,
     source: From,
+    cloud: Annotated[Path | None, typer.Argument(
+        metavar="[CLOUD]", help="The cloud's topology file (YAML or JSON, docs/topology.md); "
+        "or give --sos.")] = None,
     destination: To = "",
     proto: ProtoOpt = "icmp",
     dport: Dport = None,
     sport: Sport = None,
-    warm: Warm = False,
+    warm: Annotated[bool | None, typer.Option(
+        "--warm/--cold", help="Walk the steady state (MAC tables, learned flows, neighbours and "
+        "conntrack filled by one exchange first), or a cold cloud as the seed walks it. A "
+        "topology's default is cold; captured hosts' (--sos) is warm, starting from what they "
+        "had learned.")] = None,
     reply: Reply = False,
+    sos: Annotated[list[Path] | None, typer.Option(
+        "--sos", metavar="CAPTURE", help="Instead of CLOUD: a host's sosreport or `neutrace "
+        "collect` folder or archive, or a folder of them (repeatable): walk the captured cloud "
+        "(docs/importing.md).")] = None,
+    outside: Annotated[Path | None, typer.Option(
+        "--outside", metavar="FILE", help="With --sos: a topology file whose outside: hosts "
+        "and gateways sit on the physical networks.")] = None,
+    as_captured: Annotated[bool, typer.Option(
+        "--as-captured", help="With --sos: start from what the hosts had learned, without the "
+        "warm-up exchange.")] = False,
     dhcp: Annotated[bool, typer.Option(
         "--dhcp", help="Instead of --to: the VM --from broadcasts a DHCPDISCOVER, and the DHCP "
         "agent's DHCPOFFER is walked back.")] = False,
@@ -105,7 +121,16 @@ def trace(
     """Walk a packet across the cloud, hop by hop, every copy to its fate: the verdict first,
     then the walk. Exit status 0 when it (and the reply, with --reply) reached a destination,
     1 when not, 2 for a mistake on the command line."""
+    if sos:
+        walks = _captured(sos, outside, source, destination, proto, dport, sport, warm,
+                          as_captured, reply, verbose)
+        typer.echo(_render(walks, fmt, verbose, fold=not all_copies), nl=False)
+        raise typer.Exit(_status(walks))
     with fail_on():
+        if cloud is None:
+            raise CommandLineError("CLOUD", "", "no cloud to walk",
+                                   "give a topology file, or --sos with captured hosts")
+        warm = bool(warm)
         if dhcp:
             if destination:
                 raise CommandLineError("--to", destination, "a DHCPDISCOVER is broadcast",
@@ -120,6 +145,30 @@ def trace(
                          warm, reply)
     typer.echo(_render(named, fmt, verbose, fold=not all_copies), nl=False)
     raise typer.Exit(_status(named))
+
+
+def _captured(sos: list[Path], outside: Path | None, source: str, destination: str,
+              proto: str, dport: int | None, sport: int | None, warm: bool | None,
+              as_captured: bool, reply: bool, verbose: bool) -> dict[str, Trace | None]:
+    """`trace --sos`: the captured hosts' walks; their warnings (and, with -v, notes) on
+    stderr."""
+    from neutrace.app import capture
+
+    start = capture.Start.cold if warm is False else (
+        capture.Start.captured if as_captured else capture.Start.warm)
+    with fail_on():
+        if not destination:
+            raise CommandLineError("--to", "", "a walk needs a destination", "give --to")
+        imp = capture.load(sos, outside)
+        for d in imp.cloud.diagnostics:
+            if verbose or d.level == "warning":
+                typer.echo(str(d), err=True)
+        conv = capture.trace(imp, source, destination, proto, dport or 0, start, reply,
+                             sport=sport or 0)
+    named: dict[str, Trace | None] = {"request": conv.request}
+    if reply:
+        named["reply"] = conv.reply
+    return named
 
 
 def demo(

@@ -9,9 +9,14 @@ A sosreport names each file after its command, spaces turned into ``_`` and ``/`
 - ``ovs-ofctl_show_<bridge>`` or ``ovs-ofctl_-O_OpenFlow13_show_<bridge>``: ofport and MAC of
   each port;
 - ``ovs-vsctl_-t_5_list_interface``: ofport, type, options, external_ids (used when present);
-- ``ovs-ofctl_dump-flows_<bridge>``, else ``ovs-ofctl_-O_OpenFlow1[3-5]_dump-flows_<bridge>``:
-  the flows (statistics are dropped). A dump that holds an error message instead of flows (the
-  bridge refused that OpenFlow version) is skipped for the next candidate.
+- ``ovs-ofctl_-O_OpenFlow13_dump-flows_<bridge>`` first (then 1.4, 1.5, the plain
+  ``ovs-ofctl_dump-flows_<bridge>``, 1.2, 1.1, 1.0): the flows (statistics are dropped). A dump
+  that holds an error message instead of flows (the bridge refused that OpenFlow version:
+  ``version negotiation failed``) is skipped for the next candidate.
+
+Snap-packaged Open vSwitch's files (``openstack-hypervisor.ovs-vsctl_-t_5_show``,
+``microovn.…``) are read alike. `neutrace.importers.ovs_capture` reads the same files for a
+whole-host import, tolerantly (gaps instead of errors).
 
 Errors name the file, the line and the fix; nothing is half-built.
 """
@@ -46,6 +51,8 @@ VSCTL_SHOW_FILES = ("ovs-vsctl_-t_5_show", "ovs-vsctl_show", "ovs-vsctl_--timeou
 LIST_INTERFACE_FILES = ("ovs-vsctl_-t_5_list_interface", "ovs-vsctl_list_interface",
                         "ovs-vsctl_-t_5_list_Interface")
 OF_VERSIONS = ("OpenFlow13", "OpenFlow14", "OpenFlow15", "OpenFlow12", "OpenFlow11", "OpenFlow10")
+PREFERRED = 3  # OpenFlow 1.3-1.5 before the plain (OpenFlow 1.0) dump
+SNAP_PREFIXES = ("", "openstack-hypervisor.", "microovn.")
 _NOT_FLOWS = re.compile(r"(version negotiation failed|is not a bridge or a socket|"
                         r"failed to connect|No such file|Connection refused|ovs-ofctl: )")
 
@@ -55,7 +62,8 @@ def sos_openvswitch_dir(path: str | Path) -> Path:
     already holds the dumps."""
     p = Path(path)
     for candidate in (p / "sos_commands" / "openvswitch", p / "openvswitch", p):
-        if any((candidate / f).is_file() for f in VSCTL_SHOW_FILES):
+        if any((candidate / (pre + f)).is_file() for f in VSCTL_SHOW_FILES
+               for pre in SNAP_PREFIXES):
             return candidate
     raise InputError(str(p), "", "no `ovs-vsctl show` dump found (looked for "
                      f"{', '.join(VSCTL_SHOW_FILES)} in sos_commands/openvswitch/ and the folder)",
@@ -65,23 +73,31 @@ def sos_openvswitch_dir(path: str | Path) -> Path:
 
 def _first(folder: Path, names: Iterable[str]) -> Path | None:
     for n in names:
-        f = folder / n
-        if f.is_file():
-            return f
+        for pre in SNAP_PREFIXES:
+            f = folder / (pre + n)
+            if f.is_file():
+                return f
     return None
 
 
-def _flows_file_candidates(bridge: str) -> list[str]:
-    return [f"ovs-ofctl_dump-flows_{bridge}"] + [
-        f"ovs-ofctl_-O_{v}_dump-flows_{bridge}" for v in OF_VERSIONS
-    ]
+def _by_version(command: str, bridge: str) -> list[str]:
+    """sos's file names of ``ovs-ofctl [-O V] COMMAND BRIDGE``, OpenFlow 1.3+ first."""
+    versioned = [f"ovs-ofctl_-O_{v}_{command}_{bridge}" for v in OF_VERSIONS]
+    return versioned[:PREFERRED] + [f"ovs-ofctl_{command}_{bridge}"] + versioned[PREFERRED:]
 
 
-def _show_file_candidates(bridge: str) -> list[str]:
-    return [f"ovs-ofctl_show_{bridge}"] + [f"ovs-ofctl_-O_{v}_show_{bridge}" for v in OF_VERSIONS]
+def flows_file_candidates(bridge: str) -> list[str]:
+    """The names a bridge's flow dump may have, in the order they are preferred."""
+    return _by_version("dump-flows", bridge)
 
 
-def _looks_like_error(text: str) -> bool:
+def show_file_candidates(bridge: str) -> list[str]:
+    """The names a bridge's ``ovs-ofctl show`` may have, in the order they are preferred."""
+    return _by_version("show", bridge)
+
+
+def looks_like_error(text: str) -> bool:
+    """True if a dump holds an error message (or nothing) instead of its output."""
     head = text.strip().splitlines()[:2]
     return not head or any(_NOT_FLOWS.search(h) for h in head)
 
@@ -95,14 +111,14 @@ def load_sos(path: str | Path) -> tuple[OvsBridge, ...]:
     ofctl: dict[str, Path] = {}
     flows: dict[str, Path] = {}
     for b in show.bridges:
-        for name in _show_file_candidates(b.name):
-            f = folder / name
-            if f.is_file() and not _looks_like_error(f.read_text()):
+        for name in show_file_candidates(b.name):
+            f = _first(folder, [name])
+            if f is not None and not looks_like_error(f.read_text()):
                 ofctl[b.name] = f
                 break
-        for name in _flows_file_candidates(b.name):
-            f = folder / name
-            if f.is_file() and not _looks_like_error(f.read_text()):
+        for name in flows_file_candidates(b.name):
+            f = _first(folder, [name])
+            if f is not None and not looks_like_error(f.read_text()):
                 flows[b.name] = f
                 break
     interfaces = _first(folder, LIST_INTERFACE_FILES)
@@ -326,7 +342,7 @@ def load_sos_fdb(path: str | Path) -> dict[str, tuple[MacEntry, ...]]:
     out: dict[str, tuple[MacEntry, ...]] = {}
     for f in sorted(folder.glob(FDB_FILE.format(bridge="*"))):
         text = f.read_text()
-        if _looks_like_error(text) and "port" not in text:
+        if looks_like_error(text) and "port" not in text:
             continue
         out[f.name[len(FDB_FILE.format(bridge="")):]] = parse_fdb_show(text, source=str(f))
     return out

@@ -1,8 +1,8 @@
 """Start points and conversations (layer 4): who sends what, cold or warm, and the reply.
 
 - `find_endpoint` turns what a user types (a VM name, a namespace such as ``qrouter-…``, an outside
-  host's name, an IP address of any of them, a port id or device name such as ``tapaf305168-66``,
-  or ``host:interface``) into the host and namespace whose own stack sends.
+  host's name, an IP or MAC address of any of them, a port id or device name such as
+  ``tapaf305168-66``, or ``host:interface``) into the host and namespace whose own stack sends.
 - `converse` walks a request and, optionally, the reply the destination sends back through the
   state the request left (conntrack un-NATs it, MAC tables and learned flows are warm).
   ``warm=True`` first runs the same exchange once on the state, so the traced packets see the
@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 
 from neutrace.addr import BROADCAST_MAC
@@ -65,6 +66,8 @@ def find_endpoint(walker: Walker, spec: str, toward: str = "", *,
     address of the right family when the namespace has several. ``option`` names what the user
     typed it into (``--from``, ``--to``) in the `StartPointError` raised when it names nothing
     that can send."""
+    if _MAC.match(spec):
+        return _by_mac(walker, spec, toward, option)
     if ":" in spec and not is_ip(spec):
         return _by_interface(walker, spec, toward, option)
     if is_ip(spec):
@@ -81,6 +84,22 @@ def find_endpoint(walker: Walker, spec: str, toward: str = "", *,
     if vm is not None:
         return vm
     raise StartPointError(option, spec, _unknown(spec, option), _known(walker))
+
+
+_MAC = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
+
+
+def _by_mac(walker: Walker, spec: str, toward: str, option: str) -> Endpoint:
+    """A MAC address: the VM (else the namespace) whose NIC has it."""
+    mac = spec.lower()
+    hits = [(h.name, ns, itf) for h in walker.cloud.hosts for ns in h.namespaces
+            for itf in ns.interfaces if (itf.mac or "").lower() == mac]
+    hits.sort(key=lambda t: t[1].kind != NS_VM)
+    if not hits:
+        raise StartPointError(option, spec, f"no interface of the cloud has the MAC {spec}",
+                              _known(walker))
+    host, ns, itf = hits[0]
+    return _endpoint(host, ns, spec, toward, itf.addresses, option=option)
 
 
 def _by_interface(walker: Walker, spec: str, toward: str, option: str) -> Endpoint:

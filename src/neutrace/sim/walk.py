@@ -54,6 +54,7 @@ from neutrace.engines.results import (
 from neutrace.errors import SimulationError, StartPointError
 from neutrace.packet import Packet, vxlan_encap
 from neutrace.sim.annotate import Annotator
+from neutrace.sim.gaps import Gaps, incomplete
 from neutrace.trace import (
     ACCEPTED,
     CONTROLLER,
@@ -70,6 +71,7 @@ from neutrace.trace import (
     LIMIT,
     LOOP,
     STEP_FDB,
+    STEP_TABLE,
     STEP_TUNNEL,
     STEP_WIRE,
     Branch,
@@ -129,6 +131,7 @@ class Walker:
         self._of = {h.name: OpenFlowEngine(h.ovs_bridges, h.name) for h in cloud.hosts}
         self._lx = {name: LinuxEngine(h) for name, h in self._hosts.items()}
         self.annotator = Annotator(cloud)
+        self.gaps = Gaps(cloud)
         # (host, port name) -> (bridge, port)
         self._ovs_ports: dict[tuple[str, str], tuple[str, OvsPort]] = {}
         for h in cloud.hosts:
@@ -160,10 +163,15 @@ class Walker:
         walks."""
         lx = self._engine(host)
         ns = self._namespace(host, namespace)
-        res = lx.send(namespace, packet, state.linux, self.resolve)
         self._copies = 0
         hop_kind = self._ns_hop_kind(host, ns)
         label = start or f"{namespace} on {host}" if host else start or namespace
+        gap = self.gaps.namespace(host, ns, packet)
+        if gap is not None:
+            return Trace(start=label, packet=packet, root=_leaf(
+                host, ns.name or "<root>", hop_kind, "", packet, (),
+                incomplete(gap, host, ns.name or "<root>")))
+        res = lx.send(namespace, packet, state.linux, self.resolve)
         root = self._linux_hop(host, ns, "", packet, res, hop_kind, state, _Ctx(), ())
         return Trace(start=label, packet=packet, root=root)
 
@@ -321,6 +329,13 @@ class Walker:
 
     def _visit(self, host: str, visit: BridgeVisit, state: SimState, ctx: _Ctx,
                via: tuple[Step, ...]) -> Branch:
+        if self.gaps:
+            tables = [int(st.where) for st in visit.steps
+                      if st.kind == STEP_TABLE and st.where.isdigit()]
+            gap = self.gaps.bridge(host, visit.bridge, tables)
+            if gap is not None:
+                return _leaf(host, visit.bridge, HOP_OVS, visit.in_port, visit.packet,
+                             via + visit.steps, incomplete(gap, host, visit.bridge))
         conts: list[tuple[str, Branch, str | None, Packet | None]] = []
         for ex in visit.exits:
             conts.append((_exit_label(ex), self._of_exit(host, visit, ex, state, ctx),
@@ -354,6 +369,9 @@ class Walker:
                       state: SimState, ctx: _Ctx) -> Branch:
         matches = self._by_name.get((host, port), [])
         if not matches:
+            gap = self.gaps.device(host, port)
+            if gap is not None:
+                return Branch((), disposition=incomplete(gap, host, bridge))
             return Branch((), disposition=Disposition(
                 DROPPED, host, bridge, f"OVS port {port} of {bridge} has no Linux device"))
         ns, itf = matches[0]
@@ -375,6 +393,9 @@ class Walker:
             peer_ns_name = itf.peer_namespace or ""
             found = self._itf.get((host, peer_ns_name, itf.peer))
             if found is None:
+                gap = self.gaps.device(host, itf.name)
+                if gap is not None:
+                    return Branch((), disposition=incomplete(gap, host, itf.name))
                 return Branch((), disposition=Disposition(
                     DROPPED, host, itf.name, f"{itf.name}'s peer {itf.peer} does not exist"))
             pns, peer = found
@@ -383,6 +404,9 @@ class Walker:
             return self._arrive(host, pns, peer, packet, state, ctx, via + (wire,))
         if itf.segment is not None:
             return self._segment(host, ns, itf, packet, state, ctx, via)
+        gap = self.gaps.get(host, itf.name, "peer")
+        if gap is not None:
+            return Branch((), disposition=incomplete(gap, host, itf.name))
         return Branch((), disposition=Disposition(
             DROPPED, host, itf.name, f"{itf.name} is not wired to anything"))
 
@@ -402,6 +426,10 @@ class Walker:
         stop = self._guard(ctx, key)
         if stop is not None:
             return _leaf(host, element, kind, itf.name, packet, via, stop)
+        gap = self.gaps.namespace(host, ns, packet)
+        if gap is not None:
+            return _leaf(host, element, kind, itf.name, packet, via,
+                         incomplete(gap, host, element))
         res = self._lx[host].receive(ns.name, itf.name, packet, state.linux, self.resolve)
         return self._linux_hop(host, ns, itf.name, packet, res, kind, state, ctx.visit(key), via)
 
@@ -412,6 +440,10 @@ class Walker:
         stop = self._guard(ctx, key)
         if stop is not None:
             return _leaf(host, bridge, HOP_LINUX_BRIDGE, in_port, packet, via, stop)
+        gap = self.gaps.bridge_netfilter(host, ns, packet)
+        if gap is not None:
+            return _leaf(host, bridge, HOP_LINUX_BRIDGE, in_port, packet, via,
+                         incomplete(gap, host, bridge))
         res = self._lx[host].bridge(bridge, in_port, packet, state.linux)
         hop = Hop(host, bridge, HOP_LINUX_BRIDGE, in_port, packet, via + res.steps)
         ctx = ctx.visit(key)
@@ -553,6 +585,9 @@ class Walker:
         ctx = ctx.visit(key)
         if target is None:
             hop = Hop(OUTSIDE, "underlay", HOP_UNDERLAY, f"{host}:{port.name}", outer, steps)
+            gap = self.gaps.tunnel(host, port.name)
+            if gap is not None:
+                return Branch((hop,), disposition=incomplete(gap, OUTSIDE, "underlay"))
             return Branch((hop,), disposition=Disposition(
                 DROPPED, OUTSIDE, "underlay", f"no host has tunnel IP {remote}"))
         rport = self._tunnel_port(target, port.type, local)

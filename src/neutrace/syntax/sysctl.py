@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-# What changes how a namespace forwards (the rest of ``sysctl -a`` is not data-plane state
-# neutrace models): IP forwarding, bridge netfilter, reverse-path filter, proxy ARP.
-FORWARDING_PREFIXES = ("net.ipv4.ip_forward", "net.ipv4.conf.", "net.ipv6.conf.",
-                       "net.bridge.bridge-nf-", "net.ipv4.ip_nonlocal_bind",
-                       "net.netfilter.nf_conntrack_tcp_loose")
-FORWARDING_SUFFIXES = (".forwarding", ".rp_filter", ".proxy_arp")
+# What changes how a namespace forwards, among what ``sysctl -a`` lists (the rest is not
+# data-plane state neutrace models): IP forwarding, bridge netfilter, ARP answering.
+FORWARDING_KEYS = ("net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding",
+                   "net.ipv4.conf.all.forwarding", "net.ipv4.ip_nonlocal_bind",
+                   "net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables",
+                   "net.bridge.bridge-nf-call-arptables")
+FORWARDING_SUFFIXES = (".arp_ignore",)
 
 
 def parse_sysctl(text: str) -> tuple[tuple[str, str], ...]:
@@ -32,12 +33,8 @@ def format_sysctl(pairs: Iterable[tuple[str, str]]) -> str:
 
 
 def forwarding_sysctls(pairs: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-    """The settings that change forwarding (`FORWARDING_PREFIXES`), sorted by key."""
-    keep = {}
-    for k, v in pairs:
-        if k == "net.ipv4.ip_forward" or k.startswith("net.bridge.bridge-nf-") or \
-                k in ("net.ipv4.ip_nonlocal_bind", "net.netfilter.nf_conntrack_tcp_loose") or \
-                (k.startswith(("net.ipv4.conf.", "net.ipv6.conf.")) and
-                 k.endswith(FORWARDING_SUFFIXES)):
-            keep[k] = v
+    """The settings that change forwarding (`FORWARDING_KEYS`, each interface's
+    ``arp_ignore``), sorted by key."""
+    keep = {k: v for k, v in pairs if k in FORWARDING_KEYS or (
+        k.startswith("net.ipv4.conf.") and k.endswith(FORWARDING_SUFFIXES))}
     return tuple(sorted(keep.items()))

@@ -130,7 +130,7 @@ def test_archive_and_folder_of_captures(tmp_path: Path) -> None:
         with tarfile.open(packed / f"{h.name}.tar.xz", "w:xz") as t:
             t.add(tmp_path / "caps" / h.name, arcname=f"sosreport-{h.name}")
     a = import_cloud([packed])
-    b = import_cloud([tmp_path / "caps" / h.name for h in state.hosts])
+    b = import_cloud(sorted(tmp_path / "caps" / h.name for h in state.hosts))
     assert [h.name for h in a.warm.hosts] == [h.name for h in b.warm.hosts]
     assert a.warm.hosts == b.warm.hosts
     assert not list(Path("/tmp").glob("nt-import-*/sosreport-test-ctrl-01"))  # cleaned up

@@ -73,27 +73,47 @@ def load(sources: Sequence[str | Path], outside: str | Path | None = None,
                      cold=replace(ic.cold, metadata=meta))
     if outside is None:
         return Imported(ic)
-    external = outside_namespaces(outside)
+    external, wires = outside_namespaces(outside)
+    if wires:
+        ic = replace(ic, warm=_rename_segments(ic.warm, wires),
+                     cold=_rename_segments(ic.cold, wires))
     segs = tuple(Segment(n) for n in sorted({i.segment for ns in external for i in ns.interfaces
                                              if i.segment}))
     return Imported(ic, external, segs)
 
 
-def outside_namespaces(path: str | Path) -> tuple[Namespace, ...]:
-    """The outside hosts of a topology file: a whole cloud description, or one holding only
-    ``name:`` and ``outside:`` (each outside host on a ``segment`` named after a physical
-    network, or ``via`` a gateway)."""
+def _rename_segments(cs: CloudState, wires: Mapping[str, str]) -> CloudState:
+    """``cs`` with each physical network's segment named as the topology names its wire."""
+    hosts = tuple(replace(h, namespaces=tuple(replace(ns, interfaces=tuple(
+        replace(i, segment=wires.get(i.segment, i.segment)) if i.segment else i
+        for i in ns.interfaces)) for ns in h.namespaces)) for h in cs.hosts)
+    segs = tuple(replace(s, name=wires.get(s.name, s.name)) for s in cs.segments)
+    return replace(cs, hosts=hosts, segments=segs)
+
+
+def outside_namespaces(path: str | Path) -> tuple[tuple[Namespace, ...], dict[str, str]]:
+    """The outside hosts of a topology file, and how it names the physical networks' wires
+    (physical network -> segment). The file is a whole cloud description (its hosts' NICs say
+    which wire each physical network is), or holds only ``name:`` and ``outside:`` (each
+    outside host on a ``segment`` named after a physical network, or ``via`` a gateway)."""
     p = Path(path)
     try:
         data = yaml.safe_load(p.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise InputError(str(p), "", f"cannot read it ({exc})", "give a YAML topology file "
                          "with an outside: list") from None
+    if isinstance(data, dict) and "hosts" in data:  # a whole cloud description
+        cloud = load_topology(p)
+        wires: dict[str, str] = {}
+        for h in cloud.hosts:
+            mapped = {br: physnet for physnet, br in h.bridge_mappings}
+            for nic in h.physical_nics:
+                if nic.bridge in mapped:
+                    wires.setdefault(mapped[nic.bridge], nic.segment)
+        return tuple(program_outside(cloud)), wires
     if not isinstance(data, dict) or not data.get("outside"):
         raise InputError(str(p), "", "no outside: list", "list the outside hosts under "
                          "outside: (docs/topology.md)")
-    if "hosts" in data:
-        return tuple(program_outside(load_topology(p)))
     # only the outside: one stub host whose NICs plug into the segments named there, so the
     # topology's own checks (and MACs, prefix lengths) apply
     segments = sorted({o["segment"] for o in data["outside"] if isinstance(o, dict)
@@ -103,7 +123,7 @@ def outside_namespaces(path: str | Path) -> tuple[Namespace, ...]:
             "physical_nics": [{"name": f"eth{i}", "bridge": f"br-{i}", "segment": s}
                               for i, s in enumerate(segments)]}
     doc = {"name": data.get("name", p.stem), "hosts": [stub], "outside": data["outside"]}
-    return tuple(program_outside(from_dict(doc, source=str(p))))
+    return tuple(program_outside(from_dict(doc, source=str(p)))), {}
 
 
 def trace(imp: Imported, source: str, destination: str, proto: str = "icmp", dport: int = 0,

@@ -31,6 +31,7 @@ from neutrace.dataplane import (
     NS_HOST,
     NS_ROUTER,
     NS_VM,
+    TAP,
     CloudState,
     Gap,
     HostState,
@@ -96,7 +97,9 @@ def expand(paths: Iterable[str | Path]) -> list[Path]:
 
 
 def import_cloud(paths: Sequence[str | Path]) -> ImportedCloud:
-    """Import the hosts of ``paths`` (see `expand`) as one cloud."""
+    """Import the hosts of ``paths`` (see `expand`) as one cloud, in the order given (a
+    folder's captures in the order of their names): where the walk floods, its copies are
+    listed in that order."""
     temps: list[Path] = []
     try:
         caps = []
@@ -107,7 +110,7 @@ def import_cloud(paths: Sequence[str | Path]) -> ImportedCloud:
                 caps.append(Capture(root, label=str(p)))
             else:
                 caps.append(Capture(p))
-        return _join(sorted((read_ovs_side(c) for c in caps), key=lambda h: h.name))
+        return _join([read_ovs_side(c) for c in caps])
     finally:
         for t in temps:
             archive.remove(t)
@@ -226,13 +229,19 @@ def _mark_vms(namespaces: tuple[Namespace, ...]) -> tuple[Namespace, ...]:
     if root is None:
         return namespaces
     out = []
+    taps: set[str] = set()
     for ns in namespaces:
-        if ns.name and ns.kind == NS_HOST and any(
-                i.peer is not None and i.peer_namespace == "" and i.peer.startswith("tap")
-                for i in ns.interfaces):
+        plugged = [i.peer for i in ns.interfaces if i.peer is not None and
+                   i.peer_namespace == "" and i.peer.startswith("tap")]
+        if ns.name and ns.kind == NS_HOST and plugged:
             ns = replace(ns, kind=NS_VM)
+            taps.update(plugged)
         out.append(ns)
-    return tuple(out)
+    # the root namespace's end of a VM's NIC is its tap (a tun device on a real host, a veth in
+    # such a test bed)
+    return tuple(replace(n, interfaces=tuple(replace(i, kind=TAP) if i.name in taps else i
+                                             for i in n.interfaces)) if n.name == "" else n
+                 for n in out)
 
 
 def _check_tunnels(h: HostParts, tunnel_ips: dict[str, str]) -> None:

@@ -64,9 +64,11 @@ def read_linux_side(parts: HostParts, physnets: dict[str, str], dhcp: DhcpTables
     """The Linux side, the VMs found on the host and its DHCP agent's files (second pass)."""
     parts.linux = load_linux(parts.cap, parts.found, parts.bridges, physnets, parts.tunnel_ip)
     root_links = {lk.ifname for lk in parts.linux.links.get("", ())}
-    vm_ns = {ns.name for ns in parts.linux.namespaces if ns.kind == "vm"}
-    parts.vms = [v for v in plans(parts.cap, parts.found, parts.bridges, root_links)
-                 if v.name not in vm_ns]
+    root = next((n for n in parts.linux.namespaces if n.name == ""), None)
+    # taps already wired to a captured namespace (a test bed running its VMs as namespaces)
+    wired = {i.name for i in (root.interfaces if root is not None else ())
+             if i.peer is not None and i.peer_namespace}
+    parts.vms = plans(parts.cap, parts.found, parts.bridges, root_links, wired)
     read_dhcp(parts.cap, dhcp)
     for note in parts.cap.notes:
         parts.found.note(parts.cap.where(note.source), note.problem)

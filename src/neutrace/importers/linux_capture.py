@@ -120,6 +120,11 @@ def load_linux(cap: Capture, found: Findings, bridges: tuple[OvsBridge, ...],
     raws = [_read_ns(cap, found, ns, out) for ns in ("", *cap.namespaces())]
     ovs_types = {p.name: (b.name, p.type) for b in bridges for p in b.ports}
     index = {(r.name, lk.ifindex): lk for r in raws for lk in r.links}
+    # a bridge whose internal port holds the tunnel IP carries the underlay (OVS's userspace
+    # tunnelling: the NIC is a port of that bridge)
+    tunnel_bridges = {ovs_types[lk.ifname][0] for r in raws for lk in r.links
+                      if lk.ifname in ovs_types and tunnel_ip and
+                      any(a.address.split("/")[0] == tunnel_ip for a in lk.addresses)}
     namespaces = []
     for r in raws:
         itfs = []
@@ -127,7 +132,7 @@ def load_linux(cap: Capture, found: Findings, bridges: tuple[OvsBridge, ...],
             if _DATAPATH_DEVICES.match(lk.ifname):
                 continue
             itfs.append(_interface(cap, found, r, lk, raws, index, ovs_types, physnets,
-                                   tunnel_ip))
+                                   tunnel_ip, tunnel_bridges))
         namespaces.append(Namespace(
             name=r.name, kind=_kind(r.name), interfaces=tuple(itfs), routes=r.routes,
             rules=r.rules, neighbours=r.neighbours, iptables=r.iptables, ip6tables=r.ip6tables,
@@ -425,7 +430,7 @@ def _tuple(c: CtLine, direction: str) -> tuple[str, str, int, int]:
 def _interface(cap: Capture, found: Findings, r: NsRaw, lk: iproute.IpLink,
                raws: list[NsRaw], index: dict[tuple[str, int], iproute.IpLink],
                ovs_types: dict[str, tuple[str, str]], physnets: dict[str, str],
-               tunnel_ip: str | None) -> Interface:
+               tunnel_ip: str | None, tunnel_bridges: set[str]) -> Interface:
     ovs = ovs_types.get(lk.ifname)
     if ovs is not None and ovs[1] == "internal":
         kind = OVS_INTERNAL
@@ -446,26 +451,38 @@ def _interface(cap: Capture, found: Findings, r: NsRaw, lk: iproute.IpLink,
                       and a.address != "::1/128")
     peer, peer_ns = None, None
     if kind == VETH:
-        peer, peer_ns = _peer(cap, found, r, lk, raws, index)
+        peer, peer_ns = _peer(r, lk, raws, index)
+        if peer is None:
+            if ovs is not None and ovs[1] in ("", "system") and (
+                    ovs[0] in physnets or ovs[0] in tunnel_bridges):
+                # an OVS port whose device leads out of the capture is the bridge's NIC (a
+                # test bed or container host whose NICs are veths)
+                kind = PHYSICAL
+            else:
+                found.gap(lk.ifname, "peer", _ns_file_name(cap, r.name, "ip_-d_-j_address_show"),
+                          f"the peer of veth {lk.ifname} ({_label(r.name)}) is not in the "
+                          "capture", f"a packet sent out of {lk.ifname} stops there")
     master = lk.master if lk.master is not None and lk.master != "ovs-system" and any(
         o.ifname == lk.master and o.kind == "bridge" for o in r.links) else None
     segment = None
     if kind == PHYSICAL:
         if ovs is not None and ovs[0] in physnets:
             segment = physnets[ovs[0]]
-        elif tunnel_ip and any(a.split("/")[0] == tunnel_ip for a in addresses):
+        elif (tunnel_ip and any(a.split("/")[0] == tunnel_ip for a in addresses)) or (
+                ovs is not None and ovs[0] in tunnel_bridges):
             segment = TUNNEL_SEGMENT
     return Interface(lk.ifname, kind, mac=lk.address, mtu=lk.mtu, addresses=addresses,
                      peer=peer, peer_namespace=peer_ns, master=master, segment=segment,
                      up=lk.up, vlan=lk.vlan_id if lk.kind == "vlan" else None)
 
 
-def _peer(cap: Capture, found: Findings, r: NsRaw, lk: iproute.IpLink, raws: list[NsRaw],
+def _peer(r: NsRaw, lk: iproute.IpLink, raws: list[NsRaw],
           index: dict[tuple[str, int], iproute.IpLink]) -> tuple[str | None, str | None]:
+    """A veth's peer and its namespace, or (None, None) if it is not in the capture."""
     if lk.link is not None:
         return lk.link, r.name
     if lk.link_index is None:
-        return _no_peer(cap, found, r, lk)
+        return None, None
     names = {x.name for x in raws}
     target: str | None = None
     if lk.link_netns is not None:
@@ -482,14 +499,6 @@ def _peer(cap: Capture, found: Findings, r: NsRaw, lk: iproute.IpLink, raws: lis
             if o.ifindex == lk.link_index and o.link_index == lk.ifindex and o.kind == "veth"]
     if len(hits) == 1:
         return hits[0][1].ifname, hits[0][0]
-    return _no_peer(cap, found, r, lk)
-
-
-def _no_peer(cap: Capture, found: Findings, r: NsRaw, lk: iproute.IpLink
-             ) -> tuple[str | None, str | None]:
-    found.gap(lk.ifname, "peer", _ns_file_name(cap, r.name, "ip_-d_-j_address_show"),
-              f"the peer of veth {lk.ifname} ({_label(r.name)}) is not in the capture",
-              f"a packet sent out of {lk.ifname} stops there")
     return None, None
 
 

@@ -95,14 +95,18 @@ def domains(cap: Capture, found: Findings) -> list[tuple[Domain, str]]:
 
 
 def plans(cap: Capture, found: Findings, bridges: tuple[OvsBridge, ...],
-          root_links: set[str]) -> list[VmPlan]:
-    """The VMs on the host: from libvirt's XML, else from the ports Nova plugged into OVS."""
+          root_links: set[str], wired: frozenset[str] | set[str] = frozenset()
+          ) -> list[VmPlan]:
+    """The VMs on the host: from libvirt's XML, else from the ports Nova plugged into OVS;
+    none whose taps are ``wired`` to a captured namespace already."""
     ovs_ports = {p.name: p for b in bridges for p in b.ports}
     by_short = {(p.external_id("iface-id") or "")[:11]: p for p in ovs_ports.values()
                 if p.external_id("iface-id")}
     out: list[VmPlan] = []
     names: set[str] = set()
     for d, where in domains(cap, found):
+        if any(i.target_dev in wired for i in d.interfaces):
+            continue
         nics = []
         ports = {p.uuid: p for p in d.nova_ports}
         for i in d.interfaces:
@@ -133,7 +137,7 @@ def plans(cap: Capture, found: Findings, bridges: tuple[OvsBridge, ...],
         if not (vm and mac and pid) or p.type not in ("", "system"):
             continue
         tap = "tap" + p.name[3:] if p.name.startswith("qvo") else p.name
-        if tap in covered:
+        if tap in covered or tap in wired:
             continue
         by_vm.setdefault(vm, []).append(VmNic(tap, mac.lower(), pid,
                                               net_uuid=dict(p.other_config).get("net_uuid")))

@@ -39,11 +39,21 @@ def _env() -> dict[str, str]:
 
 
 def _ours(before: set[str]) -> list[str]:
-    """Namespaces of a run prefix (nt-XXXXXX-) holding an eastwest host that were not there."""
-    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    names = {ln.split()[0] for ln in out.splitlines() if ln.strip()}
+    """Namespaces of a run prefix (nt-XXXXXX-) holding an eastwest host that were not there and
+    belong to no run still recorded: other test runs on the same machine (another checkout's
+    suite) may be up at the same time, each with its record written before its first namespace
+    (namespaces are listed before and after the records are read, so a run torn down meanwhile
+    does not count either)."""
+    first = _netns()
+    live = set()
+    for run in record.runs():
+        rec = record.read(run)
+        if rec is not None:
+            live.add(rec.prefix)
+    names = first & _netns()
     return sorted(n for n in names - before
-                  if re.match(r"^nt-[0-9a-f]{6}-(net-01|cmp-01|cmp-02|wire)", n))
+                  if re.match(r"^nt-[0-9a-f]{6}-(net-01|cmp-01|cmp-02|wire)", n)
+                  and n[:10] not in live)
 
 
 def _netns() -> set[str]:

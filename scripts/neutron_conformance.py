@@ -87,8 +87,12 @@ def vif_name(cloud: Any, host: Any, port: Any) -> tuple[str, str] | None:
 
     owner = port.device_owner
     sid = port.id[:11]
-    if owner == model.DEVICE_OWNER_ROUTER_INTF:
+    if owner in (model.DEVICE_OWNER_ROUTER_INTF, model.DEVICE_OWNER_DVR_INTERFACE):
         return "qr-" + sid, "internal"
+    if owner == model.DEVICE_OWNER_ROUTER_SNAT:
+        return "sg-" + sid, "internal"
+    if owner == model.DEVICE_OWNER_AGENT_GW:
+        return "fg-" + sid, "internal"
     if owner == model.DEVICE_OWNER_ROUTER_GW:
         return "qg-" + sid, "internal"
     if owner == model.DEVICE_OWNER_DHCP:
@@ -197,7 +201,7 @@ class ServerStub:
         from neutron_lib import constants as n_const
 
         entries: dict[str, Any] = {}
-        mine = {p.network_id for p in self.cloud.ports_on(self.host.name)}
+        mine = {p.network_id for p in ports_plugged_on(self.cloud, self.host.name)}
         for net in self.cloud.networks:
             if net.id not in mine or net.network_type not in self.host.tunnel_types:
                 continue
@@ -207,11 +211,14 @@ class ServerStub:
                     continue
                 if net.network_type not in h.tunnel_types:
                     continue
-                on_h = [p for p in self.cloud.ports_of(net.id) if p.binding_host_id == h.name]
+                on_h = [p for p in ports_plugged_on(self.cloud, h.name)
+                        if p.network_id == net.id]
                 if not on_h:
                     continue
                 fdb: list[Any] = [n_const.FLOODING_ENTRY]
                 for p in on_h:
+                    if p.device_owner == n_const.DEVICE_OWNER_DVR_INTERFACE:
+                        continue  # get_distributed_active_network_ports: a tunnel only
                     fdb += [l2pop_rpc.PortInfo(mac_address=p.mac_address,
                                                ip_address=f.ip_address) for f in p.fixed_ips]
                 ports[h.tunnel_ip] = fdb
@@ -219,6 +226,69 @@ class ServerStub:
                 entries[net.id] = {"segment_id": net.segmentation_id,
                                    "network_type": net.network_type, "ports": ports}
         return entries
+
+
+def ports_plugged_on(cloud: Any, host: str) -> list[Any]:
+    """The ports plugged on ``host``: bound to it, and the interface ports of the distributed
+    routers instantiated there (ML2's distributed port bindings), in Cloud.ports order."""
+    dvr = {pid for r in cloud.routers if getattr(r, "distributed", False)
+           and host in r.dvr_hosts for pid in r.interface_port_ids}
+    return [p for p in cloud.ports if p.binding_host_id == host or p.id in dvr]
+
+
+class DvrServerStub:
+    """``DVRServerRpcApi``'s answers (neutron/db/dvr_mac_db.py) from the cloud model."""
+
+    def __init__(self, cloud: Any, host: Any) -> None:
+        self.cloud = cloud
+        self.host = host
+
+    def get_dvr_mac_address_by_host(self, context: Any, host: str) -> dict[str, Any]:
+        return {"host": host, "mac_address": self.cloud.host(host).dvr_mac}
+
+    def get_dvr_mac_address_list(self, context: Any) -> list[dict[str, Any]]:
+        return [{"host": h.name, "mac_address": h.dvr_mac} for h in self.cloud.hosts
+                if h.dvr_mac]
+
+    def _port_dict(self, p: Any) -> dict[str, Any]:
+        return {"id": p.id, "mac_address": p.mac_address, "device_owner": p.device_owner,
+                "network_id": p.network_id,
+                "fixed_ips": [{"subnet_id": f.subnet_id, "ip_address": f.ip_address}
+                              for f in p.fixed_ips],
+                "allowed_address_pairs": [{"ip_address": a.ip_address,
+                                           "mac_address": a.mac_address}
+                                          for a in p.allowed_address_pairs]}
+
+    def get_subnet_for_dvr(self, context: Any, subnet: str,
+                           fixed_ips: Any = None) -> dict[str, Any]:
+        """get_subnet_for_dvr: the subnet, and the MAC of the port holding the fixed IP (or
+        the gateway_ip) on it."""
+        sid = fixed_ips[0]["subnet_id"] if fixed_ips else subnet
+        sn = self.cloud.subnet(sid)
+        ip = fixed_ips[0]["ip_address"] if fixed_ips else sn.gateway_ip
+        holders = [p for p in self.cloud.ports for f in p.fixed_ips
+                   if f.subnet_id == subnet and f.ip_address == ip]
+        if not holders:
+            return {}
+        return {"id": sn.id, "cidr": sn.cidr, "ip_version": sn.ip_version,
+                "gateway_ip": sn.gateway_ip, "network_id": sn.network_id,
+                "gateway_mac": holders[0].mac_address}
+
+    def get_ports_on_host_by_subnet(self, context: Any, host: str,
+                                    subnet: str) -> list[dict[str, Any]]:
+        """Compute ports and (host_dvr_for_dhcp) DHCP ports bound to ``host`` on ``subnet``."""
+        return [self._port_dict(p) for p in self.cloud.ports
+                if p.binding_host_id == host
+                and (p.device_owner.startswith("compute:")
+                     or p.device_owner == "network:dhcp")
+                and any(f.subnet_id == subnet for f in p.fixed_ips)]
+
+    def get_ports(self, context: Any, filters: Any = None) -> list[dict[str, Any]]:
+        ids = set((filters or {}).get("id", []))
+        return [self._port_dict(p) for p in self.cloud.ports if p.id in ids]
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *a, **kw: None
 
 
 def make_sg_api(cloud: Any) -> Any:
@@ -412,6 +482,7 @@ def configure(cloud: Any, host: Any, sandbox_dir: str, of_port: int) -> None:
     o("tunnel_types", tunnel_types, "AGENT")
     o("l2_population", host.l2_population, "AGENT")
     o("arp_responder", host.arp_responder, "AGENT")
+    o("enable_distributed_routing", getattr(host, "enable_distributed_routing", False), "AGENT")
     o("report_interval", 0, "AGENT")
     o("extensions", [], "agent")
     drivers = {"iptables_hybrid": "iptables_hybrid", "noop": "noop",
@@ -434,7 +505,7 @@ class Run:
 
     def vifs(self) -> list[tuple[Any, str, str]]:
         out = []
-        for p in self.cloud.ports_on(self.host.name):
+        for p in ports_plugged_on(self.cloud, self.host.name):
             v = vif_name(self.cloud, self.host, p)
             if v is not None:
                 out.append((p, v[0], v[1]))
@@ -556,7 +627,7 @@ class Run:
         def setup_rpc(agent: Any) -> None:
             agent.plugin_rpc = stub
             agent.sg_plugin_rpc = sg_api
-            agent.dvr_plugin_rpc = _Nothing()
+            agent.dvr_plugin_rpc = DvrServerStub(self.cloud, self.host)
             agent.state_rpc = _Nothing()
             agent.context = n_context.get_admin_context_without_session()
             agent.connection = _Nothing()
@@ -862,7 +933,7 @@ def run_l3(cloud: Any, host: Any) -> dict[str, Any]:
     cfg.CONF.set_override("host", host.name)
 
     _block_privsep()
-    routers = [r for r in cloud.routers if r.host == host.name]
+    routers = [r for r in cloud.routers if r.host == host.name and not r.distributed]
     ns_map = {f"qrouter-{r.id}": f"nt-conf-{os.getpid()}-r{i}" for i, r in enumerate(routers)}
     lock_dir = tempfile.mkdtemp(prefix="nt-conf-l3-")
     CLEANUPS.append(lambda: shutil.rmtree(lock_dir, ignore_errors=True))
@@ -1102,7 +1173,7 @@ def main(argv: list[str] | None = None) -> int:
             result = run_dhcp(cloud, host)
         else:
             result = Run(cloud, args.host, hints).run()
-            if any(r.host == host.name for r in cloud.routers):
+            if any(r.host == host.name and not r.distributed for r in cloud.routers):
                 child = run_child_script(script, args.topology, host.name, "l3")
                 result["netfilter"].update(child["netfilter"])
                 result["devices"] = child["devices"]

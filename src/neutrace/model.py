@@ -23,6 +23,16 @@ DEVICE_OWNER_ROUTER_INTF = "network:router_interface"
 DEVICE_OWNER_ROUTER_GW = "network:router_gateway"
 DEVICE_OWNER_DHCP = "network:dhcp"
 DEVICE_OWNER_FLOATINGIP = "network:floatingip"
+DEVICE_OWNER_DVR_INTERFACE = "network:router_interface_distributed"
+DEVICE_OWNER_ROUTER_SNAT = "network:router_centralized_snat"
+DEVICE_OWNER_AGENT_GW = "network:floatingip_agent_gateway"
+ROUTER_INTERFACE_OWNERS = (DEVICE_OWNER_ROUTER_INTF, DEVICE_OWNER_DVR_INTERFACE)
+
+# [DEFAULT] agent_mode of neutron-l3-agent (neutron_lib.constants.L3_AGENT_MODE_*)
+AGENT_MODE_LEGACY = "legacy"
+AGENT_MODE_DVR = "dvr"
+AGENT_MODE_DVR_SNAT = "dvr_snat"
+DVR_AGENT_MODES = (AGENT_MODE_DVR, AGENT_MODE_DVR_SNAT)
 
 # network types (provider:network_type)
 TYPE_FLAT = "flat"
@@ -52,6 +62,9 @@ class Host:
 
     ``bridge_mappings`` are ``(physnet, bridge)`` pairs (``[ovs] bridge_mappings``);
     ``local_vlans`` pins a network's local VLAN on this host: ``(network_id, vlan)``.
+    ``agent_mode`` is the L3 agent's (``legacy``, ``dvr``, ``dvr_snat``); a DVR mode also sets
+    the OVS agent's ``enable_distributed_routing``, and ``dvr_mac`` is then the host's DVR MAC
+    (``get_dvr_mac_address_by_host``; the topology fills it in).
     """
 
     name: str
@@ -66,6 +79,13 @@ class Host:
     firewall_driver: str = "iptables_hybrid"
     local_vlans: tuple[tuple[str, int], ...] = ()
     tunnel_nic: str = "eth1"
+    agent_mode: str = AGENT_MODE_LEGACY
+    dvr_mac: str | None = None
+
+    @property
+    def enable_distributed_routing(self) -> bool:
+        """``[agent] enable_distributed_routing`` of the OVS agent (on with a DVR agent_mode)."""
+        return self.agent_mode in DVR_AGENT_MODES
 
     def bridge_for(self, physnet: str) -> str | None:
         return dict(self.bridge_mappings).get(physnet)
@@ -161,7 +181,13 @@ class ExternalGateway:
 
 @dataclass(frozen=True, slots=True)
 class Router:
-    """A legacy (centralized) router hosted by ``host`` (a network node's L3 agent)."""
+    """A router. A legacy one lives on ``host`` (a network node's L3 agent). A ``distributed``
+    one (DVR) is instantiated on every host of ``dvr_hosts`` (the DVR scheduler's answer: the
+    dvr/dvr_snat hosts with a port on one of its subnets, and the SNAT host); ``host`` is then
+    its ``gw_port_host`` (the dvr_snat node with the snat- namespace), ``snat_port_ids`` its
+    ``network:router_centralized_snat`` ports (one per interface, bound to ``host``) and its
+    interface ports are ``network:router_interface_distributed`` (unbound: every host of
+    ``dvr_hosts`` plugs them, with the same MAC and IP)."""
 
     id: str
     name: str
@@ -169,6 +195,9 @@ class Router:
     external_gateway: ExternalGateway | None = None
     interface_port_ids: tuple[str, ...] = ()
     routes: tuple[tuple[str, str], ...] = ()  # extra routes (destination, nexthop)
+    distributed: bool = False
+    dvr_hosts: tuple[str, ...] = ()
+    snat_port_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +208,7 @@ class FloatingIp:
     port_id: str
     fixed_ip_address: str
     router_id: str
+    host: str = ""  # DVR: the host of the fixed port, whose fip- namespace serves it
 
 
 @dataclass(frozen=True, slots=True)

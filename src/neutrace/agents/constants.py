@@ -54,6 +54,14 @@ MAX_VLAN_TAG = 4094
 DEAD_VLAN_TAG = MAX_VLAN_TAG + 1
 LEARN_HARD_TIMEOUT = 300
 
+# --- DVR (neutron_lib.plugins.ml2.ovs_constants, neutron.agent.l3.dvr_fip_ns) ---------------
+DVR_PHYSICAL_NETWORK_TYPES = ("vlan", "flat")
+FIP_RT_TBL = 16
+FIP_PR_START = 32768
+FIP_PR_END = FIP_PR_START + 40000
+FAST_PATH_EXIT_PR = 80000
+DVR_FIP_LL_CIDR = "169.254.64.0/18"  # neutron_lib.constants.DVR_FIP_LL_CIDR
+
 # --- OVS agent configuration defaults ([ovs] / [agent]) ----------------------------------------
 INTEGRATION_BRIDGE = "br-int"
 TUNNEL_BRIDGE = "br-tun"
@@ -77,6 +85,12 @@ QVO_PREFIX = "qvo"
 INTERNAL_DEV_PREFIX = "qr-"
 EXTERNAL_DEV_PREFIX = "qg-"
 ROUTER_NS_PREFIX = "qrouter-"
+SNAT_INT_DEV_PREFIX = "sg-"  # neutron_lib.constants
+SNAT_NS_PREFIX = "snat-"  # neutron.agent.l3.dvr_snat_ns
+FIP_NS_PREFIX = "fip-"  # neutron.agent.l3.dvr_fip_ns
+FIP_EXT_DEV_PREFIX = "fg-"
+FIP_2_ROUTER_DEV_PREFIX = "fpr-"
+ROUTER_2_FIP_DEV_PREFIX = "rfp-"
 DHCP_NS_PREFIX = "qdhcp-"
 DEVICE_OWNER_NETWORK_PREFIX = "network:"
 DEVICE_OWNER_COMPUTE_PREFIX = "compute:"

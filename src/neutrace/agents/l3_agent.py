@@ -214,4 +214,5 @@ def router_namespace(cloud: model.Cloud, router: model.Router) -> Namespace:
 
 
 def program_l3(cloud: model.Cloud, host: model.Host) -> list[Namespace]:
-    return [router_namespace(cloud, r) for r in cloud.routers if r.host == host.name]
+    return [router_namespace(cloud, r) for r in cloud.routers
+            if r.host == host.name and not r.distributed]

@@ -22,6 +22,8 @@ VIF_TAP = "tap"  # a VM port plugged straight into br-int (no hybrid plugging)
 VIF_ROUTER_INTERNAL = "qr"
 VIF_ROUTER_GATEWAY = "qg"
 VIF_DHCP = "dhcp"
+VIF_SNAT = "sg"  # a distributed router's centralized SNAT port (snat- namespace)
+VIF_FIP_GW = "fg"  # a floating IP agent gateway port (fip- namespace)
 
 HYBRID_DRIVERS = ("iptables_hybrid",)
 NON_HYBRID_DRIVERS = ("noop",)
@@ -56,8 +58,12 @@ class HostPlan:
 
 def vif_kind(host: model.Host, port: model.Port) -> str | None:
     owner = port.device_owner
-    if owner == model.DEVICE_OWNER_ROUTER_INTF:
+    if owner in model.ROUTER_INTERFACE_OWNERS:
         return VIF_ROUTER_INTERNAL
+    if owner == model.DEVICE_OWNER_ROUTER_SNAT:
+        return VIF_SNAT
+    if owner == model.DEVICE_OWNER_AGENT_GW:
+        return VIF_FIP_GW
     if owner == model.DEVICE_OWNER_ROUTER_GW:
         return VIF_ROUTER_GATEWAY
     if owner == model.DEVICE_OWNER_DHCP:
@@ -75,6 +81,8 @@ def ovs_port_name(kind: str, port_id: str) -> str:
         VIF_ROUTER_INTERNAL: c.INTERNAL_DEV_PREFIX + short,
         VIF_ROUTER_GATEWAY: c.EXTERNAL_DEV_PREFIX + short,
         VIF_DHCP: c.TAP_DEVICE_PREFIX + short,
+        VIF_SNAT: c.SNAT_INT_DEV_PREFIX + short,
+        VIF_FIP_GW: c.FIP_EXT_DEV_PREFIX + short,
     }[kind]
 
 
@@ -86,10 +94,19 @@ def _check_host(host: model.Host) -> None:
             "use iptables_hybrid or noop")
 
 
+def host_ports(cloud: model.Cloud, host: model.Host) -> list[model.Port]:
+    """The ports plugged on ``host``, in ``Cloud.ports`` order: those bound to it, and the
+    interface ports of the distributed routers instantiated on it (distributed port bindings:
+    the same port on every host of the router's ``dvr_hosts``)."""
+    dvr = {pid for r in cloud.routers if r.distributed and host.name in r.dvr_hosts
+           for pid in r.interface_port_ids}
+    return [p for p in cloud.ports if p.binding_host_id == host.name or p.id in dvr]
+
+
 def plan_host(cloud: model.Cloud, host: model.Host) -> HostPlan:
     _check_host(host)
     vifs: list[Vif] = []
-    for port in cloud.ports_on(host.name):
+    for port in host_ports(cloud, host):
         kind = vif_kind(host, port)
         if kind is None:
             continue
@@ -153,11 +170,14 @@ def check_bindings(cloud: model.Cloud) -> None:
 
     for r in cloud.routers:
         where = f"routers[{r.name}]"
+        if r.distributed and not r.host:
+            continue
         if r.host not in hosts:
             raise TopologyError("<cloud>", f"{where}.host", f"no host {r.host!r}",
                                 "host the router on one of the cloud's hosts")
-        for pid in r.interface_port_ids:
-            bound(pid, r.host, f"{where}.interface_port_ids")
+        if not r.distributed:
+            for pid in r.interface_port_ids:
+                bound(pid, r.host, f"{where}.interface_port_ids")
         if r.external_gateway:
             bound(r.external_gateway.port_id, r.host, f"{where}.external_gateway")
     for vm in cloud.vms:

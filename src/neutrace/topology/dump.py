@@ -42,7 +42,10 @@ def dump(cloud: Cloud) -> dict[str, Any]:
             "firewall_driver": h.firewall_driver,
             "tunnel_nic": h.tunnel_nic,
             "local_vlans": {net_name[nid]: vlan for nid, vlan in h.local_vlans},
+            "agent_mode": h.agent_mode,
         })
+        if h.dvr_mac is not None:
+            host["dvr_mac"] = h.dvr_mac
         data["hosts"].append(host)
     data["networks"] = []
     for n in cloud.networks:
@@ -91,7 +94,8 @@ def dump(cloud: Cloud) -> dict[str, Any]:
         data["vms"].append({"name": vm.name, "host": vm.host, "ports": vm_ports})
     data["routers"] = []
     for r in cloud.routers:
-        router: dict[str, Any] = {"name": r.name, "id": r.id, "host": r.host}
+        router: dict[str, Any] = {"name": r.name, "id": r.id, "host": r.host or None,
+                                  "distributed": r.distributed}
         if r.external_gateway is not None:
             gw = ports[r.external_gateway.port_id]
             router["external_gateway"] = {

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import ipaddress
 
-from neutrace.model import TYPE_VXLAN, Host, PhysicalNic
+from neutrace import addr
+from neutrace.model import DVR_AGENT_MODES, TYPE_VXLAN, Host, PhysicalNic
 from neutrace.topology import schema as s
 from neutrace.topology.checks import (
     HOSTNAME_RE,
@@ -15,12 +16,14 @@ from neutrace.topology.checks import (
     check_devname,
     check_in_range,
     check_ip,
+    check_mac,
     check_ref,
     check_unique,
 )
 from neutrace.topology.source import Path_
 from neutrace.topology.working import Working
 
+DVR_BASE_MAC_PREFIX = "fa:16:3f"  # [DEFAULT] dvr_base_mac fa:16:3f:00:00:00, first 3 bytes
 NicSegments = list[tuple[str, str]]  # (segment, physnet) of every physical NIC
 
 
@@ -137,8 +140,26 @@ def build_hosts(w: Working) -> list[Host]:
             tunnel_types=tunnel_types(h), l2_population=h.l2_population,
             arp_responder=h.arp_responder, firewall_driver=h.firewall_driver,
             local_vlans=resolve_local_vlans(w, h, i), tunnel_nic=h.tunnel_nic,
+            agent_mode=h.agent_mode, dvr_mac=dvr_mac(w, h, i),
         ))
     return hosts
+
+
+def dvr_mac(w: Working, h: s.HostIn, i: int) -> str | None:
+    """The host's DVR MAC (a DVR agent_mode only): given, or a stable one from Neutron's
+    ``dvr_base_mac`` ``fa:16:3f:00:00:00`` (the server draws it at random from that base)."""
+    p: Path_ = ("hosts", i, "dvr_mac")
+    if h.agent_mode == "dvr_no_external":
+        w.ctx.fail(("hosts", i, "agent_mode"), "agent_mode dvr_no_external is not modelled yet",
+                   "use dvr, dvr_snat or legacy")
+    if h.agent_mode not in DVR_AGENT_MODES:
+        if h.dvr_mac is not None:
+            w.ctx.fail(p, f"host {h.name} has a dvr_mac but agent_mode {h.agent_mode}",
+                       "set agent_mode: dvr or dvr_snat, or remove dvr_mac")
+        return None
+    if h.dvr_mac is not None:
+        return check_mac(w.ctx, p, h.dvr_mac)
+    return addr.stable_mac(f"{w.name}/dvr_mac/{h.name}", DVR_BASE_MAC_PREFIX)
 
 
 def tunnel_types(h: s.HostIn) -> tuple[str, ...]:

@@ -1,8 +1,9 @@
 """Routers and floating IPs, as Neutron's ``l3_db`` makes them: each legacy router on a network
-node's L3 agent, its interface ports (``network:router_interface``, the subnet's gateway_ip),
-its gateway port (``network:router_gateway`` on an external network), its extra routes; each
-floating IP's own port (``network:floatingip``, unbound), its fixed address and the router that
-connects the fixed address's subnet to the floating network.
+node's L3 agent (a distributed one's SNAT host and DVR ports: ``dvr``), its interface ports
+(``network:router_interface``, the subnet's gateway_ip), its gateway port
+(``network:router_gateway`` on an external network), its extra routes; each floating IP's own
+port (``network:floatingip``, unbound), its fixed address and the router that connects the
+fixed address's subnet to the floating network.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 
 from neutrace.model import (
     DEVICE_OWNER_COMPUTE,
+    DEVICE_OWNER_DVR_INTERFACE,
     DEVICE_OWNER_FLOATINGIP,
     DEVICE_OWNER_ROUTER_GW,
     DEVICE_OWNER_ROUTER_INTF,
@@ -22,6 +24,7 @@ from neutrace.model import (
 )
 from neutrace.topology import schema as s
 from neutrace.topology.checks import IP, check_cidr, check_ip, check_ref, check_unique
+from neutrace.topology.dvr import check_legacy_host, snat_host
 from neutrace.topology.ipam import allocate, claim, explicit_ips, one_per_family
 from neutrace.topology.ports import new_port, subnet_of
 from neutrace.topology.source import Path_, where
@@ -52,7 +55,11 @@ def resolve_routers(w: Working) -> tuple[list[Router], list[PortW]]:
     for i, r in enumerate(w.cloud.routers):
         p: Path_ = ("routers", i)
         router_id = new_id(w, (*p, "id"), r.id, f"router/{r.name}")
-        host = _router_host(w, r, p)
+        if r.distributed:
+            host = snat_host(w, r, p)
+        else:
+            host = _router_host(w, r, p)
+            check_legacy_host(w, r, p, host)
         interface_ids, seen_subnets = _router_interfaces(w, r, p, router_id, host)
         _interfaces_off_gateway(w, r, p)
         gateway = None
@@ -64,7 +71,7 @@ def resolve_routers(w: Working) -> tuple[list[Router], list[PortW]]:
         routers.append(Router(
             id=router_id, name=r.name, host=host, external_gateway=gateway,
             interface_port_ids=tuple(interface_ids),
-            routes=_router_routes(w, r, p, seen_subnets, gateway),
+            routes=_router_routes(w, r, p, seen_subnets, gateway), distributed=r.distributed,
         ))
     return routers, gateways
 
@@ -101,8 +108,9 @@ def _router_interfaces(w: Working, r: s.RouterIn, p: Path_, router_id: str,
         port = new_port(
             w, path=ip_, id_path=(*ip_, "port_id"), given_id=itf.port_id,
             seed=f"port/router/{router_id}/{sub.subnet.id}", name="", network=network,
-            mac=itf.mac, mac_path=(*ip_, "mac"), owner=DEVICE_OWNER_ROUTER_INTF,
-            device_id=router_id, host=host,
+            mac=itf.mac, mac_path=(*ip_, "mac"),
+            owner=DEVICE_OWNER_DVR_INTERFACE if r.distributed else DEVICE_OWNER_ROUTER_INTF,
+            device_id=router_id, host="" if r.distributed else host,
         )
         if itf.ip is not None:
             explicit_ips(w, port, (*ip_, "ip"), [itf.ip], sub)
@@ -288,7 +296,7 @@ def finish_floating_ips(w: Working, routers: list[Router],
         out.append(FloatingIp(
             id=fw.fip_id, floating_ip_address=str(fport.ips[0][1]),
             floating_network_id=fw.fnet.id, port_id=port.id, fixed_ip_address=str(fixed_ip),
-            router_id=router.id,
+            router_id=router.id, host=port.host if router.distributed else "",
         ))
     return out
 

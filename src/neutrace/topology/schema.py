@@ -50,6 +50,8 @@ class HostIn(_In):
     firewall_driver: Literal["iptables_hybrid", "openvswitch", "noop"] = "iptables_hybrid"
     tunnel_nic: str = "eth1"
     local_vlans: dict[str, int] = Field(default_factory=dict)
+    agent_mode: Literal["legacy", "dvr", "dvr_snat", "dvr_no_external"] = "legacy"
+    dvr_mac: str | None = None
 
 
 class ProviderIn(_In):
@@ -149,6 +151,7 @@ class RouterIn(_In):
     external_gateway: GatewayIn | None = None
     interfaces: list[InterfaceIn] = Field(default_factory=list)
     routes: list[RouteIn] = Field(default_factory=list)
+    distributed: bool = False
 
 
 class FloatingIpIn(_In):

@@ -12,11 +12,14 @@ from dataclasses import dataclass, field
 
 from neutrace import addr
 from neutrace.model import (
+    DEVICE_OWNER_AGENT_GW,
     DEVICE_OWNER_COMPUTE,
     DEVICE_OWNER_DHCP,
+    DEVICE_OWNER_DVR_INTERFACE,
     DEVICE_OWNER_FLOATINGIP,
     DEVICE_OWNER_ROUTER_GW,
     DEVICE_OWNER_ROUTER_INTF,
+    DEVICE_OWNER_ROUTER_SNAT,
     ROLE_NETWORK,
     Network,
     Subnet,
@@ -75,6 +78,7 @@ class Working:
     sg_ids: dict[str, str] = field(default_factory=dict)  # sg name -> id
     ids: dict[str, Path_] = field(default_factory=dict)  # every id -> where it was given/made
     cursor: dict[str, tuple[int, int | None]] = field(default_factory=dict)  # subnet id -> pool
+    agent_ids: dict[str, str] = field(default_factory=dict)  # host -> its L3 agent's id (DVR)
 
     @property
     def name(self) -> str:
@@ -105,5 +109,8 @@ def owner(port: PortW, with_path: bool = True) -> str:
         return f"a port of VM {port.device_id}{place}"
     kind = {DEVICE_OWNER_DHCP: "the DHCP port", DEVICE_OWNER_ROUTER_INTF: "a router interface",
             DEVICE_OWNER_ROUTER_GW: "a router gateway",
-            DEVICE_OWNER_FLOATINGIP: "a floating IP"}[port.device_owner]
+            DEVICE_OWNER_FLOATINGIP: "a floating IP",
+            DEVICE_OWNER_DVR_INTERFACE: "a distributed router interface",
+            DEVICE_OWNER_ROUTER_SNAT: "a router's centralized SNAT port",
+            DEVICE_OWNER_AGENT_GW: "a floating IP agent gateway"}[port.device_owner]
     return f"{kind}{place}"

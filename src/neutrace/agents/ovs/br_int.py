@@ -8,6 +8,7 @@ anti-spoofing flows of a port (tables 0, 24, 25) and the DVR MAC entries of tabl
 from __future__ import annotations
 
 from neutrace.agents import constants as c
+from neutrace.agents.ovs.br_dvr_process import OVSDVRInterfaceMixin
 from neutrace.agents.ovs.ovs_bridge import (
     BridgeBuilder,
     Match,
@@ -18,7 +19,7 @@ from neutrace.agents.ovs.ovs_bridge import (
 )
 
 
-class OVSIntegrationBridge(BridgeBuilder):
+class OVSIntegrationBridge(OVSDVRInterfaceMixin, BridgeBuilder):
     """openvswitch agent br-int specific logic."""
 
     def setup_default_table(self) -> None:
@@ -60,6 +61,84 @@ class OVSIntegrationBridge(BridgeBuilder):
         self.uninstall_flows(lambda f: f.match == match)
 
     # -- DVR -------------------------------------------------------------------------------
+    @staticmethod
+    def _vlan_dst_match(vlan_tag: int | None, dst_mac: str) -> Match:
+        """``_arp_dvr_dst_mac_match`` / ``_dvr_to_src_mac_match``: the VLAN (none for a flat
+        network) and a destination MAC."""
+        if not vlan_tag:
+            return (("vlan_tci", "0x0000/0x1fff"), ("dl_dst", dst_mac))
+        return (("dl_vlan", str(vlan_tag)), ("dl_dst", dst_mac))
+
+    @staticmethod
+    def _dvr_dst_mac_table_id(network_type: str) -> int:
+        """Table 4 for VLAN/flat networks, 3 for tunnels."""
+        if network_type in c.DVR_PHYSICAL_NETWORK_TYPES:
+            return c.ARP_DVR_MAC_TO_DST_MAC_PHYSICAL
+        return c.ARP_DVR_MAC_TO_DST_MAC
+
+    @staticmethod
+    def _dvr_to_src_mac_table_id(network_type: str) -> int:
+        """Table 2 for VLAN/flat networks, 1 for tunnels."""
+        if network_type in c.DVR_PHYSICAL_NETWORK_TYPES:
+            return c.DVR_TO_SRC_MAC_PHYSICAL
+        return c.DVR_TO_SRC_MAC
+
+    def install_dvr_dst_mac_for_arp(self, network_type: str, vlan_tag: int, gateway_mac: str,
+                                    dvr_mac: str, rtr_port: int) -> None:
+        """A frame to this host's DVR MAC (an ARP responder's answer) goes to the router
+        port with the router port's MAC (table 3/4, priority 5)."""
+        self.install_apply_actions(
+            self._dvr_dst_mac_table_id(network_type), 5, self._vlan_dst_match(vlan_tag, dvr_mac),
+            f"set_field:{gateway_mac}->eth_dst,pop_vlan,output:{rtr_port}")
+
+    def delete_dvr_dst_mac_for_arp(self, network_type: str, vlan_tag: int, gateway_mac: str,
+                                   dvr_mac: str, rtr_port: int) -> None:
+        """Neutron deletes from the DVR_TO_SRC_MAC table (its own slip, kept)."""
+        table = self._dvr_to_src_mac_table_id(network_type)
+        match = self._vlan_dst_match(vlan_tag, dvr_mac)
+        self.uninstall_flows(lambda f: f.table == table and f.priority == 5 and f.match == match)
+
+    def install_dvr_to_src_mac(self, network_type: str, vlan_tag: int | None, gateway_mac: str,
+                               dst_mac: str, dst_port: int) -> None:
+        """A routed frame from another host (source its DVR MAC) to a local port: the source
+        becomes the subnet's gateway MAC (table 1/2), then straight out of the port (table 60,
+        the VLAN popped), both priority 20."""
+        match = self._vlan_dst_match(vlan_tag, dst_mac)
+        self.add_flow(self._dvr_to_src_mac_table_id(network_type), 20, match,
+                      f"set_field:{gateway_mac}->eth_src,{goto(c.PACKET_RATE_LIMIT)}")
+        actions = "pop_vlan," if vlan_tag else ""
+        self.install_apply_actions(c.TRANSIENT_TABLE, 20, match, f"{actions}output:{dst_port}")
+
+    def delete_dvr_to_src_mac(self, network_type: str, vlan_tag: int | None,
+                              dst_mac: str) -> None:
+        """Both priority-20 flows of ``dst_mac`` go."""
+        tables = (self._dvr_to_src_mac_table_id(network_type), c.TRANSIENT_TABLE)
+        match = self._vlan_dst_match(vlan_tag, dst_mac)
+        self.uninstall_flows(lambda f: f.table in tables and f.priority == 20
+                             and f.match == match)
+
+    def add_dvr_gateway_mac_arp_vlan(self, mac: str, port: int) -> None:
+        """Frames to this host's own DVR MAC over a physical bridge: table 4."""
+        self.install_goto(table_id=c.LOCAL_SWITCHING, priority=5,
+                          match=(("in_port", str(port)), ("dl_dst", mac)),
+                          dest_table_id=c.ARP_DVR_MAC_TO_DST_MAC_PHYSICAL)
+
+    def remove_dvr_gateway_mac_arp_vlan(self, mac: str, port: int) -> None:
+        """The table 0 entries to ``mac`` go."""
+        self.uninstall_flows(lambda f: f.table == c.LOCAL_SWITCHING
+                             and f.match_value("dl_dst") == mac)
+
+    def add_dvr_gateway_mac_arp_tun(self, mac: str, port: int) -> None:
+        """Frames to this host's own DVR MAC over patch-tun: table 3."""
+        self.install_goto(table_id=c.LOCAL_SWITCHING, priority=5,
+                          match=(("in_port", str(port)), ("dl_dst", mac)),
+                          dest_table_id=c.ARP_DVR_MAC_TO_DST_MAC)
+
+    def remove_dvr_gateway_mac_arp_tun(self, mac: str, port: int) -> None:
+        """The table 0 entries to ``mac`` go."""
+        self.uninstall_flows(lambda f: f.table == c.LOCAL_SWITCHING
+                             and f.match_value("dl_dst") == mac)
+
     def add_dvr_mac_physical(self, mac: str, port: int) -> None:
         """Frames from another host's DVR MAC over a physical bridge: table 2."""
         self.install_goto(table_id=c.LOCAL_SWITCHING, priority=4,

@@ -9,11 +9,16 @@ table 3.
 from __future__ import annotations
 
 from neutrace.agents import constants as c
+from neutrace.agents.ovs.br_dvr_process import OVSDVRProcessMixin
 from neutrace.agents.ovs.ovs_bridge import BridgeBuilder, Match, set_vlan
 
 
-class OVSPhysicalBridge(BridgeBuilder):
+class OVSPhysicalBridge(OVSDVRProcessMixin, BridgeBuilder):
     """openvswitch agent physical bridge specific logic."""
+
+    # used by OVSDVRProcessMixin
+    dvr_process_table_id = c.DVR_PROCESS_PHYSICAL
+    dvr_process_next_table_id = c.LOCAL_VLAN_TRANSLATION
 
     def setup_default_table(self) -> None:
         """Table 0: NORMAL."""

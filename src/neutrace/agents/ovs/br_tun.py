@@ -10,11 +10,16 @@ from __future__ import annotations
 
 from neutrace import addr
 from neutrace.agents import constants as c
+from neutrace.agents.ovs.br_dvr_process import OVSDVRProcessMixin
 from neutrace.agents.ovs.ovs_bridge import BridgeBuilder, Match, goto, push_vlan
 
 
-class OVSTunnelBridge(BridgeBuilder):
+class OVSTunnelBridge(OVSDVRProcessMixin, BridgeBuilder):
     """openvswitch agent tunnel bridge specific logic."""
+
+    # used by OVSDVRProcessMixin
+    dvr_process_table_id = c.DVR_PROCESS
+    dvr_process_next_table_id = c.PATCH_LV_TO_TUN
 
     def _setup_learn_flows(self, patch_int_ofport: int) -> None:
         """Table 10: learn the sender's MAC and tunnel into table 20, output to patch-int."""

@@ -105,6 +105,14 @@ class BridgeBuilder:
                 return p.ofport
         raise KeyError(name)
 
+    def get_port_ofport_by_iface_id(self, iface_id: str) -> int:
+        """The ofport of the port whose ``external_ids:iface-id`` is ``iface_id``
+        (``get_vifs_by_ids``)."""
+        for p in self.ports:
+            if p.external_id("iface-id") == iface_id:
+                return p.ofport
+        raise KeyError(iface_id)
+
     def set_port_vlan(self, name: str, tag: int, other_config: dict[str, str]) -> None:
         """The Port's ``tag`` and ``other_config`` keys set (``_set_port_vlan`` and
         ``set_db_attribute('Port', name, 'other_config', ...)`` of ``port_bound``)."""

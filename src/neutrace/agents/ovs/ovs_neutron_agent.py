@@ -11,7 +11,9 @@ flow is written by a bridge method of the same name as Neutron's (``br_int``, ``
    ``set_igmp_snooping_flood``), ``drop_port`` on both ends. The physical NICs were put on the
    bridge by the operator before the agent started.
 3. ``setup_tunnel_br`` + ``setup_tunnel_br_flows``: ``patch-tun``/``patch-int``
-   (``set_igmp_snooping_flood`` on patch-tun) and ``tun_br.setup_default_table``.
+   (``set_igmp_snooping_flood`` on patch-tun) and ``tun_br.setup_default_table``; then the
+   ``OVSDVRNeutronAgent`` (``ovs_dvr_neutron_agent``) and, with ``enable_distributed_routing``,
+   its ``setup_dvr_flows``.
 4. ``tunnel_sync`` (without l2_population): a tunnel port ``vxlan-<remote ip in hex>`` per other
    host, ``tun_br.setup_tunnel_port`` (in_port -> table 4).
 5. the first ``rpc_loop`` iteration's ``process_network_ports``, per port: ``port_bound``
@@ -40,6 +42,7 @@ from neutrace.agents.ovs.br_int import OVSIntegrationBridge
 from neutrace.agents.ovs.br_phys import OVSPhysicalBridge
 from neutrace.agents.ovs.br_tun import OVSTunnelBridge
 from neutrace.agents.ovs.ovs_bridge import BridgeBuilder, bridge_cookie
+from neutrace.agents.ovs.ovs_dvr_neutron_agent import LocalVlan, OVSDVRNeutronAgent, VifPort
 from neutrace.agents.plan import VIF_HYBRID, VIF_TAP, HostPlan, Vif
 from neutrace.dataplane import OvsBridge
 
@@ -88,9 +91,13 @@ class OVSNeutronAgent:
         self.local_ip = self.host.tunnel_ip
         self.l2_pop = self.host.l2_population
         self.arp_responder_enabled = self.host.arp_responder and self.l2_pop
-        self.enable_distributed_routing = False
+        self.enable_distributed_routing = self.host.enable_distributed_routing
         self.tunnel_types = list(self.host.tunnel_types) if plan.tunneling else []
         self.enable_tunneling = bool(self.tunnel_types)
+        if self.enable_distributed_routing and self.enable_tunneling:
+            # "ARP responder was not enabled but is required since DVR and tunneling are
+            # enabled, setting to True."
+            self.arp_responder_enabled = True
         self.int_br = OVSIntegrationBridge(c.INTEGRATION_BRIDGE,
                                            bridge_cookie(self.host.name, c.INTEGRATION_BRIDGE))
         self.tun_br: OVSTunnelBridge | None = None
@@ -101,6 +108,7 @@ class OVSNeutronAgent:
         self.patch_tun_ofport = 0
         self.tun_br_ofports: dict[str, dict[str, int]] = {t: {} for t in c.TUNNEL_NETWORK_TYPES}
         self.vlan_manager: dict[str, LocalVLANMapping] = {}  # network id -> mapping
+        self.dvr_agent: OVSDVRNeutronAgent | None = None
 
     # -- 1. br-int --------------------------------------------------------------------------
     def setup_integration_br(self) -> None:
@@ -144,6 +152,16 @@ class OVSNeutronAgent:
         assert self.tun_br is not None
         self.tun_br.setup_default_table(self.patch_int_ofport, self.arp_responder_enabled,
                                         self.enable_distributed_routing)
+
+    # -- 3b. DVR ------------------------------------------------------------------------------
+    def setup_dvr_agent(self) -> None:
+        """``OVSDVRNeutronAgent`` made after the bridges; its flows when DVR is on."""
+        self.dvr_agent = OVSDVRNeutronAgent(
+            self.cloud, self.host, self.int_br, self.tun_br, self.phys_brs, self.int_ofports,
+            self.phys_ofports, self.patch_int_ofport, self.patch_tun_ofport,
+            self.enable_tunneling, self.enable_distributed_routing)
+        if self.enable_distributed_routing:
+            self.dvr_agent.setup_dvr_flows()
 
     # -- 4. tunnels ---------------------------------------------------------------------------
     def _setup_tunnel_port(self, br: OVSTunnelBridge, port_name: str, remote_ip: str,
@@ -224,8 +242,13 @@ class OVSNeutronAgent:
                              | lvm.tun_ofports)
             if ofports:
                 self.tun_br.install_flood_to_tun(lvid, net.segmentation_id, ofports)
-            self.tun_br.provision_local_vlan(network_type=net.network_type, lvid=lvid,
-                                             segmentation_id=net.segmentation_id)
+            if self.enable_distributed_routing:
+                assert self.dvr_agent is not None
+                self.dvr_agent.process_tunneled_network(net.network_type, lvid,
+                                                        net.segmentation_id)
+            else:
+                self.tun_br.provision_local_vlan(network_type=net.network_type, lvid=lvid,
+                                                 segmentation_id=net.segmentation_id)
         elif net.network_type == model.TYPE_FLAT:
             self._local_vlan_for_physical(lvid, net.physical_network or "")
         elif net.network_type == model.TYPE_VLAN:
@@ -237,6 +260,14 @@ class OVSNeutronAgent:
         assert lvid is not None
         if net.id not in self.vlan_manager:
             self.provision_local_vlan(net, lvid)
+        lvm = self.vlan_manager[net.id]
+        if self.dvr_agent is not None:
+            port = vif.port
+            self.dvr_agent.bind_port_to_dvr(
+                VifPort(port.id, self.int_br.get_port_ofport(vif.ovs_name),
+                        addr.norm_mac(port.mac_address)),
+                LocalVlan(lvm.vlan, lvm.network_type, lvm.physical_network,
+                          lvm.segmentation_id), port)
         mapping = {"net_uuid": net.id, "network_type": net.network_type,
                    "physical_network": str(net.physical_network), "tag": str(lvid)}
         if net.segmentation_id is not None:
@@ -274,6 +305,8 @@ class OVSNeutronAgent:
                 self.tun_br.install_flood_to_tun(lvm.vlan, net.segmentation_id,
                                                  sorted(lvm.tun_ofports))
                 for vif in remote_vifs:
+                    if vif.port.device_owner == model.DEVICE_OWNER_DVR_INTERFACE:
+                        continue  # a distributed port: its host's tunnel, no fdb entry
                     mac = addr.norm_mac(vif.port.mac_address)
                     for fip in vif.port.fixed_ips:
                         self.setup_entry_for_arp_reply(self.tun_br, lvm.vlan, mac,
@@ -296,6 +329,7 @@ class OVSNeutronAgent:
         if self.enable_tunneling:
             self.setup_tunnel_br()
             self.setup_tunnel_br_flows()
+        self.setup_dvr_agent()
         self.tunnel_sync()
         self.plug_vifs()
         self.process_network_ports()

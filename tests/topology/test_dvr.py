@@ -1,0 +1,77 @@
+"""Distributed routers in the topology (neutrace.topology.dvr): where a DVR router is
+instantiated, its SNAT and agent gateway ports, DVR MACs, and the refusals."""
+
+from __future__ import annotations
+
+import pytest
+
+from neutrace import model, topology
+from neutrace.errors import TopologyError
+from tests.support.paths import REPO
+
+DVR = (REPO / "examples" / "dvr" / "cloud.yaml").read_text()
+
+
+def load(text: str) -> model.Cloud:
+    """A cloud from topology text."""
+    return topology.loads(text, "dvr.yaml")
+
+
+def test_dvr_hosts_and_ports() -> None:
+    cloud = load(DVR)
+    (router,) = cloud.routers
+    assert router.distributed and router.host == "network1"
+    assert router.dvr_hosts == ("network1", "compute1", "compute2")
+    owners = [p.device_owner for p in cloud.ports]
+    assert owners.count(model.DEVICE_OWNER_DVR_INTERFACE) == 2
+    assert all(cloud.port(pid).binding_host_id == "" for pid in router.interface_port_ids)
+    snat = [cloud.port(pid) for pid in router.snat_port_ids]
+    assert [p.binding_host_id for p in snat] == ["network1", "network1"]
+    # each sg- port is on its interface's subnet, not on the gateway address
+    for itf_id, sg in zip(router.interface_port_ids, snat, strict=True):
+        itf = cloud.port(itf_id)
+        assert sg.fixed_ips[0].subnet_id == itf.fixed_ips[0].subnet_id
+        assert sg.fixed_ips[0].ip_address != itf.fixed_ips[0].ip_address
+    fg = [p for p in cloud.ports if p.device_owner == model.DEVICE_OWNER_AGENT_GW]
+    assert sorted(p.binding_host_id for p in fg) == ["compute1", "compute2", "network1"]
+    assert len({p.device_id for p in fg}) == 3  # one L3 agent id per host
+    (fip,) = cloud.floating_ips
+    assert fip.host == "compute1"
+
+
+def test_dvr_macs() -> None:
+    cloud = load(DVR)
+    macs = [h.dvr_mac for h in cloud.hosts]
+    assert all(m is not None and m.startswith("fa:16:3f:") for m in macs)
+    assert len(set(macs)) == 3
+    pinned = load(DVR.replace("    agent_mode: dvr_snat\n",
+                              "    agent_mode: dvr_snat\n    dvr_mac: fa:16:3f:00:00:01\n"))
+    assert pinned.host("network1").dvr_mac == "fa:16:3f:00:00:01"
+
+
+def test_no_dvr_router_without_dvr_hosts() -> None:
+    """A compute node with a port on a DVR subnet must run a DVR L3 agent."""
+    text = DVR.replace("    roles: [compute]\n    agent_mode: dvr\n",
+                       "    roles: [compute]\n    agent_mode: legacy\n", 1)
+    with pytest.raises(TopologyError, match="agent_mode: dvr on host compute1"):
+        load(text)
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("    agent_mode: dvr_snat\n", "    agent_mode: dvr_no_external\n", "not modelled yet"),
+    ("    agent_mode: dvr_snat\n", "    agent_mode: dvr\n", "no host runs an L3 agent in dvr_snat"),
+    ("    agent_mode: dvr_snat\n", "    agent_mode: legacy\n    dvr_mac: fa:16:3f:00:00:01\n",
+     "has a dvr_mac but agent_mode legacy"),
+    ("    distributed: true\n", "    distributed: true\n    host: compute1\n",
+     "cannot host the SNAT"),
+])
+def test_refused(old: str, new: str, message: str) -> None:
+    with pytest.raises(TopologyError, match=message):
+        load(DVR.replace(old, new, 1))
+
+
+def test_legacy_router_not_on_a_dvr_agent() -> None:
+    text = DVR.replace("    distributed: true\n", "    host: network1\n", 1).replace(
+        "    agent_mode: dvr_snat\n", "    agent_mode: dvr\n", 1)
+    with pytest.raises(TopologyError, match="hosts only distributed routers"):
+        load(text)

@@ -31,6 +31,8 @@ pytestmark = [pytest.mark.conformance, pytest.mark.ovs, pytest.mark.root]
 
 SCRIPT = REPO / "scripts" / "neutron_bridge_methods.py"
 DVR_MAC = "fa:16:3f:00:00:0{}"
+GW_MAC = "fa:16:3e:00:01:01"
+VM_MAC = "fa:16:3e:00:00:0{}"
 
 BRIDGES: dict[str, dict[str, Any]] = {
     "br-int": {"class": "br_int", "ports": {"qvo-a": 5, "qvo-b": 6, "qvo-c": 8}},
@@ -63,6 +65,49 @@ CALLS: list[tuple[str, str, dict[str, Any]]] = [
     ("br-int", "install_arp_spoofing_protection", {"port": 8, "ip_addresses": ["10.0.0.8"]}),
     ("br-int", "delete_arp_spoofing_allow_rules", {"port": 8}),
     ("br-int", "setup_canary_table", {}),
+    # DVR (OVSIntegrationBridge + OVSDVRInterfaceMixin)
+    ("br-int", "install_dvr_to_src_mac", {"network_type": "vxlan", "vlan_tag": 3,
+                                          "gateway_mac": GW_MAC, "dst_mac": VM_MAC.format(5),
+                                          "dst_port": 5}),
+    ("br-int", "install_dvr_to_src_mac", {"network_type": "vlan", "vlan_tag": 101,
+                                          "gateway_mac": GW_MAC, "dst_mac": VM_MAC.format(6),
+                                          "dst_port": 6}),
+    ("br-int", "install_dvr_to_src_mac", {"network_type": "flat", "vlan_tag": None,
+                                          "gateway_mac": GW_MAC, "dst_mac": VM_MAC.format(8),
+                                          "dst_port": 8}),
+    ("br-int", "install_dvr_to_src_mac", {"network_type": "vxlan", "vlan_tag": 4,
+                                          "gateway_mac": GW_MAC, "dst_mac": VM_MAC.format(9),
+                                          "dst_port": 8}),
+    ("br-int", "delete_dvr_to_src_mac", {"network_type": "vxlan", "vlan_tag": 4,
+                                         "dst_mac": VM_MAC.format(9)}),
+    ("br-int", "install_dvr_dst_mac_for_arp", {"network_type": "vxlan", "vlan_tag": 3,
+                                               "gateway_mac": GW_MAC, "dvr_mac": DVR_MAC.format(9),
+                                               "rtr_port": 6}),
+    ("br-int", "install_dvr_dst_mac_for_arp", {"network_type": "vlan", "vlan_tag": 4,
+                                               "gateway_mac": GW_MAC, "dvr_mac": DVR_MAC.format(9),
+                                               "rtr_port": 6}),
+    ("br-int", "install_dvr_dst_mac_for_arp", {"network_type": "vxlan", "vlan_tag": 5,
+                                               "gateway_mac": GW_MAC, "dvr_mac": DVR_MAC.format(9),
+                                               "rtr_port": 6}),
+    # Neutron deletes from the DVR_TO_SRC_MAC table: the vlan one stays, the vxlan one too
+    ("br-int", "delete_dvr_dst_mac_for_arp", {"network_type": "vlan", "vlan_tag": 4,
+                                              "gateway_mac": GW_MAC, "dvr_mac": DVR_MAC.format(9),
+                                              "rtr_port": 6}),
+    ("br-int", "delete_dvr_dst_mac_for_arp", {"network_type": "vxlan", "vlan_tag": 5,
+                                              "gateway_mac": GW_MAC, "dvr_mac": DVR_MAC.format(9),
+                                              "rtr_port": 6}),
+    ("br-int", "add_dvr_gateway_mac_arp_tun", {"mac": DVR_MAC.format(9), "port": 7}),
+    ("br-int", "add_dvr_gateway_mac_arp_vlan", {"mac": DVR_MAC.format(9), "port": 1}),
+    ("br-int", "add_dvr_gateway_mac_arp_tun", {"mac": DVR_MAC.format(8), "port": 7}),
+    ("br-int", "remove_dvr_gateway_mac_arp_tun", {"mac": DVR_MAC.format(8), "port": 7}),
+    ("br-int", "add_dvr_gateway_mac_arp_vlan", {"mac": DVR_MAC.format(7), "port": 1}),
+    ("br-int", "remove_dvr_gateway_mac_arp_vlan", {"mac": DVR_MAC.format(7), "port": 1}),
+    ("br-int", "change_arp_destination_mac", {"target_mac_address": GW_MAC,
+                                              "orig_mac_address": DVR_MAC.format(9)}),
+    ("br-int", "change_arp_destination_mac", {"target_mac_address": VM_MAC.format(7),
+                                              "orig_mac_address": DVR_MAC.format(9)}),
+    ("br-int", "delete_arp_destination_change", {"target_mac_address": VM_MAC.format(7),
+                                                 "orig_mac_address": DVR_MAC.format(9)}),
     ("br-int", "drop_port", {"in_port": 1}),
     ("br-tun", "setup_default_table",
      {"patch_int_ofport": 1, "arp_responder_enabled": True, "dvr_enabled": False}),
@@ -89,6 +134,17 @@ CALLS: list[tuple[str, str, dict[str, Any]]] = [
     ("br-tun", "add_dvr_mac_tun", {"mac": DVR_MAC.format(1), "port": 1}),
     ("br-tun", "add_dvr_mac_tun", {"mac": DVR_MAC.format(2), "port": 1}),
     ("br-tun", "remove_dvr_mac_tun", {"mac": DVR_MAC.format(2)}),
+    ("br-tun", "install_dvr_process_ipv4", {"vlan_tag": 3, "gateway_ip": "10.0.0.1"}),
+    ("br-tun", "install_dvr_process_ipv4", {"vlan_tag": 4, "gateway_ip": "10.0.1.1"}),
+    ("br-tun", "delete_dvr_process_ipv4", {"vlan_tag": 4, "gateway_ip": "10.0.1.1"}),
+    ("br-tun", "install_dvr_process_ipv6", {"vlan_tag": 3, "gateway_mac": GW_MAC}),
+    ("br-tun", "install_dvr_process_ipv6", {"vlan_tag": 4, "gateway_mac": GW_MAC}),
+    ("br-tun", "delete_dvr_process_ipv6", {"vlan_tag": 4, "gateway_mac": GW_MAC}),
+    ("br-tun", "install_dvr_process", {"vlan_tag": 3, "vif_mac": GW_MAC,
+                                     "dvr_mac_address": DVR_MAC.format(9)}),
+    ("br-tun", "install_dvr_process", {"vlan_tag": 4, "vif_mac": GW_MAC,
+                                     "dvr_mac_address": DVR_MAC.format(9)}),
+    ("br-tun", "delete_dvr_process", {"vlan_tag": 4, "vif_mac": GW_MAC}),
     ("br-ex", "setup_default_table", {}),
     ("br-ex", "provision_local_vlan",
      {"port": 2, "lvid": 3, "segmentation_id": 101, "distributed": False}),
@@ -102,6 +158,17 @@ CALLS: list[tuple[str, str, dict[str, Any]]] = [
     ("br-ex", "add_dvr_mac_physical", {"mac": DVR_MAC.format(1), "port": 2}),
     ("br-ex", "add_dvr_mac_physical", {"mac": DVR_MAC.format(2), "port": 2}),
     ("br-ex", "remove_dvr_mac_vlan", {"mac": DVR_MAC.format(2)}),
+    ("br-ex", "install_dvr_process_ipv4", {"vlan_tag": 3, "gateway_ip": "10.0.0.1"}),
+    ("br-ex", "install_dvr_process_ipv4", {"vlan_tag": 4, "gateway_ip": "10.0.1.1"}),
+    ("br-ex", "delete_dvr_process_ipv4", {"vlan_tag": 4, "gateway_ip": "10.0.1.1"}),
+    ("br-ex", "install_dvr_process_ipv6", {"vlan_tag": 3, "gateway_mac": GW_MAC}),
+    ("br-ex", "install_dvr_process_ipv6", {"vlan_tag": 4, "gateway_mac": GW_MAC}),
+    ("br-ex", "delete_dvr_process_ipv6", {"vlan_tag": 4, "gateway_mac": GW_MAC}),
+    ("br-ex", "install_dvr_process", {"vlan_tag": 3, "vif_mac": GW_MAC,
+                                     "dvr_mac_address": DVR_MAC.format(9)}),
+    ("br-ex", "install_dvr_process", {"vlan_tag": 4, "vif_mac": GW_MAC,
+                                     "dvr_mac_address": DVR_MAC.format(9)}),
+    ("br-ex", "delete_dvr_process", {"vlan_tag": 4, "vif_mac": GW_MAC}),
     ("br-ex", "drop_port", {"in_port": 2}),
     ("br-ex", "install_arp_responder", {"vlan": 3, "ip": "10.0.0.1", "mac": "fa:16:3e:00:00:01"}),
 ]
@@ -128,7 +195,8 @@ def test_every_bridge_method_is_called() -> None:
     base = {m for m in vars(BridgeBuilder) if not m.startswith("_")}
     missing = []
     for cls_name, cls in OURS.items():
-        own = {m for m in vars(cls) if not m.startswith("_")}
+        own = {m for k in cls.__mro__ if k not in (BridgeBuilder, object)
+               for m in vars(k) if not m.startswith("_") and callable(getattr(cls, m))}
         missing += [f"{cls.__name__}.{m}" for m in sorted(own) if (cls_name, m) not in called]
     base_called = {m for _, m in called}
     missing += [f"BridgeBuilder.{m}" for m in ("drop_port", "install_arp_responder")

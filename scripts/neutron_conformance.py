@@ -988,6 +988,324 @@ def run_l3(cloud: Any, host: Any) -> dict[str, Any]:
             "recorded_commands": [" ".join(c) for c in commands.recorded]}
 
 
+# ---------------------------------------------------------------------------------------------
+# the L3 agent's DVR routers (DvrLocalRouter on dvr hosts, DvrEdgeRouter on dvr_snat hosts)
+
+
+class _DvrRecorder(_Recorder):
+    """A `_Recorder` for DVR's ip_lib: ``IPWrapper.add_veth`` gives the two devices,
+    ``IPDevice(..).link.address`` the MAC neutrace gives that veth end (a kernel-random MAC on a
+    host: an environment fact, from the hints), ``get_ipv6_lladdr`` is Neutron's own."""
+
+    def __init__(self, log: list[tuple[str, tuple[Any, ...], dict[str, Any]]],
+                 path: str = "", answers: dict[str, Any] | None = None,
+                 macs: dict[str, str] | None = None) -> None:
+        super().__init__(log, path, answers)
+        self._macs = macs or {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        path = f"{self._path}.{name}" if self._path else name
+        if name == "name" and self._path.startswith("IPDevice[") and \
+                self._path.endswith("]"):
+            return self._path[9:-1]
+        if name == "address" and self._path.startswith("IPDevice[") and \
+                self._path.endswith("].link"):
+            return self._macs.get(self._path[9:-6], "00:00:00:00:00:00")
+        if name == "get_ipv6_lladdr":
+            from neutron.agent.linux import ip_lib as real_ip_lib
+
+            return real_ip_lib.get_ipv6_lladdr
+        return _DvrRecorder(self._log, path, self._answers, self._macs)
+
+    def __call__(self, *a: Any, **kw: Any) -> Any:
+        self._log.append((self._path, a, kw))
+        if self._path == "IPDevice" or self._path.endswith(".device"):
+            return _DvrRecorder(self._log, f"IPDevice[{a[0]}]", self._answers, self._macs)
+        tail = self._path.rsplit(".", 1)[-1]
+        created = self._answers.setdefault("_created", set())
+        if self._path == "driver.plug":
+            created.add(a[2])
+        if self._path.startswith("IPDevice[") and self._path.endswith("].exists"):
+            return self._path[9:-8] in created
+        if tail == "add_veth":
+            created.update(a[:2])
+            return (_DvrRecorder(self._log, f"IPDevice[{a[0]}]", self._answers, self._macs),
+                    _DvrRecorder(self._log, f"IPDevice[{a[1]}]", self._answers, self._macs))
+        if tail in self._answers:
+            return self._answers[tail]
+        return _DvrRecorder(self._log, self._path + "()", self._answers, self._macs)
+
+
+def dvr_port_dict(cloud: Any, port_id: str, host: str) -> dict[str, Any]:
+    """A port as the L3 plugin hands it to a DVR agent (subnets, prefixlen, mtu, scopes)."""
+    import netaddr
+
+    p = cloud.port(port_id)
+    net = cloud.network(p.network_id)
+    fixed, subnets = [], []
+    for f in p.fixed_ips:
+        sn = cloud.subnet(f.subnet_id)
+        fixed.append({"subnet_id": sn.id, "ip_address": f.ip_address,
+                      "prefixlen": netaddr.IPNetwork(sn.cidr).prefixlen})
+        subnets.append({"id": sn.id, "cidr": sn.cidr, "gateway_ip": sn.gateway_ip,
+                        "dns_nameservers": list(sn.dns_nameservers), "ipv6_ra_mode": None,
+                        "subnetpool_id": None, "host_routes": []})
+    return {"id": p.id, "network_id": p.network_id, "mac_address": p.mac_address,
+            "fixed_ips": fixed, "subnets": subnets, "extra_subnets": [], "mtu": net.mtu,
+            "admin_state_up": True, "device_owner": p.device_owner, "device_id": p.device_id,
+            "address_scopes": {"4": None, "6": None},
+            "binding:host_id": p.binding_host_id or host,
+            "allowed_address_pairs": [{"ip_address": a.ip_address, "mac_address": a.mac_address}
+                                      for a in p.allowed_address_pairs]}
+
+
+def dvr_router_dict(cloud: Any, router: Any, host: Any) -> dict[str, Any]:
+    """A distributed router as ``sync_routers`` hands it to the L3 agent of ``host``
+    (l3_dvr_db ``_build_routers_list``, ``_process_routers``, ``_process_floating_ips_dvr``)."""
+    gw = router.external_gateway
+    gw_port = dvr_port_dict(cloud, gw.port_id, host.name) if gw else None
+    fips = [{"id": f.id, "floating_ip_address": f.floating_ip_address,
+             "fixed_ip_address": f.fixed_ip_address, "port_id": f.port_id,
+             "floating_network_id": f.floating_network_id, "router_id": router.id,
+             "status": "DOWN", "fixed_ip_address_scope": None, "host": f.host}
+            for f in cloud.floating_ips
+            if f.router_id == router.id and f.host == host.name]
+    data: dict[str, Any] = {
+        "id": router.id, "name": router.name, "admin_state_up": True, "distributed": True,
+        "ha": False, "enable_snat": gw.enable_snat if gw else True,
+        "external_gateway_info": ({"network_id": gw.network_id, "enable_snat": gw.enable_snat,
+                                   "external_fixed_ips": gw_port["fixed_ips"]}
+                                  if gw and gw_port else None),
+        "gw_port": gw_port, "gw_port_id": gw.port_id if gw else None,
+        "gw_port_host": router.host or None,
+        "_interfaces": [dvr_port_dict(cloud, pid, host.name)
+                        for pid in router.interface_port_ids],
+        "_floatingips": fips,
+        "routes": [{"destination": d, "nexthop": n} for d, n in router.routes],
+    }
+    if gw:
+        data["_snat_router_interfaces"] = [dvr_port_dict(cloud, pid, host.name)
+                                           for pid in router.snat_port_ids]
+        data["_floatingip_agent_interfaces"] = [
+            dvr_port_dict(cloud, p.id, host.name) for p in cloud.ports
+            if p.device_owner == "network:floatingip_agent_gateway"
+            and p.binding_host_id == host.name]
+    return data
+
+
+def run_l3_dvr(cloud: Any, host: Any, hints: dict[str, Any]) -> dict[str, Any]:
+    """Neutron's L3 agent code for the distributed routers instantiated on ``host``:
+    ``DvrEdgeRouter`` (agent_mode dvr_snat) or ``DvrLocalRouter`` (dvr) ``initialize`` +
+    ``process`` with the agent's ``get_fip_ns`` (``dvr.AgentMixin``: one ``FipNamespace`` per
+    external network). The qrouter-, snat- and fip- namespaces' netfilter commands run in private
+    namespaces; ip_lib and the interface driver are recorders (devices, addresses, routes, ip
+    rules, neighbours and sysctls come from their log). ``hints``: the veth MACs and the
+    floating IPs' rule priorities (``fip-priorities``, a state file the agent keeps) neutrace
+    chose."""
+    from neutron.agent.l3 import (
+        dvr,
+        dvr_edge_router,
+        dvr_fip_ns,
+        dvr_local_router,
+        dvr_router_base,
+        dvr_snat_ns,
+        namespaces,
+        router_info,
+    )
+    from neutron.agent.linux import utils as linux_utils
+    from neutron.agent.metadata import driver as metadata_driver
+    from neutron.common import config as common_config
+    from neutron.conf.agent import common as agent_config
+    from neutron.conf.agent.l3 import config as l3_config
+    from neutron.conf.agent.metadata import config as meta_config
+    from neutron_lib import context as n_context
+    from neutron_lib.callbacks import events, registry, resources
+    from oslo_config import cfg
+    from oslo_utils import netutils
+
+    common_config.register_common_config_options()
+    for register in (lambda: agent_config.register_interface_driver_opts_helper(cfg.CONF),
+                     lambda: agent_config.register_process_monitor_opts(cfg.CONF),
+                     lambda: l3_config.register_l3_agent_config_opts(l3_config.OPTS, cfg.CONF),
+                     lambda: meta_config.register_meta_conf_opts(meta_config.SHARED_OPTS,
+                                                                 cfg.CONF),
+                     lambda: meta_config.register_meta_conf_opts(
+                         meta_config.METADATA_PROXY_HANDLER_OPTS, cfg.CONF)):
+        try:
+            register()
+        except Exception:  # already registered by the legacy part
+            pass
+    cfg.CONF(args=[], project="neutron", default_config_files=[])
+    cfg.CONF.set_override("host", host.name)
+    cfg.CONF.set_override("agent_mode", host.agent_mode)
+    state = tempfile.mkdtemp(prefix="nt-conf-l3dvr-")
+    CLEANUPS.append(lambda: shutil.rmtree(state, ignore_errors=True))
+    cfg.CONF.set_override("state_path", state)
+    cfg.CONF.set_override("lock_path", state, "oslo_concurrency")
+    (Path(state) / "fip-priorities").write_text(
+        "".join(f"{ip},{prio}\n" for ip, prio in hints.get("fip_priorities", {}).items()))
+    _block_privsep()
+    routers = [r for r in cloud.routers if r.distributed and host.name in r.dvr_hosts]
+    ext_nets = sorted({r.external_gateway.network_id for r in routers if r.external_gateway})
+    pid = os.getpid()
+    ns_map = {}
+    for i, r in enumerate(routers):
+        ns_map[f"qrouter-{r.id}"] = f"nt-conf-{pid}-q{i}"
+        if r.host == host.name and host.agent_mode == "dvr_snat" and r.external_gateway:
+            ns_map[f"snat-{r.id}"] = f"nt-conf-{pid}-s{i}"
+    for i, n in enumerate(ext_nets):
+        ns_map[f"fip-{n}"] = f"nt-conf-{pid}-f{i}"
+    commands = CommandRouter("", ns_map)
+    linux_utils.execute = commands.execute
+    calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+    answers = {"exists": False, "list": [], "list_routes": [], "list_ip_rules": [],
+               "network_namespace_exists": True, "device_exists": True,
+               "get_devices_with_ip": [], "get_devices": []}
+    rec = _DvrRecorder(calls, "", answers, hints.get("macs", {}))
+    for module in (router_info, dvr_local_router, dvr_edge_router, dvr_fip_ns, dvr_snat_ns,
+                   namespaces, dvr_router_base):
+        if hasattr(module, "ip_lib"):
+            module.ip_lib = rec  # type: ignore[attr-defined]
+    router_info.ra = _Anything()
+    namespaces.Namespace.exists = lambda self: True
+    if "create" in vars(namespaces.RouterNamespace):  # the legacy part skipped it
+        del namespaces.RouterNamespace.create
+    metadata_driver.MetadataDriver.spawn_monitored_metadata_proxy = (
+        classmethod(lambda cls, *a, **kw: None))
+    driver = _DvrRecorder(calls, "driver", answers, hints.get("macs", {}))
+    driver.DEV_NAME_LEN = 14  # type: ignore[attr-defined]
+
+    class PluginRpc:
+        def get_ports_by_subnet(self, context: Any, subnet_id: str) -> list[dict[str, Any]]:
+            """get_ports_under_dvr_connected_subnet: the bound ports with an address on it."""
+            return [dvr_port_dict(cloud, p.id, host.name) for p in cloud.ports
+                    if p.binding_host_id and any(f.subnet_id == subnet_id
+                                                 for f in p.fixed_ips)]
+
+        def __getattr__(self, name: str) -> Any:
+            return _Anything()
+
+    class FakeL3Agent(dvr.AgentMixin):
+        def __init__(self) -> None:
+            import weakref
+
+            self._fip_namespaces = weakref.WeakValueDictionary()
+            self.conf = cfg.CONF
+            self.host = host.name
+            self.context = n_context.get_admin_context_without_session()
+            self.plugin_rpc = PluginRpc()
+            self.process_monitor = _Anything()
+            self.pd = _Anything()
+            self.driver = driver
+            self.use_ipv6 = netutils.is_ipv6_enabled()
+
+    agent = FakeL3Agent()
+    agent.metadata_driver = metadata_driver.MetadataDriver(agent)  # type: ignore[attr-defined]
+    keep: list[Any] = []  # the FipNamespaces live as long as their routers (weak values)
+    out: dict[str, Any] = {}
+    devices: dict[str, Any] = {}
+    for ns in ns_map.values():
+        _add_netns(ns)
+    try:
+        for r in routers:
+            data = dvr_router_dict(cloud, r, host)
+            cls = (dvr_edge_router.DvrEdgeRouter if host.agent_mode == "dvr_snat"
+                   else dvr_local_router.DvrLocalRouter)
+            ri = cls(host.name, agent=agent, router_id=r.id, router=data,
+                     agent_conf=cfg.CONF, interface_driver=driver, use_ipv6=agent.use_ipv6)
+            keep.append(ri)
+            registry.publish(resources.ROUTER, events.BEFORE_CREATE, agent,
+                             payload=events.DBEventPayload(agent.context, resource_id=r.id,
+                                                           states=(ri,)))
+            ri.initialize(agent.process_monitor)
+            ri.router = data
+            ri.process()
+            registry.publish(resources.ROUTER, events.AFTER_CREATE, agent,
+                             payload=events.DBEventPayload(agent.context, resource_id=r.id,
+                                                           states=(ri,)))
+            keep.append(ri.fip_ns)
+        for name, netns in ns_map.items():
+            out[name] = _save(netns)
+        devices = dvr_devices(calls)
+    finally:
+        for ns in ns_map.values():
+            subprocess.run(["ip", "netns", "delete", ns], check=False)
+    return {"netfilter": out, "dvr": devices,
+            "recorded_commands": [" ".join(c) for c in commands.recorded]}
+
+
+def dvr_devices(log: list[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> dict[str, Any]:
+    """Per namespace: interfaces (MAC, MTU, addresses), routes (with their table), ip rules,
+    neighbours and sysctls, from the calls the DVR code made (the namespace of an IPDevice is
+    the one it was made with)."""
+    ns_of: dict[str, str] = {}
+    out: dict[str, Any] = {}
+
+    def ns(name: str) -> dict[str, Any]:
+        return out.setdefault(name, {"interfaces": {}, "routes": [], "rules": [],
+                                     "neighbours": [], "sysctls": []})
+
+    for path, a, kw in log:
+        if path == "IPDevice":
+            ns_of[a[0]] = kw.get("namespace") or (a[1] if len(a) > 1 else "")
+        elif path.endswith(".add_veth"):
+            # IPWrapper(namespace=ns).add_veth(name1, name2, ns2)
+            ns_of.setdefault(a[1], a[2] if len(a) > 2 else "")
+        elif path == "driver.plug":
+            ns_of[a[2]] = kw.get("namespace", "")
+            ns(kw.get("namespace", ""))["interfaces"].setdefault(
+                a[2], {"addresses": []}).update(mac=a[3], mtu=kw.get("mtu"))
+        elif path in ("driver.init_router_port", "driver.init_l3"):
+            itf = ns(kw.get("namespace", ""))["interfaces"].setdefault(a[0], {"addresses": []})
+            itf["addresses"] = list(a[1])
+        elif path == "add_ip_rule":
+            ns(kw.get("namespace") or a[0])["rules"].append(
+                {k: str(v) for k, v in kw.items() if k != "namespace"})
+        elif path == "sysctl":
+            ns(kw.get("namespace", ""))["sysctls"] += list(a[0])
+        elif path == "add_ip_route":
+            ns(a[0])["routes"].append({"destination": a[1], "device": kw.get("device"),
+                                       "gateway": kw.get("via"),
+                                       "table": str(kw.get("table", "main"))})
+        elif path.startswith("IPDevice[") and "]." in path:
+            dev, rest = path[9:].split("]", 1)
+            space = ns_of.get(dev, "?")
+            if rest == ".addr.add":
+                ns(space)["interfaces"].setdefault(dev, {"addresses": []})["addresses"].append(
+                    a[0])
+            elif rest == ".route.add_gateway":
+                ns(space)["routes"].append({"destination": "default", "device": dev,
+                                            "gateway": a[0],
+                                            "table": str(kw.get("table", "main"))})
+            elif rest == ".route.add_route":
+                ns(space)["routes"].append({"destination": a[0], "device": dev,
+                                            "gateway": a[1] if len(a) > 1 else kw.get("via"),
+                                            "table": str(kw.get("table", "main")),
+                                            "scope": kw.get("scope")})
+            elif rest == ".neigh.add":
+                ns(space)["neighbours"].append({"ip": a[0], "mac": a[1], "device": dev})
+            elif rest == ".link.set_mtu":
+                ns(space)["interfaces"].setdefault(dev, {"addresses": []})["mtu"] = a[0]
+            elif rest == ".link.set_up":
+                ns(space)["interfaces"].setdefault(dev, {"addresses": []})
+        elif path == "driver.configure_ipv6_ra":
+            ns(a[0])["sysctls"].append(f"net.ipv6.conf.{a[1]}.accept_ra={a[2]}")
+        elif path == "driver.configure_ipv6_forwarding":
+            ns(a[0])["sysctls"].append(f"net.ipv6.conf.{a[1]}.forwarding={int(a[2])}")
+        elif path == "set_ip_nonlocal_bind_for_namespace":
+            ns(a[0])["sysctls"].append(f"net.ipv4.ip_nonlocal_bind={a[1]}")
+    # ip_wrapper.netns.execute(['sysctl', '-w', ...]) of IPWrapper(namespace=ns)
+    wrappers: list[str] = []
+    for path, a, kw in log:
+        if path == "IPWrapper":
+            wrappers.append(kw.get("namespace", ""))
+        elif path == "IPWrapper().netns.execute" and a and list(a[0][:2]) == ["sysctl", "-w"]:
+            ns(wrappers[-1] if wrappers else "")["sysctls"].append(a[0][2])
+    return out
+
+
 def run_dhcp(cloud: Any, host: Any) -> dict[str, Any]:
     """Neutron's DHCP agent code for the networks whose DHCP port is on ``host``: the only
     netfilter it programs is ``DeviceManager.fill_dhcp_udp_checksums`` (called by
@@ -1123,15 +1441,17 @@ BINARIES = {"ovs": "neutron-openvswitch-agent", "l3": "neutron-l3-agent",
             "dhcp": "neutron-dhcp-agent"}
 
 
-def run_child_script(script: str, topology: str, host: str, agent: str) -> dict[str, Any]:
+def run_child_script(script: str, topology: str, host: str, agent: str,
+                     hints: str | None = None) -> dict[str, Any]:
     """Run another agent's part in a child process: iptables_manager takes its chain prefix
     from the process's binary name, so each agent needs a process of its own."""
     d = tempfile.mkdtemp(prefix="nt-conf-")
     CLEANUPS.append(lambda: shutil.rmtree(d, ignore_errors=True))
     out = Path(d) / "out.json"
-    proc = subprocess.run([sys.executable, script, topology, "--host", host, "--agent",
-                           agent, "-o", str(out)], capture_output=True, text=True,
-                          check=False)
+    argv = [sys.executable, script, topology, "--host", host, "--agent", agent, "-o", str(out)]
+    if hints:
+        argv += ["--hints", hints]
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
     if proc.returncode != 0 or not out.exists():
         raise RuntimeError(f"the {agent} agent part failed:\n{proc.stderr[-4000:]}")
     result: dict[str, Any] = json.loads(out.read_text())
@@ -1169,14 +1489,21 @@ def main(argv: list[str] | None = None) -> int:
         host = cloud.host(args.host)
         if args.agent == "l3":
             result = run_l3(cloud, host)
+            if any(r.distributed and host.name in r.dvr_hosts for r in cloud.routers):
+                dvr_result = run_l3_dvr(cloud, host, hints)
+                result["netfilter"].update(dvr_result["netfilter"])
+                result["dvr"] = dvr_result["dvr"]
+                result["recorded_commands"] += dvr_result["recorded_commands"]
         elif args.agent == "dhcp":
             result = run_dhcp(cloud, host)
         else:
             result = Run(cloud, args.host, hints).run()
-            if any(r.host == host.name and not r.distributed for r in cloud.routers):
-                child = run_child_script(script, args.topology, host.name, "l3")
+            if any((r.host == host.name and not r.distributed)
+                   or (r.distributed and host.name in r.dvr_hosts) for r in cloud.routers):
+                child = run_child_script(script, args.topology, host.name, "l3", args.hints)
                 result["netfilter"].update(child["netfilter"])
                 result["devices"] = child["devices"]
+                result["dvr"] = child.get("dvr", {})
                 result["recorded_commands"] += child["recorded_commands"]
             if any(p.device_owner == "network:dhcp" for p in cloud.ports_on(host.name)):
                 child = run_child_script(script, args.topology, host.name, "dhcp")

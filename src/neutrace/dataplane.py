@@ -41,6 +41,8 @@ LOOPBACK = "loopback"
 NS_HOST = "host"
 NS_ROUTER = "qrouter"
 NS_DHCP = "qdhcp"
+NS_SNAT = "snat"  # a DVR router's centralized SNAT (snat-<router id>)
+NS_FIP = "fip"  # a DVR host's floating IP namespace (fip-<external network id>)
 NS_VM = "vm"
 NS_EXTERNAL = "external"  # outside the cloud: upstream gateway, outside hosts
 

@@ -59,7 +59,27 @@ def hints_for(host: HostState) -> dict[str, Any]:
         for p in b.ports:
             if p.type in ("", "internal", "system") and p.name != b.name and p.ofport < 65000:
                 ofports[p.name] = p.ofport
-    return {"ofports": ofports}
+    return {"ofports": ofports, **dvr_hints(host)}
+
+
+_FIP_DNAT = re.compile(r"-d (\S+)/32 -i rfp-\S+ -j DNAT --to-destination (\S+)")
+
+
+def dvr_hints(host: HostState) -> dict[str, Any]:
+    """What a DVR host's kernel and state files hold that Neutron did not choose: the MACs of
+    the rfp-/fpr- veth ends (random in the kernel) and each floating IP's ip rule priority
+    (``fip-priorities``: Neutron draws it from a set hashed by strings, random per process)."""
+    macs: dict[str, str] = {}
+    priorities: dict[str, int] = {}
+    for ns in host.namespaces:
+        for itf in ns.interfaces:
+            if itf.kind == "veth" and itf.name.startswith(("rfp-", "fpr-")) and itf.mac:
+                macs[itf.name] = itf.mac
+        fixed_to_fip = {fixed: fip for fip, fixed in _FIP_DNAT.findall(ns.iptables)}
+        for rule in ns.rules:
+            if rule.table == "16" and rule.source in fixed_to_fip:
+                priorities[fixed_to_fip[rule.source]] = rule.priority
+    return {"macs": macs, "fip_priorities": priorities} if macs else {}
 
 
 WATCHDOG_EXIT = 3  # the script's exit status when its watchdog found it hung (and cleaned up)

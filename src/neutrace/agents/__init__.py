@@ -6,6 +6,7 @@ programming every host exactly as Neutron's agents would (the release in
 - ``firewall``: the iptables_hybrid security-group driver (root namespace iptables, ipsets);
 - ``vif``: Nova's hybrid plugging (tap/qbr/qvb/qvo) and the VMs as namespaces;
 - ``l3_agent``: legacy routers (qrouter- namespaces, NAT);
+- ``l3``: distributed routers (qrouter-, snat- and fip- namespaces);
 - ``dhcp_agent``: qdhcp- namespaces;
 - ``outside``: the upstream gateway and outside hosts (``CloudState.external``).
 
@@ -22,6 +23,7 @@ from neutrace import addr, model
 from neutrace.agents import constants
 from neutrace.agents.dhcp_agent import program_dhcp
 from neutrace.agents.firewall import program_firewall
+from neutrace.agents.l3 import program_dvr
 from neutrace.agents.l3_agent import program_l3
 from neutrace.agents.outside import program_outside
 from neutrace.agents.ovs import program_ovs
@@ -84,6 +86,7 @@ def program_host(cloud: model.Cloud, plan: HostPlan, plans: dict[str, HostPlan])
     bridges = program_ovs(cloud, plan, plans)
     namespaces = [_root_namespace(cloud, plan, bridges)]
     namespaces += program_l3(cloud, plan.host)
+    namespaces += program_dvr(cloud, plan.host)
     namespaces += program_dhcp(cloud, plan)
     namespaces += vm_namespaces(cloud, plan)
     return HostState(name=plan.host.name, management_ip=plan.host.management_ip,

@@ -45,7 +45,7 @@ def _random_fully(rule: str) -> str:
     return rule + " --random-fully" if c.USE_RANDOM_FULLY else rule
 
 
-def _prefixed(cloud: model.Cloud, port: model.Port) -> list[tuple[str, str, model.Subnet]]:
+def prefixed_ips(cloud: model.Cloud, port: model.Port) -> list[tuple[str, str, model.Subnet]]:
     """(ip, ip/prefix, subnet) for each fixed IP of ``port``."""
     out = []
     for f in port.fixed_ips:
@@ -55,11 +55,10 @@ def _prefixed(cloud: model.Cloud, port: model.Port) -> list[tuple[str, str, mode
     return out
 
 
-def router_iptables(cloud: model.Cloud, router: model.Router) -> IptablesManager:
-    ipt = IptablesManager(c.L3_AGENT_BINARY)
+def initialize_address_scope_iptables(ipt: IptablesManager) -> None:
+    """``RouterInfo._initialize_address_scope_iptables``: the scope/floatingip/float-snat
+    chains and their jumps (also the snat- namespace's manager of a DVR router)."""
     v4, v6 = ipt.ipv4, ipt.ipv6
-    mark_mask = c.ROUTER_MARK_MASK
-    # RouterInfo.__init__ -> _initialize_address_scope_iptables
     v4["mangle"].add_chain("scope")
     v6["mangle"].add_chain("scope")
     v4["mangle"].add_chain("floatingip")
@@ -78,44 +77,99 @@ def router_iptables(cloud: model.Cloud, router: model.Router) -> IptablesManager
     v4["mangle"].add_rule("float-snat", save)
     v6["mangle"].add_rule("PREROUTING", "-j $scope")
     v6["mangle"].add_rule("PREROUTING", restore)
-    # initialize_metadata_iptables
-    v4["mangle"].add_rule(
-        "PREROUTING", f"-d {c.METADATA_V4_CIDR} -i {c.INTERNAL_DEV_PREFIX}+ -p tcp -m tcp "
-        f"--dport 80 -j MARK --set-xmark {c.METADATA_ACCESS_MARK}/{mark_mask}")
-    v4["filter"].add_rule("scope", f"-m mark --mark {c.METADATA_ACCESS_MARK}/{mark_mask} -j DROP")
-    v6["mangle"].add_rule(
-        "PREROUTING", f"-d {c.METADATA_V6_IP}/128 -i {c.INTERNAL_DEV_PREFIX}+ -p tcp -m tcp "
-        f"--dport 80 -j MARK --set-xmark {c.METADATA_ACCESS_MARK}/{mark_mask}")
-    v6["filter"].add_rule("scope", f"-m mark --mark {c.METADATA_ACCESS_MARK}/{mark_mask} -j DROP")
+
+
+def initialize_metadata_iptables(ipt: IptablesManager) -> None:
+    """``RouterInfo.initialize_metadata_iptables``: mark metadata requests, drop them in
+    FORWARD."""
+    mark_mask = c.ROUTER_MARK_MASK
+    for tables, dest in ((ipt.ipv4, c.METADATA_V4_CIDR), (ipt.ipv6, f"{c.METADATA_V6_IP}/128")):
+        tables["mangle"].add_rule(
+            "PREROUTING", f"-d {dest} -i {c.INTERNAL_DEV_PREFIX}+ -p tcp -m tcp "
+            f"--dport 80 -j MARK --set-xmark {c.METADATA_ACCESS_MARK}/{mark_mask}")
+        tables["filter"].add_rule("scope",
+                                  f"-m mark --mark {c.METADATA_ACCESS_MARK}/{mark_mask} -j DROP")
+
+
+def add_address_scope_mark(ipt: IptablesManager, devices: dict[int, list[str]],
+                           dont_block: str | None) -> None:
+    """``_add_address_scope_mark`` with every port in the default scope: mark what enters by
+    each device, drop what leaves by it unmarked (not by ``dont_block``: the IPv4 gateway of a
+    router with SNAT)."""
+    scope_mark = f"{hex(c.ADDRESS_SCOPE_MARK_ID_MIN << 16)}/{c.ADDRESS_SCOPE_MARK_MASK}"
+    for version, tables in ((4, ipt.ipv4), (6, ipt.ipv6)):
+        tables["mangle"].empty_chain("scope")
+        tables["filter"].empty_chain("scope")
+        for dev in devices[version]:
+            tables["mangle"].add_rule("scope", f"-i {dev} -j MARK --set-xmark {scope_mark}")
+            if version == 4 and dev == dont_block:
+                continue
+            tables["filter"].add_rule("scope", f"-o {dev} -m mark ! --mark {scope_mark} -j DROP")
+
+
+def metadata_after_router_added(ipt: IptablesManager) -> None:
+    """The metadata driver's ``after_router_added`` (ROUTER AFTER_CREATE, after the first
+    ``process()``): accept marked requests on port 9697, drop the rest, redirect
+    169.254.169.254:80 there."""
+    mark_mask = c.ROUTER_MARK_MASK
+    for tables in (ipt.ipv4, ipt.ipv6):
+        tables["filter"].add_rule(
+            "INPUT", f"-m mark --mark {c.METADATA_ACCESS_MARK}/{mark_mask} -j ACCEPT")
+        tables["filter"].add_rule("INPUT", f"-p tcp -m tcp --dport {c.METADATA_PORT} -j DROP")
+    for tables, dest in ((ipt.ipv4, c.METADATA_V4_CIDR), (ipt.ipv6, c.METADATA_V6_CIDR)):
+        tables["nat"].add_rule(
+            "PREROUTING", f"-d {dest} -i {c.INTERNAL_DEV_PREFIX}+ -p tcp -m tcp --dport 80 "
+            f"-j REDIRECT --to-ports {c.METADATA_PORT}")
+
+
+def empty_snat_chains(ipt: IptablesManager) -> None:
+    """``_empty_snat_chains``."""
+    ipt.ipv4["nat"].empty_chain("POSTROUTING")
+    ipt.ipv4["nat"].empty_chain("snat")
+    ipt.ipv4["mangle"].empty_chain("mark")
+    ipt.ipv4["mangle"].empty_chain("POSTROUTING")
+
+
+def add_snat_rules(ipt: IptablesManager, gw: model.ExternalGateway, gw_port: model.Port,
+                   qg: str) -> None:
+    """``_add_snat_rules``: the connmark save (``process_external_port_address_scope_routing``),
+    SNAT to the first IPv4 gateway address, no SNAT for internal traffic but DNAT replies, the
+    ingress mark of the gateway device."""
+    v4 = ipt.ipv4
+    mark_mask = c.ROUTER_MARK_MASK
+    if gw.enable_snat:
+        v4["mangle"].add_rule(
+            "POSTROUTING", f"-o {qg} -m connmark --mark 0x0/0xffff0000 -j CONNMARK "
+            "--save-mark --nfmask 0xffff0000 --ctmask 0xffff0000")
+    for f in gw_port.fixed_ips:
+        if ipaddress.ip_address(f.ip_address).version != 4:
+            continue
+        ex_gw_ip = f.ip_address
+        if gw.enable_snat:
+            v4["nat"].add_rule("snat", _random_fully(f"-o {qg} -j SNAT --to-source {ex_gw_ip}"))
+        v4["nat"].add_rule("POSTROUTING", f"! -o {qg} -m conntrack ! --ctstate DNAT -j ACCEPT")
+        v4["nat"].add_rule("snat", _random_fully(
+            f"-m mark ! --mark {c.EXTERNAL_INGRESS_MARK}/{mark_mask} -m conntrack "
+            f"--ctstate DNAT -j SNAT --to-source {ex_gw_ip}"))
+        v4["mangle"].add_rule(
+            "mark", f"-i {qg} -j MARK --set-xmark {c.EXTERNAL_INGRESS_MARK}/{mark_mask}")
+        break
+
+
+def router_iptables(cloud: model.Cloud, router: model.Router) -> IptablesManager:
+    ipt = IptablesManager(c.L3_AGENT_BINARY)
+    v4 = ipt.ipv4
+    # RouterInfo.__init__ -> _initialize_address_scope_iptables, initialize_metadata_iptables
+    initialize_address_scope_iptables(ipt)
+    initialize_metadata_iptables(ipt)
     # process_external -> _handle_router_snat_rules
     gw = router.external_gateway
     gw_port = cloud.port(gw.port_id) if gw else None
     qg = external_device_name(gw.port_id) if gw else None
-    v4["nat"].empty_chain("POSTROUTING")
-    v4["nat"].empty_chain("snat")
-    v4["mangle"].empty_chain("mark")
-    v4["mangle"].empty_chain("POSTROUTING")
+    empty_snat_chains(ipt)
     v4["nat"].add_rule("snat", "-j $float-snat")
     if gw and gw_port and qg:
-        if gw.enable_snat:  # process_external_port_address_scope_routing
-            v4["mangle"].add_rule(
-                "POSTROUTING", f"-o {qg} -m connmark --mark 0x0/0xffff0000 -j CONNMARK "
-                "--save-mark --nfmask 0xffff0000 --ctmask 0xffff0000")
-        for f in gw_port.fixed_ips:
-            if ipaddress.ip_address(f.ip_address).version != 4:
-                continue
-            ex_gw_ip = f.ip_address
-            if gw.enable_snat:
-                v4["nat"].add_rule("snat", _random_fully(
-                    f"-o {qg} -j SNAT --to-source {ex_gw_ip}"))
-            v4["nat"].add_rule(
-                "POSTROUTING", f"! -o {qg} -m conntrack ! --ctstate DNAT -j ACCEPT")
-            v4["nat"].add_rule("snat", _random_fully(
-                f"-m mark ! --mark {c.EXTERNAL_INGRESS_MARK}/{mark_mask} -m conntrack "
-                f"--ctstate DNAT -j SNAT --to-source {ex_gw_ip}"))
-            v4["mangle"].add_rule(
-                "mark", f"-i {qg} -j MARK --set-xmark {c.EXTERNAL_INGRESS_MARK}/{mark_mask}")
-            break
+        add_snat_rules(ipt, gw, gw_port, qg)
         # process_snat_dnat_for_fip
         for fip in _floating_ips(cloud, router):
             v4["nat"].add_rule("PREROUTING", f"-d {fip.floating_ip_address}/32 -j DNAT "
@@ -126,7 +180,6 @@ def router_iptables(cloud: model.Cloud, router: model.Router) -> IptablesManager
                 f"-s {fip.fixed_ip_address}/32 -j SNAT --to-source {fip.floating_ip_address}"),
                 tag="floating_ip")
     # process_address_scope -> process_ports_address_scope_iptables (default scope everywhere)
-    scope_mark = f"{hex(c.ADDRESS_SCOPE_MARK_ID_MIN << 16)}/{c.ADDRESS_SCOPE_MARK_MASK}"
     devices: dict[int, list[str]] = {4: [], 6: []}
     for pid in router.interface_port_ids:
         for version in _versions(cloud.port(pid)):
@@ -134,24 +187,8 @@ def router_iptables(cloud: model.Cloud, router: model.Router) -> IptablesManager
     if gw and gw_port and qg:
         for version in _versions(gw_port):
             devices[version].append(qg)
-    for version, tables in ((4, v4), (6, v6)):
-        tables["mangle"].empty_chain("scope")
-        tables["filter"].empty_chain("scope")
-        dont_block_external = version == 4 and bool(gw and gw.enable_snat)
-        for dev in devices[version]:
-            tables["mangle"].add_rule("scope", f"-i {dev} -j MARK --set-xmark {scope_mark}")
-            if dont_block_external and dev == qg:
-                continue
-            tables["filter"].add_rule("scope", f"-o {dev} -m mark ! --mark {scope_mark} -j DROP")
-    # metadata driver: after_router_added (published after the first process())
-    for tables in (v4, v6):
-        tables["filter"].add_rule(
-            "INPUT", f"-m mark --mark {c.METADATA_ACCESS_MARK}/{mark_mask} -j ACCEPT")
-        tables["filter"].add_rule("INPUT", f"-p tcp -m tcp --dport {c.METADATA_PORT} -j DROP")
-    for tables, dest in ((v4, c.METADATA_V4_CIDR), (v6, c.METADATA_V6_CIDR)):
-        tables["nat"].add_rule(
-            "PREROUTING", f"-d {dest} -i {c.INTERNAL_DEV_PREFIX}+ -p tcp -m tcp --dport 80 "
-            f"-j REDIRECT --to-ports {c.METADATA_PORT}")
+    add_address_scope_mark(ipt, devices, qg if gw and gw.enable_snat else None)
+    metadata_after_router_added(ipt)
     return ipt
 
 
@@ -164,23 +201,31 @@ def _floating_ips(cloud: model.Cloud, router: model.Router) -> list[model.Floati
     return [f for f in cloud.floating_ips if f.router_id == router.id and f.port_id]
 
 
+def port_interface(cloud: model.Cloud, port: model.Port, dev: str,
+                   extra: tuple[str, ...] = ()) -> tuple[Interface, list[Route]]:
+    """``_internal_network_added``/``_external_gateway_added``'s device: an OVS internal port
+    with the port's MAC, its network's MTU and its fixed IPs (then ``extra``), and the kernel's
+    connected routes."""
+    ips = prefixed_ips(cloud, port)
+    itf = Interface(dev, OVS_INTERNAL, mac=addr.norm_mac(port.mac_address),
+                    mtu=cloud.network(port.network_id).mtu,
+                    addresses=tuple(p for _, p, _ in ips) + extra)
+    return itf, [connected_route(s.cidr, dev, ip) for ip, _, s in ips]
+
+
 def router_namespace(cloud: model.Cloud, router: model.Router) -> Namespace:
     interfaces = [Interface("lo", LOOPBACK, addresses=("127.0.0.1/8",))]
     routes: list[Route] = []
     for pid in router.interface_port_ids:
-        port = cloud.port(pid)
-        dev = internal_device_name(pid)
-        ips = _prefixed(cloud, port)
-        interfaces.append(Interface(dev, OVS_INTERNAL, mac=addr.norm_mac(port.mac_address),
-                                    mtu=cloud.network(port.network_id).mtu,
-                                    addresses=tuple(p for _, p, _ in ips)))
-        routes += [connected_route(s.cidr, dev, ip) for ip, _, s in ips]
+        itf, connected = port_interface(cloud, cloud.port(pid), internal_device_name(pid))
+        interfaces.append(itf)
+        routes += connected
     gw = router.external_gateway
     default: list[Route] = []
     if gw:
         port = cloud.port(gw.port_id)
         dev = external_device_name(gw.port_id)
-        ips = _prefixed(cloud, port)
+        ips = prefixed_ips(cloud, port)
         fips = [f"{f.floating_ip_address}/32" for f in _floating_ips(cloud, router)]
         interfaces.append(Interface(dev, OVS_INTERNAL, mac=addr.norm_mac(port.mac_address),
                                     mtu=cloud.network(port.network_id).mtu,

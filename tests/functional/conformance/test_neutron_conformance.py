@@ -50,6 +50,10 @@ CLOUD_NAMES = (
             if p.parent.name not in MAIN_CLOUDS),
     "extras",
 )
+# NEUTRACE_CONFORMANCE_CLOUDS=dvr,seed runs only those (while working on one feature)
+if os.environ.get("NEUTRACE_CONFORMANCE_CLOUDS"):
+    CLOUD_NAMES = tuple(n for n in CLOUD_NAMES
+                        if n in os.environ["NEUTRACE_CONFORMANCE_CLOUDS"].split(","))
 
 
 def cloud_path(name: str) -> Path:
@@ -155,7 +159,8 @@ def test_router_and_dhcp_iptables(runs: Runs, cloud: str, host: str) -> None:
     fill_dhcp_udp_checksums) namespaces: the same namespaces, with the same rules."""
     ours = runs.states[cloud].host(host)
     assert ours is not None
-    mine = {ns.name: ns for ns in ours.namespaces if ns.name.startswith(("qrouter-", "qdhcp-"))}
+    mine = {ns.name: ns for ns in ours.namespaces
+            if ns.name.startswith(("qrouter-", "qdhcp-", "snat-", "fip-"))}
     theirs = {k: v for k, v in runs.neutron(cloud, host)["netfilter"].items() if k}
     assert sorted(mine) == sorted(theirs), "namespaces differ from Neutron's"
     diffs = []
@@ -166,6 +171,48 @@ def test_router_and_dhcp_iptables(runs: Runs, cloud: str, host: str) -> None:
             diffs += [f"{name} [{tool}] {d}"
                       for d in compare_netfilter(canon[tool], theirs[name][tool])]
     assert not diffs, _report("netfilter chains", cloud, host, diffs)
+
+
+@pytest.mark.parametrize(("cloud", "host"), _cases("dvr_namespaces"))
+def test_dvr_namespaces(runs: Runs, cloud: str, host: str) -> None:
+    """A DVR host's qrouter-, snat- and fip- namespaces (DvrLocalRouter/DvrEdgeRouter.process
+    and FipNamespace, from what they asked ip_lib and the interface driver for): the same
+    namespaces; interfaces (MAC, MTU, addresses); routes with their tables (connected routes
+    are the kernel's); ip rules (priority, table, from, iif); neighbours; sysctls."""
+    ours = runs.states[cloud].host(host)
+    assert ours is not None
+    theirs = runs.neutron(cloud, host).get("dvr", {})
+    mine = {ns.name: ns for ns in ours.namespaces if ns.kind in ("snat", "fip")
+            or (ns.kind == "qrouter" and any(i.name.startswith("rfp-") for i in ns.interfaces))
+            or ns.name in theirs}
+    assert sorted(mine) == sorted(theirs), "DVR namespaces differ from Neutron's"
+    diffs = []
+    for name, ns in sorted(mine.items()):
+        t = theirs[name]
+        a = {i.name: {"mac": i.mac, "mtu": i.mtu, "addresses": sorted(i.addresses)}
+             for i in ns.interfaces if i.kind != "loopback"}
+        b = {n: {"mac": d.get("mac", a.get(n, {}).get("mac")), "mtu": d.get("mtu"),
+                 "addresses": sorted(d["addresses"])} for n, d in t["interfaces"].items()}
+        sections = {
+            "interfaces": (a, b),
+            "routes (destination, device, gateway, table)": (
+                sorted({(r.destination, r.device, r.gateway, r.table) for r in ns.routes
+                        if r.proto != "kernel"}),
+                sorted({(r["destination"], r["device"], r["gateway"], r["table"])
+                        for r in t["routes"]})),
+            "rules (priority, table, from, iif)": (
+                sorted({(r.priority, r.table, r.source, r.iif) for r in ns.rules}),
+                sorted({(int(r["priority"]), r["table"], None if r.get("iif") else r["ip"],
+                         r.get("iif")) for r in t["rules"]})),
+            "neighbours (ip, mac, device)": (
+                sorted({(n.ip, n.mac, n.device) for n in ns.neighbours}),
+                sorted({(n["ip"], n["mac"], n["device"]) for n in t["neighbours"]})),
+            "sysctls": (sorted({f"{k}={v}" for k, v in ns.sysctls}), sorted(set(t["sysctls"]))),
+        }
+        for what, (mine_, theirs_) in sections.items():
+            if mine_ != theirs_:
+                diffs.append(f"{name} {what}:\n  - neutron  {theirs_}\n  + neutrace {mine_}")
+    assert not diffs, _report("DVR namespace parts", cloud, host, diffs)
 
 
 @pytest.mark.parametrize(("cloud", "host"), _cases("bridges"))
@@ -190,8 +237,11 @@ def test_namespace_devices(runs: Runs, cloud: str, host: str) -> None:
     the kernel's, not compared."""
     ours = runs.states[cloud].host(host)
     assert ours is not None
-    theirs = runs.neutron(cloud, host).get("devices", {})
-    mine = {ns.name: ns for ns in ours.namespaces if ns.name.startswith(("qrouter-", "qdhcp-"))}
+    neutron = runs.neutron(cloud, host)
+    theirs = neutron.get("devices", {})
+    dvr = set(neutron.get("dvr", {}))  # compared by test_dvr_namespaces
+    mine = {ns.name: ns for ns in ours.namespaces
+            if ns.name.startswith(("qrouter-", "qdhcp-")) and ns.name not in dvr}
     assert sorted(mine) == sorted(theirs), "qrouter/qdhcp namespaces differ from Neutron's"
     diffs = []
     for name, ns in sorted(mine.items()):

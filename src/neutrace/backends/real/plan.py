@@ -28,6 +28,7 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from neutrace import addr
 from neutrace.backends.real.names import KernelNames, NameError_, check_ifname, check_token
 from neutrace.dataplane import (
     BRIDGE,
@@ -347,7 +348,7 @@ class _Planner:
             plan.config.append(words)
         for n in ns.neighbours:
             plan.config.append(["neigh", "replace", str(ipaddress.ip_address(n.ip)), "lladdr",
-                                check_token(n.mac, f"{where}: neighbour {n.ip}"), "dev",
+                                _lladdr(n.mac, f"{where}: neighbour {n.ip}"), "dev",
                                 check_ifname(n.device, f"{where}: neighbour {n.ip}"), "nud",
                                 check_token(n.state.lower(), "neighbour state")])
         for key, value in ns.sysctls:
@@ -449,3 +450,12 @@ def all_words(plan: CloudPlan) -> Iterable[str]:
     for ns in plan.namespaces:
         for words in (*ns.create, *ns.config):
             yield from words
+
+
+def _lladdr(mac: str, where: str) -> str:
+    """A neighbour's MAC, normalised (a MAC has ':' that ``check_token`` refuses)."""
+    try:
+        return addr.norm_mac(mac)
+    except ValueError:
+        raise NameError_("cloud state", where, f"{mac!r} is not a MAC address",
+                         "give the neighbour a MAC like fa:16:3e:12:34:56") from None

@@ -199,11 +199,25 @@ class Lab:
             for r in ns.routes:
                 if r.proto == "kernel":  # the kernel adds connected routes itself
                     continue
+                if not self.ipv6 and ":" in (r.gateway or "") + r.destination:
+                    continue
                 argv = ["route", "add", r.destination]
                 if r.gateway:
                     argv += ["via", r.gateway]
                 argv += ["dev", r.device]
+                if r.table != "main":
+                    argv += ["table", r.table]
                 self.ip(ns.name, *argv)
+            for rule in ns.rules:
+                argv = ["rule", "add", "priority", str(rule.priority)]
+                for word, value in (("from", rule.source), ("to", rule.destination),
+                                    ("fwmark", rule.fwmark), ("iif", rule.iif)):
+                    if value:
+                        argv += [word, value]
+                self.ip(ns.name, *argv, "table", rule.table)
+            for n in ns.neighbours:
+                self.ip(ns.name, "neigh", "replace", n.ip, "lladdr", n.mac, "dev", n.device,
+                        "nud", n.state.lower())
             if ns.ipsets:
                 self.exec(ns.name, "ipset", "restore", stdin=ns.ipsets)
             if ns.iptables:

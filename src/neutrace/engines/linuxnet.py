@@ -521,6 +521,10 @@ class LinuxEngine:
         steps: list[Step] = []
         fib = self.fib(ns.name)
         if packet.arp_op == ARP_REQUEST:
+            if packet.arp_tpa not in fib.local_addrs:
+                proxied = self._proxy_arp(ns, itf, packet, cache)
+                if proxied is not None:
+                    return proxied
             # IN_DEV_ARP_IGNORE: the larger of conf.all and conf.<dev>
             ignore = str(max(int(ns.sysctl(f"net.ipv4.conf.{itf.name}.arp_ignore", "0")),
                              int(ns.sysctl("net.ipv4.conf.all.arp_ignore", "0"))))
@@ -556,6 +560,51 @@ class LinuxEngine:
             return LinuxResult(tuple(steps), (), ACCEPTED,
                                f"ARP reply for {packet.arp_spa} taken into the neighbour cache")
         return LinuxResult((), (), DROPPED, f"ARP op {packet.arp_op} ignored")
+
+    def proxy_arp_route(self, namespace: str, dev: str, target: str,
+                        sender: str) -> tuple[RuleEntry, RouteEntry] | None:
+        """The route that makes ``dev`` of ``namespace`` answer ARP for ``target`` by proxy
+        (forwarding and proxy_arp on, the input route unicast out of another device), if any."""
+        ns = self.namespace(namespace)
+        forwarding = ns.sysctl(f"net.ipv4.conf.{dev}.forwarding",
+                               ns.sysctl("net.ipv4.ip_forward", "0")) == "1"
+        proxy = "1" in (ns.sysctl("net.ipv4.conf.all.proxy_arp", "0"),
+                        ns.sysctl(f"net.ipv4.conf.{dev}.proxy_arp", "0"))
+        fib = self.fib(namespace)
+        if not (forwarding and proxy) or target in fib.local_addrs:
+            return None
+        found = fib.lookup(target, sender, 0, dev)
+        if found is None or found[1].kind != "unicast" or found[1].device == dev:
+            return None
+        return found
+
+    def _proxy_arp(self, ns: Namespace, itf: Interface, packet: Packet,
+                   cache: dict[tuple[str, str], str]) -> LinuxResult | None:
+        """``arp_process``'s proxy branch: a request for an address that is not local, received
+        where forwarding and ``proxy_arp`` (conf.all or conf.<dev>) are on, is answered with
+        the device's own MAC when the input route to the target (``ip_route_input`` from the
+        sender, iif the device) is unicast out of *another* device (``arp_fwd_proxy``). With
+        ``proxy_delay`` the kernel queues the answer that long; it still goes out."""
+        dev = itf.name
+        found = self.proxy_arp_route(ns.name, dev, packet.arp_tpa, packet.arp_spa or "")
+        if found is None:
+            return None
+        rule, route = found
+        mac = itf.mac or "00:00:00:00:00:00"
+        cache[(dev, packet.arp_spa)] = packet.arp_sha
+        delay = ns.sysctl(f"net.ipv4.neigh.{dev}.proxy_delay", "")
+        steps = (
+            Step(STEP_NEIGHBOUR, f"learned {packet.arp_spa} is-at {packet.arp_sha} on {dev}",
+                 where=ns.name),
+            _route_step(rule, route, packet.arp_tpa),
+            Step(STEP_NEIGHBOUR, f"proxy ARP (net.ipv4.conf.{dev}.proxy_arp=1): "
+                                 f"{packet.arp_tpa} is routed out {route.device}, so {dev} "
+                                 f"answers {packet.arp_tpa} is-at {mac}"
+                                 + (f" (after proxy_delay={delay})" if delay else ""),
+                 where=ns.name),
+        )
+        reply = arp_reply(mac, packet.arp_tpa, packet.arp_sha, packet.arp_spa)
+        return LinuxResult(steps, (Egress(dev, reply),))
 
     def _ndisc(self, ns: Namespace, itf: Interface, packet: Packet,
                state: LinuxState) -> LinuxResult:

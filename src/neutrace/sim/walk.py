@@ -143,6 +143,7 @@ class Walker:
         self._by_name: dict[tuple[str, str], list[tuple[Namespace, Interface]]] = {}
         self._segments: dict[str, list[tuple[str, Namespace, Interface]]] = {}
         self._owners: dict[str, list[tuple[str, Namespace, Interface]]] = {}
+        self._proxies: list[tuple[str, Namespace, Interface]] = []  # proxy_arp interfaces
         for name, h in self._hosts.items():
             for ns in h.namespaces:
                 for itf in ns.interfaces:
@@ -153,6 +154,9 @@ class Walker:
                     for cidr in itf.addresses:
                         ip = cidr.split("/")[0]
                         self._owners.setdefault(ip, []).append((name, ns, itf))
+                    if "1" in (ns.sysctl("net.ipv4.conf.all.proxy_arp"),
+                               ns.sysctl(f"net.ipv4.conf.{itf.name}.proxy_arp")):
+                        self._proxies.append((name, ns, itf))
         self._copies = 0
 
     # -- public ----------------------------------------------------------------------------
@@ -222,7 +226,7 @@ class Walker:
         tenant subnets (the same IP on two networks) the first owner found wins."""
         owners = self._owners.get(ip, [])
         if not owners:
-            return None
+            return self._proxy_arp(host, namespace, interface, ip)
         asking = self._itf.get((host, namespace, interface))
         asking_nets = set()
         if asking is not None:
@@ -239,6 +243,22 @@ class Walker:
             if best is None:
                 best = itf.mac
         return best
+
+    def _proxy_arp(self, host: str, namespace: str, interface: str, ip: str) -> str | None:
+        """An address no interface owns (a DVR floating IP): the MAC of an interface on the
+        asker's subnet whose namespace answers ARP for it by proxy (``proxy_arp``, the fg- port
+        of a fip- namespace), as the kernel would."""
+        asking = self._itf.get((host, namespace, interface))
+        asking_nets = {_net(c) for c in asking[1].addresses} if asking is not None else set()
+        for h, ns, itf in self._proxies:
+            if (h, ns.name) == (host, namespace) or not asking_nets & {
+                    _net(c) for c in itf.addresses}:
+                continue
+            src = next((c.split("/")[0] for c in (asking[1].addresses if asking else ())
+                        if "." in c), "")
+            if self._engine(h).proxy_arp_route(ns.name, itf.name, ip, src) is not None:
+                return itf.mac
+        return None
 
     def find_namespace(self, name: str) -> tuple[str, Namespace] | None:
         """The host and namespace called ``name`` (a VM, qrouter-…, an outside host)."""

@@ -54,7 +54,8 @@ def test_snat_redirect_tables_follow_the_qr_addresses() -> None:
             cidr = f"{itf.fixed_ips[0].ip_address}/{prefix}"
             idx = str(int(ipaddress.ip_address(itf.fixed_ips[0].ip_address)))
             assert get_snat_idx(cidr) == int(idx)
-            assert any(r.source == cidr and r.table == idx for r in q.rules)
+            net = str(ipaddress.ip_network(cidr, strict=False))
+            assert any(r.source == net and r.table == idx for r in q.rules)
             assert any(r.table == idx and r.gateway == sg.fixed_ips[0].ip_address
                        for r in q.routes)
 
@@ -93,7 +94,7 @@ def test_floating_ip_only_on_its_host() -> None:
         route = [r for r in f.routes if r.destination == f"{fip.floating_ip_address}/32"]
         dnat = f"-d {fip.floating_ip_address}/32 -i rfp-" in q.iptables
         if h.name == fip.host:
-            assert [r.source for r in rule] == [fip.fixed_ip_address] and route and dnat
+            assert [r.source for r in rule] == [f"{fip.fixed_ip_address}/32"] and route and dnat
         else:
             assert not rule and not route and not dnat
 

@@ -77,8 +77,9 @@ def dvr_hints(host: HostState) -> dict[str, Any]:
                 macs[itf.name] = itf.mac
         fixed_to_fip = {fixed: fip for fip, fixed in _FIP_DNAT.findall(ns.iptables)}
         for rule in ns.rules:
-            if rule.table == "16" and rule.source in fixed_to_fip:
-                priorities[fixed_to_fip[rule.source]] = rule.priority
+            fixed = (rule.source or "").removesuffix("/32")
+            if rule.table == "16" and fixed in fixed_to_fip:
+                priorities[fixed_to_fip[fixed]] = rule.priority
     return {"macs": macs, "fip_priorities": priorities} if macs else {}
 
 

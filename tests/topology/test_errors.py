@@ -160,9 +160,9 @@ CASES: dict[str, tuple[str, str, int | None]] = {
                             "security_groups[0].rules[0].port_range_max", 33),
     # a Neutron feature neutrace does not model is named, never "unknown key"
     "not_modelled_ha": (edit("  - name: r1\n", "  - name: r1\n    ha: true\n"), "routers[0]", 45),
-    "not_modelled_dvr_agent_mode": (edit("    roles: [network]\n",
-                                         "    roles: [network]\n    agent_mode: dvr_snat\n"),
-                                    "hosts[0]", 8),
+    "not_modelled_dvr_ovs_alone": (edit("    roles: [network]\n", "    roles: [network]\n"
+                                        "    enable_distributed_routing: true\n"),
+                                   "hosts[0]", 8),
     "not_modelled_qos": (edit(VM_B_PORT, "{network: vlan-net, ip: 10.20.0.10, qos_policy_id: q1}"),
                          "vms[1].ports[0]", 42),
     "not_modelled_top_level": (BASE + "trunks: []\n", "", 52),

@@ -42,8 +42,10 @@ from neutrace.dataplane import (
     BRIDGE,
     LOOPBACK,
     NS_DHCP,
+    NS_FIP,
     NS_HOST,
     NS_ROUTER,
+    NS_SNAT,
     OVS_INTERNAL,
     PHYSICAL,
     TAP,
@@ -109,6 +111,10 @@ def _kind(ns: str) -> str:
         return NS_ROUTER
     if ns.startswith("qdhcp-"):
         return NS_DHCP
+    if ns.startswith("snat-"):
+        return NS_SNAT
+    if ns.startswith("fip-"):
+        return NS_FIP
     return NS_HOST
 
 
@@ -446,8 +452,11 @@ def _interface(cap: Capture, found: Findings, r: NsRaw, lk: iproute.IpLink,
         kind = OVS_INTERNAL
     else:
         kind = PHYSICAL
+    # the kernel's own IPv6 link-local addresses go; an IPv4 169.254/16 one is configured
+    # (DVR's rfp-/fpr- pairs)
     addresses = tuple(a.address for a in lk.addresses
-                      if not ipaddress.ip_interface(a.address).ip.is_link_local
+                      if not (ipaddress.ip_interface(a.address).version == 6
+                              and ipaddress.ip_interface(a.address).ip.is_link_local)
                       and a.address != "::1/128")
     peer, peer_ns = None, None
     if kind == VETH:

@@ -216,12 +216,11 @@ _VNIC = ("A vnic_type other than normal (SR-IOV, direct, macvtap)",
          "VM ports are normal OVS ports")
 NOT_MODELLED: dict[tuple[str, str], tuple[str, str]] = {
     ("RouterIn", "ha"): ("L3 HA", _LEGACY_ROUTER + ", without keepalived or ha- ports"),
-    ("RouterIn", "distributed"): ("DVR", _LEGACY_ROUTER + ", with no qrouter on the computes"),
     ("RouterIn", "availability_zone_hints"): _AZ,
     ("RouterIn", "flavor_id"): ("Router flavor selection", _LEGACY_ROUTER),
-    ("HostIn", "agent_mode"): ("DVR (the L3 agent's agent_mode)", _LEGACY_ROUTER),
-    ("HostIn", "enable_distributed_routing"): ("DVR (the OVS agent's enable_distributed_routing)",
-                                               _LEGACY_ROUTER),
+    ("HostIn", "enable_distributed_routing"): (
+        "The OVS agent's enable_distributed_routing apart from the L3 agent's agent_mode",
+        "agent_mode: dvr or dvr_snat turns it on"),
     ("HostIn", "datapath_type"): ("The netdev (DPDK) datapath",
                                   "bridges use the system datapath"),
     ("HostIn", "availability_zone"): _AZ,

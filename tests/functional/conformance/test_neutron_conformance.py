@@ -12,6 +12,7 @@ ours). Known differences are marked ``xfail(strict=True)`` with the reason, see 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any
@@ -202,8 +203,9 @@ def test_dvr_namespaces(runs: Runs, cloud: str, host: str) -> None:
                         for r in t["routes"]})),
             "rules (priority, table, from, iif)": (
                 sorted({(r.priority, r.table, r.source, r.iif) for r in ns.rules}),
-                sorted({(int(r["priority"]), r["table"], None if r.get("iif") else r["ip"],
-                         r.get("iif")) for r in t["rules"]})),
+                sorted({(int(r["priority"]), r["table"], None if r.get("iif") else str(
+                    ipaddress.ip_network(r["ip"], strict=False)), r.get("iif"))
+                    for r in t["rules"]})),
             "neighbours (ip, mac, device)": (
                 sorted({(n.ip, n.mac, n.device) for n in ns.neighbours}),
                 sorted({(n["ip"], n["mac"], n["device"]) for n in t["neighbours"]})),

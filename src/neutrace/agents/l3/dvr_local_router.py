@@ -7,7 +7,8 @@
   allowed address pairs; with a gateway (and no matching address scope, which is every port
   here), ``_snat_redirect_add``: ``default via <sg- address> dev qr-…`` in table ``n`` and
   ``ip rule from <qr- address>/<prefix> lookup n priority n`` (``n`` = ``_get_snat_idx``: the
-  address as an integer), ``send_redirects=0`` on the qr- device.
+  address as an integer; the rule is kept as its network, ``from 192.0.2.0/24``, as
+  ``syntax.iproute`` reads it back), ``send_redirects=0`` on the qr- device.
 - ``process_external`` with a gateway: the host's fip- namespace gets the fg- port
   (``create_dvr_external_gateway_on_agent``) and the router its ``rfp-``/``fpr-`` pair
   (``connect_rtr_2_fip``): rfp- ``default via <fpr- address>`` in table 16 and an IPv6 default
@@ -64,6 +65,12 @@ def get_snat_idx(ip_cidr: str) -> int:
         idx = (idx >> 30) ^ (idx & MASK_30)
         return idx + MASK_30 if idx < 32768 else idx
     return int(net.ip)
+
+
+def _network(cidr: str) -> str:
+    """A rule's ``from`` as the pivot (and ``syntax.iproute``) keeps it: the network. Neutron
+    asks for ``from 192.0.2.1/24`` and the kernel shows it so; it matches as 192.0.2.0/24."""
+    return str(ipaddress.ip_network(cidr, strict=False))
 
 
 def _versions(port: model.Port) -> list[int]:
@@ -173,7 +180,8 @@ class DvrLocalRouter:
                 idx = get_snat_idx(cidr)
                 self._add(self.routes, Route("default", sn_int, gateway=gw_ip.ip_address,
                                              table=str(idx)))
-                self._add(self.rules, Rule(priority=idx, table=str(idx), source=cidr))
+                self._add(self.rules, Rule(priority=idx, table=str(idx),
+                                           source=_network(cidr)))
                 self._add(self.sysctls, (f"net.ipv4.conf.{sn_int}.send_redirects", "0"))
 
     # -- external ------------------------------------------------------------------------------
@@ -250,7 +258,7 @@ class DvrLocalRouter:
         for fip in self.floating_ips():
             prio = self.fip_ns.rule_priorities.allocate(fip.floating_ip_address)
             self.rules.append(Rule(priority=prio, table=str(c.FIP_RT_TBL),
-                                   source=fip.fixed_ip_address))
+                                   source=_network(fip.fixed_ip_address)))
             self.fip_ns.floating_ip_added_dist(self.router_id, fip.floating_ip_address)
 
     def process_external(self) -> None:

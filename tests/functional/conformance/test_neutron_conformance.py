@@ -50,6 +50,7 @@ CLOUD_NAMES = (
     *sorted(p.parent.name for p in (REPO / "examples").glob("*/cloud.yaml")
             if p.parent.name not in MAIN_CLOUDS),
     "extras",
+    "dvr-vlan",
 )
 # NEUTRACE_CONFORMANCE_CLOUDS=dvr,seed runs only those (while working on one feature)
 if os.environ.get("NEUTRACE_CONFORMANCE_CLOUDS"):

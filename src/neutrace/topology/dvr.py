@@ -4,7 +4,8 @@ agent), the hosts a router is instantiated on, its centralized SNAT ports (``sg-
 floating IP agent gateway ports (``fg-``) of the hosts' fip- namespaces.
 
 - SNAT host: the router's ``host`` when given (it must have ``agent_mode: dvr_snat``), else the
-  first dvr_snat host in file order (the L3 scheduler's choice is arbitrary).
+  first dvr_snat host in file order (the L3 scheduler's choice is arbitrary); none (``""``) for
+  a router without gateway.
 - ``dvr_hosts`` (``_get_dvr_hosts_for_router`` + the SNAT host): every host with a DVR
   agent_mode that has a DVR-serviced port (``n_utils.is_dvr_serviced``: ``compute:*``,
   ``network:dhcp``) on one of the router's interface subnets, and the SNAT host when the router
@@ -45,12 +46,12 @@ def dvr_snat_hosts(w: Working) -> list[str]:
 
 def snat_host(w: Working, r: s.RouterIn, p: Path_) -> str:
     """A distributed router's SNAT host (``gw_port_host``): given, or the first dvr_snat host;
-    ``""`` for a router without gateway and no dvr_snat host."""
+    ``""`` for a router without gateway."""
     if r.host is None:
         hosts = dvr_snat_hosts(w)
+        if r.external_gateway is None:
+            return ""  # no gateway: no gw_port_host
         if not hosts:
-            if r.external_gateway is None:
-                return ""
             w.ctx.fail(p, f"distributed router {r.name} has an external gateway but no host "
                        "runs an L3 agent in dvr_snat mode (its SNAT)",
                        "give a network node agent_mode: dvr_snat")

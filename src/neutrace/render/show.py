@@ -195,6 +195,12 @@ def format_route(r: Route) -> str:
     return " ".join(parts)
 
 
+def _host_bare(cidr: str) -> str:
+    """``10.0.0.1/32`` -> ``10.0.0.1``, as iproute2 prints a host prefix."""
+    net = ipaddress.ip_network(cidr, strict=False)
+    return str(net.network_address) if net.prefixlen == net.max_prefixlen else cidr
+
+
 def ip_route(ns: Namespace) -> str:
     return "".join(format_route(r) + "\n" for r in ns.routes)
 
@@ -206,11 +212,19 @@ def namespace_text(ns: Namespace, ovs_ports: frozenset[str] = frozenset()) -> st
         out += [f"--- namespace {label}: ip route ---\n", ip_route(ns)]
     if ns.rules:
         out.append(f"--- namespace {label}: ip rule ---\n")
-        for rule in ns.rules:
-            sel = f"from {rule.source or 'all'}"
+        for rule in sorted(ns.rules, key=lambda r: r.priority):  # as `ip rule` lists them
+            # `ip rule` prints a host address without its /32 (/128)
+            sel = f"from {_host_bare(rule.source) if rule.source else 'all'}"
+            if rule.destination:
+                sel += f" to {_host_bare(rule.destination)}"
             if rule.fwmark:
                 sel += f" fwmark {rule.fwmark}"
+            if rule.iif:
+                sel += f" iif {rule.iif}"
             out.append(f"{rule.priority}:\t{sel} lookup {rule.table}\n")
+    if ns.neighbours:
+        out.append(f"--- namespace {label}: ip neigh ---\n")
+        out += [f"{n.ip} dev {n.device} lladdr {n.mac} {n.state}\n" for n in ns.neighbours]
     if ns.sysctls:
         out.append(f"--- namespace {label}: sysctl ---\n")
         out += [f"{k} = {v}\n" for k, v in ns.sysctls]

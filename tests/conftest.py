@@ -54,6 +54,17 @@ def pytest_configure(config: pytest.Config) -> None:
     golden.UPDATE["enabled"] = bool(config.getoption("--update-golden"))
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The heavy ``fuzz`` campaign runs only when a ``-m`` expression names it (``pytest -m
+    fuzz``); every other run, ``-m "not conformance"`` included, leaves it out."""
+    if "fuzz" in (config.getoption("markexpr") or ""):
+        return
+    kept = [item for item in items if item.get_closest_marker("fuzz") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]

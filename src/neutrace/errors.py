@@ -15,6 +15,8 @@ or the command line), the place in it (a path, a line, an option) and the fix::
                                       a drop and never the user's mistake
       x BackendError                  a real-system command (ovsdb-server, ovs-vswitchd,
                                       ovs-appctl, ovs-ofctl) failed
+    * InputWarning(UserWarning)       partial input that still loads (warnings.warn): what is
+                                      missing and what it costs
 
     internal (never escape the library):
       syntax.ofactions.ActionParseError(ValueError) --> SyntaxParseError, in syntax.ofctl
@@ -60,7 +62,8 @@ class InputError(NeutraceError):
     """Bad user input: names the source, the place in it, what is wrong and how to fix it.
 
     ``source`` is a file name (or ``"<string>"``, ``"command line"``), ``where`` a path inside it
-    such as ``networks[1].segmentation_id`` or ``line 12``, ``line`` the 1-based line when known.
+    such as ``networks[1].segmentation_id`` or ``line 12``, ``line`` the 1-based line and
+    ``column`` the 1-based column when known.
     """
 
     def __init__(
@@ -70,6 +73,7 @@ class InputError(NeutraceError):
         problem: str,
         fix: str = "",
         line: int | None = None,
+        column: int | None = None,
     ) -> None:
         """Keep the parts (tests and the CLI read them) and render the message once."""
         self.source = source
@@ -77,13 +81,16 @@ class InputError(NeutraceError):
         self.problem = problem
         self.fix = fix
         self.line = line
+        self.column = column
         super().__init__(self._render())
 
     def _render(self) -> str:
-        """``source[:line]: where: problem (fix: fix)``."""
+        """``source[:line[:column]]: where: problem (fix: fix)``."""
         place = self.source
         if self.line is not None:
             place += f":{self.line}"
+            if self.column is not None:
+                place += f":{self.column}"
         text = f"{place}: {self.where}: " if self.where else f"{place}: "
         text += self.problem
         if self.fix:
@@ -123,6 +130,12 @@ class CommandLineError(InputError):
 class StartPointError(CommandLineError):
     """Where a walk starts (``--from``) or goes (``--to``) names no VM, namespace, outside host,
     address, port or interface the cloud has, or one that cannot send."""
+
+
+class InputWarning(UserWarning):
+    """Partial real-world input that still loads (a sos folder without flows, undecodable bytes
+    read in lossy mode): the message says what is missing and what that costs. Issued with
+    `warnings.warn`; the command line prints it as one ``warning: ...`` line."""
 
 
 # -- not the user's input ---------------------------------------------------------------------

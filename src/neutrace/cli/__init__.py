@@ -6,12 +6,15 @@ Each sub-command lives in a module of its own that lists it in ``COMMANDS``
 
 from __future__ import annotations
 
+import sys
+import warnings
 from typing import Annotated
 
 import typer
 
 from neutrace.cli import collect, diagram, ofproto_trace, real, serve, show, trace
-from neutrace.cli._common import Command, NeutraceGroup
+from neutrace.cli._common import EXIT_INTERNAL, Command, NeutraceGroup
+from neutrace.errors import InputWarning
 
 app = typer.Typer(
     name="neutrace",
@@ -58,6 +61,29 @@ for _command in (*show.COMMANDS, *ofproto_trace.COMMANDS, *trace.COMMANDS, *diag
     _command.register(app)
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: object = None, line: str | None = None) -> None:
+    """An `InputWarning` as one ``warning: ...`` line on stderr (others as Python shows them)."""
+    if issubclass(category, InputWarning):
+        typer.echo(f"warning: {message}", err=True)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)  # type: ignore[arg-type]
+
+
+_python_show_warning = warnings.showwarning
+#: The last resort (tests turn it off to prove that bad input never needs it): an exception
+#: that is not a `NeutraceError` (a bug) becomes one line and exit status 4, not a traceback.
+LAST_RESORT = {"enabled": True}
+
+
 def main() -> None:
     """The ``neutrace`` entry point."""
-    app()
+    warnings.showwarning = _show_warning
+    try:
+        app()
+    except Exception as exc:  # noqa: BLE001 - the one outer boundary (see LAST_RESORT)
+        if not LAST_RESORT["enabled"]:
+            raise
+        typer.echo(f"error: internal error: {type(exc).__name__}: {str(exc)[:300]} (this is a "
+                   "bug in neutrace: please report it with the input that caused it)", err=True)
+        sys.exit(EXIT_INTERNAL)

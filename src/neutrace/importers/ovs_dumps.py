@@ -18,19 +18,27 @@ Snap-packaged Open vSwitch's files (``openstack-hypervisor.ovs-vsctl_-t_5_show``
 ``microovn.…``) are read alike. `neutrace.importers.ovs_capture` reads the same files for a
 whole-host import, tolerantly (gaps instead of errors).
 
-Errors name the file, the line and the fix; nothing is half-built.
+Errors name the file, the line and the fix; nothing is half-built. Files are read as bytes and
+decoded as UTF-8 (`neutrace.syntax.text.read_file`): a byte that is not UTF-8 is an error naming
+its line and column, unless ``lossy=True`` (U+FFFD, and an `InputWarning` naming the file). A
+bridge without any dump-flows file loads with no flows and an `InputWarning` (every trace through
+it is a table miss). A path that cannot be stat-ed (a name past the file system's length, a
+NUL) is treated as absent, or as an error when the user named it.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from neutrace.addr import stable_mac
 from neutrace.dataplane import Flow, OvsBridge, OvsPort
-from neutrace.errors import InputError
+from neutrace.errors import InputError, InputWarning, SyntaxParseError
 from neutrace.syntax.ofctl import format_flow, parse_flows
+from neutrace.syntax.offields import FieldValueError, ipv4_to_int, ipv6_to_int, read_uint
 from neutrace.syntax.ovsdump import (
     OFPP_LOCAL,
     OfctlPort,
@@ -46,6 +54,7 @@ from neutrace.syntax.ovsdump import (
     parse_vsctl_show,
 )
 from neutrace.syntax.ovsfdb import MacEntry, parse_fdb_show
+from neutrace.syntax.text import cut, decode
 
 VSCTL_SHOW_FILES = ("ovs-vsctl_-t_5_show", "ovs-vsctl_show", "ovs-vsctl_--timeout_5_show")
 LIST_INTERFACE_FILES = ("ovs-vsctl_-t_5_list_interface", "ovs-vsctl_list_interface",
@@ -57,15 +66,51 @@ _NOT_FLOWS = re.compile(r"(version negotiation failed|is not a bridge or a socke
                         r"failed to connect|No such file|Connection refused|ovs-ofctl: )")
 
 
+def _is_file(path: Path) -> bool:
+    """``path.is_file()`` that says False for a path that cannot be stat-ed (a name past
+    NAME_MAX or PATH_MAX, a NUL, no permission) instead of raising."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def _read(path: Path, lossy: bool) -> str:
+    """The text of a dump file (see the module's docstring on decoding)."""
+    from neutrace.limits import fix_hint, limits
+
+    cap = limits().max_file_bytes
+    try:
+        with path.open("rb") as f:
+            data = f.read(cap + 1)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InputError(cut(str(path), 200), "", f"cannot read the file: {reason}",
+                         "check the path and its permissions") from None
+    if len(data) > cap:
+        raise InputError(str(path), "", f"the file is larger than the limit of {cap} bytes",
+                         fix_hint("max_file_bytes"))
+    text = decode(data, str(path), lossy=lossy)
+    if lossy and "\ufffd" in text:
+        try:
+            decode(data, str(path))
+        except SyntaxParseError as exc:
+            warnings.warn(InputWarning(
+                f"{path}:{exc.line}: {exc.problem}: read in lossy mode (the bytes became "
+                "U+FFFD; a name or an address that held them no longer matches)"),
+                stacklevel=3)
+    return text
+
+
 def sos_openvswitch_dir(path: str | Path) -> Path:
     """The ``sos_commands/openvswitch`` folder of a sosreport root, or ``path`` itself when it
     already holds the dumps."""
     p = Path(path)
     for candidate in (p / "sos_commands" / "openvswitch", p / "openvswitch", p):
-        if any((candidate / (pre + f)).is_file() for f in VSCTL_SHOW_FILES
+        if any(_is_file(candidate / (pre + f)) for f in VSCTL_SHOW_FILES
                for pre in SNAP_PREFIXES):
             return candidate
-    raise InputError(str(p), "", "no `ovs-vsctl show` dump found (looked for "
+    raise InputError(cut(str(p), 200), "", "no `ovs-vsctl show` dump found (looked for "
                      f"{', '.join(VSCTL_SHOW_FILES)} in sos_commands/openvswitch/ and the folder)",
                      "point --sos at a sosreport (or its sos_commands/openvswitch folder) taken "
                      "with the openvswitch plugin")
@@ -75,9 +120,17 @@ def _first(folder: Path, names: Iterable[str]) -> Path | None:
     for n in names:
         for pre in SNAP_PREFIXES:
             f = folder / (pre + n)
-            if f.is_file():
+            if _is_file(f):
                 return f
     return None
+
+
+def _bridge_file(folder: Path, name: str) -> Path | None:
+    """The dump file ``name`` (with a snap's prefix or not) if there is one; None when it is
+    absent or a bridge's name makes it impossible (a ``/``, a NUL, past NAME_MAX)."""
+    if "/" in name or "\x00" in name or len(os.fsencode(name)) > 200:
+        return None
+    return _first(folder, [name])
 
 
 def _by_version(command: str, bridge: str) -> list[str]:
@@ -102,28 +155,36 @@ def looks_like_error(text: str) -> bool:
     return not head or any(_NOT_FLOWS.search(h) for h in head)
 
 
-def load_sos(path: str | Path) -> tuple[OvsBridge, ...]:
-    """Every bridge of a sosreport (or of a folder of its openvswitch dumps)."""
+def load_sos(path: str | Path, *, lossy: bool = False) -> tuple[OvsBridge, ...]:
+    """Every bridge of a sosreport (or of a folder of its openvswitch dumps). A bridge with no
+    dump-flows file loads without flows, with an `InputWarning` saying so."""
     folder = sos_openvswitch_dir(path)
     show_path = _first(folder, VSCTL_SHOW_FILES)
     assert show_path is not None
-    show = parse_vsctl_show(show_path.read_text(), source=str(show_path))
+    show = parse_vsctl_show(_read(show_path, lossy), source=str(show_path))
     ofctl: dict[str, Path] = {}
     flows: dict[str, Path] = {}
     for b in show.bridges:
         for name in show_file_candidates(b.name):
-            f = _first(folder, [name])
-            if f is not None and not looks_like_error(f.read_text()):
+            f = _bridge_file(folder, name)
+            if f is not None and not looks_like_error(_read(f, lossy)):
                 ofctl[b.name] = f
                 break
         for name in flows_file_candidates(b.name):
-            f = _first(folder, [name])
-            if f is not None and not looks_like_error(f.read_text()):
+            f = _bridge_file(folder, name)
+            if f is not None and not looks_like_error(_read(f, lossy)):
                 flows[b.name] = f
                 break
+    missing = [b.name for b in show.bridges if b.name not in flows]
+    if missing:
+        warnings.warn(InputWarning(
+            f"{folder}: no dump-flows file for bridge(s) {cut(', '.join(missing), 200)} (looked "
+            f"for {cut(flows_file_candidates(missing[0])[PREFERRED])} and its -O OpenFlow1x "
+            "variants): they load without flows, so every packet misses their tables"),
+            stacklevel=2)
     interfaces = _first(folder, LIST_INTERFACE_FILES)
     return load_files(show_path, ofctl_show=ofctl, flows=flows, list_interface=interfaces,
-                      vsctl=show)
+                      vsctl=show, lossy=lossy)
 
 
 def load_files(
@@ -133,6 +194,7 @@ def load_files(
     flows: Mapping[str, str | Path] | None = None,
     list_interface: str | Path | None = None,
     vsctl: VsctlShow | None = None,
+    lossy: bool = False,
 ) -> tuple[OvsBridge, ...]:
     """Bridges from explicit files: ``vsctl_show`` (``ovs-vsctl show``), per bridge
     ``ofctl_show`` (``ovs-ofctl show BR``) and ``flows`` (``ovs-ofctl dump-flows BR`` or an
@@ -144,21 +206,21 @@ def load_files(
     flows = dict(flows or {})
     if vsctl is None and vsctl_show is not None:
         p = Path(vsctl_show)
-        vsctl = parse_vsctl_show(p.read_text(), source=str(p))
+        vsctl = parse_vsctl_show(_read(p, lossy), source=str(p))
     shows: dict[str, tuple[str, OfctlShow]] = {}
     for br, f in ofctl_show.items():
         p = Path(f)
-        shows[br] = (str(p), parse_ofctl_show(p.read_text(), source=str(p)))
+        shows[br] = (str(p), parse_ofctl_show(_read(p, lossy), source=str(p)))
     iface_rows: dict[str, dict[str, object]] = {}
     if list_interface is not None:
         p = Path(list_interface)
-        for row in parse_vsctl_list(p.read_text(), source=str(p)):
+        for row in parse_vsctl_list(_read(p, lossy), source=str(p)):
             if isinstance(row.get("name"), str):
                 iface_rows[str(row["name"])] = row
     parsed_flows: dict[str, tuple[Flow, ...]] = {}
     for br, f in flows.items():
         p = Path(f)
-        parsed_flows[br] = parse_flows(p.read_text(), source=str(p))
+        parsed_flows[br] = parse_flows(_read(p, lossy), source=str(p))
 
     names = [b.name for b in vsctl.bridges] if vsctl is not None else []
     for br in [*ofctl_show, *flows]:
@@ -183,6 +245,8 @@ def load_files(
                                      "no ofport known for this port",
                                      f"add the output of `ovs-ofctl show {name}` (sos file "
                                      f"ovs-ofctl_show_{name})")
+                if iface is not None:
+                    _check_options(source or str(vsctl_show), name, vp.name, iface.options)
                 row = iface_rows.get(iname, {})
                 ext = row.get("external_ids")
                 ports.append(OvsPort(
@@ -210,6 +274,26 @@ def load_files(
     return tuple(out)
 
 
+def _check_options(source: str, bridge: str, port: str,
+                   options: tuple[tuple[str, str], ...]) -> None:
+    """The interface options the engines read: tunnel keys (``flow`` or a number), tunnel
+    endpoints (``flow`` or an IPv4 address)."""
+    for key, value in options:
+        try:
+            if key in ("key", "in_key", "out_key") and value != "flow":
+                if read_uint(value) >> 64:
+                    raise FieldValueError("past 64 bits")
+            elif key in ("remote_ip", "local_ip") and value != "flow" and ":" not in value:
+                ipv4_to_int(value)
+            elif key in ("remote_ip", "local_ip") and value != "flow":
+                ipv6_to_int(value)
+        except FieldValueError as exc:
+            raise InputError(source, f"bridge {bridge}, port {port}",
+                             f"options:{key}={cut(value)!r}: {exc}",
+                             "give `ovs-vsctl show` as it printed the interface's "
+                             "options") from None
+
+
 def _ofport(bridge: str, iface: str, port: str, show: OfctlShow | None,
             rows: Mapping[str, Mapping[str, object]]) -> tuple[int | None, str | None]:
     if show is not None:
@@ -222,7 +306,8 @@ def _ofport(bridge: str, iface: str, port: str, show: OfctlShow | None,
     if row is not None:
         value = row.get("ofport")
         mac = row.get("mac_in_use")
-        if isinstance(value, str) and value.lstrip("-").isdigit() and int(value) > 0:
+        if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 6 \
+                and 0 < int(value) < 0xFFFF:
             return int(value), mac if isinstance(mac, str) else None
     return None, None
 
@@ -275,7 +360,7 @@ def _ports_kind(text: str) -> str:
 
 
 def load_paths(flows: Iterable[str], ports: Iterable[str],
-               bridge: str | None = None) -> tuple[OvsBridge, ...]:
+               bridge: str | None = None, *, lossy: bool = False) -> tuple[OvsBridge, ...]:
     """Bridges from command-line style arguments: ``flows`` items ``[BRIDGE=]FILE`` (dump-flows or
     add-flows text), ``ports`` items ``[BRIDGE=]FILE`` holding ``ovs-vsctl show``,
     ``ovs-ofctl show BRIDGE`` or ``ovs-vsctl list interface`` output (recognised by content; an
@@ -286,7 +371,7 @@ def load_paths(flows: Iterable[str], ports: Iterable[str],
     shows: dict[str, Path] = {}
     for item in ports:
         name, path = _split_item(item)
-        text = path.read_text()
+        text = _read(path, lossy)
         kind = _ports_kind(text)
         if kind == "vsctl-show":
             vsctl = path
@@ -306,7 +391,8 @@ def load_paths(flows: Iterable[str], ports: Iterable[str],
                              "give one of those outputs")
     known: list[str] = list(shows)
     if vsctl is not None:
-        known = [b.name for b in parse_vsctl_show(vsctl.read_text(), source=str(vsctl)).bridges]
+        known = [b.name for b in parse_vsctl_show(_read(vsctl, lossy),
+                                                   source=str(vsctl)).bridges]
     flow_files: dict[str, Path] = {}
     for item in flows:
         name, path = _split_item(item)
@@ -316,19 +402,22 @@ def load_paths(flows: Iterable[str], ports: Iterable[str],
                              f"(bridges: {', '.join(known) or 'none'})",
                              "write --flows BRIDGE=FILE or give --bridge")
         flow_files[br] = path
-    return load_files(vsctl, ofctl_show=shows, flows=flow_files, list_interface=listing)
+    return load_files(vsctl, ofctl_show=shows, flows=flow_files, list_interface=listing,
+                      lossy=lossy)
 
 
 def _split_item(item: str) -> tuple[str | None, Path]:
     name, sep, path = item.partition("=")
-    if sep and not Path(item).exists() and "/" not in name:
+    if sep and not _is_file(Path(item)) and "/" not in name:
         p = Path(path)
-        if not p.is_file():
-            raise InputError(path, "", "no such file", "check the path")
+        if not _is_file(p):
+            raise InputError(cut(path, 200), "", "no such file (or a path that cannot be "
+                             "stat-ed)", "check the path")
         return name, p
     p = Path(item)
-    if not p.is_file():
-        raise InputError(item, "", "no such file", "check the path")
+    if not _is_file(p):
+        raise InputError(cut(item, 200), "", "no such file (or a path that cannot be stat-ed)",
+                         "check the path")
     return None, p
 
 
@@ -341,7 +430,7 @@ def load_sos_fdb(path: str | Path) -> dict[str, tuple[MacEntry, ...]]:
     folder = sos_openvswitch_dir(path)
     out: dict[str, tuple[MacEntry, ...]] = {}
     for f in sorted(folder.glob(FDB_FILE.format(bridge="*"))):
-        text = f.read_text()
+        text = _read(f, lossy=False)
         if looks_like_error(text) and "port" not in text:
             continue
         out[f.name[len(FDB_FILE.format(bridge="")):]] = parse_fdb_show(text, source=str(f))
@@ -356,5 +445,5 @@ def load_fdb_files(items: Iterable[str]) -> dict[str, tuple[MacEntry, ...]]:
         if br is None:
             raise InputError(item, "", "fdb/show does not name its bridge",
                              "give the bridge: --fdb br-int=FILE")
-        out[br] = parse_fdb_show(p.read_text(), source=str(p))
+        out[br] = parse_fdb_show(_read(p, lossy=False), source=str(p))
     return out

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from neutrace.errors import SyntaxParseError
+from neutrace.syntax.text import as_int, load_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +50,7 @@ class BridgePort:
 
 
 def _load(text: str, source: str, what: str) -> list[dict[str, Any]]:
-    try:
-        data = json.loads(text) if text.strip() else []
-    except json.JSONDecodeError as exc:
-        raise SyntaxParseError(source, f"line {exc.lineno}", f"not valid JSON ({exc.msg})",
-                               f"give the output of `{what}`", exc.lineno) from None
+    data = load_json(text, source, what) if text.strip() else []
     if not isinstance(data, list) or not all(isinstance(e, dict) for e in data):
         raise SyntaxParseError(source, "", "expected a JSON list of objects",
                                f"give the output of `{what}`")
@@ -69,7 +66,8 @@ def parse_fdb_json(text: str, source: str = "<bridge -j fdb show>") -> tuple[Fdb
                                    "give the output of `bridge -j fdb show`")
         vlan = e.get("vlan")
         out.append(FdbEntry(str(e["mac"]).lower(), str(e["ifname"]), e.get("master"),
-                            int(vlan) if vlan is not None else None,
+                            as_int(vlan, source, f"entry {i}", 4095)
+                            if vlan is not None else None,
                             tuple(str(f) for f in e.get("flags", ())), str(e.get("state", ""))))
     return tuple(out)
 
@@ -115,7 +113,8 @@ def parse_fdb_text(text: str, source: str = "<bridge fdb show>") -> tuple[FdbEnt
         state = next((w for w in words[1:] if w in _FDB_STATES), "")
         dev = _kv(words, "dev") or ""
         out.append(FdbEntry(words[0].lower(), dev, _kv(words, "master"),
-                            int(vlan) if vlan and vlan.isdigit() else None, flags, state))
+                            as_int(vlan, source, f"line {n}", 4095) if vlan else None, flags,
+                            state))
     return tuple(out)
 
 
@@ -144,11 +143,12 @@ def parse_bridge_links_json(text: str, source: str = "<bridge -j link show>"
             raise SyntaxParseError(source, f"entry {i}", "a bridge port without ifname/master",
                                    "give the output of `bridge -j link show`")
         out.append(BridgePort(str(e["ifname"]), str(e["master"]), str(e.get("state", "")),
-                              int(e.get("ifindex", 0))))
+                              as_int(e.get("ifindex", 0), source, f"entry {i}", 0xFFFFFFFF)))
     return tuple(out)
 
 
-_LINK = re.compile(r"^(?P<index>\d+):\s+(?P<name>[^:@\s]+)(?:@\S+)?:\s+<[^>]*>(?P<rest>.*)$")
+_LINK = re.compile(
+    r"^(?P<index>[0-9]{1,10}):\s+(?P<name>[^:@\s]+)(?:@\S+)?:\s+<[^>]*>(?P<rest>.*)$")
 
 
 def parse_bridge_links_text(text: str, source: str = "<bridge link show>"

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 from neutrace.errors import SyntaxParseError
+from neutrace.syntax.text import as_int, cut
 
 PROTO_NUMBERS = {"icmp": 1, "tcp": 6, "udp": 17, "icmpv6": 58, "sctp": 132, "dccp": 33,
                  "udplite": 136, "gre": 47, "unknown": 0}
@@ -64,6 +65,11 @@ def parse_conntrack(text: str, source: str = "<conntrack -L>") -> tuple[CtLine, 
     return tuple(out)
 
 
+def _decimal(word: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also takes ``²``), at most 20 of them."""
+    return word.isascii() and word.isdigit() and len(word) <= 20
+
+
 def _line(words: list[str], source: str, n: int) -> CtLine:
     def bad(problem: str) -> SyntaxParseError:
         return SyntaxParseError(source, f"line {n}", problem,
@@ -71,11 +77,11 @@ def _line(words: list[str], source: str, n: int) -> CtLine:
 
     family = ""
     if words and words[0] in ("ipv4", "ipv6"):
-        if len(words) < 2 or not words[1].isdigit():
+        if len(words) < 2 or not _decimal(words[1]):
             raise bad("expected the L3 protocol number after " + words[0])
         family, words = words[0], words[2:]
-    if len(words) < 3 or not words[1].isdigit() or not words[2].isdigit():
-        raise bad(f"expected `PROTO NUMBER TIMEOUT ...`, got {' '.join(words[:3])!r}")
+    if len(words) < 3 or not _decimal(words[1]) or not _decimal(words[2]):
+        raise bad(f"expected `PROTO NUMBER TIMEOUT ...`, got {cut(' '.join(words[:3]))!r}")
     proto, number, timeout = words[0], int(words[1]), int(words[2])
     rest = words[3:]
     state = ""
@@ -93,7 +99,7 @@ def _line(words: list[str], source: str, n: int) -> CtLine:
             continue
         key, sep, value = w.partition("=")
         if not sep:
-            raise bad(f"unexpected word {w!r}")
+            raise bad(f"unexpected word {cut(w)!r}")
         if key in _TUPLE_KEYS:
             if key == "src" and cur is orig and orig:
                 cur = reply
@@ -104,12 +110,15 @@ def _line(words: list[str], source: str, n: int) -> CtLine:
             extra[key] = value
     if not orig or not reply:
         raise bad("an entry needs an original and a reply tuple (src=... dst=... twice)")
-    try:
-        zone = int(extra.get("zone", extra.get("zone-orig", "0")))
-        mark = int(extra.get("mark", "0"), 0)
-        use = int(extra.get("use", "1"))
-    except ValueError:
-        raise bad("mark, zone and use must be numbers") from None
+    where = f"line {n}"
+    zone = as_int(extra.get("zone", extra.get("zone-orig", "0")), source, where, 0xFFFF)
+    mark_text = extra.get("mark", "0")
+    if mark_text[:2] in ("0x", "0X") and len(mark_text) <= 10 and mark_text[2:].isascii() and \
+            all(c in "0123456789abcdefABCDEF" for c in mark_text[2:]) and mark_text[2:]:
+        mark = int(mark_text, 16)
+    else:
+        mark = as_int(mark_text, source, where, 0xFFFFFFFF)
+    use = as_int(extra.get("use", "1"), source, where, 0xFFFFFFFF)
     return CtLine(proto, number, timeout, tuple(orig), tuple(reply), family, state,
                   tuple(flags), mark, zone, use)
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from neutrace.errors import SyntaxParseError
+from neutrace.syntax.text import as_int, cut, load_json
 
 # ---------------------------------------------------------------------------------------------
 # data
@@ -143,11 +144,7 @@ def _fail(source: str, where: str, problem: str, fix: str, line: int | None = No
 def _load_json(text: str, source: str, what: str) -> list[Any]:
     if not text.strip():
         return []
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SyntaxParseError(source, f"line {exc.lineno}", f"not valid JSON ({exc.msg})",
-                               f"give the output of `{what}` (with -j)", exc.lineno) from None
+    data = load_json(text, source, what)
     if not isinstance(data, list):
         raise SyntaxParseError(source, "", f"expected a JSON list, as `{what}` prints",
                                f"give the output of `{what}`")
@@ -166,20 +163,38 @@ def _cidr(dst: str, family: int) -> str:
     if dst in ("default", ""):
         return "default"
     if "/" not in dst:
+        ipaddress.ip_address(dst)  # ValueError when it is none
         return f"{dst}/{128 if family == 6 or ':' in dst else 32}"
     return str(ipaddress.ip_network(dst, strict=False))
 
 
-def _int(value: Any, source: str, where: str) -> int:
+def _cidr_at(dst: str, family: int, source: str, where: str, what: str) -> str:
+    """`_cidr`, a bad address being a `SyntaxParseError` at ``where``."""
     try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise SyntaxParseError(source, where, f"expected a number, got {value!r}",
-                               "give the unedited output of ip") from None
+        return _cidr(dst, family)
+    except ValueError:
+        raise SyntaxParseError(source, where, f"{cut(dst)!r} is not an address or a network",
+                               f"give the unedited output of `{what}`") from None
+
+
+def _int(value: Any, source: str, where: str) -> int:
+    return as_int(value, source, where, fix="give the unedited output of ip")
 
 
 # ---------------------------------------------------------------------------------------------
 # links and addresses: JSON
+
+
+def _address(a: dict[str, Any], source: str, where: str) -> str:
+    """``local/prefixlen`` of an ``addr_info`` entry, both checked."""
+    local, plen = a.get("local"), a.get("prefixlen")
+    bits = 32 if a.get("family") == "inet" else 128
+    try:
+        ipaddress.ip_address(str(local))
+    except ValueError:
+        raise SyntaxParseError(source, where, f"{cut(repr(local))} is not an address",
+                               "give the unedited output of `ip -d -j address show`") from None
+    return f"{local}/{as_int(plen, source, where, bits)}"
 
 
 def parse_links_json(text: str, source: str = "<ip -j address>") -> tuple[IpLink, ...]:
@@ -194,7 +209,7 @@ def parse_links_json(text: str, source: str = "<ip -j address>") -> tuple[IpLink
         data = info.get("info_data") or {}
         kind = str(info.get("info_kind", ""))
         addrs = tuple(
-            IpAddr(f"{a['local']}/{a['prefixlen']}", str(a.get("scope", "global")))
+            IpAddr(_address(a, source, f"entry {i}"), str(a.get("scope", "global")))
             for a in e.get("addr_info", ()) if isinstance(a, dict) and "local" in a
             and a.get("family") in ("inet", "inet6"))
         link = e.get("link")
@@ -252,7 +267,7 @@ def format_links_json(links: tuple[IpLink, ...]) -> str:
 # links and addresses: text (``ip -d address show``, ``ip -s -d link``, ``ip -o addr``)
 
 _HEAD = re.compile(
-    r"^(?P<index>\d+):\s+(?P<name>[^:@\s]+)(?:@(?P<link>[^:\s]+))?:\s+<(?P<flags>[^>]*)>"
+    r"^(?P<index>[0-9]{1,10}):\s+(?P<name>[^:@\s]+)(?:@(?P<link>[^:\s]+))?:\s+<(?P<flags>[^>]*)>"
     r"(?P<rest>.*)$")
 _LINKLINE = re.compile(r"^link/(?P<type>\S+)(?:\s+(?P<mac>[0-9a-fA-F:]{17}))?(?P<rest>.*)$")
 _KINDS = ("veth", "bridge", "tun", "vlan", "vxlan", "openvswitch", "dummy", "macvlan", "bond",
@@ -260,7 +275,7 @@ _KINDS = ("veth", "bridge", "tun", "vlan", "vxlan", "openvswitch", "dummy", "mac
           "ipvlan", "wireguard", "nlmon", "veth_pair")
 _SLAVES = {"bridge_slave": "bridge", "openvswitch_slave": "openvswitch", "bond_slave": "bond",
            "team_slave": "team", "vrf_slave": "vrf"}
-_ONE_LINE = re.compile(r"^(?P<index>\d+):\s+(?P<name>\S+)\s+(?P<fam>inet6?)\s+(?P<addr>\S+)"
+_ONE_LINE = re.compile(r"^(?P<index>[0-9]{1,10}):\s+(?P<name>\S+)\s+(?P<fam>inet6?)\s+(?P<addr>\S+)"
                        r"(?P<rest>.*)$")
 
 
@@ -430,10 +445,12 @@ def parse_routes_json(text: str, source: str = "<ip -j route>", family: int = 4
         fam = 6 if ":" in dst or ":" in str(e.get("gateway", "")) else family
         if dst == "default":
             fam = family if "gateway" not in e else (6 if ":" in str(e["gateway"]) else 4)
-        hops = tuple(IpNexthop(h.get("gateway"), h.get("dev"), int(h.get("weight", 1)))
+        hops = tuple(IpNexthop(h.get("gateway"), h.get("dev"),
+                               _int(h.get("weight", 1), source, f"entry {i}"))
                      for h in e.get("nexthops", ()) if isinstance(h, dict))
         out.append(IpRoute(
-            dst=_cidr(dst, fam), family=fam, type=str(e.get("type", "unicast")),
+            dst=_cidr_at(dst, fam, source, f"entry {i}", "ip -d -j route show table all"),
+            family=fam, type=str(e.get("type", "unicast")),
             gateway=e.get("gateway"), dev=e.get("dev"), table=str(e.get("table", "main")),
             protocol=str(e.get("protocol", "boot")), scope=str(e.get("scope", "global")),
             prefsrc=e.get("prefsrc"), metric=_int(e.get("metric", 0), source, f"entry {i}"),
@@ -559,10 +576,12 @@ def parse_rules_json(text: str, source: str = "<ip -j rule>", family: int = 4
         out.append(IpRule(
             priority=_int(e["priority"], source, f"entry {i}"),
             table=str(e.get("table", "main")), family=family,
-            src=None if src in (None, "all") else _cidr(f"{src}/{e.get('srclen', '')}".rstrip(
-                "/"), family),
-            dst=None if dst in (None, "all") else _cidr(f"{dst}/{e.get('dstlen', '')}".rstrip(
-                "/"), family),
+            src=None if src in (None, "all") else _cidr_at(
+                f"{src}/{e.get('srclen', '')}".rstrip("/"), family, source, f"entry {i}",
+                "ip -j rule show"),
+            dst=None if dst in (None, "all") else _cidr_at(
+                f"{dst}/{e.get('dstlen', '')}".rstrip("/"), family, source, f"entry {i}",
+                "ip -j rule show"),
             fwmark=mark, iif=e.get("iif"), oif=e.get("oif"),
             action=str(e.get("action", "lookup")), invert=bool(e.get("not", False))))
     return tuple(out)
@@ -597,7 +616,7 @@ def format_rules_json(rules: tuple[IpRule, ...]) -> str:
     return json.dumps(out)
 
 
-_RULE_LINE = re.compile(r"^(?P<prio>\d+):\s+(?P<rest>.*)$")
+_RULE_LINE = re.compile(r"^(?P<prio>[0-9]{1,10}):\s+(?P<rest>.*)$")
 
 
 def parse_rules_text(text: str, source: str = "<ip rule list>", family: int = 4
@@ -623,8 +642,10 @@ def parse_rules_text(text: str, source: str = "<ip rule list>", family: int = 4
         table = _kv(words, "lookup") or _kv(words, "table") or "main"
         out.append(IpRule(
             priority=int(m.group("prio")), table=table, family=family,
-            src=None if src in (None, "all") else _cidr(src, family),
-            dst=None if dst in (None, "all") else _cidr(dst, family),
+            src=None if src in (None, "all") else _cidr_at(src, family, source, f"line {n}",
+                                                            "ip rule show"),
+            dst=None if dst in (None, "all") else _cidr_at(dst, family, source, f"line {n}",
+                                                            "ip rule show"),
             fwmark=_kv(words, "fwmark"), iif=_kv(words, "iif"), oif=_kv(words, "oif"),
             action=action, invert=invert))
     return tuple(out)
@@ -755,7 +776,7 @@ def parse_netns_ids(text: str, source: str = "<ip -j netns list-id>") -> dict[in
                 out[_int(e["nsid"], source, f"entry {i}")] = str(e["name"])
         return out
     for raw in text.splitlines():
-        m = re.match(r"^nsid (\d+) \(iproute2 netns name: (\S+)\)", raw.strip())
+        m = re.match(r"^nsid ([0-9]{1,10}) \(iproute2 netns name: (\S+)\)", raw.strip())
         if m:
             out[int(m.group(1))] = m.group(2)
     return out

@@ -19,11 +19,11 @@ is never silently mis-read.
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from neutrace.errors import SyntaxParseError
+from neutrace.syntax.text import cut, lines
 
 # -- the vocabulary: option name -> number of values ---------------------------------------------
 
@@ -114,7 +114,8 @@ BUILTIN_CHAINS: dict[str, tuple[str, ...]] = {
 }
 
 _SAFE_VALUE = re.compile(r"^[A-Za-z0-9_\-./:,+=@%^*!\[\]]+$")
-_COUNTERS = re.compile(r"^\[(\d+):(\d+)\]$")
+_COUNTERS = re.compile(r"\[([0-9]+):([0-9]+)\]")
+_COUNTER_MAX = (1 << 64) - 1  # the kernel's counters are 64-bit
 
 
 # -- the model -----------------------------------------------------------------------------------
@@ -264,7 +265,7 @@ class IpSets:
 
 
 def _quote(value: str) -> str:
-    if _SAFE_VALUE.match(value):
+    if _SAFE_VALUE.match(value) and value != "!":  # a bare ! would read back as a negation
         return value
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -317,13 +318,77 @@ def _err(source: str, lineno: int, problem: str, fix: str) -> SyntaxParseError:
     return SyntaxParseError(source, f"line {lineno}", problem, fix, line=lineno)
 
 
+class _Quoted(str):
+    """A token that was quoted (``"!"`` is a value, a bare ``!`` a negation)."""
+
+    __slots__ = ()
+
+
+# One shell-like word (shlex's POSIX rules, which iptables-save's quoting follows): runs of plain
+# characters, backslash escapes, "double quoted" (backslash escapes only " and \) and 'single
+# quoted' parts. One regex pass, so that tokenizing stays linear in the line's length.
+_WORD = re.compile(r"""(?:[^ \t\r\n\\'"]+|\\.|"[^"\\]*(?:\\.[^"\\]*)*"|'[^']*')+""", re.S)
+_PART = re.compile(r"""[^\\'"]+|\\(.)|"([^"\\]*(?:\\.[^"\\]*)*)"|'([^']*)'""", re.S)
+_DQ_ESCAPE = re.compile(r'\\([\\"])')
+_BLANK = re.compile(r"[ \t\r\n]+")
+
+
 def _split(source: str, lineno: int, text: str) -> list[str]:
+    """The words of a rule line, quotes removed (quoted words are `_Quoted`)."""
     if '"' not in text and "'" not in text and "\\" not in text:
-        return text.split()
-    try:
-        return shlex.split(text, posix=True)
-    except ValueError as exc:
-        raise _err(source, lineno, f"cannot split {text!r}: {exc}", "close the quotes") from exc
+        return _BLANK.split(text.strip(" \t\r\n")) if text.strip(" \t\r\n") else []
+    out: list[str] = []
+    pos, end = 0, len(text)
+    while pos < end:
+        blank = _BLANK.match(text, pos)
+        if blank is not None:
+            pos = blank.end()
+            continue
+        m = _WORD.match(text, pos)
+        if m is None or m.end() < end and text[m.end()] not in " \t\r\n":
+            at = pos if m is None else m.end()
+            if text[at] == "\\":
+                raise _err(source, lineno, f"a backslash at the end of the line (column "
+                           f"{at + 1}) escapes nothing", "remove it or escape it (\\\\)")
+            raise _err(source, lineno, f"no closing quotation ({text[at]} at column {at + 1})",
+                       "close the quotes")
+        word = m.group(0)
+        pos = m.end()
+        if '"' not in word and "'" not in word and "\\" not in word:
+            out.append(word)
+            continue
+        pieces: list[str] = []
+        for part in _PART.finditer(word):
+            if part.group(1) is not None:
+                pieces.append(part.group(1))
+            elif part.group(2) is not None:
+                pieces.append(_DQ_ESCAPE.sub(r"\1", part.group(2)))
+            elif part.group(3) is not None:
+                pieces.append(part.group(3))
+            else:
+                pieces.append(part.group(0))
+        out.append(_Quoted("".join(pieces)))
+    return out
+
+
+def _plain(token: str) -> str:
+    return str.__str__(token)
+
+
+def _counters(source: str, lineno: int, text: str) -> tuple[int, int] | None:
+    """``[packets:bytes]`` as two numbers (None when ``text`` is not counters)."""
+    m = _COUNTERS.fullmatch(text)
+    if m is None:
+        return None
+    if len(m.group(1)) > 20 or len(m.group(2)) > 20 or max(
+            int(m.group(1)), int(m.group(2))) > _COUNTER_MAX:
+        raise _err(source, lineno, f"counters {cut(text)} are past 64 bits",
+                   "write [packets:bytes] as iptables-save prints them")
+    return int(m.group(1)), int(m.group(2))
+
+
+def _bang(token: str) -> bool:
+    return token == "!" and not isinstance(token, _Quoted)
 
 
 def parse_rule_tokens(
@@ -349,9 +414,9 @@ def parse_rule_tokens(
         """Values of an option at tokens[i] (its name), with legacy ``--opt ! value``."""
         j = i + 1
         negated = False
-        if n > 0 and j < len(tokens) and tokens[j] == "!":
+        if n > 0 and j < len(tokens) and _bang(tokens[j]):
             negated, j = True, j + 1
-        vals = tokens[j : j + n]
+        vals = [_plain(t) for t in tokens[j : j + n]]
         if len(vals) < n:
             raise _err(source, lineno, f"option {name} needs {n} value(s)",
                        f"write {name} followed by its value")
@@ -361,7 +426,7 @@ def parse_rule_tokens(
     negate = False
     while i < len(tokens):
         tok = tokens[i]
-        if tok == "!":
+        if _bang(tok):
             if negate:
                 raise _err(source, lineno, "'!' twice in a row", "remove one '!'")
             negate = True
@@ -372,11 +437,11 @@ def parse_rule_tokens(
                 raise _err(source, lineno, "'!' before -m", "put '!' before the module's option")
             if i + 1 >= len(tokens):
                 raise _err(source, lineno, "-m without a module name", "name the match module")
-            module = tokens[i + 1]
+            module = _plain(tokens[i + 1])
             if module == "icmpv6":
                 module = "icmp6"
             if module not in MATCH_MODULES:
-                raise _err(source, lineno, f"unknown match module -m {module}",
+                raise _err(source, lineno, f"unknown match module -m {cut(module)}",
                            f"use one of: {', '.join(sorted(MATCH_MODULES))}")
             close_module()
             cur_module = module
@@ -387,14 +452,14 @@ def parse_rule_tokens(
                 raise _err(source, lineno, "'!' before a target", "remove the '!'")
             if i + 1 >= len(tokens):
                 raise _err(source, lineno, f"{tok} without a target", "name the target or chain")
-            name = tokens[i + 1]
+            name = _plain(tokens[i + 1])
             goto = tok in ("-g", "--goto")
             spec = TARGETS.get(name)
             if spec is None:
                 if user_chains is not None and name not in user_chains:
                     raise _err(
-                        source, lineno, f"unknown target or chain {name!r}",
-                        f"declare ':{name} - [0:0]' in this table or use one of: "
+                        source, lineno, f"unknown target or chain {cut(name)!r}",
+                        f"declare ':{cut(name)} - [0:0]' in this table or use one of: "
                         f"{', '.join(sorted(TARGETS))}",
                     )
                 spec = {}
@@ -405,7 +470,7 @@ def parse_rule_tokens(
             while j < len(tokens):
                 t = tokens[j]
                 if t not in spec:
-                    raise _err(source, lineno, f"unknown option {t!r} of target {name}",
+                    raise _err(source, lineno, f"unknown option {cut(t)!r} of target {name}",
                                f"options of {name}: {', '.join(spec) or 'none'}")
                 vals, neg, j = take(j, spec[t], t)
                 if neg:
@@ -434,7 +499,7 @@ def parse_rule_tokens(
         else:
             where = f"-m {cur_module}" if cur_module else "the base matches"
             raise _err(
-                source, lineno, f"unknown option {tok!r} (after {where})",
+                source, lineno, f"unknown option {cut(tok)!r} (after {where})",
                 "check the spelling; neutrace understands the match modules "
                 f"{', '.join(sorted(MATCH_MODULES))}",
             )
@@ -449,15 +514,13 @@ def parse_rule_tokens(
 def parse_rule(text: str, source: str = "<string>", lineno: int = 0) -> IptRule:
     """One ``-A CHAIN ...`` line (optionally preceded by ``[packets:bytes]``)."""
     tokens = _split(source, lineno, text)
-    counters = None
-    if tokens and _COUNTERS.match(tokens[0]):
-        m = _COUNTERS.match(tokens[0])
-        assert m is not None
-        counters = (int(m.group(1)), int(m.group(2)))
+    counters = _counters(source, lineno, tokens[0]) if tokens else None
+    if counters is not None:
         tokens = tokens[1:]
     if len(tokens) < 2 or tokens[0] not in ("-A", "--append"):
-        raise _err(source, lineno, f"not a rule: {text!r}", "a rule line starts with -A CHAIN")
-    rule = parse_rule_tokens(tokens[1], tokens[2:], source, lineno)
+        raise _err(source, lineno, f"not a rule: {cut(text)!r}",
+                   "a rule line starts with -A CHAIN")
+    rule = parse_rule_tokens(_plain(tokens[1]), tokens[2:], source, lineno)
     return IptRule(rule.chain, rule.matches, rule.target, counters, lineno)
 
 
@@ -478,34 +541,33 @@ def parse_iptables_save(text: str, source: str = "<string>") -> Ruleset:
         rules: list[IptRule] = []
         for ln, body in raw_rules:
             tokens = _split(source, ln, body)
-            counters = None
-            m = _COUNTERS.match(tokens[0]) if tokens else None
-            if m:
-                counters = (int(m.group(1)), int(m.group(2)))
+            counters = _counters(source, ln, tokens[0]) if tokens else None
+            if counters is not None:
                 tokens = tokens[1:]
             if len(tokens) < 2 or tokens[0] not in ("-A", "--append"):
-                raise _err(source, ln, f"not a rule: {body!r}",
+                raise _err(source, ln, f"not a rule: {cut(body)!r}",
                            "inside a table only ':CHAIN', '-A CHAIN ...' and COMMIT are allowed")
-            chain = tokens[1]
+            chain = _plain(tokens[1])
             if chain not in names:
-                raise _err(source, ln, f"rule appended to undeclared chain {chain!r} in *{cur}",
+                raise _err(source, ln, f"rule appended to undeclared chain {cut(chain)!r} in "
+                           f"*{cur}",
                            f"add ':{chain} - [0:0]' before the rules of *{cur}")
             r = parse_rule_tokens(chain, tokens[2:], source, ln, user)
             rules.append(IptRule(r.chain, r.matches, r.target, counters, ln))
         tables.append(Table(cur, tuple(chains), tuple(rules)))
 
-    lines = text.splitlines()
-    for idx, raw in enumerate(lines, start=1):
+    for idx, raw in enumerate(lines(text, source), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
         if line.startswith("*"):
             if cur is not None:
-                raise _err(source, idx, f"table *{line[1:]} starts before *{cur} was committed",
+                raise _err(source, idx, f"table *{cut(line[1:])} starts before *{cur} was "
+                           "committed",
                            f"add COMMIT after the rules of *{cur}")
             name = line[1:].strip()
             if name not in BUILTIN_CHAINS:
-                raise _err(source, idx, f"unknown table *{name}",
+                raise _err(source, idx, f"unknown table *{cut(name)}",
                            f"use one of: {', '.join(BUILTIN_CHAINS)}")
             if name in seen:
                 raise _err(source, idx, f"table *{name} appears twice", "merge the two sections")
@@ -514,7 +576,8 @@ def parse_iptables_save(text: str, source: str = "<string>") -> Ruleset:
             chain_names = set()
             continue
         if cur is None:
-            raise _err(source, idx, f"{line!r} outside a table", "start a table with *filter etc.")
+            raise _err(source, idx, f"{cut(line)!r} outside a table",
+                       "start a table with *filter etc.")
         if line == "COMMIT":
             finish(idx)
             cur = None
@@ -522,24 +585,26 @@ def parse_iptables_save(text: str, source: str = "<string>") -> Ruleset:
         if line.startswith(":"):
             parts = line[1:].split()
             if len(parts) not in (2, 3):
-                raise _err(source, idx, f"bad chain line {line!r}",
+                raise _err(source, idx, f"bad chain line {cut(line)!r}",
                            "write ':NAME POLICY [0:0]' (POLICY '-' for a user chain)")
             name, policy = parts[0], parts[1]
             counters = (0, 0)
             if len(parts) == 3:
-                m = _COUNTERS.match(parts[2])
-                if not m:
-                    raise _err(source, idx, f"bad counters {parts[2]!r}", "write [packets:bytes]")
-                counters = (int(m.group(1)), int(m.group(2)))
+                read = _counters(source, idx, parts[2])
+                if read is None:
+                    raise _err(source, idx, f"bad counters {cut(parts[2])!r}",
+                               "write [packets:bytes]")
+                counters = read
             builtin = name in BUILTIN_CHAINS[cur]
             if builtin and policy not in ("ACCEPT", "DROP"):
-                raise _err(source, idx, f"built-in chain {name} needs policy ACCEPT or DROP",
+                raise _err(source, idx, f"built-in chain {cut(name)} needs policy ACCEPT or DROP",
                            f"write ':{name} ACCEPT [0:0]'")
             if not builtin and policy != "-":
-                raise _err(source, idx, f"user chain {name} cannot have policy {policy}",
+                raise _err(source, idx, f"user chain {cut(name)} cannot have policy {cut(policy)}",
                            f"write ':{name} - [0:0]'")
             if name in chain_names:
-                raise _err(source, idx, f"chain {name} declared twice", "remove one declaration")
+                raise _err(source, idx, f"chain {cut(name)} declared twice",
+                           "remove one declaration")
             chain_names.add(name)
             chains.append(Chain(name, policy if builtin else None, counters))
             continue
@@ -554,7 +619,7 @@ def parse_ipset_save(text: str, source: str = "<string>") -> IpSets:
     order: list[str] = []
     heads: dict[str, tuple[str, tuple[str, ...]]] = {}
     members: dict[str, list[str]] = {}
-    for idx, raw in enumerate(text.splitlines(), start=1):
+    for idx, raw in enumerate(lines(text, source), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -573,7 +638,7 @@ def parse_ipset_save(text: str, source: str = "<string>") -> IpSets:
                            f"put 'create {name} ...' before its members")
             members[name].append(" ".join(tokens[2:]))
         else:
-            raise _err(source, idx, f"not an ipset save line: {line!r}",
+            raise _err(source, idx, f"not an ipset save line: {cut(line)!r}",
                        "lines are 'create NAME TYPE OPTIONS' or 'add NAME ENTRY'")
     return IpSets(
         tuple(IpSet(n, heads[n][0], heads[n][1], tuple(members[n])) for n in order), source

@@ -61,7 +61,7 @@ def _local(tag: str) -> str:
 def parse_domain(text: str, source: str = "<virsh dumpxml>") -> Domain:
     """The parts of a domain XML that wire it to the host."""
     try:
-        root = ET.fromstring(text)
+        root = ET.fromstring(text.encode("utf-8", "replace"))
     except ET.ParseError as exc:
         raise SyntaxParseError(source, f"line {exc.position[0]}", f"not valid XML ({exc})",
                                "give the output of `virsh dumpxml DOMAIN` or a libvirt "
@@ -99,7 +99,8 @@ def parse_domain(text: str, source: str = "<virsh dumpxml>") -> Domain:
             source_bridge=src.get("bridge") if src is not None else None,
             interfaceid=params.get("interfaceid") if params is not None else None,
             mtu=int(mtu.get("size", "0")) if mtu is not None and
-            mtu.get("size", "").isdigit() else None))
+            mtu.get("size", "").isascii() and mtu.get("size", "").isdigit() and
+            len(mtu.get("size", "")) < 7 else None))
     return Domain(name.strip(), (root.findtext("uuid") or "").strip(), nova_name,
                   tuple(interfaces), tuple(ports))
 

@@ -10,7 +10,6 @@ datapath-only fields OVS adds there: ``recirc_id``, ``nw_frag``, ``tun_gbp_id``,
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 
 from neutrace.addr import is_mac, norm_mac
@@ -26,6 +25,8 @@ from neutrace.packet import (
     VLAN_CFI,
     Packet,
 )
+from neutrace.syntax import offields
+from neutrace.syntax.text import cut
 
 ETH_TYPE_RARP = 0x8035
 ETH_TYPE_MPLS = 0x8847
@@ -101,8 +102,60 @@ class Microflow:
     fields: tuple[tuple[str, str], ...] = ()
 
 
-def _int(text: str) -> int:
-    return int(text, 0)
+# the width of each integer attribute (a value past it is refused, not wrapped)
+_INT_MAX = {
+    "dl_type": 0xFFFF, "arp_op": 0xFFFF, "nw_proto": 0xFF, "nw_ttl": 0xFF, "nw_tos": 0xFF,
+    "tp_src": 0xFFFF, "tp_dst": 0xFFFF, "tcp_flags": 0xFFF, "tun_id": (1 << 64) - 1,
+    "vlan_tci": 0xFFFF,
+}
+_ICMP_KEYS = frozenset({"icmp_type", "icmp_code", "icmpv6_type", "icmpv6_code"})
+
+
+def _int(text: str, maximum: int = (1 << 64) - 1) -> int:
+    """A number as ofproto/trace reads it (``0x`` hex, a leading 0 octal, else decimal)."""
+    try:
+        value = offields.read_uint(text)
+    except offields.FieldValueError as e:
+        raise ValueError(str(e)) from None
+    if value > maximum:
+        raise ValueError(f"{cut(text)} is past {maximum}")
+    return value
+
+
+def _ip4(text: str) -> str:
+    try:
+        return offields.int_to_ipv4(offields.ipv4_to_int(text))
+    except offields.FieldValueError as e:
+        raise ValueError(str(e)) from None
+
+
+def _ip6(text: str) -> str:
+    try:
+        return offields.int_to_ipv6(offields.ipv6_to_int(text))
+    except offields.FieldValueError as e:
+        raise ValueError(str(e)) from None
+
+
+# attribute -> (the prerequisite's name, the dl_types and nw_protos it needs; None: any)
+_IP_ANY = (ETH_TYPE_IP, ETH_TYPE_IPV6)
+_PREREQ: dict[str, tuple[str, tuple[int, ...], tuple[int, ...] | None]] = {
+    "arp_op": ("arp", (ETH_TYPE_ARP, ETH_TYPE_RARP), None),
+    "arp_spa": ("arp", (ETH_TYPE_ARP, ETH_TYPE_RARP), None),
+    "arp_tpa": ("arp", (ETH_TYPE_ARP, ETH_TYPE_RARP), None),
+    "arp_sha": ("arp", (ETH_TYPE_ARP, ETH_TYPE_RARP), None),
+    "arp_tha": ("arp", (ETH_TYPE_ARP, ETH_TYPE_RARP), None),
+    "nw_src": ("ip", (ETH_TYPE_IP,), None), "nw_dst": ("ip", (ETH_TYPE_IP,), None),
+    "ipv6_src": ("ipv6", (ETH_TYPE_IPV6,), None), "ipv6_dst": ("ipv6", (ETH_TYPE_IPV6,), None),
+    "nw_ttl": ("ip or ipv6", _IP_ANY, None), "nw_tos": ("ip or ipv6", _IP_ANY, None),
+    "tp_src": ("tcp, udp, sctp or icmp", _IP_ANY,
+               (IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP, IPPROTO_ICMP, IPPROTO_ICMPV6)),
+    "tp_dst": ("tcp, udp, sctp or icmp", _IP_ANY,
+               (IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP, IPPROTO_ICMP, IPPROTO_ICMPV6)),
+    "tcp_flags": ("tcp", _IP_ANY, (IPPROTO_TCP,)),
+    "nd_target": ("icmp6", (ETH_TYPE_IPV6,), (IPPROTO_ICMPV6,)),
+    "nd_sll": ("icmp6", (ETH_TYPE_IPV6,), (IPPROTO_ICMPV6,)),
+    "nd_tll": ("icmp6", (ETH_TYPE_IPV6,), (IPPROTO_ICMPV6,)),
+}
 
 
 TCP_FLAG_NAMES = {
@@ -115,12 +168,12 @@ def _tcp_flags(text: str) -> int:
     """``0x012`` or ofproto/trace's spelling ``syn|ack``."""
     if text.startswith(("+", "-")):
         raise ValueError("tcp_flags must be a number (0x012) or names (syn|ack), not +syn")
-    if text[:1].isdigit():
-        return int(text, 0)
+    if offields.is_decimal(text[:1]):
+        return _int(text, 0xFFF)
     value = 0
     for name in text.split("|"):
         if name not in TCP_FLAG_NAMES:
-            raise ValueError(f"unknown TCP flag {name!r}")
+            raise ValueError(f"unknown TCP flag {cut(name)!r}")
         value |= TCP_FLAG_NAMES[name]
     return value
 
@@ -138,8 +191,12 @@ def parse_microflow(
     dl_type: int | None = None
     nw_proto: int | None = None
     vid: int | None = None
-    pcp = 0
+    pcp: int | None = None
     extra: list[tuple[str, str]] = []
+    written: dict[str, str] = {}  # Packet attribute -> the key that set it (for messages)
+    if "\x00" in text:
+        raise SyntaxParseError(source, "microflow", "the microflow has a NUL character",
+                               "remove the NUL", line)
     for item in text.split(","):
         item = item.strip()
         if not item:
@@ -149,66 +206,106 @@ def parse_microflow(
         value = value.strip()
 
         def bad(problem: str, fix: str, _key: str = key) -> SyntaxParseError:
-            return SyntaxParseError(source, f"field {_key!r}", problem, fix, line)
+            return SyntaxParseError(source, f"field {cut(_key)!r}", problem, fix, line)
+
+        def set_proto(new_type: int, new_proto: int | None, _key: str = key) -> None:
+            nonlocal dl_type, nw_proto
+            if dl_type is not None and dl_type != new_type or (
+                    new_proto is not None and nw_proto is not None and nw_proto != new_proto):
+                raise bad("the protocol is given twice, differently",
+                          "give one protocol (arp, ip, tcp, ...) or dl_type/nw_proto once")
+            dl_type = new_type
+            if new_proto is not None:
+                nw_proto = new_proto
 
         try:
             if not sep:
                 if key in _NO_PROTOCOL:
                     continue
                 if key in PROTOCOLS:
-                    dl_type, proto = PROTOCOLS[key]
-                    if proto:
-                        nw_proto = proto
+                    new_type, proto = PROTOCOLS[key]
+                    set_proto(new_type, proto or None)
                     continue
                 if key in _IGNORED or not strict:
                     continue
                 raise bad("unknown protocol keyword", f"use one of {', '.join(PROTOCOLS)}")
             if key == "in_port":
+                try:
+                    offields.parse_port(value, lambda name: 1)
+                except offields.FieldValueError as e:
+                    raise bad(str(e), "write in_port=PORT, a port name or a number") from None
                 in_port = value
             elif key in _MAC_FIELDS:
                 if not is_mac(value):
-                    raise bad(f"{value!r} is not a MAC address", "write it as 00:11:22:33:44:55")
+                    raise bad(f"{cut(value)!r} is not a MAC address",
+                              "write it as 00:11:22:33:44:55")
                 mac = norm_mac(value)
                 if key in ("nd_sll", "nd_tll") and mac == "00:00:00:00:00:00":
                     continue  # OVS prints an absent ND option as zeros
                 values[_MAC_FIELDS[key]] = mac
+                written[_MAC_FIELDS[key]] = key
             elif key in _IP4_FIELDS:
-                values[_IP4_FIELDS[key]] = str(ipaddress.IPv4Address(value))
+                values[_IP4_FIELDS[key]] = _ip4(value)
+                written[_IP4_FIELDS[key]] = key
             elif key in _IP6_FIELDS:
-                ip6 = str(ipaddress.IPv6Address(value))
+                ip6 = _ip6(value)
                 if key == "nd_target" and ip6 == "::":
                     continue  # OVS prints an absent ND target as ::
                 values[_IP6_FIELDS[key]] = ip6
+                written[_IP6_FIELDS[key]] = key
             elif key == "dl_vlan":
-                vid = _int(value)
-                if not 0 <= vid < 4096:
-                    raise bad(f"VLAN id {vid} out of range", "use 0..4095")
+                vid = _int(value, 4095)
             elif key == "dl_vlan_pcp":
-                pcp = _int(value)
+                pcp = _int(value, 7)
             elif key == "tcp_flags":
                 values["tcp_flags"] = _tcp_flags(value)
+                written["tcp_flags"] = key
             elif key in _INT_FIELDS:
                 attr = _INT_FIELDS[key]
-                number = _int(value)
+                number = _int(value, 0xFF if key in _ICMP_KEYS else _INT_MAX[attr])
                 if attr == "dl_type":
-                    dl_type = number
+                    set_proto(number, None)
                 elif attr == "nw_proto":
+                    if nw_proto is not None and nw_proto != number:
+                        raise bad("the protocol is given twice, differently",
+                                  "give nw_proto (or tcp, udp, ...) once")
                     nw_proto = number
                 else:
                     values[attr] = number
+                    written[attr] = key
             elif key.startswith(_PIPELINE_PREFIXES):
+                field = offields.lookup(key)
+                if field is not None and field.kind == offields.K_INT:
+                    offields.parse_value(field, value)  # ct_state's new|trk is OVS's own
+                elif field is None and strict and not key.startswith(("xreg", "xxreg")):
+                    raise bad("field not supported in a microflow", f"use only: {SUPPORTED}")
                 extra.append((key, value))
             elif key in _IGNORED or not strict:
                 continue
             else:
                 raise bad("field not supported in a microflow", f"use only: {SUPPORTED}")
         except ValueError as exc:
-            raise bad(f"bad value {value!r}: {exc}",
-                      "check the field's syntax in ovs-fields(7)") from exc
+            raise bad(f"bad value {cut(value)!r}: {exc}",
+                      "check the field's syntax in ovs-fields(7)") from None
     if dl_type is None:
         dl_type = 0  # as ofproto/trace takes it: an Ethernet frame of type 0x0000
-    if vid is not None:
-        values["vlan_tci"] = VLAN_CFI | vid | (pcp << 13)
+    if vid is not None or pcp is not None:
+        tci = int(values.get("vlan_tci", 0))  # type: ignore[call-overload]
+        if vid is not None:
+            tci = (tci & ~0x0FFF) | VLAN_CFI | vid
+        if pcp is not None:
+            tci = (tci & ~0xE000) | VLAN_CFI | (pcp << 13)
+        values["vlan_tci"] = tci
+    if dl_type not in _IP_ANY and nw_proto:
+        raise SyntaxParseError(source, "field 'nw_proto'", "nw_proto needs ip or ipv6",
+                               "add ip (or ipv6), or leave nw_proto out", line)
+    for attr, (need, types, protos) in _PREREQ.items():
+        if attr in written and (dl_type not in types or (
+                protos is not None and (nw_proto or 0) not in protos)):
+            raise SyntaxParseError(source, f"field {written[attr]!r}",
+                                   f"{written[attr]} needs {need} (its prerequisite)",
+                                   f"add {need.split(' ')[0]} to the microflow, or leave "
+                                   f"{written[attr]} out", line)
     for mac in ("dl_src", "dl_dst"):
         values.setdefault(mac, "00:00:00:00:00:00")
     packet = Packet(dl_type=dl_type, nw_proto=nw_proto or 0, **values)  # type: ignore[arg-type]

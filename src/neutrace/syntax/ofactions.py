@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from neutrace.syntax import offields
-from neutrace.syntax.offields import Field, FieldValueError, Subfield
+from neutrace.syntax.offields import BASE0, DECIMAL, Field, FieldValueError, Subfield, short
 
 
 class ActionParseError(ValueError):
@@ -277,7 +277,7 @@ def split_top(text: str) -> list[str]:
     for part in text.split(","):
         depth += part.count("(") - part.count(")")
         if depth < 0:
-            raise ActionParseError(f"unbalanced ')' in {text!r}", "balance the parentheses")
+            raise ActionParseError(f"unbalanced ')' in {short(text)}", "balance the parentheses")
         cur.append(part)
         if depth == 0:
             item = ",".join(cur).strip()
@@ -285,20 +285,32 @@ def split_top(text: str) -> list[str]:
                 out.append(item)
             cur = []
     if depth:
-        raise ActionParseError(f"unbalanced '(' in {text!r}", "balance the parentheses")
+        raise ActionParseError(f"unbalanced '(' in {short(text)}", "balance the parentheses")
     return out
 
 
-def _int(text: str, what: str, maximum: int | None = None) -> int:
+def _int(text: str, what: str, maximum: int | None = None, base: int = BASE0) -> int:
+    """A number of an action as ovs-ofctl reads it there (`offields.BASE0` or `DECIMAL`)."""
     try:
-        v = offields.parse_int(text)
-    except FieldValueError:
-        raise ActionParseError(
-            f"{what}: {text!r} is not a number", f"write {what} as a number"
-        ) from None
-    if v < 0 or (maximum is not None and v > maximum):
-        raise ActionParseError(f"{what}: {v} is out of range (0..{maximum})")
+        v = offields.read_uint(text.strip(), base)
+    except FieldValueError as e:
+        spelled = "a number (12 or 0x1f)" if base == BASE0 else "a decimal number"
+        raise ActionParseError(f"{what}: {e}", f"write {what} as {spelled}") from None
+    if maximum is not None and v > maximum:
+        raise ActionParseError(f"{what}: {short(text)} is out of range (0..{maximum})",
+                               f"write {what} as a number from 0 to {maximum}")
     return v
+
+
+def _port(text: str, what: str) -> str:
+    """A port as written (a number, a reserved name or a port name), checked for its shape."""
+    port = text.strip().strip('"')
+    try:
+        offields.parse_port(port, lambda name: 1)
+    except FieldValueError as e:
+        raise ActionParseError(f"{what}: {e}", "write a port number (0..65535) or a port "
+                               "name") from None
+    return port
 
 
 def _subfield(text: str) -> Subfield:
@@ -341,9 +353,9 @@ def parse_action(text: str) -> Action:
     """One action."""
     m = _KV.match(text)
     if not m:
-        if text.startswith('"') and text.endswith('"'):
-            return Output(text[1:-1], text)
-        raise ActionParseError(f"cannot parse action {text!r}")
+        if len(text) >= 2 and text.startswith('"') and text.endswith('"'):
+            return Output(_port(text, "output"), text)
+        raise ActionParseError(f"cannot parse action {short(text)}")
     name, arg, paren = m.group(1), m.group(3), m.group(4)
     lname = name.lower()
     if arg is None and paren is None:
@@ -351,14 +363,14 @@ def parse_action(text: str) -> Action:
     if lname == "output":
         if paren is not None:
             args = dict(_kvs(paren))
-            return Output(args.get("port", "").strip('"'), text)
+            return Output(_port(args.get("port", ""), "output port"), text)
         assert arg is not None
         if "[" in arg:
             return OutputReg(_subfield(arg), text)
-        return Output(arg.strip('"'), text)
+        return Output(_port(arg, "output"), text)
     if lname == "enqueue":
         port = (arg or paren or "").replace(":", ",").split(",")[0]
-        return Output(port.strip('"'), text)
+        return Output(_port(port, "enqueue port"), text)
     if lname == "controller":
         if paren is not None:
             args = dict(_kvs(paren))
@@ -369,22 +381,28 @@ def parse_action(text: str) -> Action:
         if paren is not None:
             parts = [p.strip() for p in paren.split(",")]
             if len(parts) < 2 or len(parts) > 3 or (len(parts) == 3 and parts[2] != "ct"):
-                raise ActionParseError(f"{text!r}: write resubmit(PORT,TABLE) or resubmit(,TABLE)")
-            port = parts[0].strip('"') or None
-            table = _int(parts[1], "resubmit table", 254) if parts[1] else None
+                raise ActionParseError(f"{short(text)}: write resubmit(PORT,TABLE) or "
+                                       "resubmit(,TABLE)")
+            port = _port(parts[0], "resubmit port") if parts[0].strip('"') else None
+            table = _int(parts[1], "resubmit table", 254, DECIMAL) if parts[1] else None
             if port is None and table is None:
-                raise ActionParseError(f"{text!r}: at least one of port and table is required")
+                raise ActionParseError(f"{short(text)}: at least one of port and table is "
+                                       "required")
             return Resubmit(port, table, len(parts) == 3, text)
         assert arg is not None
-        return Resubmit(arg.strip('"'), None, False, text)
+        return Resubmit(_port(arg, "resubmit port"), None, False, text)
     if lname == "goto_table":
-        return GotoTable(_int(arg or paren or "", "goto_table", 254), text)
+        return GotoTable(_int(arg or paren or "", "goto_table", 254, DECIMAL), text)
     if lname == "mod_vlan_vid":
         return SetVlanVid(_int(arg or "", "mod_vlan_vid", 4095), text)
     if lname == "mod_vlan_pcp":
         return SetVlanPcp(_int(arg or "", "mod_vlan_pcp", 7), text)
     if lname == "push_vlan":
-        return PushVlan(_int(arg or "0x8100", "push_vlan ethertype", 0xFFFF), text)
+        ethertype = _int(arg or "0x8100", "push_vlan ethertype", 0xFFFF)
+        if ethertype not in (0x8100, 0x88A8):
+            raise ActionParseError(f"push_vlan: {short(arg or '')} is not a VLAN ethertype",
+                                   "write push_vlan:0x8100 (or 0x88a8)")
+        return PushVlan(ethertype, text)
     if lname in _SET_FIELD_ALIASES:
         f = _field(_SET_FIELD_ALIASES[lname])
         v, _ = _value_for(f, (arg or "").strip())
@@ -393,7 +411,7 @@ def parse_action(text: str) -> Action:
         body = arg if arg is not None else paren or ""
         value, arrow, dst = body.rpartition("->")
         if not arrow:
-            raise ActionParseError(f"{text!r}: write set_field:VALUE->FIELD")
+            raise ActionParseError(f"{short(text)}: write set_field:VALUE->FIELD")
         f = _field(dst)
         v, mk = _value_for(f, value.strip())
         return SetField(f, v, mk, text)
@@ -401,20 +419,20 @@ def parse_action(text: str) -> Action:
         body = arg or ""
         value, arrow, dst = body.partition("->")
         if not arrow:
-            raise ActionParseError(f"{text!r}: write load:VALUE->FIELD[]")
+            raise ActionParseError(f"{short(text)}: write load:VALUE->FIELD[]")
         sub = _subfield(dst)
         v = _int(value, "load value")
         if v >> sub.nbits:
-            raise ActionParseError(f"{text!r}: {value} does not fit in {sub}")
+            raise ActionParseError(f"{short(text)}: {value[:60]} does not fit in {sub}")
         return Load(v, sub, text)
     if lname == "move":
         body = arg or ""
         src, arrow, dst = body.partition("->")
         if not arrow:
-            raise ActionParseError(f"{text!r}: write move:SRC[]->DST[]")
+            raise ActionParseError(f"{short(text)}: write move:SRC[]->DST[]")
         s, d = _subfield(src), _subfield(dst)
         if s.nbits != d.nbits:
-            raise ActionParseError(f"{text!r}: source and destination widths differ "
+            raise ActionParseError(f"{short(text)}: source and destination widths differ "
                                    f"({s.nbits} vs {d.nbits} bits)")
         return Move(s, d, text)
     if lname in ("set_tunnel", "set_tunnel64"):
@@ -428,12 +446,14 @@ def parse_action(text: str) -> Action:
     if lname == "learn":
         return _learn(paren if paren is not None else "", text)
     if lname == "conjunction":
-        mm = re.match(r"^\s*(\d+)\s*,\s*(\d+)\s*/\s*(\d+)\s*$", paren or "")
+        mm = re.fullmatch(r"\s*(\+?[0-9a-fA-FxX]+)\s*,\s*([0-9]{1,3})\s*/\s*([0-9]{1,3})\s*",
+                          paren or "")
         if not mm:
-            raise ActionParseError(f"{text!r}: write conjunction(ID,K/N)")
-        cid, k, n = int(mm.group(1)), int(mm.group(2)), int(mm.group(3))
+            raise ActionParseError(f"{short(text)}: write conjunction(ID,K/N)")
+        cid = _int(mm.group(1), "conjunction id", 0xFFFFFFFF)
+        k, n = int(mm.group(2)), int(mm.group(3))
         if not 2 <= n <= 64 or not 1 <= k <= n:
-            raise ActionParseError(f"{text!r}: need 2 <= N <= 64 and 1 <= K <= N")
+            raise ActionParseError(f"{short(text)}: need 2 <= N <= 64 and 1 <= K <= N")
         return Conjunction(cid, k, n, text)
     if lname == "ct":
         return _ct(paren or "", text)
@@ -444,7 +464,7 @@ def parse_action(text: str) -> Action:
     if lname in ("set_queue", "fin_timeout"):
         return NoOp(text)
     raise ActionParseError(
-        f"unknown or unsupported action {name!r} in {text!r}",
+        f"unknown or unsupported action {short(name)} in {short(text)}",
         "use an action neutrace simulates (output, resubmit, NORMAL, mod_vlan_vid, strip_vlan, "
         "set_field, load, move, learn, ct, conjunction, ...)",
     )
@@ -482,9 +502,9 @@ def _bare(name: str, text: str) -> Action:
         return Note("", text)
     if lname in ("learn", "resubmit", "output", "load", "move", "set_field", "conjunction",
                  "goto_table", "mod_vlan_vid", "set_tunnel"):
-        raise ActionParseError(f"action {name!r} needs an argument")
+        raise ActionParseError(f"action {short(name)} needs an argument")
     # A bare word is an output port, as ovs-ofctl reads it (a number or a port name).
-    return Output(name, text)
+    return Output(_port(name, "output"), text)
 
 
 def _kvs(text: str) -> list[tuple[str, str]]:
@@ -495,6 +515,16 @@ def _kvs(text: str) -> list[tuple[str, str]]:
     return out
 
 
+# learn()'s numeric options: (maximum, how ovs-ofctl reads them: learn.c uses atoi for the
+# timeouts and priority, the table parser for table, strtoull(..., 0) for cookie)
+_LEARN_OPTIONS: dict[str, tuple[int, int]] = {
+    "table": (254, DECIMAL), "priority": (0xFFFF, DECIMAL), "idle_timeout": (0xFFFF, DECIMAL),
+    "hard_timeout": (0xFFFF, DECIMAL), "fin_idle_timeout": (0xFFFF, DECIMAL),
+    "fin_hard_timeout": (0xFFFF, DECIMAL), "cookie": ((1 << 64) - 1, BASE0),
+    "limit": (0xFFFFFFFF, DECIMAL),
+}
+
+
 def _learn(body: str, text: str) -> Learn:
     opts: dict[str, int] = {}
     specs: list[LearnSpec] = []
@@ -502,9 +532,8 @@ def _learn(body: str, text: str) -> Learn:
     for part in split_top(body):
         key, eq, value = part.partition("=")
         key = key.strip()
-        if eq and key in ("table", "priority", "idle_timeout", "hard_timeout",
-                          "fin_idle_timeout", "fin_hard_timeout", "cookie", "limit"):
-            opts[key] = _int(value, f"learn {key}")
+        if eq and key in _LEARN_OPTIONS:
+            opts[key] = _int(value, f"learn {key}", *_LEARN_OPTIONS[key])
             continue
         if key in ("delete_learned", "send_flow_rem"):
             delete = delete or key == "delete_learned"
@@ -512,9 +541,9 @@ def _learn(body: str, text: str) -> Learn:
         if key.startswith("load:"):
             src_text, arrow, dst_text = key[5:].partition("->")
             if not arrow:
-                raise ActionParseError(f"learn spec {part!r}: write load:SRC->DST[]")
+                raise ActionParseError(f"learn spec {short(part)}: write load:SRC->DST[]")
             d = _subfield(dst_text)
-            if src_text.strip()[:1].isdigit():
+            if offields.is_decimal(src_text.strip()[:1]):
                 specs.append(LearnSpec("load", d, value=_int(src_text, "learn load value")))
             else:
                 specs.append(LearnSpec("load", d, src=_subfield(src_text)))
@@ -527,7 +556,7 @@ def _learn(body: str, text: str) -> Learn:
             specs.append(LearnSpec("match", dst, src=dst))
             continue
         v = value.strip()
-        if v[:1].isdigit() or ":" in v or "." in v:
+        if offields.is_decimal(v[:1]) or ":" in v or "." in v:
             f = dst.field
             try:
                 if f.kind in (offields.K_MAC, offields.K_IPV4, offields.K_IPV6):
@@ -535,12 +564,12 @@ def _learn(body: str, text: str) -> Learn:
                 else:
                     imm = offields.parse_int(v)
             except FieldValueError as e:
-                raise ActionParseError(f"learn spec {part!r}: {e}") from None
+                raise ActionParseError(f"learn spec {short(part)}: {e}") from None
             specs.append(LearnSpec("match", dst, value=imm))
         else:
             src = _subfield(v)
             if src.nbits != dst.nbits:
-                raise ActionParseError(f"learn spec {part!r}: widths differ")
+                raise ActionParseError(f"learn spec {short(part)}: widths differ")
             specs.append(LearnSpec("match", dst, src=src))
     return Learn(
         table=opts.get("table", 1), priority=opts.get("priority", 32768),
@@ -551,7 +580,12 @@ def _learn(body: str, text: str) -> Learn:
     )
 
 
+_NAT_FIX = "write nat(src=IP[-IP][:PORT[-PORT]]) or nat(dst=...) ([IPv6] in brackets)"
+
+
 def _nat(body: str) -> Nat:
+    """``nat``'s options: ``src``/``dst`` with an address range and a port range (each port
+    decimal 0..65535, the first not past the last: ovs-ofctl refuses ``1-`` and ``5-1``)."""
     if not body:
         return Nat()
     kind = ""
@@ -565,12 +599,39 @@ def _nat(body: str) -> Nat:
         elif k in ("persistent", "hash", "random"):
             continue
         else:
-            raise ActionParseError(f"nat option {part!r} is not supported",
-                                   "write nat(src=IP[-IP][:PORT[-PORT]]) or nat(dst=...)")
-    ip_part, _, port_part = rng.partition(":") if rng.count(":") <= 1 else (rng, "", "")
-    ip_min, _, ip_max = ip_part.partition("-")
-    p_min, _, p_max = port_part.partition("-")
-    return Nat(kind, ip_min, ip_max or ip_min, int(p_min or 0), int(p_max or p_min or 0))
+            raise ActionParseError(f"nat option {short(part)} is not supported", _NAT_FIX)
+    if not rng:
+        return Nat(kind)
+    if rng.startswith("["):  # [IPv6]-[IPv6]:PORT-PORT
+        m = re.fullmatch(r"\[([^\]]*)\](?:-\[([^\]]*)\])?(?::(.*))?", rng)
+        if m is None:
+            raise ActionParseError(f"nat range {short(rng)} is malformed", _NAT_FIX)
+        ip_min, ip_max, ports = m.group(1), m.group(2) or m.group(1), m.group(3)
+        conv = offields.ipv6_to_int
+    elif rng.count(":") > 1:  # a bare IPv6 address range, no ports
+        ip_min, _, ip_max = rng.partition("-")
+        ip_max, ports, conv = ip_max or ip_min, None, offields.ipv6_to_int
+    else:
+        addrs, colon, ports_text = rng.partition(":")
+        ports = ports_text if colon else None
+        ip_min, _, ip_max = addrs.partition("-")
+        ip_max = ip_max or ip_min
+        conv = offields.ipv4_to_int
+    try:
+        if conv(ip_min) > conv(ip_max):
+            raise ActionParseError(f"nat range {short(rng)}: the first address is past the last",
+                                   _NAT_FIX)
+    except FieldValueError as e:
+        raise ActionParseError(f"nat range {short(rng)}: {e}", _NAT_FIX) from None
+    p_min = p_max = 0
+    if ports is not None:
+        first, dash, last = ports.partition("-")
+        p_min = _int(first, "nat port", 0xFFFF, DECIMAL)
+        p_max = _int(last, "nat port", 0xFFFF, DECIMAL) if dash else p_min
+        if p_min > p_max:
+            raise ActionParseError(f"nat range {short(rng)}: the first port is past the last",
+                                   _NAT_FIX)
+    return Nat(kind, ip_min, ip_max, p_min, p_max)
 
 
 def _ct(body: str, text: str) -> Ct:
@@ -584,7 +645,7 @@ def _ct(body: str, text: str) -> Ct:
     for part in split_top(body):
         m = _KV.match(part)
         if not m:
-            raise ActionParseError(f"ct option {part!r} is not understood")
+            raise ActionParseError(f"ct option {short(part)} is not understood")
         key, value, paren = m.group(1), m.group(3), m.group(4)
         if key == "commit":
             commit = True
@@ -592,12 +653,12 @@ def _ct(body: str, text: str) -> Ct:
             commit = force = True
         elif key == "zone":
             v = value or ""
-            if v[:1].isdigit():
+            if offields.is_decimal(v[:1]):
                 zone = _int(v, "ct zone", 0xFFFF)
             else:
                 zone_src = _subfield(v)
         elif key == "table":
-            table = _int(value or "", "ct table", 254)
+            table = _int(value or "", "ct table", 254, DECIMAL)
         elif key == "nat":
             nat = _nat(paren or "")
         elif key == "exec":
@@ -605,6 +666,6 @@ def _ct(body: str, text: str) -> Ct:
         elif key == "alg":
             alg = value or ""
         else:
-            raise ActionParseError(f"ct option {part!r} is not supported",
+            raise ActionParseError(f"ct option {short(part)} is not supported",
                                    "use commit, force, zone, table, nat(...), exec(...), alg")
     return Ct(commit, force, zone, zone_src, table, nat, exec_, alg, text)

@@ -23,6 +23,7 @@ from neutrace.dataplane import Flow
 from neutrace.errors import SyntaxParseError
 from neutrace.syntax import offields
 from neutrace.syntax.ofactions import ActionParseError, parse_action, split_top
+from neutrace.syntax.text import cut, lines
 
 OFP_DEFAULT_PRIORITY = 32768
 
@@ -93,9 +94,9 @@ def _check_match(key: str, value: str, source: str, line: int | None) -> None:
                 offields.parse_subfield(key)
             except offields.FieldValueError as e:
                 raise _error(source, line, str(e), "name a field from ovs-fields(7)") from None
-            raise _error(source, line, f"matching on the subfield {key} is not supported",
+            raise _error(source, line, f"matching on the subfield {cut(key)} is not supported",
                          "match the whole field with a mask (reg0=0x5/0xffff)")
-        raise _error(source, line, f"unknown keyword {key}",
+        raise _error(source, line, f"unknown keyword {cut(key)}",
                      "use a match field from ovs-fields(7) (dl_src, nw_dst, reg0, ...) or a "
                      "protocol (ip, arp, tcp, ...)")
     if not value:
@@ -108,7 +109,7 @@ def _check_match(key: str, value: str, source: str, line: int | None) -> None:
     except offields.FieldValueError as e:
         example = _EXAMPLES.get(field.kind, "a number such as 12 or 0x1f, with /0xff to mask"
                                 if field.maskable else "a number such as 12 or 0x1f")
-        raise _error(source, line, f"{key}={value}: {e}",
+        raise _error(source, line, f"{cut(key + '=' + value)}: {e}",
                      f"write {key} as ovs-fields(7) does: {example}") from None
 
 
@@ -116,8 +117,11 @@ def _any_port(name: str) -> int:
     return 1  # names are resolved against the bridge's ports by the engine
 
 
-_HEAD_INT = {"table": (0, 254), "priority": (0, 65535), "idle_timeout": (0, 65535),
-             "hard_timeout": (0, 65535), "cookie": (0, (1 << 64) - 1)}
+# The numbers of a flow's head: (maximum, how ovs-ofctl reads them: table= is decimal, the
+# others strtoull(..., 0) so that a leading 0 is octal)
+_HEAD_INT = {"table": (254, offields.DECIMAL), "priority": (65535, offields.BASE0),
+             "idle_timeout": (65535, offields.BASE0), "hard_timeout": (65535, offields.BASE0),
+             "cookie": ((1 << 64) - 1, offields.BASE0)}
 _SKIP = _IGNORED | _FLAGS
 
 # Fast checks of the common value shapes; anything they reject goes through parse_value, which
@@ -126,7 +130,9 @@ _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IP = rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}"
 _HEX2 = r"[0-9a-fA-F]{1,2}"
 _MAC = rf"{_HEX2}:{_HEX2}:{_HEX2}:{_HEX2}:{_HEX2}:{_HEX2}"
-_NUM = r"(?:0[xX][0-9a-fA-F]+|[0-9]+)"
+# a number whose reading is plain: hex, or decimal without a leading zero (bounded, so that the
+# fast path never meets int()'s digit limit; anything else takes the full check)
+_NUM = r"(?:0[xX][0-9a-fA-F]{1,32}|[1-9][0-9]{0,39}|0)"
 _FAST: dict[str, re.Pattern[str]] = {
     offields.K_IPV4: re.compile(rf"{_IP}(?:/(?:3[0-2]|[12]?[0-9]|{_IP}))?"),
     offields.K_MAC: re.compile(rf"{_MAC}(?:/{_MAC})?"),
@@ -162,6 +168,9 @@ def parse_flow(text: str, *, source: str = "<string>", line: int | None = None,
     ``check`` (the default) validates field names, values and actions against ovs-fields(7) and
     ovs-actions(7), raising `SyntaxParseError` with the fix."""
     idx = text.find("actions=")
+    if "\x00" in text:
+        raise _error(source, line, "the flow has a NUL character",
+                     "remove the NUL (the file is damaged or not text)")
     if idx < 0 or (idx and text[idx - 1] not in " ,\t"):
         m = _ACTIONS.search(text)
         if m is None:
@@ -182,7 +191,7 @@ def parse_flow(text: str, *, source: str = "<string>", line: int | None = None,
             cached = _token(tok, source, line, check, not match)
             if cached is None:
                 continue
-            if len(tokens) < _limit[0]:
+            if check and len(tokens) < _limit[0]:  # an unchecked token is never remembered
                 tokens[tok] = cached
         key, value = cached
         if key is _HEADER:
@@ -218,14 +227,17 @@ def _token(tok: str, source: str, line: int | None, check: bool,
     if rng is not None:
         if key == "cookie" and "/" in value:
             raise _error(source, line, "flow additions cannot use a cookie mask",
-                         f"write cookie={value.split('/')[0]}")
+                         f"write cookie={cut(value.split('/')[0])}")
+        maximum, base = rng
         try:
-            n = int(value, 0)
-            if not rng[0] <= n <= rng[1]:
-                raise ValueError
-        except ValueError:
-            raise _error(source, line, f"{key}={value} is not a valid number",
-                         f"write {key} as a decimal or 0x number in {rng[0]}..{rng[1]}") from None
+            n = offields.read_uint(value, base)
+        except offields.FieldValueError as e:
+            spelled = "a decimal" if base == offields.DECIMAL else "a decimal or 0x"
+            raise _error(source, line, f"{key}={cut(value)}: {e}",
+                         f"write {key} as {spelled} number in 0..{maximum}") from None
+        if n > maximum:
+            raise _error(source, line, f"{key}={cut(value)} is past {maximum}",
+                         f"write {key} as a number in 0..{maximum}")
         return (key, n)
     if key in _SKIP:
         return (_HEADER, key)
@@ -240,12 +252,13 @@ def _token(tok: str, source: str, line: int | None, check: bool,
 
 # The action shapes that differ only by a number from flow to flow (a port, a register value, a
 # conjunction id): checked with one regex and a range check instead of a full parse.
-_ACT_NUM = r"(0[xX][0-9a-fA-F]+|[0-9]+)"
-_ACT_OUTPUT = re.compile(rf"output:{_ACT_NUM}")
-_ACT_LOAD = re.compile(rf"load:{_ACT_NUM}->([A-Za-z0-9_]+\[[0-9.]*\])")
-_ACT_CONJ = re.compile(r"conjunction\(([0-9]+),([0-9]+)/([0-9]+)\)")
-_ACT_RESUBMIT = re.compile(r"resubmit\(,([0-9]+)\)")
-_ACT_VLAN = re.compile(r"mod_vlan_vid:([0-9]+)")
+# (bounded, and without the leading zeros that make a number octal: those take the full parse)
+_ACT_NUM = r"(0[xX][0-9a-fA-F]{1,32}|[1-9][0-9]{0,19}|0)"
+_ACT_OUTPUT = re.compile(r"output:([0-9]{1,5})")  # a port: decimal
+_ACT_LOAD = re.compile(rf"load:{_ACT_NUM}->([A-Za-z0-9_]+\[[0-9.]{{0,12}}\])")
+_ACT_CONJ = re.compile(r"conjunction\(([1-9][0-9]{0,9}|0),([0-9]{1,2})/([0-9]{1,2})\)")
+_ACT_RESUBMIT = re.compile(r"resubmit\(,([0-9]{1,3})\)")
+_ACT_VLAN = re.compile(r"mod_vlan_vid:([1-9][0-9]{0,3}|0)")
 _LOAD_DST: dict[str, int] = {}  # subfield text -> its width in bits
 
 
@@ -254,7 +267,7 @@ def _fast_action_ok(one: str) -> bool:
     c = one[0]
     if c == "o":
         m = _ACT_OUTPUT.fullmatch(one)
-        return m is not None and int(m.group(1), 0) <= 0xFFFF
+        return m is not None and int(m.group(1)) <= 0xFFFF
     if c == "l":
         m = _ACT_LOAD.fullmatch(one)
         if m is None:
@@ -272,7 +285,7 @@ def _fast_action_ok(one: str) -> bool:
         if m is None:
             return False
         k, n = int(m.group(2)), int(m.group(3))
-        return 2 <= n <= 64 and 1 <= k <= n
+        return int(m.group(1)) <= 0xFFFFFFFF and 2 <= n <= 64 and 1 <= k <= n
     if c == "r":
         m = _ACT_RESUBMIT.fullmatch(one)
         return m is not None and int(m.group(1)) <= 254
@@ -293,7 +306,7 @@ def _checked_actions(actions: str, source: str, line: int | None) -> str:
                 if len(_VALID_ACTION) < _limit[0] * 4:
                     _VALID_ACTION.add(one)
     except ActionParseError as e:
-        raise _error(source, line, f"actions={actions}: {e}", e.fix) from None
+        raise _error(source, line, f"actions={cut(actions)}: {e}", e.fix) from None
     if len(_VALID_ACTIONS) < _limit[0]:
         _VALID_ACTIONS[actions] = actions
     return actions
@@ -308,7 +321,7 @@ def parse_flows(text: str, *, source: str = "<string>") -> tuple[Flow, ...]:
     gc_was_on = gc.isenabled()
     gc.disable()  # no cycles are made here; the collector's passes over 100k new flows cost 20%
     try:
-        for n, raw in enumerate(text.splitlines(), 1):
+        for n, raw in enumerate(lines(text, source), 1):
             stripped = raw.strip()
             if not stripped or stripped[0] == "#" or (
                     stripped[0] in "NO" and _REPLY_HEADER.match(stripped)):
@@ -332,5 +345,7 @@ def clear_caches() -> None:
 
 def parse_flows_file(path: str | Path) -> tuple[Flow, ...]:
     """`parse_flows` of a file (errors name the file)."""
+    from neutrace.syntax.text import read_file
+
     p = Path(path)
-    return parse_flows(p.read_text(), source=str(p))
+    return parse_flows(read_file(p), source=str(p))

@@ -211,31 +211,64 @@ def lookup(name: str) -> Field | None:
     return FIELDS.get(name) or FIELDS.get(name.lower())
 
 
+#: How ovs-ofctl reads a number (strtoull): BASE0 is ``0x`` hex, a leading ``0`` octal, else
+#: decimal (match values, priority, cookie, load, set_field, mod_vlan_vid...); DECIMAL ignores
+#: leading zeros (ports, table numbers, resubmit, learn's table and priority, NAT ports, prefix
+#: lengths). Both take an optional ``+``; only ASCII digits count.
+BASE0 = 0
+DECIMAL = 10
+_DIGITS = {16: re.compile(r"[0-9a-fA-F]+"), 8: re.compile(r"[0-7]+"), 10: re.compile(r"[0-9]+")}
+_MAX_DECIMAL_DIGITS = 40  # past every field's width; keeps int() far from its 4,300-digit limit
+
+
+def short(text: str, limit: int = 60) -> str:
+    """``text`` for a message: its repr, cut to ``limit`` characters."""
+    if len(text) <= limit:
+        return repr(text)
+    return repr(text[:limit]) + f"... ({len(text)} characters)"
+
+
+def read_uint(text: str, base: int = BASE0) -> int:
+    """An unsigned number as ovs-ofctl reads it (see `BASE0`/`DECIMAL`); raises FieldValueError
+    for anything else (a sign other than ``+``, Unicode digits, spaces, ``0b``/``0o``/``_``)."""
+    t = text[1:] if text[:1] == "+" else text
+    radix = 10
+    if t[:2] in ("0x", "0X") and base == BASE0:
+        t, radix = t[2:], 16
+    elif base == BASE0 and len(t) > 1 and t[0] == "0":
+        t, radix = t[1:], 8
+    if not t.isascii() or _DIGITS[radix].fullmatch(t) is None:
+        kind = {16: "hexadecimal", 8: "octal (it starts with 0)", 10: "decimal"}[radix]
+        raise FieldValueError(f"{short(text)} is not a {kind} number"
+                              + (" (write 12 or 0x1f)" if base == BASE0 else " (write 12)"))
+    if radix == 10:
+        t = t.lstrip("0") or "0"
+        if len(t) > _MAX_DECIMAL_DIGITS:
+            raise FieldValueError(f"{short(text)} is too large")
+    return int(t, radix)  # hex and octal are not bound by int()'s digit limit
+
+
 def parse_int(text: str) -> int:
-    """``12``, ``0x1f`` (OVS also accepts octal-looking decimals as decimals)."""
-    t = text.strip()
-    try:
-        if t[:2] in ("0x", "0X"):
-            return int(t, 16)
-        return int(t, 10)
-    except ValueError:
-        raise FieldValueError(f"{text!r} is not an integer (write 12 or 0x1f)") from None
+    """A match or action value: ``12``, ``0x1f``, ``010`` (octal, as ovs-ofctl reads it)."""
+    return read_uint(text, BASE0)
+
+
+def is_decimal(text: str) -> bool:
+    """True for a non-empty run of ASCII digits (``str.isdigit`` also takes ``²`` and ``٣``)."""
+    return text.isascii() and text.isdigit()
 
 
 def mac_to_int(text: str) -> int:
     parts = text.split(":")
-    if len(parts) != 6:
-        raise FieldValueError(f"{text!r} is not a MAC address (write fa:16:3e:00:00:01)")
-    try:
-        out = 0
-        for p in parts:
-            b = int(p, 16)
-            if not 0 <= b <= 255 or not p:
-                raise ValueError
-            out = (out << 8) | b
-        return out
-    except ValueError:
-        raise FieldValueError(f"{text!r} is not a MAC address (write fa:16:3e:00:00:01)") from None
+    if len(parts) != 6 or len(text) > 64:
+        raise FieldValueError(f"{short(text)} is not a MAC address (write fa:16:3e:00:00:01)")
+    out = 0
+    for p in parts:
+        # ovs-ofctl reads each byte with %hhx: leading zeros are fine (00:001 is 0x01)
+        if not p or not p.isascii() or _DIGITS[16].fullmatch(p) is None or int(p, 16) > 255:
+            raise FieldValueError(f"{short(text)} is not a MAC address (write fa:16:3e:00:00:01)")
+        out = (out << 8) | int(p, 16)
+    return out
 
 
 def int_to_mac(value: int) -> str:
@@ -244,14 +277,19 @@ def int_to_mac(value: int) -> str:
 
 
 def ipv4_to_int(text: str) -> int:
-    try:
-        return int.from_bytes(socket.inet_aton(text), "big") if text.count(".") == 3 else _bad()
-    except OSError:
-        raise FieldValueError(f"{text!r} is not an IPv4 address") from None
-
-
-def _bad() -> int:
-    raise OSError
+    """Dotted quad, each part decimal 0..255 (ovs-ofctl reads ``01.02.03.010`` as 1.2.3.10;
+    ``0x7f.1.1.1``, ``1.2.3`` and Unicode digits are refused, as OVS refuses them)."""
+    parts = text.split(".")
+    if len(parts) != 4 or len(text) > 64 or not all(
+            1 <= len(p.lstrip("+")) and is_decimal(p.removeprefix("+")) for p in parts):
+        raise FieldValueError(f"{short(text)} is not an IPv4 address")
+    out = 0
+    for p in parts:
+        b = int(p.removeprefix("+"))
+        if b > 255:
+            raise FieldValueError(f"{short(text)} is not an IPv4 address ({p} is past 255)")
+        out = (out << 8) | b
+    return out
 
 
 def int_to_ipv4(value: int) -> str:
@@ -260,9 +298,11 @@ def int_to_ipv4(value: int) -> str:
 
 def ipv6_to_int(text: str) -> int:
     try:
+        if not text.isascii() or "\x00" in text or len(text) > 64:
+            raise OSError
         return int.from_bytes(socket.inet_pton(socket.AF_INET6, text), "big")
     except OSError:
-        raise FieldValueError(f"{text!r} is not an IPv6 address") from None
+        raise FieldValueError(f"{short(text)} is not an IPv6 address") from None
 
 
 def int_to_ipv6(value: int) -> str:
@@ -302,13 +342,13 @@ def _flags(text: str, table: dict[str, int], what: str) -> tuple[int, int]:
         bit = table.get(name)
         if bit is None:
             raise FieldValueError(
-                f"unknown {what} flag {name!r} (known: {', '.join(table)})"
+                f"unknown {what} flag {short(name)} (known: {', '.join(table)})"
             )
         mask |= bit
         if sign == "+":
             value |= bit
     if re.sub(r"[+-][a-z]+", "", text):
-        raise FieldValueError(f"{text!r}: write {what} as +flag-flag or 0xVALUE/0xMASK")
+        raise FieldValueError(f"{short(text)}: write {what} as +flag-flag or 0xVALUE/0xMASK")
     return value, mask
 
 
@@ -334,10 +374,10 @@ def parse_value(field: Field, text: str, ports: PortResolver | None = None) -> t
         v = conv(value_text)
         if not slash:
             m = full
-        elif mask_text.isdigit():
-            plen = int(mask_text)
+        elif ":" not in mask_text and "." not in mask_text:
+            plen = read_uint(mask_text, DECIMAL)
             if plen > field.nbits:
-                raise FieldValueError(f"/{plen} is longer than {field.nbits} bits")
+                raise FieldValueError(f"/{short(mask_text)} is longer than {field.nbits} bits")
             m = full ^ ((1 << (field.nbits - plen)) - 1)
         else:
             m = conv(mask_text)
@@ -347,7 +387,11 @@ def parse_value(field: Field, text: str, ports: PortResolver | None = None) -> t
     if kind == K_DL_VLAN and v == 0xFFFF:
         return v, 0xFFFF  # OFP10_VLAN_NONE: no 802.1Q header
     if v > full:
-        raise FieldValueError(f"{text!r} does not fit the {field.nbits}-bit field {field.name}")
+        raise FieldValueError(f"{short(text)} does not fit the {field.nbits}-bit field "
+                              f"{field.name}")
+    if m > full:
+        raise FieldValueError(f"the mask of {short(text)} does not fit the {field.nbits}-bit "
+                              f"field {field.name}")
     return v & m & full, m & full
 
 
@@ -357,18 +401,21 @@ def parse_port(text: str, ports: PortResolver | None = None) -> int:
     t = text.strip()
     if len(t) >= 2 and t[0] == t[-1] == '"':
         t = t[1:-1]
-    if t.isdigit():
-        return int(t)
-    if t[:2].lower() == "0x":
-        return parse_int(t)
+    if is_decimal(t.removeprefix("+")):  # decimal, as ovs-ofctl reads a port (07 is 7)
+        n = read_uint(t, DECIMAL)
+        if n > OFPP_NONE:
+            raise FieldValueError(f"port {short(t)} is past {OFPP_NONE} (OpenFlow 1.0 numbering)")
+        return n
+    if not t or not t.isprintable() or any(c.isdigit() for c in t if not c.isascii()):
+        raise FieldValueError(f"{short(text)} is not a port number or name")
     reserved = RESERVED_PORTS.get(t.lower())
     if reserved is not None:
         return reserved
     if ports is not None:
-        n = ports(t)
-        if n is not None:
-            return n
-    raise FieldValueError(f"{text!r} is not a port of this bridge (use its ofport or name)")
+        found = ports(t)
+        if found is not None:
+            return found
+    raise FieldValueError(f"{short(text)} is not a port of this bridge (use its ofport or name)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,26 +448,28 @@ class Subfield:
         return f"{name}[{self.start}..{self.start + self.nbits - 1}]"
 
 
-_SUBFIELD_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d*)(?:\.\.(\d+))?\])?$")
+_SUBFIELD_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:\[([0-9]{0,4})(?:\.\.([0-9]{1,4}))?\])?")
 
 
 def parse_subfield(text: str, *, require_brackets: bool = False) -> Subfield:
     """``NXM_NX_REG0[0..15]``, ``reg0[]``, ``vlan_tci[0..11]``, ``tun_id`` (whole field)."""
-    m = _SUBFIELD_RE.match(text.strip())
+    m = _SUBFIELD_RE.fullmatch(text.strip())
     if not m:
-        raise FieldValueError(f"{text!r} is not a field or subfield (write NXM_NX_REG0[0..15])")
+        raise FieldValueError(f"{short(text)} is not a field or subfield (write "
+                              "NXM_NX_REG0[0..15])")
     name, start, end = m.group(1), m.group(2), m.group(3)
     field = lookup(name)
     if field is None:
-        raise FieldValueError(f"unknown field {name!r} in {text!r}")
+        raise FieldValueError(f"unknown field {short(name)} in {short(text)}")
     if require_brackets and "[" not in text:
-        raise FieldValueError(f"{text!r}: write the field as {name}[] or {name}[start..end]")
+        raise FieldValueError(f"{short(text)}: write the field as {name}[] or {name}[start..end]")
     if not start:
         if end is not None:
-            raise FieldValueError(f"{text!r}: bad bit range")
+            raise FieldValueError(f"{short(text)}: bad bit range")
         return Subfield(field, 0, field.nbits)
     s = int(start)
     e = int(end) if end is not None else s
     if e < s or e >= field.nbits:
-        raise FieldValueError(f"{text!r}: bits {s}..{e} are outside the {field.nbits}-bit field")
+        raise FieldValueError(f"{short(text)}: bits {s}..{e} are outside the {field.nbits}-bit "
+                              "field")
     return Subfield(field, s, e - s + 1)

@@ -48,7 +48,7 @@ def parse_groups(text: str, source: str = "<ovs-ofctl dump-groups>") -> tuple[Gr
         gid = fields[0].partition("=")[2]
         gtype = next((f.partition("=")[2] for f in fields[1:] if f.startswith("type=")), "")
         props = tuple(f for f in fields[1:] if not f.startswith("type="))
-        if not gid.isdigit() or not gtype:
+        if not (gid.isascii() and gid.isdigit() and len(gid) <= 10) or not gtype:
             raise SyntaxParseError(source, f"line {n}", "a group needs group_id=N and type=T",
                                    "give the unedited output of ovs-ofctl dump-groups", n)
         out.append(Group(int(gid), gtype, tuple(buckets), props))

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from neutrace.errors import SyntaxParseError
+from neutrace.syntax.text import load_json
 
 
 class Uuid(str):
@@ -58,12 +59,7 @@ def _datum(raw: Any, source: str, where: str) -> Value:
 def parse_vsctl_json(text: str, source: str = "<ovs-vsctl --format=json list>"
                      ) -> tuple[dict[str, Value], ...]:
     """One dict per row of ``ovs-vsctl --format=json list TABLE`` (columns by name)."""
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SyntaxParseError(source, f"line {exc.lineno}", f"not valid JSON ({exc.msg})",
-                               "give the output of `ovs-vsctl --format=json list TABLE`",
-                               exc.lineno) from None
+    doc = load_json(text, source, "ovs-vsctl --format=json list TABLE")
     if not isinstance(doc, dict) or not isinstance(doc.get("headings"), list) or \
             not isinstance(doc.get("data"), list):
         raise SyntaxParseError(source, "", "expected {\"headings\": [...], \"data\": [...]}",

@@ -16,6 +16,7 @@ Bad input raises `neutrace.errors.SyntaxParseError` naming the file, the line an
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -23,6 +24,9 @@ from typing import Any
 from neutrace.addr import norm_mac
 from neutrace.errors import SyntaxParseError
 from neutrace.packet import VLAN_CFI, Packet
+from neutrace.syntax.offields import FieldValueError, ipv4_to_int, ipv6_to_int, read_uint
+from neutrace.syntax.text import cut
+from neutrace.syntax.text import lines as text_lines
 
 OFPP_LOCAL = 65534
 
@@ -31,39 +35,58 @@ OFPP_LOCAL = 65534
 
 
 def _unquote(text: str) -> str:
+    """A value as ovs-vsctl prints it: bare, or a JSON string (``"a \\"b\\""``); raises
+    ValueError for a quoted one whose escapes are broken."""
     text = text.strip()
     if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
-        return text[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+        try:
+            value = json.loads(text, strict=False)
+        except ValueError:
+            raise ValueError(f"bad quoting in {cut(text)}") from None
+        if not isinstance(value, str):
+            raise ValueError(f"bad quoting in {cut(text)}")
+        return value
     return text
 
 
 _BARE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-:]*$")
 
 
+def _qstr(text: str) -> str:
+    """``text`` as a JSON string, the way ovsdb quotes strings."""
+    return json.dumps(text, ensure_ascii=False)
+
+
 def _quote(text: str) -> str:
     """Quote like ovs-vsctl: bare when it is an identifier-like word, JSON-quoted otherwise."""
     if _BARE_RE.match(text) and text not in ("true", "false"):
         return text
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return _qstr(text)
 
 
 def split_top(text: str, sep: str = ",") -> list[str]:
-    """Split on ``sep`` outside parentheses, brackets and braces."""
+    """Split on ``sep`` outside parentheses, brackets, braces and double-quoted strings."""
     out: list[str] = []
     depth = 0
-    cur: list[str] = []
-    for ch in text:
-        if ch in "([{":
+    start = 0
+    i = 0
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch == '"':
+            i += 1
+            while i < n and text[i] != '"':
+                i += 2 if text[i] == "\\" else 1
+        elif ch in "([{":
             depth += 1
         elif ch in ")]}":
             depth -= 1
-        if ch == sep and depth == 0:
-            out.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    if cur or out:
-        out.append("".join(cur))
+        elif ch == sep and depth == 0:
+            out.append(text[start:i])
+            start = i + 1
+        i += 1
+    if start < n or out:
+        out.append(text[start:])
     return [x.strip() for x in out]
 
 
@@ -71,16 +94,30 @@ def parse_smap(text: str) -> tuple[tuple[str, str], ...]:
     """``{in_key=flow, local_ip="192.168.120.21"}`` -> sorted ``(key, value)`` pairs."""
     text = text.strip()
     if not (text.startswith("{") and text.endswith("}")):
-        raise ValueError(f"expected a {{key=value, ...}} map, got {text!r}")
+        raise ValueError(f"expected a {{key=value, ...}} map, got {cut(text)!r}")
     body = text[1:-1].strip()
     pairs: list[tuple[str, str]] = []
     if body:
         for item in split_top(body):
-            k, sep, v = item.partition("=")
+            k, sep, v = _partition_unquoted(item, "=")
             if not sep:
-                raise ValueError(f"map entry {item!r} has no '='")
+                raise ValueError(f"map entry {cut(item)!r} has no '='")
             pairs.append((_unquote(k), _unquote(v)))
     return tuple(sorted(pairs))
+
+
+def _partition_unquoted(text: str, sep: str) -> tuple[str, str, str]:
+    """``str.partition`` at the first ``sep`` outside a double-quoted string."""
+    i, n = 0, len(text)
+    while i < n:
+        if text[i] == '"':
+            i += 1
+            while i < n and text[i] != '"':
+                i += 2 if text[i] == "\\" else 1
+        elif text[i] == sep:
+            return text[:i], sep, text[i + 1:]
+        i += 1
+    return text, "", ""
 
 
 def format_smap(pairs: tuple[tuple[str, str], ...]) -> str:
@@ -188,7 +225,7 @@ def parse_vsctl_show(text: str, source: str = "<ovs-vsctl show>") -> VsctlShow:
             ports = []
             ctrls = []
 
-    for lineno, raw in enumerate(text.splitlines(), 1):
+    for lineno, raw in enumerate(text_lines(text, source), 1):
         if not raw.strip():
             continue
         indent = len(raw) - len(raw.lstrip(" "))
@@ -201,7 +238,7 @@ def parse_vsctl_show(text: str, source: str = "<ovs-vsctl show>") -> VsctlShow:
         try:
             if indent == 0:
                 if not _UUID_RE.match(line) or uuid:
-                    raise bad(f"expected the Open_vSwitch UUID line, got {line!r}")
+                    raise bad(f"expected the Open_vSwitch UUID line, got {cut(line)!r}")
                 uuid = line
             elif indent == 4:
                 close_bridge()
@@ -214,7 +251,7 @@ def parse_vsctl_show(text: str, source: str = "<ovs-vsctl show>") -> VsctlShow:
                 elif line.startswith("ovs_version:"):
                     version = _unquote(line.partition(":")[2])
                 else:
-                    raise bad(f"unexpected top-level line {line!r}",
+                    raise bad(f"unexpected top-level line {cut(line)!r}",
                               "expected Bridge, Manager or ovs_version")
             elif indent == 8:
                 if ctrl is not None and br is None:
@@ -222,7 +259,7 @@ def parse_vsctl_show(text: str, source: str = "<ovs-vsctl show>") -> VsctlShow:
                     ctrl["other"] = (*ctrl["other"], (k.strip(), v.strip()))  # type: ignore[misc]
                     continue
                 if br is None:
-                    raise bad(f"{line!r} is outside any Bridge")
+                    raise bad(f"{cut(line)!r} is outside any Bridge")
                 close_port()
                 close_ctrl()
                 word, _, rest = line.partition(" ")
@@ -240,14 +277,14 @@ def parse_vsctl_show(text: str, source: str = "<ovs-vsctl show>") -> VsctlShow:
                     else:
                         br["other"] = (*br["other"], (k, v))  # type: ignore[misc]
                 else:
-                    raise bad(f"unexpected bridge line {line!r}")
+                    raise bad(f"unexpected bridge line {cut(line)!r}")
             elif indent == 12:
                 if ctrl is not None:
                     k, _, v = line.partition(":")
                     ctrl["other"] = (*ctrl["other"], (k.strip(), v.strip()))  # type: ignore[misc]
                     continue
                 if port is None:
-                    raise bad(f"{line!r} is outside any Port")
+                    raise bad(f"{cut(line)!r} is outside any Port")
                 close_iface()
                 word, _, rest = line.partition(" ")
                 if word == "Interface":
@@ -256,20 +293,20 @@ def parse_vsctl_show(text: str, source: str = "<ovs-vsctl show>") -> VsctlShow:
                     k, _, v = line.partition(":")
                     k, v = k.strip(), v.strip()
                     if k == "tag":
-                        port["tag"] = int(v)
+                        port["tag"] = _vlan(v)
                     elif k == "trunks":
                         inner = v.strip("[]").strip()
-                        port["trunks"] = tuple(int(x) for x in inner.split(",")) if inner else ()
+                        port["trunks"] = tuple(_vlan(x) for x in inner.split(",")) if inner else ()
                     else:
                         port["other"] = (*port["other"], (k, v))  # type: ignore[misc]
                 else:
-                    raise bad(f"unexpected port line {line!r}")
+                    raise bad(f"unexpected port line {cut(line)!r}")
             elif indent == 16:
                 if iface is None:
-                    raise bad(f"{line!r} is outside any Interface")
+                    raise bad(f"{cut(line)!r} is outside any Interface")
                 k, sep, v = line.partition(":")
                 if not sep:
-                    raise bad(f"expected 'key: value', got {line!r}")
+                    raise bad(f"expected 'key: value', got {cut(line)!r}")
                 k, v = k.strip(), v.strip()
                 if k == "type":
                     iface["type"] = v
@@ -291,12 +328,20 @@ def parse_vsctl_show(text: str, source: str = "<ovs-vsctl show>") -> VsctlShow:
                      ovs_version=version)
 
 
+def _vlan(text: str) -> int:
+    """A VLAN id of ``tag:``/``trunks:`` (decimal 0..4095)."""
+    t = text.strip()
+    if not (t.isascii() and t.isdigit()) or len(t) > 4 or int(t) > 4095:
+        raise ValueError(f"VLAN {cut(t)!r} is not a number in 0..4095")
+    return int(t)
+
+
 def format_vsctl_show(show: VsctlShow) -> str:
     """The text of ``ovs-vsctl show`` for ``show`` (parse_vsctl_show(format(x)) == x)."""
     out = [show.uuid]
 
     def ctrl_lines(word: str, c: ShowController, indent: int) -> None:
-        out.append(" " * indent + f'{word} "{c.target}"')
+        out.append(" " * indent + f"{word} {_qstr(c.target)}")
         out.extend(" " * (indent + 4) + f"{k}: {v}" for k, v in c.other)
 
     for m in show.managers:
@@ -325,7 +370,7 @@ def format_vsctl_show(show: VsctlShow) -> str:
                     out.append(f"                options: {format_smap(i.options)}")
                 out.extend(f"                {k}: {v}" for k, v in i.other)
     if show.ovs_version is not None:
-        out.append(f'    ovs_version: "{show.ovs_version}"')
+        out.append(f"    ovs_version: {_qstr(show.ovs_version)}")
     return "\n".join(out) + "\n"
 
 
@@ -349,7 +394,8 @@ class OfctlShow:
         return next((p for p in self.ports if p.name == name), None)
 
 
-_OFCTL_PORT_RE = re.compile(r"^\s*(\d+|LOCAL)\((.+)\): addr:([0-9a-fA-F:]+)\s*$")
+_OFCTL_PORT_RE = re.compile(r" *([0-9]{1,5}|LOCAL)\((.+)\): addr:([0-9a-fA-F:]{1,64}) *")
+_OFCTL_PORTISH_RE = re.compile(r" *[^ (]+\(.*\): addr:.*")
 _DPID_RE = re.compile(r"dpid:([0-9a-fA-F]+)")
 
 
@@ -358,18 +404,28 @@ def parse_ofctl_show(text: str, source: str = "<ovs-ofctl show>") -> OfctlShow:
     and MAC."""
     dpid = ""
     ports: list[OfctlPort] = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        m = _OFCTL_PORT_RE.match(line)
+    seen: dict[int, str] = {}
+    for lineno, line in enumerate(text_lines(text, source), 1):
+        m = _OFCTL_PORT_RE.fullmatch(line)
         if m:
             ofport = OFPP_LOCAL if m.group(1) == "LOCAL" else int(m.group(1))
             try:
+                if ofport > OFPP_LOCAL:
+                    raise ValueError(f"port number {ofport} is past {OFPP_LOCAL}")
                 mac = norm_mac(m.group(3))
+                if ofport in seen or m.group(2) in seen.values():
+                    raise ValueError(f"port {ofport}({cut(m.group(2))}) is listed twice")
             except ValueError as exc:
                 raise SyntaxParseError(source, f"line {lineno}", str(exc),
                                        "give the unmodified output of `ovs-ofctl show`",
-                                       lineno) from exc
+                                       lineno) from None
+            seen[ofport] = m.group(2)
             ports.append(OfctlPort(ofport, m.group(2), mac))
             continue
+        if _OFCTL_PORTISH_RE.fullmatch(line):
+            raise SyntaxParseError(source, f"line {lineno}", f"bad port line {cut(line)!r}",
+                                   "a port line is ' N(NAME): addr:MAC' with N a number "
+                                   "(0..65279) or LOCAL", lineno)
         d = _DPID_RE.search(line)
         if d and not dpid:
             dpid = d.group(1)
@@ -414,14 +470,14 @@ class DpifShow:
         return {p.odp_port: p for p in self.ports if p.odp_port is not None}
 
 
-_DPIF_PORT_RE = re.compile(r"^\s{4}(\S+) (\d+)/(\d+|none): \((.*)\)\s*$")
-_DPIF_BRIDGE_RE = re.compile(r"^\s{2}(\S+):\s*$")
+_DPIF_PORT_RE = re.compile(r"^ {4}(\S+) ([0-9]{1,10})/([0-9]{1,10}|none): \((.*)\) *$")
+_DPIF_BRIDGE_RE = re.compile(r"^ {2}(\S+): *$")
 
 
 def parse_dpif_show(text: str, source: str = "<ovs-appctl dpif/show>") -> DpifShow:
     bridge = ""
     ports: list[DpifPort] = []
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, line in enumerate(text_lines(text, source), 1):
         if not line.strip() or not line.startswith(" "):
             continue
         b = _DPIF_BRIDGE_RE.match(line)
@@ -438,7 +494,7 @@ def parse_dpif_show(text: str, source: str = "<ovs-appctl dpif/show>") -> DpifSh
             continue
         if line.startswith("    ") and ":" in line:
             continue  # per-port statistics or options of newer versions
-        raise SyntaxParseError(source, f"line {lineno}", f"unexpected line {line.strip()!r}",
+        raise SyntaxParseError(source, f"line {lineno}", f"unexpected line {cut(line.strip())!r}",
                                "give the output of `ovs-appctl dpif/show`", lineno)
     return DpifShow(tuple(ports))
 
@@ -565,8 +621,9 @@ class OfprotoTrace:
         return self.passes[-1].datapath_actions if self.passes else ""
 
 
-_TABLE_RE = re.compile(r"^(\s*\d+)\. (.*)$")
-_PRIO_RE = re.compile(r"^(?:(.*), )?priority (\d+)(?:, cookie (0x[0-9a-fA-F]+))?$")
+_TABLE_RE = re.compile(r"^( *[0-9]{1,3})\. (.*)$", re.S)
+_PRIO_RE = re.compile(r"^(?:(.*), )?priority ([0-9]{1,5})(?:, cookie (0x[0-9a-fA-F]{1,16}))?$",
+                      re.S)
 _BRIDGE_RE = re.compile(r'^bridge\("(.*)"\)$')
 
 
@@ -586,6 +643,7 @@ def parse_ofproto_trace(text: str, source: str = "<ofproto/trace>") -> OfprotoTr
     # that line, and a later line less indented than that level belongs to an outer bridge.
     stack: list[list[Any]] = []
     blocks = 0
+    text_lines(text, source)  # the bound on a line's length
     for lineno, raw in enumerate(text.split("\n"), 1):
         stripped = raw.lstrip(" ")
         indent = len(raw) - len(stripped)
@@ -670,7 +728,7 @@ def parse_ofproto_trace(text: str, source: str = "<ofproto/trace>") -> OfprotoTr
             else:
                 p = _PRIO_RE.match(rest)
                 if p is None:
-                    raise bad(f"table line without 'priority N': {text_!r}")
+                    raise bad(f"table line without 'priority N': {cut(text_)!r}")
                 tl = TraceLine(
                     T_TABLE, text_, depth=depth, table=int(m.group(1)), match=p.group(1) or "",
                     priority=int(p.group(2)), cookie=int(p.group(3) or "0", 16),
@@ -722,18 +780,23 @@ class DatapathAction:
 def parse_datapath_actions(
     text: str, source: str = "<datapath actions>"
 ) -> tuple[DatapathAction, ...]:
+    """The actions of a ``Datapath actions:`` line (``drop`` and ``""`` are none)."""
     out: list[DatapathAction] = []
     text = text.strip()
     if not text or text == "drop":
         return ()
     for item in split_top(text):
-        if item.isdigit():
+        if item.isascii() and item.isdigit():
+            if len(item) > 10:
+                raise SyntaxParseError(source, f"action {cut(item)!r}", "the datapath port "
+                                       "number is too large", "give the whole 'Datapath "
+                                       "actions:' line as OVS printed it")
             out.append(DatapathAction("output", item, port=int(item)))
             continue
         name, paren, rest = item.partition("(")
         arg = rest[:-1] if paren and rest.endswith(")") else rest
-        if paren and not rest.endswith(")"):
-            raise SyntaxParseError(source, f"action {item!r}", "unbalanced parentheses",
+        if paren and not rest.endswith(")") or item.count("(") != item.count(")"):
+            raise SyntaxParseError(source, f"action {cut(item)!r}", "unbalanced parentheses",
                                    "give the whole 'Datapath actions:' line")
         nested: tuple[DatapathAction, ...] = ()
         if name == "clone":
@@ -754,6 +817,34 @@ def _masked(value: str) -> str:
     return value.split("/")[0]
 
 
+class _Bad(ValueError):
+    """A datapath action's argument that cannot be applied (turned into SyntaxParseError)."""
+
+
+def _num(kv: dict[str, str], key: str, maximum: int) -> int:
+    """``kv[key]`` (a number as OVS prints it, mask dropped) within ``0..maximum``."""
+    text = _masked(kv[key])
+    try:
+        value = read_uint(text)
+    except FieldValueError:
+        raise _Bad(f"{key}={cut(text)!r} is not a number") from None
+    if value > maximum:
+        raise _Bad(f"{key}={cut(text)!r} is past {maximum}")
+    return value
+
+
+def _addr(kv: dict[str, str], key: str, kind: str) -> str:
+    """``kv[key]`` (mask dropped) checked as a ``mac``, ``ipv4`` or ``ipv6`` address."""
+    text = _masked(kv[key])
+    try:
+        if kind == "mac":
+            return norm_mac(text)
+        (ipv4_to_int if kind == "ipv4" else ipv6_to_int)(text)
+    except (ValueError, FieldValueError):
+        raise _Bad(f"{key}={cut(text)!r} is not an {kind.upper()} address") from None
+    return text
+
+
 def _apply_set(packet: Packet, arg: str) -> Packet:
     """Apply ``set(eth(...))``/``set(ipv4(...))``/... (``masked_set`` too) to ``packet``."""
     name, _, rest = arg.partition("(")
@@ -761,76 +852,85 @@ def _apply_set(packet: Packet, arg: str) -> Packet:
     ch: dict[str, object] = {}
     if name == "eth":
         if "src" in kv:
-            ch["dl_src"] = norm_mac(_masked(kv["src"]))
+            ch["dl_src"] = _addr(kv, "src", "mac")
         if "dst" in kv:
-            ch["dl_dst"] = norm_mac(_masked(kv["dst"]))
+            ch["dl_dst"] = _addr(kv, "dst", "mac")
     elif name == "ipv4":
         for k, attr in (("src", "nw_src"), ("dst", "nw_dst")):
             if k in kv:
-                ch[attr] = _masked(kv[k])
+                ch[attr] = _addr(kv, k, "ipv4")
         if "ttl" in kv:
-            ch["nw_ttl"] = int(_masked(kv["ttl"]), 0)
+            ch["nw_ttl"] = _num(kv, "ttl", 0xFF)
         if "tos" in kv:
-            ch["nw_tos"] = int(_masked(kv["tos"]), 0) & 0xFC
+            ch["nw_tos"] = _num(kv, "tos", 0xFF) & 0xFC
     elif name == "ipv6":
         for k, attr in (("src", "ipv6_src"), ("dst", "ipv6_dst")):
             if k in kv:
-                ch[attr] = _masked(kv[k])
+                ch[attr] = _addr(kv, k, "ipv6")
     elif name == "arp":
-        for k, attr in (("sip", "arp_spa"), ("tip", "arp_tpa"), ("op", "arp_op"),
-                        ("sha", "arp_sha"), ("tha", "arp_tha")):
+        for k, attr in (("sip", "arp_spa"), ("tip", "arp_tpa")):
             if k in kv:
-                v = _masked(kv[k])
-                ch[attr] = int(v, 0) if attr == "arp_op" else (norm_mac(v) if "h" in k[1:] else v)
+                ch[attr] = _addr(kv, k, "ipv4")
+        for k, attr in (("sha", "arp_sha"), ("tha", "arp_tha")):
+            if k in kv:
+                ch[attr] = _addr(kv, k, "mac")
+        if "op" in kv:
+            ch["arp_op"] = _num(kv, "op", 0xFFFF)
     elif name in ("tcp", "udp"):
         if "src" in kv:
-            ch["tp_src"] = int(_masked(kv["src"]), 0)
+            ch["tp_src"] = _num(kv, "src", 0xFFFF)
         if "dst" in kv:
-            ch["tp_dst"] = int(_masked(kv["dst"]), 0)
+            ch["tp_dst"] = _num(kv, "dst", 0xFFFF)
     elif name == "tunnel":
         if "tun_id" in kv:
-            ch["tun_id"] = int(kv["tun_id"], 0)
+            ch["tun_id"] = _num(kv, "tun_id", (1 << 64) - 1)
         if "src" in kv:
-            ch["tun_src"] = kv["src"]
+            ch["tun_src"] = _addr(kv, "src", "ipv4")
         if "dst" in kv:
-            ch["tun_dst"] = kv["dst"]
+            ch["tun_dst"] = _addr(kv, "dst", "ipv4")
     return replace(packet, **ch) if ch else packet  # type: ignore[arg-type]
 
 
 def datapath_outputs(
-    actions: tuple[DatapathAction, ...], packet: Packet
+    actions: tuple[DatapathAction, ...], packet: Packet, source: str = "<datapath actions>"
 ) -> tuple[tuple[int, Packet], ...]:
     """Each datapath port that gets a copy and the copy's headers, applying the actions in order
     to ``packet`` (the packet as it entered). ct()/recirc() end the pass (the recirculation is
-    traced as a pass of its own)."""
+    traced as a pass of its own). An argument that cannot be applied (``push_vlan(vid)``,
+    ``set(arp(sha))``) is a `SyntaxParseError`."""
     out: list[tuple[int, Packet]] = []
     p = packet
     for a in actions:
-        if a.name == "output" and a.port is not None:
-            out.append((a.port, p))
-        elif a.name == "push_vlan":
-            kv = _kv(a.arg)
-            vid = int(kv.get("vid", "0"), 0)
-            pcp = int(kv.get("pcp", "0"), 0)
-            p = replace(p, vlan_tci=VLAN_CFI | vid | (pcp << 13))
-        elif a.name == "pop_vlan":
-            p = replace(p, vlan_tci=0)
-        elif a.name in ("set", "masked_set"):
-            p = _apply_set(p, a.arg)
-        elif a.name == "clone":
-            out.extend(datapath_outputs(a.nested, p))
-        elif a.name == "tnl_push":
-            # userspace tunnelling: the copy leaves through the tunnel port (tnl_port) with the
-            # header's tunnel metadata; what follows handles the outer packet (br-phy's way out)
-            port, pkt = tnl_push_output(a.arg, p)
-            out.append((port, pkt))
-            break
+        try:
+            if a.name == "output" and a.port is not None:
+                out.append((a.port, p))
+            elif a.name == "push_vlan":
+                kv = _kv(a.arg)
+                vid = _num(kv, "vid", 0xFFF) if "vid" in kv else 0
+                pcp = _num(kv, "pcp", 7) if "pcp" in kv else 0
+                p = replace(p, vlan_tci=VLAN_CFI | vid | (pcp << 13))
+            elif a.name == "pop_vlan":
+                p = replace(p, vlan_tci=0)
+            elif a.name in ("set", "masked_set"):
+                p = _apply_set(p, a.arg)
+            elif a.name == "clone":
+                out.extend(datapath_outputs(a.nested, p, source))
+            elif a.name == "tnl_push":
+                # userspace tunnelling: the copy leaves through the tunnel port (tnl_port) with
+                # the header's tunnel metadata; what follows handles the outer packet (br-phy's
+                # way out)
+                port, pkt = tnl_push_output(a.arg, p)
+                out.append((port, pkt))
+                break
+        except _Bad as exc:
+            raise SyntaxParseError(source, f"action {cut(a.name)}({cut(a.arg)})", str(exc),
+                                   "give the 'Datapath actions:' line as OVS printed it") from None
     return tuple(out)
 
 
-_TNL_PORT_RE = re.compile(r"^tnl_port\((\d+)\)")
-_TNL_IPV4_RE = re.compile(r"ipv4\(src=([0-9.]+),dst=([0-9.]+)")
-_TNL_VNI_RE = re.compile(r"vni=(0x[0-9a-fA-F]+|\d+)")
+_TNL_PORT_RE = re.compile(r"^tnl_port\(([0-9]{1,10})\)")
+_TNL_IPV4_RE = re.compile(r"ipv4\(src=([0-9.]{1,15}),dst=([0-9.]{1,15})")
+_TNL_VNI_RE = re.compile(r"vni=(0x[0-9a-fA-F]{1,16}|[0-9]{1,20})")
 
 
 def tnl_push_output(arg: str, packet: Packet) -> tuple[int, Packet]:
@@ -843,10 +943,11 @@ def tnl_push_output(arg: str, packet: Packet) -> tuple[int, Packet]:
     ch: dict[str, object] = {}
     ip4 = _TNL_IPV4_RE.search(arg)
     if ip4:
-        ch["tun_src"], ch["tun_dst"] = ip4.group(1), ip4.group(2)
+        kv = {"src": ip4.group(1), "dst": ip4.group(2)}
+        ch["tun_src"], ch["tun_dst"] = _addr(kv, "src", "ipv4"), _addr(kv, "dst", "ipv4")
     vni = _TNL_VNI_RE.search(arg)
     if vni:
-        ch["tun_id"] = int(vni.group(1), 0)
+        ch["tun_id"] = _num({"vni": vni.group(1)}, "vni", (1 << 64) - 1)
     return int(m.group(1)), replace(packet, **ch)  # type: ignore[arg-type]
 
 
@@ -870,7 +971,7 @@ def parse_vsctl_list(text: str, source: str = "<ovs-vsctl list>") -> tuple[dict[
     ``options``, ``external_ids``... with maps as dicts and sets as lists)."""
     records: list[dict[str, object]] = []
     cur: dict[str, object] = {}
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, line in enumerate(text_lines(text, source), 1):
         if not line.strip():
             if cur:
                 records.append(cur)
@@ -879,7 +980,7 @@ def parse_vsctl_list(text: str, source: str = "<ovs-vsctl list>") -> tuple[dict[
         key, sep, value = line.partition(":")
         if not sep or " " in key.strip():
             raise SyntaxParseError(source, f"line {lineno}", f"expected 'column : value', got "
-                                   f"{line.strip()!r}", "give the output of `ovs-vsctl list "
+                                   f"{cut(line.strip())!r}", "give the output of `ovs-vsctl list "
                                    "TABLE`", lineno)
         try:
             cur[key.strip()] = _parse_value(value)

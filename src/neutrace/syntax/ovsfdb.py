@@ -34,8 +34,8 @@ class MacEntry:
 
 
 _HEADER = re.compile(r"^\s*port\s+VLAN\s+MAC\s+Age\s*$")
-_ROW = re.compile(r"^\s*(?P<port>\d+|LOCAL)\s+(?P<vlan>\d+)\s+"
-                  r"(?P<mac>[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5})\s+(?P<age>\d+|static)\s*$")
+_ROW = re.compile(r"^ *(?P<port>[0-9]{1,5}|LOCAL) +(?P<vlan>[0-9]{1,4}) +"
+                  r"(?P<mac>[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}) +(?P<age>[0-9]{1,10}|static) *$")
 
 
 def parse_fdb_show(text: str, source: str = "<ovs-appctl fdb/show>") -> tuple[MacEntry, ...]:

@@ -19,11 +19,12 @@ FORWARDING_SUFFIXES = (".arp_ignore",)
 def parse_sysctl(text: str) -> tuple[tuple[str, str], ...]:
     """``(key, value)`` pairs in file order (a value keeps its inner spaces/tabs)."""
     out = []
-    for raw in text.splitlines():
+    for raw in text.split("\n"):  # (not splitlines: a value may hold \x0c, NEL...)
         key, sep, value = raw.partition(" = ")
-        if not sep or not key or " " in key.strip() or key.startswith("sysctl:"):
+        key = key.strip()
+        if not sep or not key or " " in key or key.startswith("sysctl:"):
             continue
-        out.append((key.strip(), value.strip()))
+        out.append((key, value.strip()))
     return tuple(out)
 
 

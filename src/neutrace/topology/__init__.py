@@ -26,7 +26,7 @@ from neutrace.model import Cloud
 from neutrace.topology import schema
 from neutrace.topology.dump import dump
 from neutrace.topology.resolve import resolve
-from neutrace.topology.source import Lines, Path_, line_of, parse, where
+from neutrace.topology.source import Lines, Path_, line_of, parse, read, where
 
 __all__ = ["load", "loads", "from_dict", "dump", "json_schema"]
 
@@ -34,15 +34,7 @@ __all__ = ["load", "loads", "from_dict", "dump", "json_schema"]
 def load(path: str | Path) -> Cloud:
     """Read the topology file at ``path`` (YAML or JSON)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise TopologyError(str(p), "", f"cannot read the file: {exc.strerror}",
-                            "check the path") from None
-    except UnicodeDecodeError:
-        raise TopologyError(str(p), "", "the file is not UTF-8 text",
-                            "save it as UTF-8") from None
-    return loads(text, source=str(p))
+    return loads(read(p), source=str(p))
 
 
 def loads(text: str, source: str = "<string>") -> Cloud:

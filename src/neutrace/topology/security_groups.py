@@ -141,7 +141,10 @@ def _protocol(w: Working, rp: Path_, value: str | int | None) -> str | None:
     text = value.lower()
     if text == "any":
         return None
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # (str.isdigit also takes '²' and '٣')
+        if len(text) > 3:
+            w.ctx.fail((*rp, "protocol"), f"protocol number {value[:20]!r} is past 255",
+                       "use 0..255 or a name like tcp")
         return _protocol(w, rp, int(text))
     if text not in _PROTOCOLS:
         w.ctx.fail((*rp, "protocol"), f"unknown protocol {value!r}",

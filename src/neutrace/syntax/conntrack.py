@@ -111,14 +111,15 @@ def _line(words: list[str], source: str, n: int) -> CtLine:
     if not orig or not reply:
         raise bad("an entry needs an original and a reply tuple (src=... dst=... twice)")
     where = f"line {n}"
-    zone = as_int(extra.get("zone", extra.get("zone-orig", "0")), source, where, 0xFFFF)
+    fix = "mark, zone and use must be numbers: give the output of `conntrack -L`"
+    zone = as_int(extra.get("zone", extra.get("zone-orig", "0")), source, where, 0xFFFF, fix, n)
     mark_text = extra.get("mark", "0")
     if mark_text[:2] in ("0x", "0X") and len(mark_text) <= 10 and mark_text[2:].isascii() and \
             all(c in "0123456789abcdefABCDEF" for c in mark_text[2:]) and mark_text[2:]:
         mark = int(mark_text, 16)
     else:
-        mark = as_int(mark_text, source, where, 0xFFFFFFFF)
-    use = as_int(extra.get("use", "1"), source, where, 0xFFFFFFFF)
+        mark = as_int(mark_text, source, where, 0xFFFFFFFF, fix, n)
+    use = as_int(extra.get("use", "1"), source, where, 0xFFFFFFFF, fix, n)
     return CtLine(proto, number, timeout, tuple(orig), tuple(reply), family, state,
                   tuple(flags), mark, zone, use)
 

@@ -118,7 +118,8 @@ def load_json(text: str, source: str, what: str) -> object:
 
 
 def as_int(value: object, source: str, where: str, maximum: int = (1 << 64) - 1,
-           fix: str = "give the unedited output of the command") -> int:
+           fix: str = "give the unedited output of the command",
+           line: int | None = None) -> int:
     """A number of a dump (a JSON integer, or ASCII decimal text), ``0..maximum``; anything
     else (a bool, a float, Unicode digits, a sign, more than 40 digits) is a
     `SyntaxParseError` at ``where``."""
@@ -130,5 +131,5 @@ def as_int(value: object, source: str, where: str, maximum: int = (1 << 64) - 1,
     if number is None or not 0 <= number <= maximum:
         shown = cut(repr(value), 40) if isinstance(value, str | int) else type(value).__name__
         raise SyntaxParseError(source, where, f"expected a number in 0..{maximum}, got {shown}",
-                               fix)
+                               fix, line=line)
     return number

@@ -168,10 +168,15 @@ def _cidr(dst: str, family: int) -> str:
     return str(ipaddress.ip_network(dst, strict=False))
 
 
-def _cidr_at(dst: str, family: int, source: str, where: str, what: str) -> str:
-    """`_cidr`, a bad address being a `SyntaxParseError` at ``where``."""
+def _cidr_at(dst: str, family: int, source: str, where: str, what: str,
+             default: bool = True) -> str:
+    """`_cidr`, a bad address (or ``default`` where there is none: ``default=False``) being a
+    `SyntaxParseError` at ``where``."""
     try:
-        return _cidr(dst, family)
+        cidr = _cidr(dst, family)
+        if cidr == "default" and not default:
+            raise ValueError(dst)
+        return cidr
     except ValueError:
         raise SyntaxParseError(source, where, f"{cut(dst)!r} is not an address or a network",
                                f"give the unedited output of `{what}`") from None
@@ -578,10 +583,10 @@ def parse_rules_json(text: str, source: str = "<ip -j rule>", family: int = 4
             table=str(e.get("table", "main")), family=family,
             src=None if src in (None, "all") else _cidr_at(
                 f"{src}/{e.get('srclen', '')}".rstrip("/"), family, source, f"entry {i}",
-                "ip -j rule show"),
+                "ip -j rule show", default=False),
             dst=None if dst in (None, "all") else _cidr_at(
                 f"{dst}/{e.get('dstlen', '')}".rstrip("/"), family, source, f"entry {i}",
-                "ip -j rule show"),
+                "ip -j rule show", default=False),
             fwmark=mark, iif=e.get("iif"), oif=e.get("oif"),
             action=str(e.get("action", "lookup")), invert=bool(e.get("not", False))))
     return tuple(out)
@@ -643,9 +648,9 @@ def parse_rules_text(text: str, source: str = "<ip rule list>", family: int = 4
         out.append(IpRule(
             priority=int(m.group("prio")), table=table, family=family,
             src=None if src in (None, "all") else _cidr_at(src, family, source, f"line {n}",
-                                                            "ip rule show"),
+                                                            "ip rule show", default=False),
             dst=None if dst in (None, "all") else _cidr_at(dst, family, source, f"line {n}",
-                                                            "ip rule show"),
+                                                            "ip rule show", default=False),
             fwmark=_kv(words, "fwmark"), iif=_kv(words, "iif"), oif=_kv(words, "oif"),
             action=action, invert=invert))
     return tuple(out)

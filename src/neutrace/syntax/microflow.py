@@ -333,7 +333,7 @@ def format_microflow(flow: Microflow) -> str:
             out.append(f"nw_proto={p.nw_proto}")
     else:
         out.append(proto_name)
-    if p.dl_type == ETH_TYPE_ARP:
+    if p.dl_type in (ETH_TYPE_ARP, ETH_TYPE_RARP):
         for name in ("arp_op", "arp_spa", "arp_tpa", "arp_sha", "arp_tha"):
             value = getattr(p, name)
             if value not in ("", 0):

@@ -310,7 +310,10 @@ def make_sg_api(cloud: Any) -> Any:
             import netaddr
 
             result: dict[str, Any] = {}
-            for device in devices:
+            # the agent asks for a set of devices; answer in Cloud.ports order (a real
+            # server's order is undefined), which fixes the openvswitch firewall's conj_ids
+            order = {p.id: i for i, p in enumerate(cloud.ports)}
+            for device in sorted(devices, key=lambda d: (order.get(d, len(order)), d)):
                 try:
                     p = cloud.port(device)
                 except KeyError:
@@ -396,9 +399,15 @@ class CommandRouter:
     NETFILTER = ("iptables-save", "iptables-restore", "ip6tables-save", "ip6tables-restore",
                  "ipset", "iptables", "ip6tables")
 
-    def __init__(self, netns: str, ns_map: dict[str, str]) -> None:
+    OVS_TOOLS = ("ovs-ofctl",)
+
+    def __init__(self, netns: str, ns_map: dict[str, str],
+                 ovs_rundir: str | None = None) -> None:
         self.netns = netns
         self.ns_map = ns_map  # neutron namespace name -> our nt-conf-* namespace
+        # with a sandbox: ovs-ofctl (the openvswitch firewall's flows go through ovs_lib's
+        # run_ofctl) runs against it (OVS_RUNDIR holds its bridges' .mgmt sockets)
+        self.ovs_rundir = ovs_rundir
         self.recorded: list[list[str]] = []
 
     def route(self, cmd: list[str]) -> list[str] | None:
@@ -409,6 +418,8 @@ class CommandRouter:
             cmd = cmd[4:]
             if not ns:
                 return None
+        if cmd and self.ovs_rundir and os.path.basename(cmd[0]) in self.OVS_TOOLS:
+            return cmd
         if cmd and os.path.basename(cmd[0]) in self.NETFILTER:
             if cmd[1:] == ["--version"]:
                 return cmd  # read-only: the version of the tools decides --random-fully
@@ -428,7 +439,8 @@ class CommandRouter:
             self.recorded.append([str(c) for c in cmd])
             return ("", "") if return_stderr else ""
         data = process_input.encode() if isinstance(process_input, str) else process_input
-        proc = subprocess.run(argv, input=data, capture_output=True, check=False)
+        env = dict(os.environ, OVS_RUNDIR=self.ovs_rundir) if self.ovs_rundir else None
+        proc = subprocess.run(argv, input=data, capture_output=True, check=False, env=env)
         out, err = proc.stdout.decode(), proc.stderr.decode()
         if proc.returncode and proc.returncode not in (extra_ok_codes or []):
             if check_exit_code:
@@ -578,7 +590,7 @@ class Run:
         tags = self.pinned_tags()
         self.precreate(sandbox, tags)
 
-        router = CommandRouter(netns, {})
+        router = CommandRouter(netns, {}, ovs_rundir=str(sandbox.dir))
         from neutron.agent.common import utils as common_utils
         from neutron.agent.linux import utils as linux_utils
 

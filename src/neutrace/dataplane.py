@@ -53,8 +53,10 @@ class Flow:
 
     ``match`` is the ordered list of match fields as written (``("in_port", "1")``,
     ``("dl_vlan", "2")``, and protocol shorthands with an empty value: ``("arp", "")``);
-    ``actions`` is the action text after ``actions=``. Parsing and formatting live in
-    ``neutrace.syntax.ofctl``.
+    ``actions`` is the action text after ``actions=``; ``flags`` are the flow_mod flags
+    ``dump-flows`` prints (``reset_counts``: an OpenFlow 1.0 add sets it implicitly, as
+    Neutron's ``ovs-ofctl add-flows`` of the openvswitch firewall's base flows does). Parsing and
+    formatting live in ``neutrace.syntax.ofctl``.
     """
 
     table: int
@@ -64,6 +66,7 @@ class Flow:
     cookie: int = 0
     idle_timeout: int = 0
     hard_timeout: int = 0
+    flags: tuple[str, ...] = ()
 
     def match_value(self, name: str) -> str | None:
         for k, v in self.match:

@@ -302,7 +302,7 @@ def test_port_on_physnet_without_bridge_mapping_is_rejected() -> None:
 
 def test_unknown_firewall_driver_is_rejected() -> None:
     cloud = seed_cloud()
-    hosts = tuple(dataclasses.replace(h, firewall_driver="openvswitch") for h in cloud.hosts)
+    hosts = tuple(dataclasses.replace(h, firewall_driver="linuxbridge") for h in cloud.hosts)
     with pytest.raises(TopologyError, match="firewall driver"):
         program(dataclasses.replace(cloud, hosts=hosts))
 

@@ -335,7 +335,8 @@ def test_comments_headers_and_blank_lines_are_skipped() -> None:
             "OFPST_FLOW reply (OF1.3) (xid=0x2):\n"
             " cookie=0x0, duration=0.1s, table=0, n_packets=0, n_bytes=0, reset_counts "
             "priority=0 actions=NORMAL\n")
-    assert parse_flows(text) == (Flow(3, 4, (), "drop", cookie=5), Flow(0, 0, (), "NORMAL"))
+    assert parse_flows(text) == (Flow(3, 4, (), "drop", cookie=5),
+                                 Flow(0, 0, (), "NORMAL", flags=("reset_counts",)))
 
 
 def test_defaults_match_ovs() -> None:

@@ -4,6 +4,8 @@ programming every host exactly as Neutron's agents would (the release in
 
 - ``ovs``: neutron-openvswitch-agent (br-int, br-tun, physical bridges, ports, flows);
 - ``firewall``: the iptables_hybrid security-group driver (root namespace iptables, ipsets);
+- ``openvswitch_firewall``: the openvswitch security-group driver (br-int tables 60-94);
+- ``sg_rpc``: what the security-group RPC tells both drivers (rules, remote-group members);
 - ``vif``: Nova's hybrid plugging (tap/qbr/qvb/qvo) and the VMs as namespaces;
 - ``l3_agent``: legacy routers (qrouter- namespaces, NAT);
 - ``l3``: distributed routers (qrouter-, snat- and fip- namespaces);
@@ -25,9 +27,10 @@ from neutrace.agents.dhcp_agent import program_dhcp
 from neutrace.agents.firewall import program_firewall
 from neutrace.agents.l3 import program_dvr
 from neutrace.agents.l3_agent import program_l3
+from neutrace.agents.openvswitch_firewall import OVSFirewallDriver
 from neutrace.agents.outside import program_outside
 from neutrace.agents.ovs import program_ovs
-from neutrace.agents.plan import HostPlan, plan_cloud
+from neutrace.agents.plan import OPENVSWITCH_DRIVER, HostPlan, plan_cloud
 from neutrace.agents.vif import connected_route, root_devices, vm_namespaces
 from neutrace.dataplane import (
     NS_HOST,
@@ -83,7 +86,8 @@ def _root_namespace(cloud: model.Cloud, plan: HostPlan,
 
 def program_host(cloud: model.Cloud, plan: HostPlan, plans: dict[str, HostPlan]) -> HostState:
     """One host's state: OVS, root namespace, qrouter-/qdhcp- namespaces and its VMs."""
-    bridges = program_ovs(cloud, plan, plans)
+    firewall = (OVSFirewallDriver if plan.host.firewall_driver == OPENVSWITCH_DRIVER else None)
+    bridges = program_ovs(cloud, plan, plans, firewall)
     namespaces = [_root_namespace(cloud, plan, bridges)]
     namespaces += program_l3(cloud, plan.host)
     namespaces += program_dvr(cloud, plan.host)

@@ -28,6 +28,21 @@ BANDWIDTH_RATE_LIMIT = 59
 TRANSIENT_TABLE = 60
 LOCAL_MAC_DIRECT = 61
 TRANSIENT_EGRESS_TABLE = 62
+DHCP_IPV4_TABLE = 77
+DHCP_IPV6_TABLE = 78
+# the openvswitch firewall driver's tables (OVSFirewallDriver)
+BASE_EGRESS_TABLE = 71
+RULES_EGRESS_TABLE = 72
+ACCEPT_OR_INGRESS_TABLE = 73
+BASE_INGRESS_TABLE = 81
+RULES_INGRESS_TABLE = 82
+OVS_FIREWALL_TABLES = (BASE_EGRESS_TABLE, RULES_EGRESS_TABLE, ACCEPT_OR_INGRESS_TABLE,
+                       BASE_INGRESS_TABLE, RULES_INGRESS_TABLE)
+ACCEPTED_EGRESS_TRAFFIC_TABLE = 91
+ACCEPTED_INGRESS_TRAFFIC_TABLE = 92
+DROPPED_TRAFFIC_TABLE = 93
+ACCEPTED_EGRESS_TRAFFIC_NORMAL_TABLE = 94
+FLAT_VLAN_TCI = "0x0000/0x1fff"
 
 # --- br-tun --------------------------------------------------------------------------------
 DVR_PROCESS = 1
@@ -74,6 +89,8 @@ DONT_FRAGMENT = True
 IGMP_FLOOD = False  # [ovs] igmp_flood
 IGMP_FLOOD_REPORTS = True  # [ovs] igmp_flood_reports
 OVS_PROTOCOLS = ("OpenFlow10", "OpenFlow13", "OpenFlow14")  # OVSBridge.initial_protocols
+OPENFLOW_VERSIONS = ("OpenFlow10", "OpenFlow11", "OpenFlow12", "OpenFlow13", "OpenFlow14",
+                     "OpenFlow15")  # the order ovs-vsctl lists a Bridge's protocols in
 
 # --- device names --------------------------------------------------------------------------
 DEVICE_NAME_MAX_LEN = 15

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from neutrace import addr, model
 from neutrace.addr import ipv6_lla
 from neutrace.agents import constants as c
+from neutrace.agents import sg_rpc
 from neutrace.agents.iptables import IptablesManager, comment_rule
 from neutrace.agents.plan import VIF_HYBRID, HostPlan
 
@@ -94,22 +95,6 @@ def port_chain_name(port: FwPort, direction: str) -> str:
 def ip_to_cidr(ip: str) -> str:
     return str(ipaddress.ip_network(ip, strict=False)) if "/" in ip else (
         f"{ip}/32" if ipaddress.ip_address(ip).version == 4 else f"{ip}/128")
-
-
-def _rule_dict(rule: model.SecurityGroupRule) -> dict[str, object]:
-    d: dict[str, object] = {"direction": rule.direction, "ethertype": rule.ethertype}
-    if rule.protocol not in (None, "", "any"):
-        d["protocol"] = rule.protocol
-    if rule.port_range_min is not None:
-        d["port_range_min"] = rule.port_range_min
-    if rule.port_range_max is not None:
-        d["port_range_max"] = rule.port_range_max
-    if rule.remote_ip_prefix:
-        key = "source_ip_prefix" if rule.direction == "ingress" else "dest_ip_prefix"
-        d[key] = str(ipaddress.ip_network(rule.remote_ip_prefix, strict=False))
-    if rule.remote_group_id:
-        d["remote_group_id"] = rule.remote_group_id
-    return d
 
 
 def _provider_rules(port: FwPort) -> list[dict[str, object]]:
@@ -426,23 +411,12 @@ def program_firewall(cloud: model.Cloud, plan: HostPlan) -> FirewallState | None
              if v.kind == VIF_HYBRID and not v.is_network_owned]
     filtered = [p for p in ports if p.port_security]
     unfiltered = [p for p in ports if not p.port_security]
-    sg_ids = list(dict.fromkeys(sg for p in filtered for sg in p.security_groups))
-    sg_rules = {sg: [_rule_dict(r) for r in cloud.security_group(sg).rules] for sg in sg_ids}
-    # sg_member_ips: per remote group, the ethertypes its rules reference -> member IPs
-    referenced = list(dict.fromkeys(
-        (str(r["remote_group_id"]), str(r["ethertype"]))
-        for rules in sg_rules.values() for r in rules if r.get("remote_group_id")))
-    sg_members: dict[str, dict[str, list[str]]] = {}
-    for remote, ethertype in referenced:
-        ips: list[str] = []
-        for p in cloud.ports:
-            if remote in p.security_groups:
-                for ip in [f.ip_address for f in p.fixed_ips] + [
-                        a.ip_address for a in p.allowed_address_pairs]:
-                    version = ipaddress.ip_network(ip, strict=False).version
-                    if (version == 4) == (ethertype == "IPv4"):
-                        ips.append(ip)
-        sg_members.setdefault(remote, {})[ethertype] = ips
+    sg_rules = sg_rpc.security_groups(
+        cloud, [v.port for v in plan.vifs if v.kind == VIF_HYBRID and not v.is_network_owned
+                and v.port.port_security_enabled])
+    sg_members = {remote: {ethertype: [ip for ip, _mac in pairs]
+                           for ethertype, pairs in by_type.items()}
+                  for remote, by_type in sg_rpc.member_ips(cloud, sg_rules).items()}
     for fp in filtered:
         fp.security_group_rules = _provider_rules(fp)
     if not (trusted or ports):

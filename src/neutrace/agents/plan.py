@@ -18,7 +18,7 @@ from neutrace.errors import TopologyError
 
 # device kinds of a bound port
 VIF_HYBRID = "hybrid"  # a VM port behind the hybrid firewall: tap - qbr - qvb/qvo
-VIF_TAP = "tap"  # a VM port plugged straight into br-int (no hybrid plugging)
+VIF_TAP = "tap"  # a VM port plugged straight into br-int (openvswitch or noop firewall)
 VIF_ROUTER_INTERNAL = "qr"
 VIF_ROUTER_GATEWAY = "qg"
 VIF_DHCP = "dhcp"
@@ -26,7 +26,8 @@ VIF_SNAT = "sg"  # a distributed router's centralized SNAT port (snat- namespace
 VIF_FIP_GW = "fg"  # a floating IP agent gateway port (fip- namespace)
 
 HYBRID_DRIVERS = ("iptables_hybrid",)
-NON_HYBRID_DRIVERS = ("noop",)
+NON_HYBRID_DRIVERS = ("openvswitch", "noop")
+OPENVSWITCH_DRIVER = "openvswitch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +92,7 @@ def _check_host(host: model.Host) -> None:
         raise TopologyError(
             "<cloud>", f"hosts[{host.name}].firewall_driver",
             f"firewall driver {host.firewall_driver!r} is not modelled",
-            "use iptables_hybrid or noop")
+            "use iptables_hybrid, openvswitch or noop")
 
 
 def host_ports(cloud: model.Cloud, host: model.Host) -> list[model.Port]:

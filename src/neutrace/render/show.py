@@ -73,7 +73,9 @@ def dump_flows(bridge: OvsBridge, openflow10: bool = False) -> str:
     same flows, the form older documents and the seed blog show."""
     flows = flows_in_order(bridge)
     if openflow10:
-        flows = [dataclasses.replace(f, actions=of10_actions(f.actions)) for f in flows]
+        # an OpenFlow 1.0 flow-stats reply has no flags (reset_counts is not shown)
+        flows = [dataclasses.replace(f, actions=of10_actions(f.actions), flags=())
+                 for f in flows]
     return "".join(f" {format_flow(f)}\n" for f in flows)
 
 
@@ -95,7 +97,9 @@ def split_actions(actions: str) -> list[str]:
 
 
 _NXM_LOADS = {"tun_id": "NXM_NX_TUN_ID[]", "arp_op": "NXM_OF_ARP_OP[]",
-              "arp_sha": "NXM_NX_ARP_SHA[]", "arp_spa": "NXM_OF_ARP_SPA[]"}
+              "arp_sha": "NXM_NX_ARP_SHA[]", "arp_spa": "NXM_OF_ARP_SPA[]",
+              "ct_mark": "NXM_NX_CT_MARK[]",
+              **{f"reg{i}": f"NXM_NX_REG{i}[]" for i in range(16)}}
 
 
 def _load_value(field: str, value: str) -> str:
@@ -119,6 +123,9 @@ def of10_actions(actions: str) -> str:
             continue  # folded into the following mod_vlan_vid
         elif act == "pop_vlan":
             out.append("strip_vlan")
+        elif act.startswith("ct(") and "exec(" in act:
+            head, _, inner = act[:-2].partition("exec(")
+            out.append(f"{head}exec({of10_actions(inner)}))")
         elif act.startswith("set_field:"):
             value, field = act[len("set_field:"):].rsplit("->", 1)
             if field == "vlan_vid":

@@ -4,11 +4,12 @@
 `parse_flow` reads one line: an ``add-flows`` line (``table=22,priority=1,dl_vlan=1
 actions=strip_vlan,...``), or a ``dump-flows`` line with or without statistics, from OpenFlow 1.0
 or 1.3 (``cookie=0x0, duration=1.2s, table=0, n_packets=0, ..., reset_counts priority=1,in_port=2
-actions=...``). Statistics and flags are dropped; the match is kept exactly as written (pairs in
-order, protocol shorthands such as ``arp`` with an empty value), so ``parse_flow(format_flow(f)) ==
-f``. Field names and values are checked against ovs-fields(7) (`neutrace.syntax.offields`) and the
-actions against ovs-actions(7) (`neutrace.syntax.ofactions`): anything else is a
-`SyntaxParseError` naming the file, the line and the fix. What the fields *mean* (synonyms,
+actions=...``). Statistics are dropped and flags (``reset_counts``) kept; the match is kept
+exactly as written (pairs in order, protocol shorthands such as ``arp`` with an empty value),
+so ``parse_flow(format_flow(f)) == f``. Field names and values are checked against
+ovs-fields(7) (`neutrace.syntax.offields`) and the actions against ovs-actions(7)
+(`neutrace.syntax.ofactions`): anything else is a `SyntaxParseError` naming the file, the line
+and the fix. What the fields *mean* (synonyms,
 prerequisites, port names) is resolved by the OpenFlow engine when it compiles a table.
 """
 
@@ -45,7 +46,8 @@ def format_flow(flow: Flow, *, cookie: bool = True) -> str:
     if flow.hard_timeout:
         head.append(f"hard_timeout={flow.hard_timeout}")
     match = ",".join([f"priority={flow.priority}", *filter(None, [format_match(flow)])])
-    return ", ".join(head) + ", " + match + " actions=" + flow.actions
+    flags = "".join(f + " " for f in flow.flags)
+    return ", ".join(head) + ", " + flags + match + " actions=" + flow.actions
 
 
 # Keywords of a flow line that are not match fields.
@@ -184,6 +186,7 @@ def parse_flow(text: str, *, source: str = "<string>", line: int | None = None,
     table = idle = hard = cookie = 0
     priority = OFP_DEFAULT_PRIORITY
     match: list[tuple[str, str]] = []
+    flags: list[str] = []
     tokens = _TOKENS
     for tok in head.replace(",", " ").split():
         cached = tokens.get(tok)
@@ -195,6 +198,8 @@ def parse_flow(text: str, *, source: str = "<string>", line: int | None = None,
                 tokens[tok] = cached
         key, value = cached
         if key is _HEADER:
+            if value in _FLAGS:
+                flags.append(str(value))
             continue
         if isinstance(value, int):
             if key == "priority":
@@ -211,7 +216,7 @@ def parse_flow(text: str, *, source: str = "<string>", line: int | None = None,
         match.append(cached)  # type: ignore[arg-type]  # a (key, str) pair here
     if check:
         actions = _checked_actions(actions, source, line)
-    return Flow(table, priority, tuple(match), actions, cookie, idle, hard)
+    return Flow(table, priority, tuple(match), actions, cookie, idle, hard, tuple(flags))
 
 
 def _token(tok: str, source: str, line: int | None, check: bool,

@@ -155,35 +155,39 @@ def observe_engine(visit: BridgeVisit, bridges: tuple[OvsBridge, ...] | list[Ovs
 # -- OVS side ----------------------------------------------------------------------------------
 
 
-def _ovs_tunnel_ids(real: RealTrace, start: Packet,
-                    bridges: dict[str, OvsBridge]) -> list[tuple[str, str, int]]:
+def _ovs_tunnel_ids(real: RealTrace, start: Packet, bridges: dict[str, OvsBridge],
+                    resumed: list[str | None]) -> list[tuple[str, str, int]]:
+    """``(bridge, port, tun_id)`` of each output to a tunnel port. ``resumed[i]`` is the
+    bridge pass ``i`` really resumes in (its first block's header names the first bridge)."""
     out: list[tuple[str, str, int]] = []
     tun: dict[str, int] = {}
-    first = True
-    lines = real.trace.lines
-    for i, ln in enumerate(lines):
-        if ln.kind == "bridge":
-            # the first bridge starts with the packet's tunnel id; a patch port clears it
-            tun[ln.bridge] = start.tun_id if first else 0
-            first = False
-            continue
-        if ln.kind != "action" or ln.bridge not in bridges:
-            continue
-        m = _TUN_LOAD_RE.match(ln.text)
-        if m:
-            tun[ln.bridge] = int(next(g for g in m.groups() if g is not None), 0)
-        elif ln.text.startswith("output:"):
-            nxt = lines[i + 1] if i + 1 < len(lines) else None
-            if nxt is not None and nxt.kind == "note" and (
-                "skipping output to input port" in nxt.text or "Nonexistent" in nxt.text
-            ):
+    for i, p in enumerate(real.trace.passes):
+        lines = p.lines
+        blocks = 0
+        for n, ln in enumerate(lines):
+            if ln.kind == "bridge":
+                blocks += 1
+                # the first bridge starts with the packet's tunnel id; a patch port clears it
+                tun[ln.bridge] = start.tun_id if i == 0 and blocks == 1 else 0
                 continue
-            br = bridges[ln.bridge]
-            target = ln.text[len("output:"):]
-            port = br.port(target) or (br.port_by_ofport(int(target)) if target.isdigit()
-                                         else None)
-            if port is not None and port.is_tunnel:
-                out.append((ln.bridge, port.name, tun.get(ln.bridge, 0)))
+            bridge = (resumed[i] or ln.bridge) if i and blocks <= 1 else ln.bridge
+            if ln.kind != "action" or bridge not in bridges:
+                continue
+            m = _TUN_LOAD_RE.match(ln.text)
+            if m:
+                tun[bridge] = int(next(g for g in m.groups() if g is not None), 0)
+            elif ln.text.startswith("output:"):
+                nxt = lines[n + 1] if n + 1 < len(lines) else None
+                if nxt is not None and nxt.kind == "note" and (
+                    "skipping output to input port" in nxt.text or "Nonexistent" in nxt.text
+                ):
+                    continue
+                br = bridges[bridge]
+                target = ln.text[len("output:"):]
+                port = br.port(target) or (br.port_by_ofport(int(target)) if target.isdigit()
+                                             else None)
+                if port is not None and port.is_tunnel:
+                    out.append((bridge, port.name, tun.get(bridge, 0)))
     return out
 
 
@@ -197,11 +201,13 @@ def observe_ovs(real: RealTrace, start: Packet, bridges: tuple[OvsBridge, ...] |
     owner = {f.cookie: b.name for b in bridges for f in b.flows}
     forks = [ln.bridge for p in real.trace.passes for ln in p.lines
              if ln.kind == "action" and ln.text.startswith("ct(") and "table=" in ln.text]
+    resumed_by_pass: list[str | None] = []
     for i, p in enumerate(real.trace.passes):
         resumed = next((owner[v.cookie] for v in p.visits
                         if v.block == 0 and not v.is_miss and v.cookie in owner), None)
         if resumed is None and 0 < i <= len(forks):
             resumed = forks[i - 1]
+        resumed_by_pass.append(resumed)
         for v in p.visits:
             bridge = v.bridge
             if i == 0:
@@ -236,25 +242,30 @@ def observe_ovs(real: RealTrace, start: Packet, bridges: tuple[OvsBridge, ...] |
             regs = tuple(sorted((k, int(v, 0)) for k, v in mf.fields
                                 if k.startswith(("reg", "metadata")) and int(v, 0)))
             fin = (headers(mf.packet), regs)
-    return Observed(visits, outs, tuple(sorted(_ovs_tunnel_ids(real, start, by_name))), fin)
+    return Observed(visits, outs,
+                    tuple(sorted(_ovs_tunnel_ids(real, start, by_name, resumed_by_pass))), fin)
 
 
 def compare(engine: OpenFlowEngine, tracer: OvsTracer,
             model: tuple[OvsBridge, ...] | list[OvsBridge],
-            bridge: str, in_port: str, packet: Packet) -> list[str]:
+            bridge: str, in_port: str, packet: Packet, *,
+            state: OpenFlowState | None = None, ovs_options: tuple[str, ...] = ()) -> list[str]:
     """The differences between the engine (over ``model``) and real OVS (``model`` loaded) for
-    one packet, starting cold (empty when they agree).
+    one packet, starting cold (empty when they agree). ``state`` (a copy is used) starts the
+    engine warm, e.g. with a committed connection; ``ovs_options`` tell OVS the same
+    (``--ct-next trk,est,rpl``: what its conntrack would answer at each recirculation).
 
     ``ofproto/trace`` has no side effects, so NORMAL learns nothing during it; a real packet (and
     the engine) learns its source MAC at the first NORMAL, and a later NORMAL of the same packet
     (an ARP responder's reply coming back through a patch port) can use it. When the engine used
     a MAC it learned during this very trace, OVS is asked with ``-generate`` (the packet is
     really processed: MAC learning happens; the FDB is flushed before each trace)."""
-    visit = engine.run(bridge, in_port, packet, OpenFlowState())
+    visit = engine.run(bridge, in_port, packet,
+                       state.copy() if state is not None else OpenFlowState())
     ours = observe_engine(visit, model)
     tracer.fdb_flush()
     options = ("-generate",) if used_mac_learned_in_trace(visit) else ()
-    real = tracer.trace(bridge, in_port, packet, (), *options)
+    real = tracer.trace(bridge, in_port, packet, (), *ovs_options, *options)
     return ours.differences(observe_ovs(real, packet, model))
 
 

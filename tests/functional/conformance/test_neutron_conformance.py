@@ -1,9 +1,10 @@
-"""Conformance with Neutron itself: every host of four clouds is programmed by Neutron 29's own
+"""Conformance with Neutron itself: every host of the clouds is programmed by Neutron 29's own
 neutron-openvswitch-agent code (scripts/neutron_conformance.py, run with the Python of the
 virtualenv that has neutron) and by `neutrace.agents.program`, and the results are compared:
 
 - the OVS ports of every bridge (name, type, VLAN tag, options),
-- the OpenFlow flows of every bridge, per table (cookies dropped),
+- the OpenFlow flows of every bridge, per table (cookies dropped), the openvswitch firewall
+  driver's br-int tables included,
 - the hybrid iptables firewall's iptables/ip6tables rules and ipsets of the host's root namespace.
 
 Each difference is listed precisely in the assertion message (bridge, table, Neutron's flow vs
@@ -51,6 +52,7 @@ CLOUD_NAMES = (
             if p.parent.name not in MAIN_CLOUDS),
     "extras",
     "dvr-vlan",
+    "ovsfw-extras",
 )
 # NEUTRACE_CONFORMANCE_CLOUDS=dvr,seed runs only those (while working on one feature)
 if os.environ.get("NEUTRACE_CONFORMANCE_CLOUDS"):

@@ -18,7 +18,7 @@ from neutrace.backends.ovs_sandbox import OvsSandbox
 from neutrace.dataplane import HostState
 from neutrace.render.show import dump_flows, ovs_vsctl_show
 from neutrace.syntax.ofctl import format_flow
-from tests.support.paths import SEED_YAML
+from tests.support.paths import DATA, EXAMPLES, SEED_YAML
 from tests.support.seed_model import seed_cloud
 
 STATS = re.compile(r" (duration|n_packets|n_bytes|idle_age|hard_age)=[^,]*,")
@@ -71,21 +71,29 @@ def _vsctl_blocks(text: str) -> dict[str, set[str]]:
 def _dump(ovs: OvsSandbox, bridge: str, *version: str) -> list[str]:
     text = ovs.ofctl(*(version or ("-O", "OpenFlow13")), "dump-flows", ovs.bridge_socket(bridge))
     lines = []
-    for line in text.splitlines()[1:]:
+    for line in text.splitlines():
+        if "_FLOW reply" in line:  # a long dump comes in several replies
+            continue
         lines.append(STATS.sub("", line.strip()))
     return sorted(lines)
 
 
 @pytest.mark.ovs
 @pytest.mark.parametrize("source,l2pop", [("yaml", False), ("model", False), ("model", True),
-                                          ("vlan", False)],
-                         ids=["seed-yaml", "flood", "l2pop", "vlan"])
+                                          ("vlan", False), ("ovs-firewall", False),
+                                          ("ovsfw-extras", False)],
+                         ids=["seed-yaml", "flood", "l2pop", "vlan", "ovs-firewall",
+                              "ovsfw-extras"])
 def test_flows_load_into_ovs_and_dump_back(ovs_sandbox: OvsSandbox, source: str,
                                            l2pop: bool) -> None:
-    if source == "yaml":
-        from neutrace.topology import load
+    from neutrace.topology import load
 
+    if source == "yaml":
         cloud = load(str(SEED_YAML))
+    elif source == "ovs-firewall":  # the openvswitch firewall driver's tables
+        cloud = load(EXAMPLES / "ovs-firewall" / "cloud.yaml")
+    elif source == "ovsfw-extras":
+        cloud = load(DATA / "clouds" / "ovsfw-extras.yaml")
     else:
         cloud = seed_cloud(l2_population=l2pop, arp_responder=l2pop)
     if source == "vlan":  # public_net as a VLAN network (segmentation id 100)

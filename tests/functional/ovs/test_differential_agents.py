@@ -3,8 +3,10 @@
 br-int (VMs, router and DHCP ports) a set of packets (ARP request/reply, spoofed ARP, IPv4 unicast
 to a known and an unknown MAC, IPv4 broadcast, MAC spoofing, ICMPv6 NA); plus VXLAN ingress on
 every tunnel port for every tunnel id br-tun maps, and ingress from the physical NIC of each
-physical bridge. The engine and ``ofproto/trace`` must agree on the tables and flows visited, the
-outputs, the tunnel ids and the final fields (neutrace.verify.ofproto).
+physical bridge; on hosts with the openvswitch firewall, TCP conversations through its conjunctions
+and conntrack (the reply traced with ``--ct-next trk,est,rpl``). The engine and ``ofproto/trace``
+must agree on the tables and flows visited, the outputs, the tunnel ids and the final fields
+(neutrace.verify.ofproto).
 
 And the "done when" of the ofproto-trace work: ``neutrace ofproto-trace`` on a sosreport-like
 folder of the seed's test-cmpt-02 (produced by sos's own commands run against real OVS) shows the
@@ -17,6 +19,7 @@ import ipaddress
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -27,11 +30,12 @@ from neutrace.backends.ovs_load import OvsTracer, delete_bridges, dump_sos, load
 from neutrace.backends.ovs_sandbox import OvsSandbox
 from neutrace.cli import app
 from neutrace.dataplane import HostState, OvsBridge
-from neutrace.engines.openflow import OpenFlowEngine
+from neutrace.engines.openflow import OpenFlowEngine, OpenFlowState
 from neutrace.packet import (
     ETH_TYPE_IPV6,
     ICMPV6_NA,
     IPPROTO_ICMPV6,
+    IPPROTO_TCP,
     IPPROTO_UDP,
     Packet,
     arp_reply,
@@ -47,6 +51,7 @@ pytestmark = pytest.mark.ovs
 
 EXAMPLES = sorted(REPO.glob("examples/*/cloud.yaml"))
 REMOTE_MAC = "fa:16:3e:de:ad:01"  # a MAC no local port has
+TCP_SYN, TCP_SYN_ACK = 0x02, 0x12
 
 
 def _hosts() -> list[tuple[str, str]]:
@@ -163,6 +168,64 @@ def packets_for(host: HostState) -> list[tuple[str, str, str, Packet]]:
     return out
 
 
+def firewall_cases(host: HostState) -> list[tuple[str, str, str, Packet, Packet | None]]:
+    """The openvswitch firewall's conversations (hosts whose br-int has its table 82): for
+    every filtered VM port, TCP SYNs from a tunnel to each port a table-82 flow names and to a
+    port none does, from each remote-group member address on its network and from an address
+    that is none; and the port's SYN-ACK back, which OVS must see as an established reply.
+    (label, bridge, in_port, packet, the request whose conntrack entry the reply needs)."""
+    br_int, br_tun = host.bridge("br-int"), host.bridge("br-tun")
+    if br_int is None or br_tun is None or not any(f.table == 82 for f in br_int.flows):
+        return []
+    tunnel = next((p for p in br_tun.ports if p.is_tunnel), None)
+    if tunnel is None:
+        return []
+    vni = {int(f.match_value("dl_vlan") or 0): f for f in br_tun.flows if f.table == 22}
+    out: list[tuple[str, str, str, Packet, Packet | None]] = []
+    for f in br_int.flows:
+        if f.table != 60 or f.priority != 100 or not f.actions.endswith("resubmit(,71)"):
+            continue
+        port = br_int.port_by_ofport(int(f.match_value("in_port") or 0))
+        if port is None or port.tag is None or port.tag not in vni:
+            continue
+        mac = port.external_id("attached-mac") or ""
+        ip = _ip_of(host, mac)
+        if ip is None:
+            continue
+        reg5, reg6 = f"{port.ofport:#x}", f"{port.tag:#x}"
+        dports = sorted({int(v) for r in br_int.flows if r.table == 82
+                         and r.match_value("reg5") == reg5
+                         for v in [r.match_value("tp_dst")] if v and v.isdigit()})
+        sources = sorted({v for r in br_int.flows if r.table == 82
+                          and r.match_value("reg6") == reg6
+                          for v in [r.match_value("nw_src")] if v and "/" not in v})
+        tun_id = int(next(a for a in vni[port.tag].actions.split(",")
+                          if a.endswith("->tun_id")).split(":")[1].split("-")[0], 0)
+        tun = dict(tun_id=tun_id, tun_src=tunnel.option("remote_ip") or "",
+                   tun_dst=tunnel.option("local_ip") or "")
+        for src in [*sources[:3], "192.0.2.77"]:
+            for dport in [*dports[:4], 7]:
+                syn = ipv4(REMOTE_MAC, mac, src, ip, proto=IPPROTO_TCP, sport=40000,
+                           dport=dport, tcp_flags=TCP_SYN)
+                label = f"{port.name} tcp {src} -> :{dport}"
+                out.append((label, "br-tun", tunnel.name, syn.with_(**tun), None))
+                back = ipv4(mac, REMOTE_MAC, ip, src, proto=IPPROTO_TCP, sport=dport,
+                            dport=40000, tcp_flags=TCP_SYN_ACK)
+                out.append((f"{label} reply", "br-int", port.name, back, syn.with_(**tun)))
+    return out
+
+
+def _warm(engine: OpenFlowEngine, bridge: str, in_port: str, request: Packet
+          ) -> tuple[OpenFlowState, bool]:
+    """The conntrack the request leaves (MAC tables and learned flows dropped: ofproto/trace
+    has none), and whether it committed a connection."""
+    state = OpenFlowState()
+    engine.run(bridge, in_port, request, state)
+    state.macs.clear()
+    state.learned.clear()
+    return state, state.connections() > 0
+
+
 @pytest.mark.skipif(not EXAMPLES, reason="no examples/*/cloud.yaml")
 @pytest.mark.parametrize(("cloud", "host"), _hosts() if EXAMPLES else [],
                          ids=lambda x: Path(x).parent.name if x.endswith(".yaml") else x)
@@ -173,8 +236,10 @@ def test_agents_flows_like_ovs(ovs_sandbox: OvsSandbox, cloud: str, host: str) -
     model = with_unique_cookies(hs.ovs_bridges)
     cases = packets_for(hs)
     assert cases, f"{host}: nothing to send"
+    conversations = firewall_cases(hs)
     load_bridges(ovs_sandbox, model)
     failures: list[str] = []
+    replies = 0
     try:
         engine = OpenFlowEngine(model, host=host)
         with OvsTracer(ovs_sandbox) as tracer:
@@ -182,9 +247,24 @@ def test_agents_flows_like_ovs(ovs_sandbox: OvsSandbox, cloud: str, host: str) -
                 diffs = compare(engine, tracer, model, bridge, in_port, packet)
                 if diffs:
                     failures.append(f"{label}: " + "\n".join(diffs))
+            for label, bridge, in_port, packet, request in conversations:
+                kw: dict[str, Any] = {}
+                if request is not None:
+                    state, committed = _warm(engine, "br-tun", next(
+                        c[2] for c in conversations if c[3] == request), request)
+                    if not committed:
+                        continue  # the request was dropped: no reply to compare
+                    replies += 1
+                    kw = {"state": state, "ovs_options": ("--ct-next", "trk,est,rpl")}
+                diffs = compare(engine, tracer, model, bridge, in_port, packet, **kw)
+                if diffs:
+                    failures.append(f"{label}: " + "\n".join(diffs))
     finally:
         delete_bridges(ovs_sandbox, [b.name for b in model])
-    assert not failures, f"{len(failures)}/{len(cases)} differ:\n" + "\n\n".join(failures[:5])
+    total = len(cases) + len(conversations)
+    assert not failures, f"{len(failures)}/{total} differ:\n" + "\n\n".join(failures[:5])
+    if conversations:
+        assert replies, f"{host}: no request was accepted, so no reply was compared"
 
 
 # -- done when ---------------------------------------------------------------------------------

@@ -66,6 +66,7 @@ class BridgeBuilder:
     cookie: int
     ports: list[OvsPort] = field(default_factory=list)
     flows: dict[tuple[int, int, Match], Flow] = field(default_factory=dict)
+    protocols: tuple[str, ...] = c.OVS_PROTOCOLS
 
     # -- ovs_lib.OVSBridge: ports ---------------------------------------------------------
     def add_port(self, name: str, type: str = "", options: dict[str, str] | None = None,
@@ -136,13 +137,20 @@ class BridgeBuilder:
                     tuple(sorted({**dict(p.other_config), **other_config}.items())))
             if p.name == name else p for p in self.ports]
 
+    def add_protocols(self, *protocols: str) -> None:
+        """``add_protocols``: the Bridge's ``protocols`` column gains those it lacks."""
+        known = set(self.protocols) | set(protocols)
+        self.protocols = tuple(p for p in c.OPENFLOW_VERSIONS if p in known)
+
     # -- ofswitch.OpenFlowSwitchMixin: flows --------------------------------------------------
-    def add_flow(self, table: int, priority: int, match: Match, actions: str) -> None:
+    def add_flow(self, table: int, priority: int, match: Match, actions: str,
+                 flags: tuple[str, ...] = ()) -> None:
         """``install_instructions``: one flow (replacing one with the same table, priority and
-        match), with the bridge's cookie."""
+        match), with the bridge's cookie. ``flags`` are the flow_mod's (``reset_counts``: what
+        an OpenFlow 1.0 ``ovs-ofctl add-flows`` leaves, as for the openvswitch firewall)."""
         key = (table, priority, match)
         self.flows[key] = Flow(table=table, priority=priority, match=match, actions=actions,
-                               cookie=self.cookie)
+                               cookie=self.cookie, flags=flags)
 
     def install_goto(self, dest_table_id: int, table_id: int = 0, priority: int = 0,
                      match: Match = ()) -> None:
@@ -191,4 +199,4 @@ class BridgeBuilder:
         flows = sorted(self.flows.values(), key=lambda f: (f.table, -f.priority))
         return OvsBridge(name=self.name, ports=tuple(self.ports), flows=tuple(flows),
                          datapath_type="system", fail_mode="secure",
-                         protocols=c.OVS_PROTOCOLS)
+                         protocols=self.protocols)

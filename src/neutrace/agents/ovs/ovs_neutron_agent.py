@@ -19,7 +19,9 @@ flow is written by a bridge method of the same name as Neutron's (``br_int``, ``
 5. the first ``rpc_loop`` iteration's ``process_network_ports``, per port: ``port_bound``
    (``provision_local_vlan`` on first use of a network: ``tun_br.install_flood_to_tun`` and
    ``tun_br.provision_local_vlan``, or ``phys_br``/``int_br.provision_local_vlan``; the port's tag
-   and other_config) and ``setup_arp_spoofing_protection`` for VM ports.
+   and other_config) and ``setup_arp_spoofing_protection`` for VM ports (unless the firewall
+   driver protects against spoofing itself, as the openvswitch one does), then the security
+   group agent's ``setup_port_filters`` (the openvswitch driver's br-int tables).
 6. with l2_population, the ``fdb_add`` the mechanism driver sends: tunnel ports only towards
    hosts with ports of the same network, ``install_flood_to_tun``, ``install_unicast_to_tun`` and
    ``install_arp_responder`` entries.
@@ -34,7 +36,9 @@ import base64
 import hashlib
 import ipaddress
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from neutrace import addr, model
 from neutrace.agents import constants as c
@@ -66,6 +70,18 @@ def get_tunnel_name(network_type: str, remote_ip: str) -> str:
     hashlen = c.DEVICE_NAME_MAX_LEN - len(network_type) - 1
     digest = hashlib.blake2b(remote_ip.encode(), digest_size=20).digest()
     return f"{network_type}-{base64.b32encode(digest)[:hashlen].decode().lower()}"
+
+
+class FirewallDriver(Protocol):
+    """A security-group firewall driver that programs br-int."""
+
+    provides_arp_spoofing_protection: bool
+
+    def setup_port_filters(self, cloud: model.Cloud, plan: HostPlan) -> None:
+        """Filter the host's bound ports (the agent's first ``setup_port_filters``)."""
+
+
+FirewallFactory = Callable[[OVSIntegrationBridge], FirewallDriver]
 
 
 @dataclass
@@ -109,6 +125,10 @@ class OVSNeutronAgent:
         self.tun_br_ofports: dict[str, dict[str, int]] = {t: {} for t in c.TUNNEL_NETWORK_TYPES}
         self.vlan_manager: dict[str, LocalVLANMapping] = {}  # network id -> mapping
         self.dvr_agent: OVSDVRNeutronAgent | None = None
+        # the security-group agent's firewall driver, when it programs br-int (openvswitch);
+        # a driver that protects against ARP spoofing itself leaves tables 24/25 alone
+        self.firewall: FirewallDriver | None = None
+        self.prevent_arp_spoofing = True
 
     # -- 1. br-int --------------------------------------------------------------------------
     def setup_integration_br(self) -> None:
@@ -274,11 +294,22 @@ class OVSNeutronAgent:
             mapping["segmentation_id"] = str(net.segmentation_id)
         self.int_br.set_port_vlan(vif.ovs_name, lvid, mapping)
 
+    def init_firewall(self, factory: FirewallFactory | None) -> None:
+        """``SecurityGroupAgentRpc.init_firewall`` (in the agent's ``__init__``, after the
+        bridges): the driver gets br-int; ``prevent_arp_spoofing`` follows from it."""
+        if factory is not None:
+            self.firewall = factory(self.int_br)
+            self.prevent_arp_spoofing = not self.firewall.provides_arp_spoofing_protection
+
     def process_network_ports(self) -> None:
-        """``treat_devices_added_or_updated`` for every bound port, in plan order."""
+        """``treat_devices_added_or_updated`` for every bound port, in plan order, then the
+        security-group agent's ``setup_port_filters`` for all of them."""
         for vif in self.plan.vifs:
             self.port_bound(vif, self.cloud.network(vif.port.network_id))
-            setup_arp_spoofing_protection(self.int_br, vif)
+            if self.prevent_arp_spoofing:
+                setup_arp_spoofing_protection(self.int_br, vif)
+        if self.firewall is not None:
+            self.firewall.setup_port_filters(self.cloud, self.plan)
 
     # -- 6. l2 population ---------------------------------------------------------------------
     def fdb_add(self) -> None:
@@ -322,7 +353,7 @@ class OVSNeutronAgent:
         br.install_arp_responder(local_vid, ip_address, mac_address)
 
     # -- all ----------------------------------------------------------------------------------
-    def run(self) -> tuple[OvsBridge, ...]:
+    def run(self, firewall: FirewallFactory | None = None) -> tuple[OvsBridge, ...]:
         """The agent's start and first rpc_loop iteration; the bridges it leaves."""
         self.setup_integration_br()
         self.setup_physical_bridges()
@@ -330,6 +361,7 @@ class OVSNeutronAgent:
             self.setup_tunnel_br()
             self.setup_tunnel_br_flows()
         self.setup_dvr_agent()
+        self.init_firewall(firewall)
         self.tunnel_sync()
         self.plug_vifs()
         self.process_network_ports()
@@ -385,7 +417,9 @@ def _vm_uuid(device_id: str) -> str:
         return addr.stable_uuid(f"vm/{device_id}")
 
 
-def program_ovs(cloud: model.Cloud, plan: HostPlan, plans: dict[str, HostPlan]
-                ) -> tuple[OvsBridge, ...]:
-    """The OVS bridges of ``plan.host`` as neutron-openvswitch-agent leaves them."""
-    return OVSNeutronAgent(cloud, plan, plans).run()
+def program_ovs(cloud: model.Cloud, plan: HostPlan, plans: dict[str, HostPlan],
+                firewall: FirewallFactory | None = None) -> tuple[OvsBridge, ...]:
+    """The OVS bridges of ``plan.host`` as neutron-openvswitch-agent leaves them; ``firewall``
+    makes the security-group driver that programs br-int (the openvswitch one), None for the
+    drivers that program nothing in OVS (iptables_hybrid, noop)."""
+    return OVSNeutronAgent(cloud, plan, plans).run(firewall)

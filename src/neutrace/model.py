@@ -165,11 +165,15 @@ class Port:
 
 @dataclass(frozen=True, slots=True)
 class Vm:
-    """A Nova instance: name, host and its ports (ids, in NIC order)."""
+    """A Nova instance: name, host, its ports (ids, in NIC order) and the addresses its guest
+    configures on them beyond Neutron's (``guest_addresses``)."""
 
     name: str
     host: str
     port_ids: tuple[str, ...]
+    # what the guest configures itself besides its ports' fixed IPs (not Neutron's):
+    # (port id, "address/prefixlen of its subnet"), e.g. a VIP its keepalived holds
+    guest_addresses: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

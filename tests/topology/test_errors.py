@@ -62,6 +62,9 @@ CASES: dict[str, tuple[str, str, int | None]] = {
     "unknown_network_type": (edit("network_type: vxlan", "network_type: vxlam"),
                              "networks[1].provider.network_type", 23),
     "ip_outside_subnet": (edit("ip: 10.20.0.10", "ip: 10.21.0.10"), "vms[1].ports[0].ip", 42),
+    "guest_address_outside_subnets": (
+        edit(VM_B_PORT, "{network: vlan-net, ip: 10.20.0.10, guest_addresses: [10.10.0.99]}"),
+        "vms[1].ports[0].guest_addresses[0]", 42),
     "ip_outside_given_subnet": (
         edit("{subnet: tenant-sub}", "{subnet: tenant-sub, ip: 10.20.0.1}"),
         "routers[0].interfaces[0].ip", 47),

@@ -8,7 +8,9 @@ byte ``fe`` (as libvirt sets it); the veth ends get stable locally-administered 
 
 The VM is a namespace of kind ``vm`` named after the VM: ``lo``, ``eth0``, ``eth1``... (one per
 port, in the VM's port order) with the port's MAC and fixed IPs, connected routes, the subnets'
-host routes and a default route via the first port's subnet gateway (what DHCP would give it).
+host routes and a default route via the first port's subnet gateway (what DHCP would give it),
+and the addresses the guest configures itself (``Vm.guest_addresses``, e.g. a VIP of an allowed
+address pair) after the fixed IPs.
 """
 
 from __future__ import annotations
@@ -99,6 +101,7 @@ def vm_namespaces(cloud: model.Cloud, plan: HostPlan) -> list[Namespace]:
                     routes.append(Route(dest, nic, gateway=nexthop, proto="dhcp"))
                 if default is None and subnet.gateway_ip and subnet.ip_version == 4:
                     default = Route("default", nic, gateway=subnet.gateway_ip, proto="dhcp")
+            addresses += [cidr for pid, cidr in vm.guest_addresses if pid == port_id]
             interfaces.append(Interface(
                 nic, VETH, mac=addr.norm_mac(port.mac_address),
                 mtu=cloud.network(port.network_id).mtu, addresses=tuple(addresses),

@@ -83,6 +83,8 @@ def dump(cloud: Cloud) -> dict[str, Any]:
         vm_ports = []
         for pid in vm.port_ids:
             p = ports[pid]
+            guest = [cidr.split("/")[0] for port_id, cidr in vm.guest_addresses
+                     if port_id == pid]
             vm_ports.append({
                 "network": net_name[p.network_id], "ip": _ips(p), "id": p.id, "name": p.name,
                 "mac": p.mac_address, "security_groups": list(p.security_groups),
@@ -90,6 +92,7 @@ def dump(cloud: Cloud) -> dict[str, Any]:
                 "allowed_address_pairs": [{"ip_address": a.ip_address,
                                            "mac_address": a.mac_address}
                                           for a in p.allowed_address_pairs],
+                **({"guest_addresses": guest} if guest else {}),
             })
         data["vms"].append({"name": vm.name, "host": vm.host, "ports": vm_ports})
     data["routers"] = []

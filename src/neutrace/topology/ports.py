@@ -8,6 +8,7 @@ Router and floating IP ports are made in ``l3``; addresses come from ``ipam``.
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 
 from neutrace import addr
@@ -78,8 +79,30 @@ def resolve_vms(w: Working) -> list[Vm]:
                      "so it cannot run VMs", f"add compute to host {host.name}'s roles or "
                      "place the VM on a compute host")
         port_ids = [_vm_port(w, v, (*p, "ports", j), j, vp).id for j, vp in enumerate(v.ports)]
-        vms.append(Vm(name=v.name, host=v.host, port_ids=tuple(port_ids)))
+        guest = tuple((pid, cidr) for j, (vp, pid) in enumerate(zip(v.ports, port_ids,
+                                                                     strict=True))
+                      for cidr in _guest_addresses(w, (*p, "ports", j), vp))
+        vms.append(Vm(name=v.name, host=v.host, port_ids=tuple(port_ids),
+                      guest_addresses=guest))
     return vms
+
+
+def _guest_addresses(w: Working, pp: Path_, vp: s.VmPortIn) -> list[str]:
+    """``guest_addresses``: host addresses of a subnet of the port's network, as
+    ``address/prefixlen`` of that subnet."""
+    network = w.net_by_ref[vp.network]
+    subnets = [sw.subnet for sw in w.subnets if sw.subnet.network_id == network.id]
+    out: list[str] = []
+    for k, text in enumerate(vp.guest_addresses):
+        ip = check_ip(w.ctx, (*pp, "guest_addresses", k), text)
+        sub = next((sn for sn in subnets
+                    if ip in ipaddress.ip_network(sn.cidr, strict=False)), None)
+        if sub is None:
+            w.ctx.fail((*pp, "guest_addresses", k), f"{ip} is in no subnet of network "
+                       f"{network.name}", "give an address of one of its subnets: "
+                       + (", ".join(sn.cidr for sn in subnets) or "it has none"))
+        out.append(f"{ip}/{ipaddress.ip_network(sub.cidr, strict=False).prefixlen}")
+    return out
 
 
 def _vm_port(w: Working, v: s.VmIn, pp: Path_, j: int, vp: s.VmPortIn) -> PortW:

@@ -116,6 +116,9 @@ class VmPortIn(_In):
     security_groups: list[str] | None = None
     port_security_enabled: bool = True
     allowed_address_pairs: list[AddressPairIn] = Field(default_factory=list)
+    # not Neutron: addresses the guest itself configures on this NIC (e.g. the VIP of an
+    # allowed address pair that its keepalived holds)
+    guest_addresses: list[str] = Field(default_factory=list)
 
 
 class VmIn(_In):

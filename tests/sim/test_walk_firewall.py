@@ -73,6 +73,18 @@ def test_security_groups_decide_alike(driver: str, src: str, dst: str, proto: st
         assert conv.reply is not None and conv.reply.success, _fates(conv.reply or conv.request)
 
 
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_dhcp_through_the_firewall(driver: str) -> None:
+    """The DISCOVER (from 0.0.0.0) reaches the DHCP port, the OFFER comes back into the port;
+    an instance answering as a DHCP server (udp 67 -> 68) is stopped at its own port."""
+    w = _walker(driver)
+    conv = session.dhcp(w, "web")
+    assert any(e.startswith("qdhcp-") for e in _reached(conv.request))
+    assert conv.reply is not None and "web" in _reached(conv.reply)
+    rogue = session.trace(w, "stranger", "web", proto="udp", dport=68, sport=67)
+    assert ("web" in _reached(rogue.request)) == (driver == "noop")
+
+
 @pytest.mark.parametrize("driver", DRIVERS[:2])
 def test_reply_only_through_conntrack(driver: str) -> None:
     """The client's group has no ingress rule: web's answer reaches it as a reply only."""

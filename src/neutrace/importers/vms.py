@@ -249,8 +249,10 @@ def build_vm(plan: VmPlan, dhcp: DhcpTables, spoof: dict[str, list[str]],
                 continue
             prefix = sub.interface.network.prefixlen
             addresses.append(f"{ip}/{prefix}")
-            routes.append(Route(str(sub.interface.network), name, scope="link", proto="kernel",
-                                source=ip))
+            if not any(r.destination == str(sub.interface.network) and r.device == name
+                       for r in routes):  # a secondary address adds no second prefix route
+                routes.append(Route(str(sub.interface.network), name, scope="link",
+                                    proto="kernel", source=ip))
             tag = next((e[1] for e in entries if e[0] == ip), "")
             gw = dhcp.routers.get(tag) if tag else None
             gw_how = "the DHCP options' router"

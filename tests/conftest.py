@@ -13,7 +13,7 @@ from collections.abc import Generator, Iterator
 from typing import Any
 
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
 from neutrace.backends.ovs_sandbox import OvsSandbox, ovs_available
 
@@ -21,9 +21,12 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 
 # Property tests explore new examples on every local run; in CI they replay a fixed, derandomized
 # set, so that a landing is judged on the same cases every time (explicit settings still apply).
-settings.register_profile("ci", derandomize=True, database=None)
-if IN_CI:
-    settings.load_profile("ci")
+# Neither judges speed: a loaded 2-core machine makes generation slow, and time limits belong in
+# benchmarks, so the deadline and the too_slow health check are off in both.
+settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", derandomize=True, database=None, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ci" if IN_CI else "dev")
 GUARDED_MARKERS = ("ovs", "root", "conformance", "browser")
 
 

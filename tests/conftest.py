@@ -49,12 +49,21 @@ _SKIPPED_IN_CI: list[str] = []
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", default=False,
                      help="rewrite the golden files under tests/golden/ instead of checking them")
+    parser.addoption("--reword-phrases", action="store_true", default=False,
+                     help="reword every phrase of neutrace.render.steps.PHRASES (goldens are "
+                          "skipped): the other tests must not notice (tests/render/"
+                          "test_rewording.py)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     from tests.support import golden
 
     golden.UPDATE["enabled"] = bool(config.getoption("--update-golden"))
+    if config.getoption("--reword-phrases"):
+        from tests.support.rewording import reword_all
+
+        reword_all()
+        golden.UPDATE["reworded"] = True
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -11,9 +11,18 @@ from neutrace.trace import (
     DROPPED,
     NEIGHBOUR_UNRESOLVED,
     NO_ROUTE,
-    STEP_NAT,
-    STEP_RULE,
+    Denial,
+    LinuxFate,
+    LinuxWhy,
+    NatKind,
+    NatStep,
+    RouteStep,
+    RuleStep,
+    RuleVerdict,
+    SourceAddressStep,
+    Step,
 )
+from tests.support.facts import linux_why
 from tests.support.samples import NAT
 
 ROUTER = "qrouter-c8aec0d9-3203-4bdb-9237-9818603f521f"
@@ -53,14 +62,15 @@ def line_of(rule: str) -> int:
     return NAT.splitlines().index(rule) + 1
 
 
-def rule_texts(steps: tuple[object, ...]) -> list[str]:
-    return [s.detail for s in steps if getattr(s, "kind", "") == STEP_RULE]  # type: ignore[attr-defined]
+def rule_texts(steps: tuple[Step, ...]) -> list[str]:
+    """The rules that matched, as iptables-save prints them."""
+    return [s.rule.text for s in steps if isinstance(s, RuleStep)]
 
 
 def test_floating_ip_snat_and_reply_un_nat() -> None:
     eng, state = engine(), LinuxState()
     out = eng.receive(ROUTER, QR, ipv4(VM_MAC, QR_MAC, "192.168.111.4", OUTSIDE), state, resolver)
-    assert out.disposition is None, out.reason
+    assert out.disposition is None, out.cause
     (egress,) = out.outputs
     assert egress.port == QG
     assert (egress.packet.nw_src, egress.packet.nw_dst) == ("192.168.100.102", OUTSIDE)
@@ -69,21 +79,22 @@ def test_floating_ip_snat_and_reply_un_nat() -> None:
     rules = rule_texts(out.steps)
     assert rules[-1] == ("-A neutron-l3-agent-float-snat -s 192.168.111.4/32 "
                          "-j SNAT --to-source 192.168.100.102")
-    snat_step = [s for s in out.steps if s.kind == STEP_RULE][-1]
-    assert snat_step.where == "nat/neutron-l3-agent-float-snat"
-    assert snat_step.text.startswith(f"line {line_of(snat_step.detail)}:")
-    assert any(s.kind == STEP_NAT and "SNAT" in s.text for s in out.steps)
+    snat_step = [s for s in out.steps if isinstance(s, RuleStep)][-1]
+    assert (snat_step.table, snat_step.rule.chain) == ("nat", "neutron-l3-agent-float-snat")
+    assert snat_step.rule.line == line_of(snat_step.rule.text)
+    assert snat_step.verdict is RuleVerdict.NAT
+    assert [s.nat for s in out.steps if isinstance(s, NatStep)] == [NatKind.SNAT]
 
     reply = ipv4(GW_MAC, QG_MAC, OUTSIDE, "192.168.100.102").with_(tp_src=ICMP_ECHO_REPLY)
     back = eng.receive(ROUTER, QG, reply, state, resolver)
-    assert back.disposition is None, back.reason
+    assert back.disposition is None, back.cause
     (egress,) = back.outputs
     assert egress.port == QR
     assert (egress.packet.nw_src, egress.packet.nw_dst) == (OUTSIDE, "192.168.111.4")
     assert egress.packet.dl_dst == VM_MAC
     # an established reply never consults the nat table
-    assert not any(s.where.startswith("nat/") for s in back.steps if s.kind == STEP_RULE)
-    assert any(s.kind == STEP_NAT and "un-SNAT" in s.text for s in back.steps)
+    assert not any(s.table == "nat" for s in back.steps if isinstance(s, RuleStep))
+    assert [s.nat for s in back.steps if isinstance(s, NatStep)] == [NatKind.UN_SNAT]
 
 
 def test_floating_ip_dnat_inbound_and_reply() -> None:
@@ -130,7 +141,8 @@ def test_echo_to_router_address_is_accepted() -> None:
     eng, state = engine(), LinuxState()
     req = ipv4(VM_MAC, QR_MAC, "192.168.111.4", "192.168.111.1")
     out = eng.receive(ROUTER, QR, req, state, resolver)
-    assert out.disposition == ACCEPTED and "echo reply" in out.reason
+    assert out.disposition == ACCEPTED and linux_why(out.cause) is LinuxWhy.LOCAL_DELIVERY
+    assert isinstance(out.cause, LinuxFate) and out.cause.echo
     back = eng.send(ROUTER, echo_reply(req).with_(dl_src="", dl_dst=""), state, resolver)
     (egress,) = back.outputs
     assert egress.port == QR and egress.packet.nw_dst == "192.168.111.4"
@@ -142,7 +154,10 @@ def test_input_filter_drop_is_denied_and_names_rule() -> None:
     out = eng.receive(ROUTER, QR, pkt, state, resolver)
     assert out.disposition == DENIED
     drop = "-A neutron-l3-agent-INPUT -p tcp -m tcp --dport 9697 -j DROP"
-    assert f"line {line_of(drop)}: {drop}" in out.reason
+    assert isinstance(out.cause, Denial)
+    (verdict,) = out.cause.verdicts
+    assert verdict.rule is not None and (verdict.rule.line, verdict.rule.text) == (
+        line_of(drop), drop)
 
 
 def test_no_route_ttl_forwarding_and_neighbour() -> None:
@@ -153,10 +168,11 @@ def test_no_route_ttl_forwarding_and_neighbour() -> None:
     assert out.disposition == NO_ROUTE
     ttl = engine().receive(ROUTER, QR, ipv4(VM_MAC, QR_MAC, "192.168.111.4", OUTSIDE, ttl=1),
                            state, resolver)
-    assert ttl.disposition == DROPPED and "TTL" in ttl.reason
+    assert ttl.disposition == DROPPED and linux_why(ttl.cause) is LinuxWhy.TTL_EXPIRED
     off = engine(router_ns(sysctls=())).receive(
         ROUTER, QR, ipv4(VM_MAC, QR_MAC, "192.168.111.4", OUTSIDE), state, resolver)
-    assert off.disposition == DROPPED and "ip_forward" in off.reason
+    assert off.disposition == DROPPED and linux_why(off.cause) is LinuxWhy.NOT_FORWARDING
+    assert isinstance(off.cause, LinuxFate) and off.cause.knob == "net.ipv4.ip_forward"
     cold = engine().receive(ROUTER, QR, ipv4(VM_MAC, QR_MAC, "192.168.111.4", OUTSIDE),
                             LinuxState(), lambda *a: None)
     assert cold.disposition == NEIGHBOUR_UNRESOLVED
@@ -169,7 +185,7 @@ def test_broadcast_is_delivered_locally_and_multicast_not_routed() -> None:
     assert out.disposition == ACCEPTED and not out.outputs
     mcast = ipv4(VM_MAC, "01:00:5e:00:00:fb", "192.168.111.4", "224.0.0.251", 17, 5353, 5353)
     res = eng.receive(ROUTER, QR, mcast, state, resolver)
-    assert res.disposition == DROPPED and "multicast" in res.reason
+    assert res.disposition == DROPPED and linux_why(res.cause) is LinuxWhy.MULTICAST_NOT_ROUTED
 
 
 def test_router_itself_reaching_a_floating_ip_is_dnated_in_output_and_rerouted() -> None:
@@ -180,8 +196,8 @@ def test_router_itself_reaching_a_floating_ip_is_dnated_in_output_and_rerouted()
     # source 192.168.100.102 (the local route's), then the "! --mark 0x2/0xffff --ctstate DNAT"
     # SNAT to the gateway address, as Neutron's rules do to DNATed traffic not from qg-
     assert egress.packet.nw_src == "192.168.100.103"
-    assert any(s.text == "source address 192.168.100.102" for s in out.steps)
-    assert any(s.text.startswith("re-route") for s in out.steps)
+    assert SourceAddressStep(address="192.168.100.102") in out.steps
+    assert any(isinstance(s, RouteStep) and s.reroute for s in out.steps)
     assert "-A neutron-l3-agent-OUTPUT -d 192.168.100.102/32 -j DNAT --to-destination " \
            "192.168.111.4" in rule_texts(out.steps)
     local = eng.send(ROUTER, ipv4("", "", "", "192.168.111.1"), state, resolver)

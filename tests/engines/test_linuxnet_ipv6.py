@@ -12,7 +12,16 @@ from neutrace.packet import (
     IPPROTO_TCP,
     Packet,
 )
-from neutrace.trace import ACCEPTED, DENIED, DROPPED
+from neutrace.trace import (
+    ACCEPTED,
+    DENIED,
+    DROPPED,
+    ConntrackEvent,
+    ConntrackStep,
+    LinuxFate,
+    LinuxWhy,
+)
+from tests.support.facts import denied_rules
 
 A, B = "fa:16:3e:00:00:0a", "fa:16:3e:00:00:0b"
 QR_MAC, QG_MAC = "fa:16:3e:00:01:01", "fa:16:3e:00:01:02"
@@ -54,10 +63,13 @@ def test_ipv6_forwarding_and_ip6tables() -> None:
     assert egress.port == "qg-1" and egress.packet.dl_dst == B and egress.packet.nw_ttl == 63
     denied = eng.receive("r", "qr-1", v6("2001:db8:1::10", "2001:db8:99::1", dport=23), state,
                          resolve)
-    assert denied.disposition == DENIED and "--dport 23 -j DROP" in denied.reason
+    assert denied.disposition == DENIED
+    assert any("--dport 23 -j DROP" in r for r in denied_rules(denied.cause))
     off = router(forwarding=False).receive("r", "qr-1", v6("2001:db8:1::10", "2001:db8:99::1"),
                                            LinuxState(), resolve)
-    assert off.disposition == DROPPED and "forwarding" in off.reason
+    assert off.disposition == DROPPED and isinstance(off.cause, LinuxFate)
+    assert (off.cause.why, off.cause.knob) == (LinuxWhy.NOT_FORWARDING,
+                                               "net.ipv6.conf.all.forwarding")
 
 
 def test_neighbour_solicitation_and_echo() -> None:
@@ -71,9 +83,11 @@ def test_neighbour_solicitation_and_echo() -> None:
     assert state.neighbour_cache("h", "r")[("qr-1", "2001:db8:1::10")] == A
     echo = eng.receive("r", "qr-1", v6("2001:db8:1::10", "2001:db8:ff::5", IPPROTO_ICMPV6, 128,
                                        0), state, resolve)
-    assert echo.disposition == ACCEPTED and "echo reply" in echo.reason
+    assert echo.disposition == ACCEPTED and isinstance(echo.cause, LinuxFate)
+    assert echo.cause.why is LinuxWhy.LOCAL_DELIVERY and echo.cause.echo
     # a forwarded NS (untracked by conntrack) still meets the FORWARD rule that drops it
     fwd = eng.receive("r", "qr-1", v6("2001:db8:1::10", "2001:db8:99::1", IPPROTO_ICMPV6,
                                       ICMPV6_NS, 0), state, resolve)
     assert fwd.disposition == DENIED
-    assert any("untracked" in s.text for s in fwd.steps)
+    assert any(isinstance(s, ConntrackStep) and s.event is ConntrackEvent.UNTRACKED_ND
+               for s in fwd.steps)

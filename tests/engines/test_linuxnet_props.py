@@ -25,7 +25,8 @@ from neutrace.engines.linuxnet import (
     longest_prefix_match,
 )
 from neutrace.packet import ipv4
-from neutrace.trace import DROPPED, STEP_FDB
+from neutrace.trace import DROPPED, FdbDecision, FdbStep, LinuxWhy
+from tests.support.facts import linux_why
 
 NETS = st.builds(lambda a, b, p: ipaddress.ip_network(f"{a}.{b}.0.0/{p}", strict=False),
                  st.integers(0, 255), st.integers(0, 255), st.integers(0, 32))
@@ -98,7 +99,7 @@ def test_bridge_learns_floods_and_never_sends_back() -> None:
     assert st_.fdb_of("h", "qbr1") == {a: "tap1"}
     back = eng.bridge("qbr1", "qvb1", ipv4(b, a, "10.0.0.2", "10.0.0.1").with_(tp_src=0), st_)
     assert [o.port for o in back.outputs] == ["tap1"]
-    assert any(s.kind == STEP_FDB and "learned" in s.text for s in back.steps)
+    assert any(isinstance(s, FdbStep) and s.decision is FdbDecision.LEARNED for s in back.steps)
     hairpin = eng.bridge("qbr1", "tap1", ipv4(b, a, "10.0.0.2", "10.0.0.1"), st_)
     # a (learned on tap1) is behind the input port: not sent back
     assert hairpin.disposition == DROPPED and not hairpin.outputs
@@ -133,7 +134,7 @@ def test_source_address_follows_the_next_hops_subnet_and_blackhole_routes_drop()
     (egress,) = out.outputs
     assert egress.packet.nw_src == "198.51.100.7"
     hole = eng.send("r", ipv4("", "", "", "10.66.1.1"), LinuxState(), lambda *a: None)
-    assert hole.disposition == DROPPED and "blackhole" in hole.reason
+    assert hole.disposition == DROPPED and linux_why(hole.cause) is LinuxWhy.BLACKHOLE
 
 
 def test_arp_ignore_two_needs_a_subnet_with_sender_and_target_and_all_or_dev_wins() -> None:

@@ -11,7 +11,15 @@ from neutrace.dataplane import CloudState, HostState
 from neutrace.engines.linuxnet import LinuxEngine, LinuxState
 from neutrace.packet import ICMP_ECHO_REPLY, IPPROTO_TCP, ipv4
 from neutrace.topology import load
-from neutrace.trace import DENIED, STEP_NAT, STEP_RULE
+from neutrace.trace import (
+    DENIED,
+    ConntrackStep,
+    NatKind,
+    NatStep,
+    RuleStep,
+    RuleVerdict,
+)
+from tests.support.facts import denied_rules
 from tests.support.paths import SEED_YAML
 
 ROUTER = "qrouter-c8aec0d9-3203-4bdb-9237-9818603f521f"
@@ -52,31 +60,30 @@ def test_seed_router_snats_test02_to_its_floating_ip_and_un_nats_the_reply(
         return {(QG, "192.168.100.1"): GW_MAC, (QR, "192.168.111.4"): vm_mac}.get((dev, ip))
 
     out = eng.receive(ROUTER, QR, ipv4(vm_mac, qr_mac, "192.168.111.4", OUTSIDE), state, resolve)
-    assert out.disposition is None, out.reason
+    assert out.disposition is None, out.cause
     (egress,) = out.outputs
     assert egress.port == QG
     assert (egress.packet.nw_src, egress.packet.nw_dst) == ("192.168.100.102", OUTSIDE)
     assert (egress.packet.dl_src, egress.packet.dl_dst) == (qg_mac, GW_MAC)
-    snat = [s for s in out.steps if s.kind == STEP_RULE and "SNAT" in s.text]
-    assert [s.detail for s in snat] == [
+    snat = [s for s in out.steps if isinstance(s, RuleStep) and s.verdict is RuleVerdict.NAT]
+    assert [s.rule.text for s in snat] == [
         "-A neutron-l3-agent-float-snat -s 192.168.111.4/32 -j SNAT --to-source 192.168.100.102 "
         "--random-fully"]
     router_ns = ctrl.namespace(ROUTER)
     assert router_ns is not None
-    line = int(snat[0].text.split(":")[0].split()[1])
-    assert router_ns.iptables.splitlines()[line - 1] == snat[0].detail
+    assert router_ns.iptables.splitlines()[snat[0].rule.line - 1] == snat[0].rule.text
     # the address-scope mark lets it through filter's scope chain; CONNMARK saved it on qg-
     (entry,) = list(state.conntrack_of("test-ctrl-01", ROUTER))
     assert entry.mark == 0x4000000 and entry.src_nat
 
     reply = ipv4(GW_MAC, qg_mac, OUTSIDE, "192.168.100.102").with_(tp_src=ICMP_ECHO_REPLY)
     back = eng.receive(ROUTER, QG, reply, state, resolve)
-    assert back.disposition is None, back.reason
+    assert back.disposition is None, back.cause
     (egress,) = back.outputs
     assert egress.port == QR
     assert (egress.packet.nw_src, egress.packet.nw_dst) == (OUTSIDE, "192.168.111.4")
     assert egress.packet.dl_dst == vm_mac
-    assert [s.text.split(":")[0] for s in back.steps if s.kind == STEP_NAT] == ["un-SNAT"]
+    assert [s.nat for s in back.steps if isinstance(s, NatStep)] == [NatKind.UN_SNAT]
 
 
 def test_seed_test02_security_group_on_its_qbr(seed: CloudState) -> None:
@@ -88,8 +95,8 @@ def test_seed_test02_security_group_on_its_qbr(seed: CloudState) -> None:
 
     out = eng.bridge(qbr, tap, ipv4(vm_mac, router_mac, "192.168.111.4", OUTSIDE, IPPROTO_TCP,
                                     40000, 80, tcp_flags=0x02), state)
-    assert [o.port for o in out.outputs] == [qvb], out.reason
-    rules = [s.detail for s in out.steps if s.kind == STEP_RULE]
+    assert [o.port for o in out.outputs] == [qvb], out.cause
+    rules = [s.rule.text for s in out.steps if isinstance(s, RuleStep)]
     assert ('-A neutron-openvswi-s1b17c0cc-9 -s 192.168.111.4/32 -m mac --mac-source '
             'FA:16:3E:6F:94:92 -m comment --comment "Allow traffic from defined IP/MAC pairs." '
             '-j RETURN') in rules
@@ -98,19 +105,20 @@ def test_seed_test02_security_group_on_its_qbr(seed: CloudState) -> None:
     # the reply comes back in through qvb: conntrack (zone 4097) lets it in
     back = eng.bridge(qbr, qvb, ipv4(router_mac, vm_mac, OUTSIDE, "192.168.111.4", IPPROTO_TCP,
                                      80, 40000, tcp_flags=0x12), state)
-    assert [o.port for o in back.outputs] == [tap], back.reason
-    assert any("ESTABLISHED" in s.text and "zone 4097" in s.text for s in back.steps)
+    assert [o.port for o in back.outputs] == [tap], back.cause
+    assert any(isinstance(s, ConntrackStep) and (s.state, s.zone) == ("ESTABLISHED", 4097)
+               for s in back.steps)
 
     # a new connection from outside to test-02 is not in the default group: fallback drop
     new = eng.bridge(qbr, qvb, ipv4(router_mac, vm_mac, OUTSIDE, "192.168.111.4", IPPROTO_TCP,
                                     40001, 22, tcp_flags=0x02), state)
     assert new.disposition == DENIED and not new.outputs
-    assert new.reason.endswith("-A neutron-openvswi-sg-fallback -m comment --comment "
-                               '"Default drop rule for unmatched traffic." -j DROP')
+    assert denied_rules(new.cause) == ["-A neutron-openvswi-sg-fallback -m comment --comment "
+                                       '"Default drop rule for unmatched traffic." -j DROP']
     # ... while test-01 (a member of the default group, in the ipset) may connect
     member = eng.bridge(qbr, qvb, ipv4(router_mac, vm_mac, "192.168.100.101", "192.168.111.4",
                                        IPPROTO_TCP, 40002, 22, tcp_flags=0x02), state)
-    assert [o.port for o in member.outputs] == [tap], member.reason
+    assert [o.port for o in member.outputs] == [tap], member.cause
 
 
 def test_seed_vm_and_external_namespaces_route(seed: CloudState) -> None:
@@ -126,6 +134,6 @@ def test_seed_vm_and_external_namespaces_route(seed: CloudState) -> None:
     res = outside.receive("upstream-gw", "eth0", ipv4(GW_MAC, outside.namespace(
         "upstream-gw").interfaces[0].mac or "", "192.168.100.102", OUTSIDE), LinuxState(),
         lambda h, ns, dev, ip: "02:00:00:00:00:99")
-    assert res.disposition is None, res.reason
+    assert res.disposition is None, res.cause
     (fwd,) = res.outputs
     assert fwd.port == "eth1" and fwd.packet.nw_dst == OUTSIDE and fwd.packet.nw_ttl == 63

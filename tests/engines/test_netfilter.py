@@ -18,7 +18,7 @@ from neutrace.engines.netfilter import (
     Traversal,
 )
 from neutrace.packet import IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, ipv4
-from neutrace.trace import STEP_RULE, Step
+from neutrace.trace import RuleStep, Step
 
 M1, M2 = "fa:16:3e:00:00:01", "fa:16:3e:00:00:02"
 
@@ -50,7 +50,7 @@ def test_goto_returns_to_the_callers_caller_and_policy_applies() -> None:
     verdict, steps = run_forward(nf, udp)
     # RETURN from b (reached by goto) returns to FORWARD, skipping "-A a -j DROP"
     assert verdict == ACCEPT
-    assert [s.detail for s in steps if s.kind == STEP_RULE][-1] == "-A FORWARD -j ACCEPT"
+    assert [s.rule.text for s in steps if isinstance(s, RuleStep)][-1] == "-A FORWARD -j ACCEPT"
     tcp = ipv4(M1, M2, "10.0.0.1", "10.0.0.2", IPPROTO_TCP, 1, 80)
     assert run_forward(nf, tcp)[0] == DROP
     empty = Netfilter(filter_text(policy="DROP"))

@@ -7,10 +7,20 @@ import pytest
 
 from neutrace.dataplane import OvsBridge, OvsPort
 from neutrace.engines.openflow import OpenFlowEngine, OpenFlowState
-from neutrace.engines.results import BridgeVisit, OfExit
+from neutrace.engines.results import BridgeVisit, ExitCause, OfExit
 from neutrace.errors import SyntaxParseError
 from neutrace.packet import arp_request, ipv4
+from neutrace.render.steps import exit_reason, step_text
 from neutrace.syntax.ofctl import parse_flows
+from neutrace.trace import (
+    FdbDecision,
+    FdbStep,
+    LimitKind,
+    LimitStep,
+    OutputProblem,
+    OutputSkipped,
+    TableLookup,
+)
 from tests.support.openflow_fixtures import (
     CMPT1_TUN_IP,
     CTRL_TUN_IP,
@@ -61,7 +71,8 @@ def test_seed_vxlan_walk_floods_to_both_tunnels_and_br_ex_drops(engine: OpenFlow
             assert e.packet.tun_src == LOCAL_TUN_IP
             assert e.packet.tun_dst in (CTRL_TUN_IP, CMPT1_TUN_IP)
     drop = next(e for b, e in leaves(visit) if b == "br-ex")
-    assert "br-ex table 0" in drop.reason and "in_port=phy-br-ex" in drop.reason
+    assert drop.cause is ExitCause.FLOW_DROPS and drop.table == 0
+    assert drop.flow is not None and drop.flow.match_value("in_port") == "phy-br-ex"
 
 
 def test_seed_flat_walk_strips_vlan_2_on_br_ex(engine: OpenFlowEngine) -> None:
@@ -69,7 +80,8 @@ def test_seed_flat_walk_strips_vlan_2_on_br_ex(engine: OpenFlowEngine) -> None:
     visit = engine.run("br-int", "qvoaf305168-66", p, OpenFlowState())
     out = {(b, e.kind, e.port): e for b, e in leaves(visit)}
     assert ("br-tun", "drop", None) in out
-    assert "br-tun table 22" in out[("br-tun", "drop", None)].reason
+    miss = out[("br-tun", "drop", None)]
+    assert (miss.cause, miss.table) == (ExitCause.FLOW_DROPS, 22)
     eth3 = out[("br-ex", "output", "eth3")]
     assert eth3.packet is not None and eth3.packet.vlan_tci == 0
     assert eth3.packet.nw_src == VM1_IP
@@ -81,10 +93,10 @@ def test_table_miss_drop_names_bridge_and_table() -> None:
     visit = OpenFlowEngine([br]).run("br-x", "a", ipv4(VM1_MAC, VM2_MAC, "1.1.1.1", "2.2.2.2"),
                                      OpenFlowState())
     assert [e.kind for e in visit.exits] == ["drop"]
-    assert visit.exits[0].reason == "br-x table 5: no flow matched (table miss): dropped"
-    assert [s.text for s in visit.steps if s.kind == "table"] == [
-        "0. in_port=1, priority 1", "5. No match."]
-    assert [s.depth for s in visit.steps if s.kind == "table"] == [0, 1]
+    assert (visit.exits[0].cause, visit.exits[0].table) == (ExitCause.TABLE_MISS, 5)
+    lookups = [s for s in visit.steps if isinstance(s, TableLookup)]
+    assert [(s.table, s.flow is not None, s.depth) for s in lookups] == [(0, True, 0),
+                                                                           (5, False, 1)]
 
 
 def test_br_tun_learn_then_unicast(engine: OpenFlowEngine) -> None:
@@ -132,14 +144,18 @@ def test_normal_access_port_drops_tagged_and_never_returns_to_in_port() -> None:
     assert got["trunk"] is not None and got["trunk"].vlan_tci == 0x100A
     tagged = eng.run("br0", "p2", p.with_vlan(10), st)
     assert [e.kind for e in tagged.exits] == ["drop"]
-    assert "access port" in tagged.exits[0].reason
+    why = tagged.exits[0].step
+    assert tagged.exits[0].cause is ExitCause.NORMAL and isinstance(why, FdbStep)
+    assert (why.decision, why.port, why.vlan, why.tag) == (
+        FdbDecision.ACCESS_TAGGED_DROP, "p2", 10, 10)
     # unicast back to the learned port; from the learned port itself: dropped
     back = eng.run("br0", "trunk", ipv4(VM2_MAC, VM1_MAC, "10.0.0.2", "10.0.0.1").with_vlan(10),
                    st)
     assert [(e.kind, e.port) for e in back.exits] == [("output", "p1")]
     loop = eng.run("br0", "p1", ipv4(VM2_MAC, VM1_MAC, "10.0.0.2", "10.0.0.1"), st)
     assert [e.kind for e in loop.exits] == ["drop"]
-    assert "input port" in loop.exits[0].reason
+    why = loop.exits[0].step
+    assert isinstance(why, FdbStep) and why.decision is FdbDecision.INPUT_PORT_DROP
 
 
 def test_resubmit_depth_limit() -> None:
@@ -149,7 +165,8 @@ def test_resubmit_depth_limit() -> None:
                                  OpenFlowState())
     assert [e.kind for e in v.exits] == ["limit"]
     assert max(s.depth for s in v.steps if s.kind == "table") == 63
-    assert "over max translation depth 64" in v.exits[0].reason
+    limit = v.exits[0].step
+    assert isinstance(limit, LimitStep) and (limit.limit, limit.bound) == (LimitKind.DEPTH, 64)
 
 
 def test_patch_loop_is_a_limit() -> None:
@@ -183,7 +200,8 @@ def test_output_to_a_missing_port_is_not_an_exit_and_explains() -> None:
     v = OpenFlowEngine([br]).run("br-x", "a", ipv4(VM1_MAC, VM2_MAC, "1.1.1.1", "2.2.2.2"),
                                  OpenFlowState())
     assert [e.kind for e in v.exits] == ["drop"]
-    assert any(s.text == "-> Nonexistent output port" for s in v.steps)
+    assert any(isinstance(s, OutputSkipped) and s.problem is OutputProblem.NONEXISTENT_PORT
+               for s in v.steps)
 
 
 def test_ignored_match_fields_names_unmet_prerequisites() -> None:
@@ -200,12 +218,13 @@ def _dump(visit: BridgeVisit, indent: str = "") -> str:
     out = [f"{indent}bridge {visit.bridge} <- {visit.in_port}: {visit.packet.summary()}"]
     for s in visit.steps:
         changes = f"  [{'; '.join(map(str, s.changes))}]" if s.changes else ""
-        out.append(f"{indent}  {'  ' * s.depth}{s.kind}: {s.text}{changes}")
+        out.append(f"{indent}  {'  ' * s.depth}{s.kind}: {step_text(s)}{changes}")
     text = "\n".join(out) + "\n"
     for e in visit.exits:
         where = f" {e.port}" if e.port else ""
         what = f" {e.packet.summary()}" if e.packet is not None and e.next is None else ""
-        text += f"{indent}  => {e.kind}{where}{what}{(' (' + e.reason + ')') if e.reason else ''}\n"
+        reason = exit_reason(visit.bridge, e)
+        text += f"{indent}  => {e.kind}{where}{what}{(' (' + reason + ')') if reason else ''}\n"
         if e.next is not None:
             text += _dump(e.next, indent + "    ")
     return text

@@ -4,15 +4,16 @@ cold and warm, and the walks of the other example clouds."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
 from neutrace.app import session
+from neutrace.render.steps import fate_reason
 from neutrace.render.trace_json import SCHEMA, traces_to_json
 from neutrace.render.walk import walk_summary, walk_text
 from neutrace.sim.scenarios import Conversation
 from neutrace.sim.walk import SimState, Walker
+from neutrace.syntax import ofactions as A
 from neutrace.trace import (
     ACCEPTED,
     DELIVERED,
@@ -20,13 +21,19 @@ from neutrace.trace import (
     DROPPED,
     EXITED,
     STEP_NAT,
-    STEP_RULE,
-    STEP_TABLE,
     STEP_TUNNEL,
+    ActionStep,
     Disposition,
+    DropWhy,
     Hop,
+    LearnStep,
+    RuleStep,
+    RuleVerdict,
+    TableLookup,
     Trace,
+    WalkWhy,
 )
+from tests.support.facts import denied_rules, explanation, walk_fate
 from tests.support.golden import check_golden
 from tests.support.paths import REPO
 
@@ -52,12 +59,6 @@ def only(t: Trace, kind: str) -> list[tuple[tuple[Hop, ...], Disposition]]:
     return [(h, d) for h, d in t.paths() if d.kind == kind]
 
 
-def steps(hops: tuple[Hop, ...]) -> Iterator[tuple[Hop, str, str]]:
-    for h in hops:
-        for s in h.steps:
-            yield h, s.kind, f"{s.where} {s.text} {s.detail}"
-
-
 # -- the seed: test-01 on the flat network ---------------------------------------------------
 
 
@@ -70,25 +71,29 @@ def test_seed_flat_walk(seed: Walker) -> None:
         "test-cmpt-02/test-01", "test-cmpt-02/qbraf305168-66", "test-cmpt-02/br-int"]
     qbr = first[1]
     assert qbr.in_port == "tapaf305168-66" and qbr.out_port == "qvbaf305168-66"
-    assert any(s.kind == STEP_RULE and "Allow traffic from defined IP/MAC pairs" in s.detail
+    assert any(isinstance(s, RuleStep) and "Allow traffic from defined IP/MAC pairs" in s.rule.text
                for s in qbr.steps), "the IP/MAC pair rule of the port's chain"
     brint = first[2]
     assert brint.in_port == "qvoaf305168-66"
-    tables = [s.where for s in brint.steps if s.kind == STEP_TABLE]
-    assert tables[:2] == ["0", "25"] and "60" in tables  # MAC anti-spoofing, then NORMAL
+    tables = [s.table for s in brint.steps if isinstance(s, TableLookup)]
+    assert tables[:2] == [0, 25] and 60 in tables  # MAC anti-spoofing, then NORMAL
     # copy 1: br-tun table 22 has no flood entry for VLAN 2
     tun = [(h, d) for h, d in req.paths() if h[-1].element == "br-tun"]
     assert len(tun) == 1
     hops, fate = tun[0]
-    assert fate.kind == DROPPED and "table 22 has no flood entry for VLAN 2" in fate.reason
-    assert "public_net (flat on physnet external) is not a tunnel network" in fate.reason
+    why = explanation(fate)
+    assert fate.kind == DROPPED and (why.why, why.table, why.vlan) == (
+        DropWhy.NO_FLOOD_ENTRY, 22, 2)
+    assert why.network == "public_net (flat on physnet external)"
     assert hops[-1].packet.vlan_vid == 2
     # copy 2: br-ex strips VLAN 2, out eth3 of test-cmpt-02 with source 192.168.100.101
     (hops, fate), = only(req, EXITED)
-    assert "eth3 of test-cmpt-02" in fate.reason and "203.0.113.10" in fate.reason
+    out = walk_fate(fate, WalkWhy.LEFT_THE_CLOUD)
+    assert (out.device, out.host, out.ip) == ("eth3", "test-cmpt-02", "203.0.113.10")
     brex = next(h for h in hops if h.element == "br-ex")
     assert brex.host == "test-cmpt-02" and brex.packet.vlan_vid == 2
-    assert any("pop_vlan" in s.text for s in brex.steps)
+    assert any(isinstance(s, ActionStep) and isinstance(s.action, A.StripVlan)
+               for s in brex.steps)
     seg = next(h for h in hops if h.element == "external")
     assert seg.in_port == "test-cmpt-02:eth3"
     assert seg.packet.vlan_vid is None and seg.packet.nw_src == "192.168.100.101"
@@ -107,7 +112,9 @@ def test_seed_vxlan_walk(seed: Walker) -> None:
     by_end = {f"{h[-1].host}/{h[-1].element}": (h, d) for h, d in req.paths()}
     # br-ex of test-cmpt-02 drops VLAN 1
     hops, fate = by_end["test-cmpt-02/br-ex"]
-    assert fate.kind == DROPPED and "on VLAN 1, share_net" in fate.reason
+    why = explanation(fate)
+    assert fate.kind == DROPPED and (why.why, why.vlan) == (DropWhy.PHYSICAL_VLAN, 1)
+    assert why.network is not None and why.network.startswith("share_net")
     # br-tun sets tunnel id 0x10050 towards test-ctrl-01 and test-cmpt-01
     tunnels = [h for h, _ in req.paths() for h in h if h.element == "underlay"]
     assert {h.out_port for h in tunnels} == {"test-ctrl-01:vxlan-c0a87816",
@@ -115,33 +122,38 @@ def test_seed_vxlan_walk(seed: Walker) -> None:
     assert all(h.packet.tun_id == 0x10050 and h.packet.payload is not None for h in tunnels)
     # test-cmpt-01 has no port on share_net: its br-tun table 4 drops it
     hops, fate = by_end["test-cmpt-01/br-tun"]
-    assert fate.kind == DROPPED and "table 4 has no entry for tunnel id 0x10050" in fate.reason
-    assert "test-cmpt-01 has no port on share_net" in fate.reason
+    why = explanation(fate)
+    assert fate.kind == DROPPED and (why.why, why.table, why.tun_id, why.host) == (
+        DropWhy.NO_TUNNEL_MAPPING, 4, 0x10050, "test-cmpt-01")
+    assert why.network is not None and why.network.startswith("share_net")
     # on test-ctrl-01, br-tun table 4 maps 0x10050 to the local VLAN and learns
     (hops, fate), = only(req, EXITED)
     names = elements(hops)
     i = names.index("test-ctrl-01/br-tun")
     brtun = hops[i]
-    tables = [s.where for s in brtun.steps if s.kind == STEP_TABLE]
-    assert tables[:3] == ["0", "4", "10"]
-    assert any("learned flow in table 20" in s.text for s in brtun.steps)
+    tables = [s.table for s in brtun.steps if isinstance(s, TableLookup)]
+    assert tables[:3] == [0, 4, 10]
+    assert any(isinstance(s, LearnStep) and s.flow.table == 20 for s in brtun.steps)
     # br-int delivers to qr-466214fa-3d; the router SNATs to 192.168.100.102 (float-snat)
     assert names[i + 1:] == [
         "test-ctrl-01/br-int", f"test-ctrl-01/{ROUTER}", "test-ctrl-01/br-int",
         "test-ctrl-01/br-ex", "/external", "/upstream-gw", "/internet-host"]
     router = hops[i + 2]
     assert router.in_port == "qr-466214fa-3d" and router.out_port == "qg-169d638e-0e"
-    nat = [s for s in router.steps if s.kind == STEP_RULE and "SNAT" in s.detail]
+    nat = [s.rule.text for s in router.steps
+           if isinstance(s, RuleStep) and s.verdict is RuleVerdict.NAT]
     assert any("neutron-l3-agent-float-snat -s 192.168.111.4/32 -j SNAT --to-source "
-               "192.168.100.102" in s.detail for s in nat)
+               "192.168.100.102" in text for text in nat)
     assert router.out_packet is not None and router.out_packet.nw_src == "192.168.100.102"
-    assert "eth3 of test-ctrl-01" in fate.reason
+    out = walk_fate(fate, WalkWhy.LEFT_THE_CLOUD)
+    assert (out.device, out.host) == ("eth3", "test-ctrl-01")
     # the flood copies on test-ctrl-01 end as the seed says: DHCP tap and br-ex drop them
     hops, fate = by_end["test-ctrl-01/qdhcp-8edf57d7-2b64-4cd9-a00d-20101d6384d1"]
     assert fate.kind == DROPPED and hops[-1].in_port == "tap96835b35-be"
     ctl_brex = [d for h, d in req.paths()
                 if elements(h)[-2:] == ["test-ctrl-01/br-int", "test-ctrl-01/br-ex"]]
-    assert ctl_brex and all(d.kind == DROPPED and "on VLAN 1, share_net" in d.reason
+    assert ctl_brex and all(d.kind == DROPPED and explanation(d).vlan == 1
+                            and (explanation(d).network or "").startswith("share_net")
                             for d in ctl_brex)
     # qg- never sees the share_net frame (the seed's slip): it only sends the SNATed one
     assert not any(h.element == ROUTER and h.in_port == "qg-169d638e-0e"
@@ -174,7 +186,8 @@ def test_reply_uses_request_state(seed: Walker) -> None:
     assert conv.reply is not None and conv.reply.success
     fresh = session.trace(seed, "internet-host", "192.168.100.102")
     denied = only(fresh.request, DENIED)
-    assert denied and all("sg-fallback" in d.reason for _, d in denied)
+    assert denied and all(any("sg-fallback" in r for r in denied_rules(d.cause))
+                          for _, d in denied)
     assert not fresh.request.success
 
 
@@ -251,7 +264,8 @@ def test_seed_walk_goldens(seed: Walker, vm: str, warm: bool) -> None:
 def test_text_numbering_follows_the_copy_that_gets_furthest(seed: Walker) -> None:
     """The copy that reaches the outside host keeps the main numbering (as the seed counts its
     steps); the others are numbered under the hop where they split, each with its fate."""
-    text = walk_text(session.trace(seed, "test-02", "203.0.113.10").request)
+    request = session.trace(seed, "test-02", "203.0.113.10").request
+    text = walk_text(request)
     lines = text.splitlines()
     main = [ln for ln in lines if ln[:1].isdigit()]
     assert [ln.split(".")[0] for ln in main] == [str(i) for i in range(1, len(main) + 1)]
@@ -259,7 +273,9 @@ def test_text_numbering_follows_the_copy_that_gets_furthest(seed: Walker) -> Non
     split = next(ln for ln in lines if ln.strip().endswith(f"continues at {router.split('.')[0]}"))
     assert "copy out qr-466214fa-3d" in split
     assert "test-ctrl-01: br-tun" in next(ln for ln in main if "in vxlan-" in ln)
-    side = [ln for ln in lines if "=> DROPPED: br-tun table 4" in ln]
+    cmpt01 = next(d for h, d in request.paths()
+                  if (h[-1].host, h[-1].element) == ("test-cmpt-01", "br-tun"))
+    side = [ln for ln in lines if ln.endswith(f": {fate_reason(cmpt01)}")]
     assert len(side) == 1 and side[0].startswith("      ")  # the copy to test-cmpt-01, nested
 
 
@@ -307,7 +323,8 @@ def test_security_group_blocks_ingress() -> None:
     blocked = session.trace(w, "client", "server", proto="tcp", dport=80)
     assert not blocked.request.success
     (hops, fate), = only(blocked.request, DENIED)
-    assert hops[-1].kind == "linux-bridge" and "neutron-openvswi-sg-fallback" in fate.reason
+    assert hops[-1].kind == "linux-bridge"
+    assert any("neutron-openvswi-sg-fallback" in r for r in denied_rules(fate.cause))
     allowed = session.trace(w, "client", "server", proto="tcp", dport=22, reply=True)
     assert allowed.request.success and allowed.reply is not None and allowed.reply.success
 
@@ -319,7 +336,8 @@ def test_outside_host_to_floating_ip() -> None:
     router = next(h for h in hops if h.element.startswith("qrouter-"))
     assert router.in_port.startswith("qg-") and router.out_packet is not None
     assert router.out_packet.nw_dst == "192.168.111.4"  # DNAT of the floating IP
-    assert any(s.kind == STEP_RULE and "DNAT" in s.detail for s in router.steps)
+    assert any(isinstance(s, RuleStep) and s.rule.target is not None
+               and s.rule.target.name == "DNAT" for s in router.steps)
     assert hops[-1].element == "test-02"
     assert conv.reply is not None
     (rhops, rfate), = only(conv.reply, EXITED)

@@ -16,7 +16,8 @@ from neutrace.dataplane import (
 )
 from neutrace.packet import arp_request
 from neutrace.sim.walk import SimState, Walker
-from neutrace.trace import DROPPED, LIMIT, LOOP
+from neutrace.trace import DROPPED, LIMIT, LOOP, WalkWhy
+from tests.support.facts import walk_fate
 
 NORMAL = Flow(0, 0, (), "NORMAL")
 
@@ -42,7 +43,7 @@ def test_loop_is_detected_and_named() -> None:
     kinds = {d.kind for d in t.dispositions()}
     assert LOOP in kinds
     loop = next(d for d in t.dispositions() if d.kind == LOOP)
-    assert "same packet entered" in loop.reason
+    assert walk_fate(loop, WalkWhy.LOOP).element == loop.element
 
 
 def test_walk_is_bounded() -> None:
@@ -66,5 +67,5 @@ def test_tunnel_to_unknown_host_is_dropped() -> None:
     t = w.inject("h1", "p0", arp_request("02:00:00:00:00:01", "1.1.1.1", "1.1.1.2"),
                  SimState.cold())
     (hops, fate), = list(t.paths())
-    assert fate.kind == DROPPED and "no host has tunnel IP 10.0.0.2" in fate.reason
+    assert fate.kind == DROPPED and walk_fate(fate, WalkWhy.NO_TUNNEL_HOST).ip == "10.0.0.2"
     assert hops[-1].element == "underlay" and hops[-1].packet.tun_id == 5

@@ -23,7 +23,7 @@ from neutrace.engines.linuxnet import LinuxEngine, LinuxState
 from neutrace.engines.results import LinuxResult
 from neutrace.packet import Packet
 from neutrace.syntax.iptables import parse_iptables_save
-from neutrace.trace import STEP_RULE, Step
+from neutrace.trace import Cause, LinuxFate, LinuxWhy, RuleStep, Step
 
 PING = textwrap.dedent("""
     import os, socket, struct, sys, time
@@ -354,7 +354,7 @@ class End:
     namespace: str
     element: str
     disposition: str | None
-    reason: str
+    cause: Cause | None
     packet: Packet
     steps: list[Step]
 
@@ -398,7 +398,8 @@ class MiniWalk:
         namespace dropped as "for another host"."""
         res = self.engine.send(ns, packet, self.state, self.resolve)
         ends = self._follow(ns, ns, packet, res, 0)
-        return [e for e in ends if not e.reason.endswith("(another host)")]
+        return [e for e in ends if not (isinstance(e.cause, LinuxFate)
+                                        and e.cause.why is LinuxWhy.OTHER_HOST)]
 
     def from_port(self, ns: str, port: str, packet: Packet) -> list[End]:
         """A frame leaving ``port`` of namespace ``ns`` onto its wire."""
@@ -423,7 +424,7 @@ class MiniWalk:
             for step in res.steps:
                 for change in step.changes:
                     final = final.with_(**{change.field: change.after})
-            return [End(ns, element, res.disposition, res.reason, final, list(res.steps))]
+            return [End(ns, element, res.disposition, res.cause, final, list(res.steps))]
         ends = []
         for out in res.outputs:
             ends += self._across(ns, out.port, out.packet, depth)
@@ -445,9 +446,7 @@ class MiniWalk:
             by_line[ns.name] = m
         hits: dict[str, set[tuple[str, str, int]]] = {ns.name: set() for ns in namespaces}
         for ns_name, s in self.steps:
-            if s.kind != STEP_RULE or ns_name not in by_line:
+            if not isinstance(s, RuleStep) or ns_name not in by_line:
                 continue
-            table = s.where.split("/", 1)[0]
-            line = int(s.text.split(":", 1)[0].split()[1])
-            hits[ns_name].add(by_line[ns_name][(table, line)])
+            hits[ns_name].add(by_line[ns_name][(s.table, s.rule.line)])
         return hits

@@ -68,12 +68,23 @@ from neutrace.trace import (
     DROPPED,
     NEIGHBOUR_UNRESOLVED,
     NO_ROUTE,
-    STEP_FDB,
-    STEP_NEIGHBOUR,
-    STEP_NOTE,
-    STEP_ROUTE,
-    STEP_RULE,
+    BridgeNetfilterCopy,
+    Denial,
+    EthernetStep,
+    FdbDecision,
+    FdbStep,
+    FdbSwitch,
+    LinuxFate,
+    LinuxWhy,
+    NeighbourEvent,
+    NeighbourStep,
+    NetfilterVerdict,
+    RouteStep,
+    RuleStep,
+    RuleVerdict,
+    SourceAddressStep,
     Step,
+    TtlStep,
 )
 
 Resolver = Callable[[str, str, str, str], str | None]
@@ -381,28 +392,27 @@ class LinuxEngine:
         """A frame entering Linux bridge ``bridge`` through its port ``in_port``."""
         ns_name = self._bridge_ns.get(bridge)
         if ns_name is None:
-            return LinuxResult((), (), DROPPED, f"no Linux bridge {bridge} on {self.host.name}")
+            return LinuxResult((), (), DROPPED, LinuxFate(why=LinuxWhy.NO_BRIDGE, bridge=bridge,
+                                                          host=self.host.name))
         ns = self.namespace(ns_name)
         ports = [i for i in ns.bridge_ports(bridge) if i.up]
         port_names = {p.name for p in ports}
         steps: list[Step] = []
         if in_port not in port_names:
-            return LinuxResult((), (), DROPPED,
-                               f"{in_port} is not an (up) port of Linux bridge {bridge}")
+            return LinuxResult((), (), DROPPED, LinuxFate(
+                why=LinuxWhy.NOT_A_BRIDGE_PORT, device=in_port, bridge=bridge))
         fdb = state.fdb_of(self.host.name, bridge)
         if not is_multicast_mac(packet.dl_src):
             if fdb.get(packet.dl_src) != in_port:
-                steps.append(Step(STEP_FDB, f"learned {packet.dl_src} on {in_port}",
-                                  where=bridge))
+                steps.append(_bridge_fdb(bridge, FdbDecision.LEARNED, packet.dl_src, in_port))
             fdb[packet.dl_src] = in_port
         bridge_itf = ns.interface(bridge)
         if bridge_itf is not None and bridge_itf.mac and packet.dl_dst == bridge_itf.mac:
-            steps.append(Step(STEP_FDB, f"{packet.dl_dst} is the bridge's own address: "
-                                        "up to the namespace's stack", where=bridge))
+            steps.append(_bridge_fdb(bridge, FdbDecision.OWN_ADDRESS, packet.dl_dst))
             inner = self._receive(ns_name, bridge, packet, state, no_resolver, in_port)
             return LinuxResult(tuple(steps) + inner.steps,
                                self._from_bridge_device(bridge, ports, inner.outputs, state),
-                               inner.disposition, inner.reason)
+                               inner.disposition, inner.cause)
         local: LinuxResult | None = None
         if is_multicast_mac(packet.dl_dst) and bridge_itf is not None and bridge_itf.addresses:
             # a broadcast also goes up to the bridge device's own stack (ARP for its address)
@@ -410,27 +420,28 @@ class LinuxEngine:
             steps.extend(local.steps)
         if is_multicast_mac(packet.dl_dst):
             outs = [p.name for p in ports if p.name != in_port]
-            steps.append(Step(STEP_FDB, f"{packet.dl_dst} is broadcast/multicast: flood to "
-                                        f"{', '.join(outs) or 'no other port'}", where=bridge))
+            steps.append(_bridge_fdb(bridge, FdbDecision.FLOOD_GROUP, packet.dl_dst,
+                                     ports=tuple(outs)))
         elif packet.dl_dst in fdb:
             port = fdb[packet.dl_dst]
             if port == in_port:
-                steps.append(Step(STEP_FDB, f"{packet.dl_dst} is on the input port {in_port}: "
-                                            "not sent back", where=bridge))
-                return LinuxResult(tuple(steps), (), DROPPED,
-                                   f"{bridge}: destination {packet.dl_dst} is behind the input "
-                                   f"port {in_port}")
+                steps.append(_bridge_fdb(bridge, FdbDecision.INPUT_PORT_DROP, packet.dl_dst,
+                                         in_port))
+                return LinuxResult(tuple(steps), (), DROPPED, LinuxFate(
+                    why=LinuxWhy.BEHIND_INPUT_PORT, bridge=bridge, mac=packet.dl_dst,
+                    device=in_port))
             outs = [port] if port in port_names else []
-            steps.append(Step(STEP_FDB, f"{packet.dl_dst} learned on {port}", where=bridge))
+            steps.append(_bridge_fdb(bridge, FdbDecision.FORWARD, packet.dl_dst, port))
         else:
             outs = [p.name for p in ports if p.name != in_port]
-            steps.append(Step(STEP_FDB, f"{packet.dl_dst} unknown: flood to "
-                                        f"{', '.join(outs) or 'no other port'}", where=bridge))
+            steps.append(_bridge_fdb(bridge, FdbDecision.FLOOD_UNKNOWN, packet.dl_dst,
+                                     ports=tuple(outs)))
         answered = self._from_bridge_device(bridge, ports, local.outputs, state) if local else ()
         if not outs:
             if answered:
                 return LinuxResult(tuple(steps), answered)
-            return LinuxResult(tuple(steps), (), DROPPED, f"{bridge}: no port to send to")
+            return LinuxResult(tuple(steps), (), DROPPED, LinuxFate(why=LinuxWhy.NO_BRIDGE_PORT,
+                                                                    bridge=bridge))
         nf_on = ns.sysctl("net.bridge.bridge-nf-call-iptables", "1") == "1"
         ipish = packet.dl_type in (ETH_TYPE_IP, ETH_TYPE_IPV6) and packet.vlan_vid is None
         if packet.is_ipv6:
@@ -442,9 +453,9 @@ class LinuxEngine:
         pre = HookContext(in_dev=bridge, physdev_in=in_port, bridged=True)
         verdict = trav.hook(PREROUTING, pre)
         if verdict != ACCEPT:
-            return LinuxResult(tuple(trav.steps), (), DENIED, trav.reason)
+            return LinuxResult(tuple(trav.steps), (), DENIED, _denial(trav))
         outputs: list[Egress] = []
-        reasons: list[str] = []
+        verdicts: list[NetfilterVerdict] = []
         for port in outs:
             copy = trav.fork()
             copy.depth = 1
@@ -452,18 +463,18 @@ class LinuxEngine:
                               physdev_out=port, bridged=True)
             post = HookContext(out_dev=bridge, physdev_in=in_port, physdev_out=port,
                                bridged=True)
-            copy.note(f"bridge netfilter for the copy out {port}")
+            copy.steps.append(BridgeNetfilterCopy(port=port, depth=copy.depth))
             verdict = copy.hook(FORWARD, fwd)
             if verdict == ACCEPT:
                 verdict = copy.hook(POSTROUTING, post)
             trav.steps.extend(copy.steps)
             if verdict == ACCEPT:
                 outputs.append(Egress(port, copy.packet))
-            else:
-                reasons.append(copy.reason)
+            elif copy.verdict is not None:
+                verdicts.append(copy.verdict)
         if outputs or answered:
             return LinuxResult(tuple(trav.steps), tuple(outputs) + answered)
-        return LinuxResult(tuple(trav.steps), (), DENIED, "; ".join(reasons))
+        return LinuxResult(tuple(trav.steps), (), DENIED, Denial(verdicts=tuple(verdicts)))
 
     def _from_bridge_device(self, bridge: str, ports: list[Interface],
                             outputs: tuple[Egress, ...], state: LinuxState) -> tuple[Egress, ...]:
@@ -490,19 +501,20 @@ class LinuxEngine:
         in by (br_netfilter keeps it for PREROUTING and INPUT)."""
         ns = self.namespace(namespace)
         itf = ns.interface(interface)
-        where = f"{namespace or '<root>'}"
         if itf is None:
-            return LinuxResult((), (), DROPPED, f"{where} has no interface {interface}")
+            return LinuxResult((), (), DROPPED, LinuxFate(why=LinuxWhy.NO_INTERFACE,
+                                                          namespace=namespace, device=interface))
         if itf.master is not None:
             return self.bridge(itf.master, interface, packet, state)
         if not itf.up:
-            return LinuxResult((), (), DROPPED, f"{interface} is down")
+            return LinuxResult((), (), DROPPED, LinuxFate(why=LinuxWhy.INTERFACE_DOWN,
+                                                          device=interface))
         if packet.vlan_vid is not None:
-            return LinuxResult((), (), DROPPED, f"{interface} received a frame tagged with VLAN "
-                                                f"{packet.vlan_vid} and has no VLAN device")
+            return LinuxResult((), (), DROPPED, LinuxFate(
+                why=LinuxWhy.UNKNOWN_VLAN, device=interface, number=packet.vlan_vid))
         if itf.mac and packet.dl_dst != itf.mac and not is_multicast_mac(packet.dl_dst):
-            return LinuxResult((), (), DROPPED, f"{interface} ({itf.mac}) dropped a frame for "
-                                                f"{packet.dl_dst} (another host)")
+            return LinuxResult((), (), DROPPED, LinuxFate(
+                why=LinuxWhy.OTHER_HOST, device=interface, mac=itf.mac, ip=packet.dl_dst))
         if packet.is_arp:
             return self._arp(ns, itf, packet, state)
         if packet.is_ipv6 and packet.nw_proto == IPPROTO_ICMPV6 and packet.tp_src == ICMPV6_NS \
@@ -511,8 +523,8 @@ class LinuxEngine:
             # ndisc_rcv sees only what is delivered locally (solicited-node multicast or ours)
             return self._ndisc(ns, itf, packet, state)
         if not (packet.is_ip or packet.is_ipv6):
-            return LinuxResult((), (), DROPPED, f"{interface}: no protocol handler for "
-                                                f"ethertype {packet.dl_type:#06x}")
+            return LinuxResult((), (), DROPPED, LinuxFate(
+                why=LinuxWhy.NO_PROTOCOL, device=interface, number=packet.dl_type))
         return self._ip_rcv(ns, itf, packet, state, resolve, physdev_in)
 
     def _arp(self, ns: Namespace, itf: Interface, packet: Packet,
@@ -542,24 +554,25 @@ class LinuxEngine:
             if ignore == "8":
                 mine = False
             if not mine:
-                return LinuxResult((), (), DROPPED,
-                                   f"ARP who-has {packet.arp_tpa}: not an address of "
-                                   f"{ns.name or '<root>'} (arp_ignore={ignore})")
+                return LinuxResult((), (), DROPPED, LinuxFate(
+                    why=LinuxWhy.ARP_NOT_MINE, ip=packet.arp_tpa, namespace=ns.name,
+                    knob=ignore))
             mac = itf.mac or "00:00:00:00:00:00"
             cache[(itf.name, packet.arp_spa)] = packet.arp_sha
-            steps.append(Step(STEP_NEIGHBOUR, f"learned {packet.arp_spa} is-at {packet.arp_sha} "
-                                              f"on {itf.name}", where=ns.name))
+            steps.append(NeighbourStep(event=NeighbourEvent.LEARNED, ip=packet.arp_spa,
+                                       mac=packet.arp_sha, device=itf.name, namespace=ns.name))
             reply = arp_reply(mac, packet.arp_tpa, packet.arp_sha, packet.arp_spa)
-            steps.append(Step(STEP_NEIGHBOUR, f"ARP reply: {packet.arp_tpa} is-at {mac} out "
-                                              f"{itf.name}", where=ns.name))
+            steps.append(NeighbourStep(event=NeighbourEvent.ARP_REPLY, ip=packet.arp_tpa,
+                                       mac=mac, device=itf.name, namespace=ns.name))
             return LinuxResult(tuple(steps), (Egress(itf.name, reply),))
         if packet.arp_op == ARP_REPLY:
             cache[(itf.name, packet.arp_spa)] = packet.arp_sha
-            steps.append(Step(STEP_NEIGHBOUR, f"learned {packet.arp_spa} is-at {packet.arp_sha} "
-                                              f"on {itf.name}", where=ns.name))
-            return LinuxResult(tuple(steps), (), ACCEPTED,
-                               f"ARP reply for {packet.arp_spa} taken into the neighbour cache")
-        return LinuxResult((), (), DROPPED, f"ARP op {packet.arp_op} ignored")
+            steps.append(NeighbourStep(event=NeighbourEvent.LEARNED, ip=packet.arp_spa,
+                                       mac=packet.arp_sha, device=itf.name, namespace=ns.name))
+            return LinuxResult(tuple(steps), (), ACCEPTED, LinuxFate(
+                why=LinuxWhy.ARP_REPLY_CACHED, ip=packet.arp_spa))
+        return LinuxResult((), (), DROPPED, LinuxFate(why=LinuxWhy.ARP_OP_IGNORED,
+                                                      number=packet.arp_op))
 
     def proxy_arp_route(self, namespace: str, dev: str, target: str,
                         sender: str) -> tuple[RuleEntry, RouteEntry] | None:
@@ -611,8 +624,8 @@ class LinuxEngine:
         fib = self.fib(ns.name)
         target = packet.nd_target
         if target not in fib.local_addrs:
-            return LinuxResult((), (), DROPPED, f"neighbour solicitation for {target}: not an "
-                                                f"address of {ns.name or '<root>'}")
+            return LinuxResult((), (), DROPPED, LinuxFate(why=LinuxWhy.ND_NOT_MINE, ip=target,
+                                                          namespace=ns.name))
         mac = itf.mac or "00:00:00:00:00:00"
         if packet.nd_sll:
             state.neighbour_cache(self.host.name, ns.name)[(itf.name, packet.ipv6_src)] = (
@@ -620,8 +633,8 @@ class LinuxEngine:
         reply = packet.with_(dl_src=mac, dl_dst=packet.dl_src, ipv6_src=target,
                              ipv6_dst=packet.ipv6_src, tp_src=ICMPV6_NA, tp_dst=0,
                              nd_target=target, nd_sll="", nd_tll=mac, nw_ttl=255)
-        step = Step(STEP_NEIGHBOUR, f"neighbour advertisement: {target} is-at {mac} out "
-                                    f"{itf.name}", where=ns.name)
+        step = NeighbourStep(event=NeighbourEvent.ADVERTISEMENT, ip=target, mac=mac,
+                             device=itf.name, namespace=ns.name, ipv6=True)
         return LinuxResult((step,), (Egress(itf.name, reply),))
 
     def _ip_rcv(self, ns: Namespace, itf: Interface, packet: Packet, state: LinuxState,
@@ -630,51 +643,46 @@ class LinuxEngine:
                                 bridged=physdev_in is not None)
         trav = self._traversal(ns.name, packet, state)
         if trav.hook(PREROUTING, local_ctx) != ACCEPT:
-            return LinuxResult(tuple(trav.steps), (), DENIED, trav.reason)
+            return LinuxResult(tuple(trav.steps), (), DENIED, _denial(trav))
         pkt = trav.packet
         fib = self.fib(ns.name)
-        nsname = ns.name or "<root>"
+        nsname = ns.name
         if fib.is_local(pkt.dst_ip):
-            trav.steps.append(Step(STEP_ROUTE, f"{pkt.dst_ip} is a local address of {nsname}: "
-                                               "input", where="local"))
+            trav.steps.append(RouteStep(destination=pkt.dst_ip, namespace=ns.name, local=True))
             if trav.hook(INPUT, local_ctx) != ACCEPT:
-                return LinuxResult(tuple(trav.steps), (), DENIED, trav.reason)
-            reason = f"{pkt.summary()} delivered to {nsname}'s own stack"
-            if _is_echo_request(pkt):
-                reason += " (it answers with an echo reply)"
-            return LinuxResult(tuple(trav.steps), (), ACCEPTED, reason)
+                return LinuxResult(tuple(trav.steps), (), DENIED, _denial(trav))
+            return LinuxResult(tuple(trav.steps), (), ACCEPTED, LinuxFate(
+                why=LinuxWhy.LOCAL_DELIVERY, packet=pkt, namespace=nsname,
+                echo=_is_echo_request(pkt)))
         if ipaddress.ip_address(pkt.dst_ip).is_multicast:
-            return LinuxResult(tuple(trav.steps), (), DROPPED,
-                               f"{nsname}: multicast {pkt.dst_ip} is not routed (no multicast "
-                               "routing) and no socket here joined it")
+            return LinuxResult(tuple(trav.steps), (), DROPPED, LinuxFate(
+                why=LinuxWhy.MULTICAST_NOT_ROUTED, namespace=nsname, ip=pkt.dst_ip))
         forwarding = ns.sysctl("net.ipv6.conf.all.forwarding", "0") == "1" if pkt.is_ipv6 \
             else ns.ip_forward
         if not forwarding:
             knob = "net.ipv6.conf.all.forwarding" if pkt.is_ipv6 else "net.ipv4.ip_forward"
-            return LinuxResult(tuple(trav.steps), (), DROPPED,
-                               f"{nsname}: {pkt.dst_ip} is not local and {knob}=0")
+            return LinuxResult(tuple(trav.steps), (), DROPPED, LinuxFate(
+                why=LinuxWhy.NOT_FORWARDING, namespace=nsname, ip=pkt.dst_ip, knob=knob))
         found = fib.lookup(pkt.dst_ip, pkt.src_ip, trav.meta.mark, itf.name)
         if found is None:
-            return LinuxResult(tuple(trav.steps), (), NO_ROUTE,
-                               f"{nsname}: no route to {pkt.dst_ip} (the kernel answers ICMP "
-                               "destination unreachable)")
+            return LinuxResult(tuple(trav.steps), (), NO_ROUTE, LinuxFate(
+                why=LinuxWhy.NO_ROUTE, namespace=nsname, ip=pkt.dst_ip))
         rule, route = found
         trav.steps.append(_route_step(rule, route, pkt.dst_ip))
         if route.kind != "unicast":
-            return LinuxResult(tuple(trav.steps), (), DROPPED,
-                               f"{nsname}: route to {pkt.dst_ip} is {route.kind}")
+            return LinuxResult(tuple(trav.steps), (), DROPPED, LinuxFate(
+                why=LinuxWhy.ROUTE_KIND, namespace=nsname, ip=pkt.dst_ip, knob=route.kind))
         if pkt.nw_ttl <= 1:
-            return LinuxResult(tuple(trav.steps), (), DROPPED,
-                               f"{nsname}: TTL {pkt.nw_ttl} expired in transit (the kernel "
-                               "answers ICMP time exceeded)")
+            return LinuxResult(tuple(trav.steps), (), DROPPED, LinuxFate(
+                why=LinuxWhy.TTL_EXPIRED, namespace=nsname, number=pkt.nw_ttl))
         before = pkt
         trav.packet = pkt.with_(nw_ttl=pkt.nw_ttl - 1)
-        trav.steps.append(Step(STEP_NOTE, f"TTL {before.nw_ttl} -> {before.nw_ttl - 1}",
-                               changes=before.diff(trav.packet)))
+        trav.steps.append(TtlStep(before=before.nw_ttl, after=before.nw_ttl - 1,
+                                  changes=before.diff(trav.packet)))
         fwd = HookContext(in_dev=itf.name, out_dev=route.device, physdev_in=physdev_in,
                           bridged=physdev_in is not None)
         if trav.hook(FORWARD, fwd) != ACCEPT:
-            return LinuxResult(tuple(trav.steps), (), DENIED, trav.reason)
+            return LinuxResult(tuple(trav.steps), (), DENIED, _denial(trav))
         return self._finish_output(ns, trav, route, state, resolve, physdev_in)
 
     def _finish_output(self, ns: Namespace, trav: Traversal, route: RouteEntry,
@@ -683,21 +691,20 @@ class LinuxEngine:
         post = HookContext(out_dev=route.device, physdev_in=physdev_in,
                            bridged=physdev_in is not None)
         if trav.hook(POSTROUTING, post) != ACCEPT:
-            return LinuxResult(tuple(trav.steps), (), DENIED, trav.reason)
+            return LinuxResult(tuple(trav.steps), (), DENIED, _denial(trav))
         pkt = trav.packet
         out = ns.interface(route.device)
         nexthop = route.gateway or pkt.dst_ip
         mac = self._neighbour(ns, route.device, nexthop, pkt, state, resolve, trav.steps)
         if mac is None:
-            return LinuxResult(tuple(trav.steps), (), NEIGHBOUR_UNRESOLVED,
-                               f"{ns.name or '<root>'}: no ARP answer for {nexthop} on "
-                               f"{route.device}")
+            return LinuxResult(tuple(trav.steps), (), NEIGHBOUR_UNRESOLVED, LinuxFate(
+                why=LinuxWhy.NO_ARP_ANSWER, namespace=ns.name, ip=nexthop, device=route.device))
         src_mac = (out.mac if out is not None and out.mac else pkt.dl_src)
         final = pkt.with_(dl_src=src_mac, dl_dst=mac)
         changes = pkt.diff(final)
         if changes:
-            trav.steps.append(Step(STEP_NOTE, f"out {route.device}: Ethernet {src_mac} > {mac}",
-                                   changes=changes))
+            trav.steps.append(EthernetStep(device=route.device, src=src_mac, dst=mac,
+                                           changes=changes))
         egress: tuple[Egress, ...] = (Egress(route.device, final),)
         if out is not None and out.kind == BRIDGE:  # sent through a Linux bridge's own device
             ports = [i for i in ns.bridge_ports(out.name) if i.up]
@@ -717,21 +724,24 @@ class LinuxEngine:
             return "33:33:" + ":".join(f"{(low6 >> s) & 0xFF:02x}" for s in (24, 16, 8, 0))
         cache = state.neighbour_cache(self.host.name, ns.name)
         if (dev, ip) in cache:
-            steps.append(Step(STEP_NEIGHBOUR, f"neighbour {ip} dev {dev} lladdr "
-                                              f"{cache[(dev, ip)]} (cached)", where=dev))
+            steps.append(NeighbourStep(event=NeighbourEvent.CACHED, ip=ip, device=dev,
+                                       namespace=ns.name, mac=cache[(dev, ip)],
+                                       ipv6=addr.version == 6))
             return cache[(dev, ip)]
         for n in ns.neighbours:
             if n.device == dev and n.ip == ip and n.state not in ("FAILED", "INCOMPLETE"):
-                steps.append(Step(STEP_NEIGHBOUR, f"neighbour {ip} dev {dev} lladdr {n.mac} "
-                                                  f"{n.state}", where=dev))
+                steps.append(NeighbourStep(event=NeighbourEvent.ENTRY, ip=ip, device=dev,
+                                           namespace=ns.name, mac=n.mac, state=n.state,
+                                           ipv6=addr.version == 6))
                 return n.mac
         mac = resolve(self.host.name, ns.name, dev, ip)
-        verb = "ARP who-has" if addr.version == 4 else "neighbour solicitation for"
         if mac is None:
-            steps.append(Step(STEP_NEIGHBOUR, f"{verb} {ip} on {dev}: no answer", where=dev))
+            steps.append(NeighbourStep(event=NeighbourEvent.UNANSWERED, ip=ip, device=dev,
+                                       namespace=ns.name, ipv6=addr.version == 6))
             return None
         cache[(dev, ip)] = mac
-        steps.append(Step(STEP_NEIGHBOUR, f"{verb} {ip} on {dev}: {ip} is-at {mac}", where=dev))
+        steps.append(NeighbourStep(event=NeighbourEvent.RESOLVED, ip=ip, device=dev,
+                                   namespace=ns.name, mac=mac, ipv6=addr.version == 6))
         return mac
 
     # -- what the kernel answers -----------------------------------------------------------
@@ -759,7 +769,8 @@ class LinuxEngine:
             own = _primary_address(self.namespace(namespace).interface(interface), False)
             if result.disposition == NO_ROUTE and own:
                 reply = icmp_error(packet, own, 3, 0)
-            elif result.disposition == DROPPED and "TTL" in result.reason and own:
+            elif result.disposition == DROPPED and own and isinstance(result.cause, LinuxFate) \
+                    and result.cause.why is LinuxWhy.TTL_EXPIRED:
                 reply = icmp_error(packet, own, 11, 0)
             elif result.disposition == DENIED:
                 # icmp_send: the rejected packet's destination when it was for us, else the
@@ -773,29 +784,32 @@ class LinuxEngine:
     # -- the namespace's own stack sending -------------------------------------------------
     def send(self, namespace: str, packet: Packet, state: LinuxState,
              resolve: Resolver) -> LinuxResult:
+        """``namespace``'s own stack sends an IP packet: route, source address, OUTPUT,
+        POSTROUTING (or the loopback), neighbour, out."""
         ns = self.namespace(namespace)
         fib = self.fib(namespace)
-        nsname = namespace or "<root>"
+        nsname = namespace
         if not (packet.is_ip or packet.is_ipv6):
-            return LinuxResult((), (), DROPPED, f"{nsname}: send() takes IP packets")
+            return LinuxResult((), (), DROPPED, LinuxFate(why=LinuxWhy.SEND_NOT_IP,
+                                                          namespace=nsname))
         steps: list[Step] = []
         found = fib.lookup(packet.dst_ip, packet.src_ip, 0, "lo")
         if found is None:
-            return LinuxResult((), (), NO_ROUTE, f"{nsname}: no route to {packet.dst_ip} "
-                                                 "(connect: Network is unreachable)")
+            return LinuxResult((), (), NO_ROUTE, LinuxFate(why=LinuxWhy.UNREACHABLE,
+                                                           namespace=nsname, ip=packet.dst_ip))
         rule, route = found
         steps.append(_route_step(rule, route, packet.dst_ip))
         if route.kind == "blackhole":
-            return LinuxResult(tuple(steps), (), DROPPED,
-                               f"{nsname}: route to {packet.dst_ip} is a blackhole")
+            return LinuxResult(tuple(steps), (), DROPPED, LinuxFate(
+                why=LinuxWhy.BLACKHOLE, namespace=nsname, ip=packet.dst_ip))
         if not packet.src_ip:
             src = route.source or _primary_address(ns.interface(route.device), packet.is_ipv6,
                                                    route.gateway or packet.dst_ip)
             if not src:
-                return LinuxResult(tuple(steps), (), NO_ROUTE,
-                                   f"{nsname}: no source address for {route.device}")
+                return LinuxResult(tuple(steps), (), NO_ROUTE, LinuxFate(
+                    why=LinuxWhy.NO_SOURCE_ADDRESS, namespace=nsname, device=route.device))
             packet = packet.with_(nw_src=src) if packet.is_ip else packet.with_(ipv6_src=src)
-            steps.append(Step(STEP_NOTE, f"source address {src}"))
+            steps.append(SourceAddressStep(address=src))
         out = ns.interface(route.device)
         if out is not None and out.mac and not packet.dl_src:
             packet = packet.with_(dl_src=out.mac)
@@ -804,37 +818,52 @@ class LinuxEngine:
         local = route.kind in ("local", "broadcast")
         ctx = HookContext(out_dev="lo" if local else route.device)
         if trav.hook(OUTPUT, ctx) != ACCEPT:
-            return LinuxResult(tuple(trav.steps), (), DENIED, trav.reason)
+            return LinuxResult(tuple(trav.steps), (), DENIED, _denial(trav))
         if trav.packet.dst_ip != packet.dst_ip or trav.meta.mark:
             again = fib.lookup(trav.packet.dst_ip, trav.packet.src_ip, trav.meta.mark, "lo")
             if again is None:
-                return LinuxResult(tuple(trav.steps), (), NO_ROUTE,
-                                   f"{nsname}: no route to {trav.packet.dst_ip}")
+                return LinuxResult(tuple(trav.steps), (), NO_ROUTE, LinuxFate(
+                    why=LinuxWhy.NO_ROUTE_AFTER_NAT, namespace=nsname, ip=trav.packet.dst_ip))
             if again[1] != route:
                 rule, route = again
-                trav.steps.append(_route_step(rule, route, trav.packet.dst_ip, "re-route: "))
+                trav.steps.append(_route_step(rule, route, trav.packet.dst_ip, reroute=True))
                 local = route.kind in ("local", "broadcast")
         if local:
             # looped back: POSTROUTING, then in again through lo (PREROUTING with the
             # connection already attached, INPUT)
             if trav.hook(POSTROUTING, HookContext(out_dev="lo")) != ACCEPT:
-                return LinuxResult(tuple(trav.steps), (), DENIED, trav.reason)
+                return LinuxResult(tuple(trav.steps), (), DENIED, _denial(trav))
             if trav.hook(PREROUTING, HookContext(in_dev="lo")) != ACCEPT:
-                return LinuxResult(tuple(trav.steps), (), DENIED, trav.reason)
+                return LinuxResult(tuple(trav.steps), (), DENIED, _denial(trav))
             if trav.hook(INPUT, HookContext(in_dev="lo")) != ACCEPT:
-                return LinuxResult(tuple(trav.steps), (), DENIED, trav.reason)
-            return LinuxResult(tuple(trav.steps), (), ACCEPTED,
-                               f"{trav.packet.summary()} delivered locally in {nsname}")
+                return LinuxResult(tuple(trav.steps), (), DENIED, _denial(trav))
+            return LinuxResult(tuple(trav.steps), (), ACCEPTED, LinuxFate(
+                why=LinuxWhy.LOOPBACK_DELIVERY, packet=trav.packet, namespace=nsname))
         return self._finish_output(ns, trav, route, state, resolve)
+
+
+def _denial(trav: Traversal) -> Denial:
+    """The netfilter verdict that stopped ``trav``."""
+    assert trav.verdict is not None
+    return Denial(verdicts=(trav.verdict,))
 
 
 def _addrs_of(fib: Fib) -> Callable[[], frozenset[str]]:
     return lambda: frozenset(fib.local_addrs)
 
 
-def _route_step(rule: RuleEntry, route: RouteEntry, dst: str, prefix: str = "") -> Step:
-    return Step(STEP_ROUTE, f"{prefix}route to {dst}: {route.describe()}",
-                detail=f"rule {rule.describe()}", where=route.table)
+def _route_step(rule: RuleEntry, route: RouteEntry, dst: str, reroute: bool = False
+                ) -> RouteStep:
+    """The route found for ``dst`` (as ``ip route`` and ``ip rule`` print them)."""
+    return RouteStep(destination=dst, route=route.describe(), rule=rule.describe(),
+                     table=route.table, reroute=reroute)
+
+
+def _bridge_fdb(bridge: str, decision: FdbDecision, mac: str, port: str = "",
+                ports: tuple[str, ...] = ()) -> FdbStep:
+    """A Linux bridge's FDB decision."""
+    return FdbStep(switch=FdbSwitch.LINUX_BRIDGE, decision=decision, element=bridge, mac=mac,
+                   port=port, ports=ports)
 
 
 def _addresses(itf: Interface) -> set[str]:
@@ -876,12 +905,13 @@ def icmp_error(about: Packet, src: str, icmp_type: int, code: int) -> Packet:
 
 
 def _reject_answer(result: LinuxResult, pkt: Packet, icmp_src: str) -> Packet | None:
-    rules = [s for s in result.steps if s.kind == STEP_RULE and s.text.endswith(": REJECT")]
+    rules = [s.rule for s in result.steps
+             if isinstance(s, RuleStep) and s.verdict is RuleVerdict.REJECT]
     if not rules or not pkt.is_ip:
         return None
-    tokens = rules[-1].detail.split()
-    kind = tokens[tokens.index("--reject-with") + 1] if "--reject-with" in tokens else (
-        "icmp-port-unreachable")
+    target = rules[-1].target
+    with_ = target.option("--reject-with") if target is not None else None
+    kind = with_.value if with_ is not None else "icmp-port-unreachable"
     if kind == "tcp-reset":
         if pkt.nw_proto != IPPROTO_TCP:
             return None

@@ -19,10 +19,10 @@ decided); every later packet is rewritten from the conntrack entry. INVALID and 
 skip the nat table. Bridged frames (bridge-nf-call-iptables=1) use the same hooks with the
 physdev information of the bridge ports (`HookContext`).
 
-Each step the traversal records is a `neutrace.trace.Step`: ``STEP_CHAIN`` when a built-in chain
-of a table is entered (``where`` = ``table/CHAIN``), ``STEP_RULE`` for every rule that matched
-(``where`` = ``table/chain``, ``detail`` = the rule as iptables-save prints it, ``text`` starts
-with its line number in the save text), ``STEP_CONNTRACK`` and ``STEP_NAT``.
+Each step the traversal records is a fact of ``neutrace.trace``: a `ChainStep` when a built-in
+chain of a table is entered (and when its policy decides), a `RuleStep` for every rule that
+matched (the parsed rule, with its line in the save text, and its verdict or side effect), a
+`ConntrackStep` for each conntrack decision, a `NatStep` for each NAT rewrite.
 """
 
 from __future__ import annotations
@@ -54,7 +54,20 @@ from neutrace.syntax.iptables import (
     parse_ipset_save,
     parse_iptables_save,
 )
-from neutrace.trace import STEP_CHAIN, STEP_CONNTRACK, STEP_NAT, STEP_NOTE, STEP_RULE, Step
+from neutrace.trace import (
+    ChainStep,
+    ConntrackEvent,
+    ConntrackStep,
+    NatKind,
+    NatPortEvent,
+    NatPortStep,
+    NatStep,
+    NetfilterVerdict,
+    RuleEffect,
+    RuleStep,
+    RuleVerdict,
+    Step,
+)
 
 ACCEPT, DROP, REJECT = "ACCEPT", "DROP", "REJECT"
 PREROUTING, INPUT, FORWARD, OUTPUT, POSTROUTING = (
@@ -553,8 +566,7 @@ class Netfilter:
         key = (family, table, chain)
         if key not in self._chains:
             return ChainResult(ACCEPT)
-        where = f"{table}/{chain}"
-        steps.append(Step(STEP_CHAIN, f"iptables {where}", where=where))
+        steps.append(ChainStep(table=table, chain=chain))
         # a stack of (chain, next rule index); goto replaces the top
         stack: list[tuple[str, int]] = [(chain, 0)]
         while stack:
@@ -574,48 +586,47 @@ class Netfilter:
                     continue
                 tgt = rule.target
                 depth = len(stack)
-                rwhere = f"{table}/{name}"
                 if tgt is None:
-                    steps.append(_rule_step(rule, rwhere, depth, "matched (no target)"))
+                    steps.append(_rule_step(table, rule, depth, RuleVerdict.NO_TARGET))
                     continue
                 tname = tgt.name
                 if (family, table, tname) in self._chains and tname not in (ACCEPT, DROP):
                     if len(stack) + 1 >= MAX_CHAIN_DEPTH:
-                        steps.append(_rule_step(rule, rwhere, depth, "chain depth limit: DROP"))
+                        steps.append(_rule_step(table, rule, depth, RuleVerdict.DEPTH_LIMIT))
                         return ChainResult(DROP, rule=rule, packet=pkt)
-                    verb = "goto" if tgt.goto else "jump to"
-                    steps.append(_rule_step(rule, rwhere, depth, f"{verb} {tname}"))
+                    steps.append(_rule_step(table, rule, depth, RuleVerdict.GOTO if tgt.goto
+                                            else RuleVerdict.JUMP))
                     if not tgt.goto:
                         stack.append((name, idx))
                     stack.append((tname, 0))
                     jumped = True
                     break
                 if tname == "RETURN":
-                    steps.append(_rule_step(rule, rwhere, depth, "RETURN"))
+                    steps.append(_rule_step(table, rule, depth, RuleVerdict.RETURN))
                     break
                 if tname in (ACCEPT, DROP, REJECT):
-                    steps.append(_rule_step(rule, rwhere, depth, tname))
+                    steps.append(_rule_step(table, rule, depth, _TERMINAL[tname]))
                     return ChainResult(tname, rule=rule, packet=pkt)
                 if tname in ("SNAT", "DNAT", "MASQUERADE", "REDIRECT"):
                     req = self._nat_request(rule)
-                    steps.append(_rule_step(rule, rwhere, depth, tname))
+                    steps.append(_rule_step(table, rule, depth, RuleVerdict.NAT))
                     return ChainResult(ACCEPT, nat=req, rule=rule, packet=pkt)
                 if tname == "DSCP":
                     before = pkt
                     pkt = _set_dscp(pkt, tgt)
-                    steps.append(Step(STEP_RULE, f"line {rule.line}: DSCP (continue)",
-                                      detail=rule.text, where=rwhere, depth=depth,
-                                      changes=before.diff(pkt)))
+                    steps.append(RuleStep(table=table, rule=rule, verdict=RuleVerdict.CONTINUE,
+                                          effect=RuleEffect.DSCP, depth=depth,
+                                          changes=before.diff(pkt)))
                     continue
-                note = self._side_effect(rule, meta, ct_table)
-                steps.append(_rule_step(rule, rwhere, depth, note))
+                effect, values = self._side_effect(rule, meta, ct_table)
+                steps.append(RuleStep(table=table, rule=rule, verdict=RuleVerdict.CONTINUE,
+                                      effect=effect, values=values, depth=depth))
             if jumped:
                 continue
             if not stack:
                 # fell off the end of (or RETURNed from) the built-in chain: its policy
                 policy = self._policies.get(key) or ACCEPT
-                steps.append(Step(STEP_CHAIN, f"iptables {where}: policy {policy}",
-                                  detail=f":{chain} {policy}", where=where))
+                steps.append(ChainStep(table=table, chain=chain, policy=policy))
                 return ChainResult(policy, packet=pkt)
         return ChainResult(ACCEPT)  # pragma: no cover - the loop always returns
 
@@ -636,14 +647,16 @@ class Netfilter:
         return NatRequest(tgt.name, "", ports, random)
 
     @staticmethod
-    def _side_effect(rule: IptRule, meta: PacketMeta, ct_table: ConntrackTable | None) -> str:
+    def _side_effect(rule: IptRule, meta: PacketMeta, ct_table: ConntrackTable | None
+                     ) -> tuple[RuleEffect, tuple[int, ...]]:
+        """A non-terminating target's effect on ``meta`` (and the connection), as data."""
         tgt = rule.target
         assert tgt is not None
         name = tgt.name
         if name == "LOG":
-            return "LOG (continue)"
+            return RuleEffect.LOG, ()
         if name == "CHECKSUM":
-            return "CHECKSUM (continue)"
+            return RuleEffect.CHECKSUM, ()
         if name == "MARK":
             before = meta.mark
             for o in tgt.options:
@@ -658,10 +671,10 @@ class Netfilter:
                     meta.mark |= v
                 elif o.name == "--xor-mark":
                     meta.mark ^= v
-            return f"MARK {before:#x} -> {meta.mark:#x} (continue)"
+            return RuleEffect.MARK, (before, meta.mark)
         if name == "CONNMARK":
             if meta.ct is None:
-                return "CONNMARK: no connection (continue)"
+                return RuleEffect.CONNMARK_NO_CONNECTION, ()
             ctmark = meta.ct.mark
             nf_opt, ct_opt = tgt.option("--nfmask"), tgt.option("--ctmask")
             nfmask = int(nf_opt.value, 0) if nf_opt else 0xFFFFFFFF
@@ -673,7 +686,7 @@ class Netfilter:
                 ctmark = (ctmark & ~ctmask & 0xFFFFFFFF) ^ (meta.mark & nfmask)
             elif tgt.option("--restore-mark"):
                 meta.mark = (meta.mark & ~nfmask & 0xFFFFFFFF) ^ (ctmark & ctmask)
-                return f"CONNMARK restore: mark {meta.mark:#x} (continue)"
+                return RuleEffect.CONNMARK_RESTORE, (meta.mark,)
             else:
                 for o in tgt.options:
                     v, m = _value_mask(o.value) if o.values else (0, 0)
@@ -690,25 +703,25 @@ class Netfilter:
             meta.ct = replace(meta.ct, mark=ctmark)
             if ct_table is not None and meta.ct_id is not None and meta.ct.confirmed:
                 ct_table.update(meta.ct_id, meta.ct)
-            return f"CONNMARK: ctmark {ctmark:#x} (continue)"
+            return RuleEffect.CONNMARK_SET, (ctmark,)
         if name in ("CT", "NOTRACK") and (meta.templated or meta.ctstate):
             # xt_ct: a packet that already has a conntrack template (or entry) keeps it
-            return f"{name}: ignored, the packet already has its conntrack template (continue)"
+            return RuleEffect.TEMPLATE_KEPT, ()
         if name == "CT":
             meta.templated = True
             if tgt.option("--notrack"):
                 meta.notrack = True
-                return "CT --notrack (continue)"
+                return RuleEffect.CT_NOTRACK, ()
             zone = tgt.option("--zone") or tgt.option("--zone-orig")
             if zone is not None:
                 meta.zone = int(zone.value, 0)
-                return f"CT zone {meta.zone} (continue)"
-            return "CT (continue)"
+                return RuleEffect.CT_ZONE, (meta.zone,)
+            return RuleEffect.CT, ()
         if name == "NOTRACK":
             meta.templated = True
             meta.notrack = True
-            return "NOTRACK (continue)"
-        return f"{name} (continue)"
+            return RuleEffect.NOTRACK, ()
+        return RuleEffect.OTHER, ()
 
 
 def _set_dscp(pkt: Packet, tgt: Target) -> Packet:
@@ -721,15 +734,19 @@ def _set_dscp(pkt: Packet, tgt: Target) -> Packet:
     return pkt.with_(nw_tos=(dscp << 2) | (pkt.nw_tos & 3))
 
 
-def _rule_step(rule: IptRule, where: str, depth: int, outcome: str) -> Step:
-    return Step(STEP_RULE, f"line {rule.line}: {outcome}", detail=rule.text, where=where,
-                depth=depth)
+_TERMINAL = {ACCEPT: RuleVerdict.ACCEPT, DROP: RuleVerdict.DROP, REJECT: RuleVerdict.REJECT}
+
+
+def _rule_step(table: str, rule: IptRule, depth: int, verdict: RuleVerdict) -> RuleStep:
+    """The step of a matched rule of ``table`` that did ``verdict``."""
+    return RuleStep(table=table, rule=rule, verdict=verdict, depth=depth)
 
 
 @dataclass
 class Traversal:
     """One packet's walk through the hooks of one namespace. ``steps`` collects the trace;
-    ``packet`` is rewritten by NAT as it goes; ``verdict``/``reason`` tell why it stopped.
+    ``packet`` is rewritten by NAT as it goes; ``verdict`` (a `NetfilterVerdict`) tells why it
+    stopped.
 
     ``nat_addr(kind, ctx)`` answers the address MASQUERADE (the out interface's) or REDIRECT (the
     in interface's) should use."""
@@ -740,7 +757,7 @@ class Traversal:
     nat_addr: Callable[[str, HookContext], str]
     meta: PacketMeta = field(default_factory=PacketMeta)
     steps: list[Step] = field(default_factory=list)
-    reason: str = ""
+    verdict: NetfilterVerdict | None = None
     depth: int = 0
 
     @property
@@ -750,10 +767,10 @@ class Traversal:
     def fork(self) -> Traversal:
         """A copy for one output of a flood (shares the conntrack table; own steps)."""
         return Traversal(self.nf, self.conntrack, self.packet, self.nat_addr,
-                         replace(self.meta), [], "", self.depth)
+                         replace(self.meta), [], None, self.depth)
 
     def hook(self, hook: str, ctx: HookContext) -> str:
-        """Run ``hook``: ACCEPT, DROP or REJECT (``reason`` says which rule or policy)."""
+        """Run ``hook``: ACCEPT, DROP or REJECT (``verdict`` says which rule or policy)."""
         for table in HOOK_ORDER[hook]:
             if table == CT_STEP:
                 self._ct_in()
@@ -767,7 +784,7 @@ class Traversal:
                     self.packet = res.packet
                 verdict = res.verdict
                 if verdict != ACCEPT:
-                    self.reason = _deny_reason(self.nf, table, hook, res)
+                    self.verdict = _verdict(self.nf, table, hook, res)
             if verdict != ACCEPT:
                 return verdict
         if hook in (INPUT, POSTROUTING):
@@ -783,12 +800,11 @@ class Traversal:
             return
         if meta.notrack:
             meta.ctstate = "UNTRACKED"
-            self._ct_step("conntrack: untracked (notrack in raw)")
+            self._ct_step(ConntrackEvent.UNTRACKED_RAW)
             return
         tup = packet_tuple(self.packet)
         if tup is None:
             return
-        zone_txt = f" zone {meta.zone}" if meta.zone else ""
         hit = self.conntrack.lookup(meta.zone, tup)
         if hit is not None:
             ct_id, entry, direction = hit
@@ -801,8 +817,8 @@ class Traversal:
             else:
                 meta.ctstate = "ESTABLISHED" if entry.seen_reply else "NEW"
             meta.ct = entry
-            self._ct_step(f"conntrack{zone_txt}: {meta.ctstate} ({direction.lower()} direction) "
-                          f"{entry.format()}")
+            self._ct_step(ConntrackEvent.FOUND, state=meta.ctstate, direction=direction,
+                          connection=entry.format())
             return
         verdict = new_verdict(self.packet)
         if verdict == "RELATED?":
@@ -810,8 +826,8 @@ class Traversal:
             if quoted is not None:
                 meta.ct_id, meta.ct, meta.direction = quoted
                 meta.ctstate = "RELATED"
-                self._ct_step(f"conntrack{zone_txt}: RELATED ({meta.direction.lower()} "
-                              f"direction) to {meta.ct.format()}")
+                self._ct_step(ConntrackEvent.RELATED_QUOTED, state="RELATED",
+                              direction=meta.direction, connection=meta.ct.format())
                 return
             rel = self.conntrack.related(meta.zone, self.packet) if (
                 self.packet.payload is None) else None
@@ -819,22 +835,21 @@ class Traversal:
                 meta.ct, meta.ctstate = rel, "RELATED"
                 meta.direction = REPLY if self.packet.dst_ip == rel.orig.src or (
                     self.packet.dst_ip == rel.reply.dst) else ORIGINAL
-                self._ct_step(f"conntrack{zone_txt}: RELATED to {rel.format()}")
+                self._ct_step(ConntrackEvent.RELATED, state="RELATED", direction=meta.direction,
+                              connection=rel.format())
                 return
             verdict = "INVALID"
         if verdict == "UNTRACKED":
             meta.ctstate = "UNTRACKED"
-            self._ct_step(f"conntrack: untracked ({self.packet.summary()}: neighbour discovery "
-                          "and MLD are not tracked)")
+            self._ct_step(ConntrackEvent.UNTRACKED_ND, state="UNTRACKED", packet=self.packet)
             return
         if verdict == "INVALID":
             meta.ctstate = "INVALID"
-            self._ct_step(f"conntrack{zone_txt}: INVALID (cannot start a connection: "
-                          f"{self.packet.summary()})")
+            self._ct_step(ConntrackEvent.INVALID, state="INVALID", packet=self.packet)
             return
         meta.ct = CtEntry(zone=meta.zone, orig=tup, reply=tup.inverted())
         meta.ct_id, meta.direction, meta.ctstate = None, ORIGINAL, "NEW"
-        self._ct_step(f"conntrack{zone_txt}: NEW {tup}")
+        self._ct_step(ConntrackEvent.NEW, state="NEW", direction=ORIGINAL, connection=str(tup))
 
     def confirm(self) -> None:
         """nf_conntrack_confirm: keep a new connection once its first packet got through."""
@@ -847,10 +862,14 @@ class Traversal:
             return
         self.meta.ct_id = self.conntrack.confirm(ct)
         self.meta.ct = replace(ct, confirmed=True)
-        self._ct_step(f"conntrack: committed {self.meta.ct.format()}")
+        self._ct_step(ConntrackEvent.COMMITTED, connection=self.meta.ct.format())
 
-    def _ct_step(self, text: str) -> None:
-        self.steps.append(Step(STEP_CONNTRACK, text, depth=self.depth))
+    def _ct_step(self, event: ConntrackEvent, state: str = "", direction: str = "",
+                 connection: str = "", packet: Packet | None = None) -> None:
+        """Record what conntrack did (in the packet's zone)."""
+        self.steps.append(ConntrackStep(event=event, zone=self.meta.zone, state=state,
+                                        direction=direction, connection=connection,
+                                        packet=packet, depth=self.depth))
 
     # -- NAT -------------------------------------------------------------------------------
     def _nat(self, hook: str, ctx: HookContext) -> str:
@@ -866,14 +885,13 @@ class Traversal:
             res = self.nf.run(self.family, "nat", hook, self.packet, meta, ctx, self.steps,
                               self.conntrack)
             if res.verdict != ACCEPT:
-                self.reason = _deny_reason(self.nf, "nat", hook, res)
+                self.verdict = _verdict(self.nf, "nat", hook, res)
                 return res.verdict
             ct = meta.ct or ct
             if res.nat is not None:
                 ct = self._bind(ct, res.nat, manip, ctx)
                 if res.nat.random:
-                    self.note("the kernel picks a random port (ICMP id) for this binding "
-                              "(--random/--random-fully); neutrace keeps the original one")
+                    self.steps.append(NatPortStep(event=NatPortEvent.RANDOM, depth=self.depth))
             ct = replace(ct, dst_done=True) if manip == "dst" else replace(ct, src_done=True)
             meta.ct = ct
         # apply the binding to this packet
@@ -893,14 +911,9 @@ class Traversal:
                 self.packet = self.packet.with_(payload=inner)
             changes = before.diff(self.packet)
             if changes:
-                what = {("dst", ORIGINAL): "DNAT", ("src", ORIGINAL): "SNAT",
-                        ("dst", REPLY): "un-SNAT", ("src", REPLY): "un-DNAT"}[(manip,
-                                                                              meta.direction)]
-                if meta.ctstate == "RELATED":
-                    what += " (related)"
-                text = ", ".join(str(c) for c in changes)
-                self.steps.append(Step(STEP_NAT, f"{what}: {text}", where=f"nat/{hook}",
-                                       depth=self.depth, changes=changes))
+                self.steps.append(NatStep(nat=_NAT_KINDS[(manip, meta.direction)], hook=hook,
+                                          related=meta.ctstate == "RELATED", depth=self.depth,
+                                          changes=changes))
         return ACCEPT
 
     def _bind(self, ct: CtEntry, req: NatRequest, manip: str, ctx: HookContext) -> CtEntry:
@@ -927,22 +940,20 @@ class Traversal:
             for candidate in [*range(port + 1, hi + 1), *range(lo, port)]:
                 trial = replace(reply, dport=candidate)
                 if self.conntrack.lookup(ct.zone, trial) is None:
-                    self.note(f"{addr}:{port} is taken by another connection: source port "
-                              f"{candidate}")
+                    self.steps.append(NatPortStep(event=NatPortEvent.TAKEN, address=addr,
+                                                  port=port, new_port=candidate,
+                                                  depth=self.depth))
                     reply = trial
                     break
         return replace(ct, reply=reply, src_nat=True)
 
-    def note(self, text: str) -> None:
-        self.steps.append(Step(STEP_NOTE, text, depth=self.depth))
 
 
-def _deny_reason(nf: Netfilter, table: str, hook: str, res: ChainResult) -> str:
-    if res.rule is not None:
-        answer = ""
-        if res.verdict == REJECT and res.rule.target is not None:
-            with_ = res.rule.target.option("--reject-with")
-            answer = (f" (the kernel answers {with_.value if with_ else 'icmp-port-unreachable'})")
-        return (f"{res.verdict} by {nf.source} {table}/{res.rule.chain} line {res.rule.line}: "
-                f"{res.rule.text}{answer}")
-    return f"{res.verdict} by the policy of {table}/{hook} in {nf.source}"
+_NAT_KINDS = {("dst", ORIGINAL): NatKind.DNAT, ("src", ORIGINAL): NatKind.SNAT,
+              ("dst", REPLY): NatKind.UN_SNAT, ("src", REPLY): NatKind.UN_DNAT}
+
+
+def _verdict(nf: Netfilter, table: str, hook: str, res: ChainResult) -> NetfilterVerdict:
+    """Which rule (or policy) of ``table`` at ``hook`` denied the packet."""
+    return NetfilterVerdict(verdict=res.verdict, source=nf.source, table=table, hook=hook,
+                            rule=res.rule)

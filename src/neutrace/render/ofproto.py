@@ -12,7 +12,6 @@ the end of its pipeline; OVS restores the flow after a patch port), and in place
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -26,13 +25,28 @@ from neutrace.engines.results import (
     OfExit,
 )
 from neutrace.packet import Packet
+from neutrace.render.steps import (
+    exit_reason,
+    match_text,
+    say,
+    step_detail,
+    step_text,
+    step_where,
+    table_rest,
+)
 from neutrace.syntax.microflow import Microflow, format_microflow
-from neutrace.trace import STEP_ACTION, STEP_CONNTRACK, STEP_TABLE, Step
+from neutrace.trace import (
+    ActionStep,
+    ConjunctionMatch,
+    CtResume,
+    CtStep,
+    LimitStep,
+    PatchOutput,
+    Step,
+    TableLookup,
+)
 
 SCHEMA = "neutrace.ofproto-trace/1"
-_TABLE_RE = re.compile(r"^(\d+)\. (.*)$")
-_PATCH_NOTE = "-> patch port "
-_PRIO_RE = re.compile(r"^(?:(.*), )?priority (\d+)(?:, cookie (0x[0-9a-f]+))?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +70,10 @@ def final_packet(visit: BridgeVisit) -> tuple[Packet, dict[str, int]]:
     return packet, {k: v for k, v in regs.items() if v}
 
 
-def _in_port_text(visit: BridgeVisit) -> str:
-    return visit.in_port
-
-
 def _visit_lines(visit: BridgeVisit, header_indent: int, out: list[_Line]) -> None:
     # as OVS: a top-level bridge's tables start in column 0; a nested one's 4 columns right of
     # its header, which sits at the column of the action that output to the patch port
+    """A bridge visit's lines (nested patch peers included), as ofproto/trace indents them."""
     out.append(_Line(0, ""))
     header = f'bridge("{visit.bridge}")'
     out.append(_Line(header_indent, header))
@@ -72,23 +83,20 @@ def _visit_lines(visit: BridgeVisit, header_indent: int, out: list[_Line]) -> No
     steps = visit.steps
     for i, step in enumerate(steps):
         pad = base + 4 * step.depth
-        if step.kind == STEP_TABLE:
-            m = _TABLE_RE.match(step.text)
-            if m:
-                out.append(_Line(pad, f"{int(m.group(1)):2d}. {m.group(2)}"))
-            else:
-                out.append(_Line(pad, step.text))
-        elif step.kind in (STEP_ACTION,) or (
-            step.kind == STEP_CONNTRACK and not step.text.startswith("resume")
-        ):
-            out.append(_Line(pad + 4, step.text))
-        elif step.kind == STEP_CONNTRACK:
-            out.append(_Line(pad + 4, "thaw"))
-            out.append(_Line(pad + 8, step.text))
+        if isinstance(step, TableLookup):
+            out.append(_Line(pad, say("table.ofproto_line", table=step.table,
+                                      rest=table_rest(step))))
+        elif isinstance(step, ActionStep | CtStep):
+            out.append(_Line(pad + 4, step_text(step)))
+        elif isinstance(step, CtResume):
+            out.append(_Line(pad + 4, say("ofproto.thaw")))
+            out.append(_Line(pad + 8, step_text(step)))
         else:
-            text = step.text if step.text.startswith(("->", ">>")) else f">> {step.text}"
+            text = step_text(step)
+            if isinstance(step, ConjunctionMatch | LimitStep):  # OVS's ">>" notes
+                text = say("ofproto.note", text=text)
             out.append(_Line(pad + 5, text))
-            if step.text.startswith(_PATCH_NOTE) and patches:
+            if isinstance(step, PatchOutput) and step.peer_bridge is not None and patches:
                 child = patches.pop(0).next
                 assert child is not None
                 # OVS prints the peer bridge at the top level when nothing follows in this
@@ -101,6 +109,7 @@ def _visit_lines(visit: BridgeVisit, header_indent: int, out: list[_Line]) -> No
 
 
 def _exits(visit: BridgeVisit) -> list[tuple[str, OfExit]]:
+    """Every exit that is not a patch port, with its bridge."""
     out: list[tuple[str, OfExit]] = []
     for e in visit.exits:
         if e.kind == EXIT_PATCH and e.next is not None:
@@ -111,6 +120,7 @@ def _exits(visit: BridgeVisit) -> list[tuple[str, OfExit]]:
 
 
 def _packet_note(p: Packet) -> str:
+    """A packet that left, in a few words (VLAN and tunnel included)."""
     text = p.summary()
     if p.vlan_vid is not None and "vlan" not in text:
         text += f" vlan {p.vlan_vid}"
@@ -122,7 +132,7 @@ def _packet_note(p: Packet) -> str:
 def render_text(visit: BridgeVisit, fields_: tuple[tuple[str, str], ...] = ()) -> str:
     """``visit`` as ofproto/trace text (see the module docstring)."""
     lines: list[_Line] = [_Line(0, "Flow: " + format_microflow(
-        Microflow(_in_port_text(visit), visit.packet, fields_)))]
+        Microflow(visit.in_port, visit.packet, fields_)))]
     _visit_lines(visit, 0, lines)
     lines.append(_Line(0, ""))
     final, regs = final_packet(visit)
@@ -136,9 +146,9 @@ def render_text(visit: BridgeVisit, fields_: tuple[tuple[str, str], ...] = ()) -
         if e.kind == EXIT_OUTPUT and e.packet is not None:
             lines.append(_Line(0, f"Output: {bridge} {e.port}: {_packet_note(e.packet)}"))
         elif e.kind == EXIT_CONTROLLER:
-            lines.append(_Line(0, f"Controller: {e.reason}"))
+            lines.append(_Line(0, f"Controller: {exit_reason(bridge, e)}"))
         elif e.kind in (EXIT_DROP, EXIT_LIMIT):
-            lines.append(_Line(0, f"Drop: {e.reason}"))
+            lines.append(_Line(0, f"Drop: {exit_reason(bridge, e)}"))
     return "\n".join(" " * ln.indent + ln.text if ln.text else "" for ln in lines) + "\n"
 
 
@@ -158,36 +168,37 @@ def packet_dict(p: Packet) -> dict[str, Any]:
     return out
 
 
-def _table_dict(step: Step) -> dict[str, Any]:
-    m = _TABLE_RE.match(step.text)
-    table = int(step.where) if step.where.isdigit() else (int(m.group(1)) if m else -1)
-    rest = m.group(2) if m else step.text
-    if rest == "No match.":
-        return {"table": table, "depth": step.depth, "flow": None, "match": None,
+def _table_dict(step: TableLookup) -> dict[str, Any]:
+    """A table lookup: the table, the matched flow (as dump-flows prints it), its match,
+    priority and cookie (all None for a miss)."""
+    flow = step.flow
+    if flow is None:
+        return {"table": step.table, "depth": step.depth, "flow": None, "match": None,
                 "priority": None, "cookie": None}
-    p = _PRIO_RE.match(rest)
     return {
-        "table": table, "depth": step.depth, "flow": step.detail or None,
-        "match": (p.group(1) or "") if p else rest,
-        "priority": int(p.group(2)) if p else None,
-        "cookie": p.group(3) or "0x0" if p else None,
+        "table": step.table, "depth": step.depth, "flow": step_detail(step) or None,
+        "match": match_text(flow), "priority": flow.priority, "cookie": f"{flow.cookie:#x}",
     }
+
+
+def _step_dict(s: Step) -> dict[str, Any]:
+    """A step of a visit: its words, its table (None outside a table), depth and changes."""
+    where = step_where(s)
+    return {"kind": str(s.kind), "text": step_text(s),
+            "table": int(where) if where.isdigit() else None, "depth": s.depth,
+            "changes": [{"field": c.field, "before": c.before, "after": c.after}
+                        for c in s.changes]}
 
 
 def _visits_json(visit: BridgeVisit, parent: int | None, via: str | None,
                  out: list[dict[str, Any]]) -> None:
+    """The visits of the tree as a flat list (parent index, patch port)."""
     index = len(out)
     out.append({
         "index": index, "bridge": visit.bridge, "in_port": visit.in_port, "parent": parent,
         "via_patch_port": via, "packet": packet_dict(visit.packet),
-        "tables": [_table_dict(s) for s in visit.steps if s.kind == STEP_TABLE],
-        "steps": [
-            {"kind": s.kind, "text": s.text, "table": int(s.where) if s.where.isdigit() else None,
-             "depth": s.depth,
-             "changes": [{"field": c.field, "before": c.before, "after": c.after}
-                         for c in s.changes]}
-            for s in visit.steps
-        ],
+        "tables": [_table_dict(s) for s in visit.steps if isinstance(s, TableLookup)],
+        "steps": [_step_dict(s) for s in visit.steps],
     })
     for e in visit.exits:
         if e.kind == EXIT_PATCH and e.next is not None:
@@ -195,6 +206,7 @@ def _visits_json(visit: BridgeVisit, parent: int | None, via: str | None,
 
 
 def render_json_data(visit: BridgeVisit) -> dict[str, Any]:
+    """The visit tree as the ofproto-trace JSON (docs/ofproto-trace.md)."""
     visits: list[dict[str, Any]] = []
     _visits_json(visit, None, None, visits)
     final, regs = final_packet(visit)
@@ -203,7 +215,8 @@ def render_json_data(visit: BridgeVisit) -> dict[str, Any]:
         if e.kind == EXIT_OUTPUT and e.packet is not None:
             outputs.append({"bridge": bridge, "port": e.port, "packet": packet_dict(e.packet)})
         else:
-            drops.append({"bridge": bridge, "kind": e.kind, "port": e.port, "reason": e.reason})
+            drops.append({"bridge": bridge, "kind": str(e.kind), "port": e.port,
+                          "reason": exit_reason(bridge, e)})
     return {
         "schema": SCHEMA,
         "bridge": visit.bridge,
@@ -219,4 +232,5 @@ def render_json_data(visit: BridgeVisit) -> dict[str, Any]:
 
 
 def render_json(visit: BridgeVisit) -> str:
+    """render_json_data as text."""
     return json.dumps(render_json_data(visit), indent=2) + "\n"

@@ -13,14 +13,23 @@ line with its fate. A VXLAN encapsulation shows the outer header it puts around 
 rewrite of the frame's own fields.
 
 ``verbose=False`` leaves out the purely structural steps (``goto_table``/``resubmit`` actions,
-entering a built-in chain, jumps into Neutron's wrapper chains); ``verbose=True`` shows them all.
+entering a built-in chain, jumps into Neutron's wrapper chains, patch-port notes:
+`neutrace.render.steps.is_structural`); ``verbose=True`` shows them all. The steps' words are
+``neutrace.render.steps``'.
 """
 
 from __future__ import annotations
 
-import re
-
 from neutrace.packet import FieldChange
+from neutrace.render.steps import (
+    fate_reason,
+    is_structural,
+    say,
+    step_detail,
+    step_text,
+    step_where,
+)
+from neutrace.syntax.ofctl import format_flow
 from neutrace.trace import (
     ACCEPTED,
     DELIVERED,
@@ -32,17 +41,15 @@ from neutrace.trace import (
     HOP_SEGMENT,
     HOP_UNDERLAY,
     HOP_VM,
-    STEP_ACTION,
-    STEP_CHAIN,
-    STEP_NOTE,
-    STEP_RULE,
-    STEP_TABLE,
-    STEP_TUNNEL,
     Branch,
     Disposition,
     Hop,
+    RuleStep,
     Step,
+    StepKind,
+    TableLookup,
     Trace,
+    TunnelStep,
 )
 
 KIND_NAMES = {
@@ -54,46 +61,46 @@ KIND_NAMES = {
     HOP_SEGMENT: "physical segment",
     HOP_EXTERNAL: "outside the cloud",
 }
-_QUIET_ACTIONS = ("goto_table:", "resubmit(")
-_COOKIE_TABLE = re.compile(r"^(cookie=0x[0-9a-f]+, )?(table=\d+, )?")
 
 
 def _hide(step: Step, verbose: bool) -> bool:
-    if verbose:
-        return False
-    if step.kind == STEP_ACTION and step.text.startswith(_QUIET_ACTIONS) and not step.changes:
-        return True
-    if step.kind == STEP_CHAIN and "policy" not in step.text:
-        return True
-    if step.kind == STEP_RULE and ": jump to " in step.text:
-        return True
-    return step.kind == STEP_NOTE and step.text.startswith("-> patch port")
+    """Leave a structural step out of the readable walk (unless ``verbose``)."""
+    return not verbose and is_structural(step)
 
 
 def _where(hop: Hop) -> str:
+    """``host: element (kind)``."""
     host = hop.host or "outside"
     return f"{host}: {hop.element} ({KIND_NAMES.get(hop.kind, hop.kind)})"
 
 
 def _step_line(step: Step) -> str:
-    if step.kind == STEP_TABLE:
-        head = f"table {step.where}: "
-        return head + (_COOKIE_TABLE.sub("", step.detail) if step.detail else step.text)
-    if step.kind == STEP_RULE:
-        return f"{step.where} {step.text}: {step.detail}" if step.detail else step.text
-    text = step.text
-    if step.detail and step.detail not in text:
-        text += f"  [{step.detail}]"
+    """One step of the readable walk: a table with the flow that matched (without its cookie
+    and table), a rule with where it is and the rule itself, the rest with their detail."""
+    if isinstance(step, TableLookup):
+        head = say("walk.table", table=step.table)
+        if step.flow is None:
+            return head + step_text(step)
+        return head + format_flow(step.flow, cookie=False, table=False)
+    if isinstance(step, RuleStep):
+        return say("walk.rule", where=step_where(step), text=step_text(step),
+                   detail=step_detail(step))
+    text = step_text(step)
+    detail = step_detail(step)
+    if detail and detail not in text:
+        text += say("walk.detail", detail=detail)
     return text
 
 
 def _changes(changes: tuple[FieldChange, ...]) -> str:
+    """The field changes (the payload left out)."""
     shown = [c for c in changes if c.field != "payload"]
     return ", ".join(str(c) for c in shown)
 
 
 def _fate(d: Disposition) -> str:
-    return f"=> {d.kind.upper().replace('_', ' ')}: {d.reason}"
+    """``=> DROPPED: reason``."""
+    return f"=> {d.kind.upper().replace('_', ' ')}: {fate_reason(d)}"
 
 
 def walk_text(trace: Trace, verbose: bool = False, title: str = "", fold: bool = False) -> str:
@@ -134,10 +141,10 @@ def _encapsulation(step: Step) -> str | None:
     if frame is None or frame.before is not None or frame.after is None:
         return None
     after = {c.field: c.after for c in step.changes}
-    return (f"outer header: Ethernet {after.get('dl_src', '?')} > {after.get('dl_dst', '?')}, "
-            f"IPv4 {after.get('nw_src', '?')} > {after.get('nw_dst', '?')}, "
-            f"UDP {after.get('tp_src', 0)} > {after.get('tp_dst', '?')}; "
-            "the frame inside is unchanged")
+    return say("walk.outer_header", dl_src=after.get("dl_src", "?"),
+               dl_dst=after.get("dl_dst", "?"), nw_src=after.get("nw_src", "?"),
+               nw_dst=after.get("nw_dst", "?"), tp_src=after.get("tp_src", 0),
+               tp_dst=after.get("tp_dst", "?"))
 
 
 def _branch_text(branch: Branch, prefix: str, start: int, indent: int, lines: list[str],
@@ -158,10 +165,10 @@ def _branch_text(branch: Branch, prefix: str, start: int, indent: int, lines: li
                 continue
             spad = pad + "      " + "  " * step.depth
             lines.append(f"{spad}{_step_line(step)}")
-            outer = _encapsulation(step) if step.kind == STEP_TUNNEL else None
+            outer = _encapsulation(step) if isinstance(step, TunnelStep) else None
             if outer is not None:
                 lines.append(f"{spad}  {outer}")
-            elif step.changes and step.kind not in (STEP_ACTION,):
+            elif step.changes and step.kind is not StepKind.ACTION:
                 lines.append(f"{spad}  changes: {_changes(step.changes)}")
             elif step.changes and verbose:
                 lines.append(f"{spad}  changes: {_changes(step.changes)}")
@@ -200,12 +207,14 @@ def walk_summary(trace: Trace) -> str:
 
 
 def _hop_line(hop: Hop) -> str:
+    """A hop of the summary: host, element, in -> out, the packet."""
     host = hop.host or "outside"
     ports = f"{hop.in_port or '-'} -> {hop.out_port or '*'}"
     return f"{host:<14} {hop.element:<46} {ports:<40} {hop.packet.summary()}"
 
 
 def _branch_summary(branch: Branch, indent: int, lines: list[str]) -> None:
+    """A branch of the summary and its copies, indented."""
     pad = "  " * indent
     if branch.label:
         lines.append(f"{pad}+ {branch.label}")

@@ -22,13 +22,14 @@ import ipaddress
 
 from neutrace.dataplane import CloudState, Gap, Namespace
 from neutrace.packet import Packet
-from neutrace.trace import INCOMPLETE, Disposition
+from neutrace.trace import INCOMPLETE, Disposition, IncompleteFate
 
 
 class Gaps:
     """The gaps of every host of a cloud, looked up by where the walk is."""
 
     def __init__(self, cloud: CloudState) -> None:
+        """Index the gaps of every host by (host, element, aspect)."""
         self._by: dict[tuple[str, str, str], Gap] = {}
         self._interfaces: dict[str, Gap] = {}
         for h in cloud.hosts:
@@ -38,6 +39,7 @@ class Gaps:
                     self._interfaces.setdefault(h.name, g)
 
     def __bool__(self) -> bool:
+        """True if any host has a gap."""
         return bool(self._by)
 
     def get(self, host: str, element: str, aspect: str) -> Gap | None:
@@ -96,6 +98,7 @@ class Gaps:
 
 
 def _is_local(ns: Namespace, ip: str) -> bool:
+    """True if ``ip`` is an address (or the broadcast) of ``ns``."""
     if not ip:
         return True
     for itf in ns.interfaces:
@@ -108,7 +111,5 @@ def _is_local(ns: Namespace, ip: str) -> bool:
 
 
 def incomplete(gap: Gap, host: str, element: str) -> Disposition:
-    """The disposition of a copy that reached ``gap``."""
-    where = f"; the file that would answer it: {gap.source}" if gap.source else ""
-    return Disposition(INCOMPLETE, host, element, f"the capture is incomplete here: "
-                       f"{gap.problem}{where}")
+    """The disposition of a copy that reached ``gap`` (worded by ``render.fates``)."""
+    return Disposition(INCOMPLETE, host, element, IncompleteFate(gap=gap))

@@ -70,15 +70,30 @@ from neutrace.trace import (
     HOP_VM,
     LIMIT,
     LOOP,
-    STEP_FDB,
-    STEP_TABLE,
-    STEP_TUNNEL,
-    STEP_WIRE,
     Branch,
+    Cause,
     Disposition,
+    DispositionKind,
+    FdbDecision,
+    FdbStep,
+    FdbSwitch,
+    FrameSent,
     Hop,
+    HopKind,
+    InternalPort,
+    LinuxFate,
+    LinuxWhy,
+    OpenFlowFate,
+    PatchCrossing,
+    PeerCrossing,
+    SegmentCrossing,
     Step,
+    TableLookup,
     Trace,
+    TunnelStep,
+    VlanTagging,
+    WalkFate,
+    WalkWhy,
 )
 
 OUTSIDE = ""  # the pseudo-host holding the namespaces outside the cloud
@@ -96,9 +111,11 @@ class SimState:
 
     @classmethod
     def cold(cls) -> SimState:
+        """Empty state: nothing learned, no connections."""
         return cls(OpenFlowState(), LinuxState())
 
     def copy(self) -> SimState:
+        """An independent snapshot."""
         return SimState(self.openflow.copy(), self.linux.copy())
 
 
@@ -109,9 +126,10 @@ class _Ctx:
 
     seen: frozenset[tuple[str, str, str, Packet]] = frozenset()
     hops: int = 0
-    exited_via: str = ""
+    exited_via: tuple[str, str] = ("", "")  # (NIC, host)
 
     def visit(self, key: tuple[str, str, str, Packet]) -> _Ctx:
+        """This path, one hop longer, having seen key."""
         return _Ctx(self.seen | {key}, self.hops + 1, self.exited_via)
 
 
@@ -120,6 +138,7 @@ class Walker:
     flows and rules parsed here, once), then call `send` / `inject` as often as needed."""
 
     def __init__(self, cloud: CloudState, max_hops: int = 200, max_copies: int = 2000) -> None:
+        """Join the cloud's hosts by their wires and build one engine per host."""
         self.cloud = cloud
         self.max_hops = max_hops
         self.max_copies = max_copies
@@ -205,7 +224,7 @@ class Walker:
                                   "show` lists them")
         ns, itf = found
         kind = self._ns_hop_kind(host, ns)
-        note = Step(STEP_WIRE, f"{namespace or '<root>'} sends a frame out of {interface}")
+        note = FrameSent(namespace=namespace, device=interface)
         hop = Hop(host, ns.name or "<root>", kind, "", frame, (note,))
         rest = self._transmit(host, ns, itf, frame, state, _Ctx(), ())
         root = _join(hop, [("", rest, interface, frame)])
@@ -318,7 +337,8 @@ class Walker:
         return matches[0]
 
     @staticmethod
-    def _ns_hop_kind(host: str, ns: Namespace) -> str:
+    def _ns_hop_kind(host: str, ns: Namespace) -> HopKind:
+        """The hop kind of a namespace: a VM, outside the cloud, or a namespace."""
         if ns.kind == NS_VM:
             return HOP_VM
         if host == OUTSIDE or ns.kind == NS_EXTERNAL:
@@ -326,20 +346,23 @@ class Walker:
         return HOP_NAMESPACE
 
     def _guard(self, ctx: _Ctx, key: tuple[str, str, str, Packet]) -> Disposition | None:
+        """Stop a copy that loops or passes the bounds (None: go on)."""
         host, element, _, _ = key
         if key in ctx.seen:
-            return Disposition(LOOP, host, element,
-                               f"the same packet entered {element} through the same port again")
+            return Disposition(LOOP, host, element, WalkFate(why=WalkWhy.LOOP, element=element))
         if ctx.hops >= self.max_hops:
-            return Disposition(LIMIT, host, element, f"path longer than {self.max_hops} hops")
+            return Disposition(LIMIT, host, element, WalkFate(why=WalkWhy.MAX_HOPS,
+                                                              number=self.max_hops))
         self._copies += 1
         if self._copies > self.max_copies:
-            return Disposition(LIMIT, host, element, f"more than {self.max_copies} copies")
+            return Disposition(LIMIT, host, element, WalkFate(why=WalkWhy.MAX_COPIES,
+                                                              number=self.max_copies))
         return None
 
     # -- elements --------------------------------------------------------------------------
     def _ovs(self, host: str, bridge: str, in_port: str, packet: Packet, state: SimState,
              ctx: _Ctx, via: tuple[Step, ...]) -> Branch:
+        """A packet entering OVS bridge bridge through in_port."""
         key = (host, bridge, in_port, packet)
         stop = self._guard(ctx, key)
         if stop is not None:
@@ -349,9 +372,9 @@ class Walker:
 
     def _visit(self, host: str, visit: BridgeVisit, state: SimState, ctx: _Ctx,
                via: tuple[Step, ...]) -> Branch:
+        """A bridge visit as a hop, and where each copy went."""
         if self.gaps:
-            tables = [int(st.where) for st in visit.steps
-                      if st.kind == STEP_TABLE and st.where.isdigit()]
+            tables = [st.table for st in visit.steps if isinstance(st, TableLookup)]
             gap = self.gaps.bridge(host, visit.bridge, tables)
             if gap is not None:
                 return _leaf(host, visit.bridge, HOP_OVS, visit.in_port, visit.packet,
@@ -365,10 +388,12 @@ class Walker:
 
     def _of_exit(self, host: str, visit: BridgeVisit, ex: OfExit, state: SimState,
                  ctx: _Ctx) -> Branch:
+        """Where a copy that left an OVS bridge goes: the peer bridge, a tunnel, a Linux device,
+        or its end (with Neutron's explanation of a drop)."""
         bridge = visit.bridge
         if ex.kind == EXIT_PATCH and ex.next is not None:
-            wire = Step(STEP_WIRE, f"patch port {ex.port} -> {ex.next.in_port} "
-                                   f"({bridge} -> {ex.next.bridge})")
+            wire = PatchCrossing(port=ex.port or "", peer=ex.next.in_port, bridge=bridge,
+                                 peer_bridge=ex.next.bridge)
             key = (host, ex.next.bridge, ex.next.in_port, ex.next.packet)
             stop = self._guard(ctx, key)
             if stop is not None:
@@ -382,22 +407,26 @@ class Walker:
             return self._ovs_to_linux(host, bridge, ex.port, ex.packet, state, ctx)
         kind = {EXIT_DROP: DROPPED, EXIT_CONTROLLER: CONTROLLER, EXIT_LIMIT: LIMIT}.get(
             ex.kind, DROPPED)
-        reason = self.annotator.explain_drop(host, visit, ex) if kind == DROPPED else ex.reason
-        return Branch((), disposition=Disposition(kind, host, bridge, reason))
+        assert ex.cause is not None
+        why = self.annotator.explain_drop(host, visit, ex) if kind == DROPPED else None
+        fate = OpenFlowFate(bridge=bridge, cause=ex.cause, table=ex.table, flow=ex.flow,
+                            step=ex.step, explanation=why)
+        return Branch((), disposition=Disposition(kind, host, bridge, fate))
 
     def _ovs_to_linux(self, host: str, bridge: str, port: str, packet: Packet,
                       state: SimState, ctx: _Ctx) -> Branch:
+        """A copy leaving OVS by port: into the internal port's namespace, or out of the system
+        interface."""
         matches = self._by_name.get((host, port), [])
         if not matches:
             gap = self.gaps.device(host, port)
             if gap is not None:
                 return Branch((), disposition=incomplete(gap, host, bridge))
-            return Branch((), disposition=Disposition(
-                DROPPED, host, bridge, f"OVS port {port} of {bridge} has no Linux device"))
+            return Branch((), disposition=Disposition(DROPPED, host, bridge, WalkFate(
+                why=WalkWhy.NO_LINUX_DEVICE, device=port, bridge=bridge)))
         ns, itf = matches[0]
         if itf.kind == OVS_INTERNAL:
-            via = (Step(STEP_WIRE, f"{bridge} internal port {port} -> namespace "
-                                   f"{ns.name or '<root>'}"),)
+            via: tuple[Step, ...] = (InternalPort(port=port, bridge=bridge, namespace=ns.name),)
             return self._arrive(host, ns, itf, packet, state, ctx, via, from_ovs=True)
         return self._transmit(host, ns, itf, packet, state, ctx, ())
 
@@ -407,7 +436,7 @@ class Walker:
         the physical segment of a NIC."""
         if itf.kind == OVS_INTERNAL and (host, itf.name) in self._ovs_ports:
             bridge, _ = self._ovs_ports[(host, itf.name)]
-            wire = Step(STEP_WIRE, f"{itf.name} is an internal port of {bridge}")
+            wire: Step = InternalPort(port=itf.name, bridge=bridge, into_ovs=True)
             return self._ovs(host, bridge, itf.name, packet, state, ctx, via + (wire,))
         if itf.peer is not None:
             peer_ns_name = itf.peer_namespace or ""
@@ -416,19 +445,19 @@ class Walker:
                 gap = self.gaps.device(host, itf.name)
                 if gap is not None:
                     return Branch((), disposition=incomplete(gap, host, itf.name))
-                return Branch((), disposition=Disposition(
-                    DROPPED, host, itf.name, f"{itf.name}'s peer {itf.peer} does not exist"))
+                return Branch((), disposition=Disposition(DROPPED, host, itf.name, WalkFate(
+                    why=WalkWhy.PEER_MISSING, device=itf.name, peer=itf.peer)))
             pns, peer = found
-            wire = Step(STEP_WIRE, f"{itf.kind} {itf.name} -> {peer.name}"
-                        + (f" (in {pns.name})" if pns.name != ns.name and pns.name else ""))
+            wire = PeerCrossing(device_kind=itf.kind, device=itf.name, peer=peer.name,
+                                namespace=pns.name if pns.name != ns.name else "")
             return self._arrive(host, pns, peer, packet, state, ctx, via + (wire,))
         if itf.segment is not None:
             return self._segment(host, ns, itf, packet, state, ctx, via)
         gap = self.gaps.get(host, itf.name, "peer")
         if gap is not None:
             return Branch((), disposition=incomplete(gap, host, itf.name))
-        return Branch((), disposition=Disposition(
-            DROPPED, host, itf.name, f"{itf.name} is not wired to anything"))
+        return Branch((), disposition=Disposition(DROPPED, host, itf.name, WalkFate(
+            why=WalkWhy.UNWIRED, device=itf.name)))
 
     def _arrive(self, host: str, ns: Namespace, itf: Interface, packet: Packet,
                 state: SimState, ctx: _Ctx, via: tuple[Step, ...],
@@ -456,6 +485,7 @@ class Walker:
     def _linux_bridge(self, host: str, ns: Namespace, bridge: str, in_port: str,
                       packet: Packet, state: SimState, ctx: _Ctx,
                       via: tuple[Step, ...]) -> Branch:
+        """A frame entering a Linux bridge (qbr...) through in_port."""
         key = (host, bridge, in_port, packet)
         stop = self._guard(ctx, key)
         if stop is not None:
@@ -471,8 +501,8 @@ class Walker:
         for eg in res.outputs:
             out = self._itf.get((host, ns.name, eg.port))
             if out is None:
-                branch = Branch((), disposition=Disposition(
-                    DROPPED, host, bridge, f"bridge port {eg.port} not found"))
+                branch = Branch((), disposition=Disposition(DROPPED, host, bridge, WalkFate(
+                    why=WalkWhy.BRIDGE_PORT_MISSING, device=eg.port)))
             elif out[1].kind == "bridge":  # the bridge's own interface: its stack
                 branch = self._arrive(host, ns, replace(out[1], master=None), eg.packet, state,
                                       ctx, ())
@@ -481,40 +511,46 @@ class Walker:
             conts.append((f"copy out {eg.port}", branch, eg.port, eg.packet))
         if not conts:
             return Branch((hop,), disposition=Disposition(
-                res.disposition or DROPPED, host, bridge, res.reason or "no port to send to"))
+                res.disposition or DROPPED, host, bridge,
+                res.cause or LinuxFate(why=LinuxWhy.NO_BRIDGE_PORT, bridge=bridge)))
         return _join(hop, conts)
 
     def _linux_hop(self, host: str, ns: Namespace, in_port: str, packet: Packet,
-                   res: LinuxResult, kind: str, state: SimState, ctx: _Ctx,
+                   res: LinuxResult, kind: HopKind, state: SimState, ctx: _Ctx,
                    via: tuple[Step, ...]) -> Branch:
+        """A namespace's stack and where what it sent goes."""
         element = ns.name or "<root>"
         hop = Hop(host, element, kind, in_port, packet, via + res.steps)
         conts = []
         for eg in res.outputs:
             found = self._itf.get((host, ns.name, eg.port))
             if found is None:
-                branch = Branch((), disposition=Disposition(
-                    DROPPED, host, element, f"no interface {eg.port}"))
+                branch = Branch((), disposition=Disposition(DROPPED, host, element, WalkFate(
+                    why=WalkWhy.NO_INTERFACE, device=eg.port)))
             else:
                 branch = self._transmit(host, ns, found[1], eg.packet, state, ctx, ())
             conts.append((f"out {eg.port}", branch, eg.port, eg.packet))
         if conts:
             return _join(hop, conts)
         disposition = res.disposition or DROPPED
-        reason = res.reason or "nothing sent"
+        cause: Cause = res.cause or WalkFate(why=WalkWhy.NOTHING_SENT)
         if disposition == ACCEPTED:
-            disposition, reason = self._accepted(host, ns, in_port, packet, reason, ctx)
-        return Branch((hop,), disposition=Disposition(disposition, host, element, reason))
+            disposition, cause = self._accepted(host, ns, in_port, packet, cause, ctx)
+        return Branch((hop,), disposition=Disposition(disposition, host, element, cause))
 
-    def _accepted(self, host: str, ns: Namespace, in_port: str, packet: Packet, reason: str,
-                  ctx: _Ctx) -> tuple[str, str]:
+    def _accepted(self, host: str, ns: Namespace, in_port: str, packet: Packet, cause: Cause,
+                  ctx: _Ctx) -> tuple[DispositionKind, Cause]:
+        """A namespace's stack took the packet in: a VM's is delivery, an outside host's is the
+        exit from the cloud, the rest keep the Linux engine's cause."""
         dst = packet.dst_ip or packet.arp_tpa
         if ns.kind == NS_VM:
-            return DELIVERED, f"delivered to VM {ns.name} ({in_port} {dst}) on {host}"
+            return DELIVERED, WalkFate(why=WalkWhy.DELIVERED_TO_VM, element=ns.name,
+                                       device=in_port, ip=dst, host=host)
         if host == OUTSIDE:
-            via = f" through {ctx.exited_via}" if ctx.exited_via else ""
-            return EXITED, f"left the cloud{via}; delivered to outside host {ns.name} ({dst})"
-        return ACCEPTED, reason
+            device, nic_host = ctx.exited_via
+            return EXITED, WalkFate(why=WalkWhy.LEFT_THE_CLOUD, element=ns.name, ip=dst,
+                                    device=device, host=nic_host)
+        return ACCEPTED, cause
 
     def _segment(self, host: str, ns: Namespace, itf: Interface, packet: Packet,
                  state: SimState, ctx: _Ctx, via: tuple[Step, ...]) -> Branch:
@@ -522,8 +558,8 @@ class Walker:
         seg = itf.segment or ""
         if itf.vlan is not None and packet.vlan_vid is None:
             tagged = packet.with_vlan(itf.vlan)
-            via = via + (Step(STEP_WIRE, f"VLAN device {itf.name} tags the frame with VLAN "
-                                         f"{itf.vlan}", changes=packet.diff(tagged)),)
+            via = via + (VlanTagging(device=itf.name, vlan=itf.vlan,
+                                     changes=packet.diff(tagged)),)
             packet = tagged
         member = _member_key((host, ns, itf))
         key = (OUTSIDE, f"segment {seg}", member, packet)
@@ -531,14 +567,13 @@ class Walker:
         if stop is not None:
             return _leaf(OUTSIDE, seg, HOP_SEGMENT, member, packet, via, stop)
         if host and itf.kind == PHYSICAL:
-            ctx = replace(ctx, exited_via=f"{itf.name} of {host}")
+            ctx = replace(ctx, exited_via=(itf.name, host))
         ctx = ctx.visit(key)
         fdb = state.linux.fdb_of(OUTSIDE, f"segment {seg}")
         steps = list(via)
         if not is_multicast_mac(packet.dl_src):
             if fdb.get(packet.dl_src) != member:
-                steps.append(Step(STEP_FDB, f"segment {seg} learned {packet.dl_src} on {member}",
-                                  where=seg))
+                steps.append(_segment_fdb(seg, FdbDecision.LEARNED, packet.dl_src, member))
             fdb[packet.dl_src] = member
         others = [t for t in self._segments.get(seg, []) if _member_key(t) != member]
         targets = others
@@ -547,33 +582,31 @@ class Walker:
             owner = [t for t in others if t[2].mac == packet.dl_dst]
             if known is not None:
                 targets = [t for t in others if _member_key(t) == known]
-                steps.append(Step(STEP_FDB, f"{packet.dl_dst} is behind {known}", where=seg))
+                steps.append(_segment_fdb(seg, FdbDecision.FORWARD, packet.dl_dst, known))
             elif owner:
                 targets = owner
-                steps.append(Step(STEP_FDB, f"{packet.dl_dst} is {_member(owner[0])}",
-                                  where=seg))
+                steps.append(_segment_fdb(seg, FdbDecision.OWNER, packet.dl_dst,
+                                          owner[0][2].name, _owner(owner[0])))
             else:
-                steps.append(Step(STEP_FDB, f"{packet.dl_dst} unknown: flooded", where=seg))
+                steps.append(_segment_fdb(seg, FdbDecision.FLOOD_UNKNOWN, packet.dl_dst))
         else:
-            steps.append(Step(STEP_FDB, f"{packet.dl_dst} is a group address: flooded",
-                              where=seg))
+            steps.append(_segment_fdb(seg, FdbDecision.FLOOD_GROUP, packet.dl_dst))
         hop = Hop(OUTSIDE, seg, HOP_SEGMENT, member, packet, tuple(steps))
         conts = []
         for h, mns, m in targets:
             frame = packet
-            wire = Step(STEP_WIRE, f"segment {seg} -> {_member((h, mns, m))}")
+            wire = SegmentCrossing(segment=seg, device=m.name, owner=_owner((h, mns, m)))
             if m.vlan is not None:  # an 802.1Q VLAN device sees only its VLAN, untagged
                 if packet.vlan_vid != m.vlan:
                     continue
                 frame = packet.with_vlan(None)
-                wire = Step(STEP_WIRE, f"segment {seg} -> {_member((h, mns, m))}: VLAN device "
-                                       f"{m.name} takes VLAN {m.vlan} and strips the tag",
-                            changes=packet.diff(frame))
+                wire = SegmentCrossing(segment=seg, device=m.name, owner=_owner((h, mns, m)),
+                                       vlan=m.vlan, changes=packet.diff(frame))
             conts.append((f"to {_member((h, mns, m))}",
                           self._arrive(h, mns, m, frame, state, ctx, (wire,)), m.name, frame))
         if not conts:
-            return Branch((hop,), disposition=Disposition(
-                DROPPED, OUTSIDE, seg, f"nothing else is plugged into segment {seg}"))
+            return Branch((hop,), disposition=Disposition(DROPPED, OUTSIDE, seg, WalkFate(
+                why=WalkWhy.SEGMENT_EMPTY, element=seg)))
         return _join(hop, conts)
 
     def _underlay(self, host: str, port: OvsPort, packet: Packet, state: SimState,
@@ -592,11 +625,9 @@ class Walker:
             outer = outer.with_(tp_dst=GENEVE_PORT)
         elif port.type == "gre":
             outer = outer.with_(nw_proto=47, tp_src=0, tp_dst=0)
-        proto = {"vxlan": "VXLAN (UDP 4789)", "geneve": "Geneve (UDP 6081)", "gre": "GRE"}.get(
-            port.type, port.type)
-        steps = (Step(STEP_TUNNEL, f"{proto} encapsulation on {host}: VNI {vni:#x}, "
-                                   f"outer {local} -> {remote}", where=port.name,
-                      changes=packet.diff(outer)),)
+        steps: tuple[Step, ...] = (TunnelStep(
+            encap=True, tunnel_type=port.type, host=host, port=port.name, vni=vni,
+            local_ip=local, remote_ip=remote, changes=packet.diff(outer)),)
         key = (OUTSIDE, "underlay", f"{host}:{port.name}", outer)
         stop = self._guard(ctx, key)
         if stop is not None:
@@ -608,26 +639,26 @@ class Walker:
             gap = self.gaps.tunnel(host, port.name)
             if gap is not None:
                 return Branch((hop,), disposition=incomplete(gap, OUTSIDE, "underlay"))
-            return Branch((hop,), disposition=Disposition(
-                DROPPED, OUTSIDE, "underlay", f"no host has tunnel IP {remote}"))
+            return Branch((hop,), disposition=Disposition(DROPPED, OUTSIDE, "underlay", WalkFate(
+                why=WalkWhy.NO_TUNNEL_HOST, ip=remote)))
         rport = self._tunnel_port(target, port.type, local)
         if rport is None:
             hop = Hop(OUTSIDE, "underlay", HOP_UNDERLAY, f"{host}:{port.name}", outer, steps)
-            return Branch((hop,), disposition=Disposition(
-                DROPPED, target.name, "br-tun",
-                f"{target.name} has no {port.type} port with remote_ip={local}: the tunnel "
-                f"from {host} is not set up there"))
+            return Branch((hop,), disposition=Disposition(DROPPED, target.name, "br-tun", WalkFate(
+                why=WalkWhy.NO_TUNNEL_PORT, host=target.name, peer=host, device=port.type,
+                ip=local)))
         bridge, rp = rport
         hop = Hop(OUTSIDE, "underlay", HOP_UNDERLAY, f"{host}:{port.name}", outer, steps,
                   out_port=f"{target.name}:{rp.name}", out_packet=outer)
         decap = packet.with_(tun_id=vni, tun_src=local, tun_dst=remote)
-        via = (Step(STEP_TUNNEL, f"decapsulated on {target.name} by {rp.name} "
-                                 f"(remote_ip={local}): tun_id={vni:#x}", where=rp.name),)
+        via = (TunnelStep(encap=False, tunnel_type=port.type, host=target.name, port=rp.name,
+                          vni=vni, local_ip=local, remote_ip=remote),)
         rest = self._ovs(target.name, bridge, rp.name, decap, state, ctx, via)
         return replace(rest, hops=(hop,) + rest.hops)
 
     @staticmethod
     def _tunnel_port(host: HostState, kind: str, remote_ip: str) -> tuple[str, OvsPort] | None:
+        """The tunnel port of kind on host whose remote_ip is remote_ip (or flow)."""
         for b in host.ovs_bridges:
             for p in b.ports:
                 if p.type == kind and p.option("remote_ip") in (remote_ip, "flow"):
@@ -639,22 +670,40 @@ class Walker:
 
 
 def _net(cidr: str) -> str:
+    """The network of an address with its prefix."""
     import ipaddress
 
     return str(ipaddress.ip_interface(cidr).network)
 
 
+def _owner(t: tuple[str, Namespace, Interface]) -> str:
+    """Whose a segment member is: its host, or the outside namespace it is in."""
+    h, ns, _ = t
+    return h or ns.name
+
+
 def _member(t: tuple[str, Namespace, Interface]) -> str:
+    """A segment member, for a branch label."""
     h, ns, itf = t
     return f"{itf.name} of {h}" if h else f"{itf.name} of {ns.name}"
 
 
+def _segment_fdb(segment: str, decision: FdbDecision, mac: str, port: str = "",
+                 owner: str = "") -> FdbStep:
+    """A segment's learning-switch decision."""
+    return FdbStep(switch=FdbSwitch.SEGMENT, decision=decision, element=segment, mac=mac,
+                   port=port, owner=owner)
+
+
 def _member_key(t: tuple[str, Namespace, Interface]) -> str:
+    """A segment member's key in the segment's FDB: host:interface (outside:
+    namespace:interface)."""
     h, ns, itf = t
     return f"{h}:{itf.name}" if h else f"{ns.name}:{itf.name}"
 
 
 def _tunnel_mac(host: HostState | None, ip: str) -> str:
+    """The MAC of the interface of host that has the tunnel address ip."""
     if host is None:
         return ""
     for ns in host.namespaces:
@@ -665,6 +714,7 @@ def _tunnel_mac(host: HostState | None, ip: str) -> str:
 
 
 def _exit_label(ex: OfExit) -> str:
+    """Why a copy of an OVS visit exists (a branch label)."""
     if ex.kind == EXIT_PATCH and ex.next is not None:
         return f"copy out {ex.port} -> {ex.next.bridge}"
     if ex.kind == EXIT_OUTPUT:
@@ -672,8 +722,9 @@ def _exit_label(ex: OfExit) -> str:
     return ex.kind
 
 
-def _leaf(host: str, element: str, kind: str, in_port: str, packet: Packet,
+def _leaf(host: str, element: str, kind: HopKind, in_port: str, packet: Packet,
           steps: tuple[Step, ...], disposition: Disposition) -> Branch:
+    """A branch of one hop that ends in disposition."""
     return Branch((Hop(host, element, kind, in_port, packet, steps),), disposition=disposition)
 
 

@@ -30,8 +30,9 @@ from neutrace.dataplane import OvsBridge
 from neutrace.engines.openflow import OpenFlowEngine, OpenFlowState
 from neutrace.engines.results import EXIT_OUTPUT, EXIT_PATCH, BridgeVisit
 from neutrace.packet import Packet
+from neutrace.syntax import ofactions as A
 from neutrace.syntax.microflow import parse_microflow
-from neutrace.trace import STEP_ACTION, STEP_CONNTRACK, STEP_TABLE
+from neutrace.trace import ActionStep, CtResume, FdbDecision, FdbStep, TableLookup, TunnelOutput
 
 Lookup = tuple[int, int | None]
 Block = tuple[str, tuple[Lookup, ...]]
@@ -40,7 +41,6 @@ HeaderKey = tuple[object, ...]
 
 _TUNNEL_FIELDS = ("tun_id", "tun_src", "tun_dst", "payload")
 _HEADER_FIELDS = tuple(f.name for f in fields(Packet) if f.name not in _TUNNEL_FIELDS)
-_COOKIE_RE = re.compile(r", cookie (0x[0-9a-f]+)$")
 _TUN_LOAD_RE = re.compile(
     r"^(?:load:(0x[0-9a-f]+|\d+)->(?:NXM_NX_TUN_ID|tun_id)\[\]|set_field:(0x[0-9a-f]+|\d+)->tun_id"
     r"|set_tunnel(?:64)?:(0x[0-9a-f]+|\d+))$"
@@ -48,6 +48,7 @@ _TUN_LOAD_RE = re.compile(
 
 
 def headers(p: Packet) -> HeaderKey:
+    """The packet's header fields (the tunnel metadata left out)."""
     return tuple(getattr(p, f) for f in _HEADER_FIELDS)
 
 
@@ -68,6 +69,7 @@ class Observed:
     final: tuple[HeaderKey, tuple[tuple[str, int], ...]] | None
 
     def differences(self, other: Observed) -> list[str]:
+        """The parts that differ from other, each as engine vs OVS lines."""
         out = []
         for name in ("visits", "outputs", "tunnel_ids", "final"):
             a, b = getattr(self, name), getattr(other, name)
@@ -80,15 +82,9 @@ class Observed:
 
 
 def _engine_blocks(visit: BridgeVisit, out: list[Block]) -> None:
-    lookups: list[Lookup] = []
-    for step in visit.steps:
-        if step.kind == STEP_TABLE:
-            table = int(step.where)
-            if step.text.endswith("No match."):
-                lookups.append((table, None))
-            else:
-                m = _COOKIE_RE.search(step.text)
-                lookups.append((table, int(m.group(1), 16) if m else 0))
+    """The table lookups of each visit, (table, cookie or None), in execution order."""
+    lookups: list[Lookup] = [(s.table, s.flow.cookie if s.flow is not None else None)
+                             for s in visit.steps if isinstance(s, TableLookup)]
     out.append((visit.bridge, tuple(lookups)))
     for e in visit.exits:
         if e.kind == EXIT_PATCH and e.next is not None:
@@ -96,6 +92,7 @@ def _engine_blocks(visit: BridgeVisit, out: list[Block]) -> None:
 
 
 def _engine_outputs(visit: BridgeVisit, out: list[tuple[str, str, Packet]]) -> None:
+    """The copies that left the switch, by bridge and port."""
     for e in visit.exits:
         if e.kind == EXIT_PATCH and e.next is not None:
             _engine_outputs(e.next, out)
@@ -103,30 +100,27 @@ def _engine_outputs(visit: BridgeVisit, out: list[tuple[str, str, Packet]]) -> N
             out.append((visit.bridge, e.port, e.packet))
 
 
-_TUNNEL_NOTE_RE = re.compile(r"^-> output to tunnel (\S+) \([\w-]+\): tun_id=(0x[0-9a-f]+|\d+)")
-
-
 def _explicit_tunnel_outputs(visit: BridgeVisit, bridges: dict[str, OvsBridge],
                              out: list[tuple[str, str, int]]) -> None:
     """Tunnel-port copies sent by an ``output`` action (not NORMAL): an ``output:`` action step
-    directly followed by the engine's "-> output to tunnel PORT (...): tun_id=..." note."""
+    directly followed by the engine's tunnel output."""
     steps = visit.steps
-    for i, step in enumerate(steps[:-1]):
-        if step.kind == STEP_ACTION and step.text.startswith("output:"):
-            m = _TUNNEL_NOTE_RE.match(steps[i + 1].text)
-            if m:
-                out.append((visit.bridge, m.group(1), int(m.group(2), 0)))
+    for step, after in zip(steps, steps[1:], strict=False):
+        if isinstance(step, ActionStep) and isinstance(step.action, A.Output) \
+                and isinstance(after, TunnelOutput):
+            out.append((visit.bridge, after.port, after.tun_id))
     for e in visit.exits:
         if e.kind == EXIT_PATCH and e.next is not None:
             _explicit_tunnel_outputs(e.next, bridges, out)
 
 
 def _engine_final(visit: BridgeVisit) -> tuple[HeaderKey, tuple[tuple[str, int], ...]]:
+    """The first bridge's fields and registers at the end of its first pass."""
     packet = visit.packet
     pfields = set(_HEADER_FIELDS)
     regs: dict[str, int] = {}
     for step in visit.steps:
-        if step.kind == STEP_CONNTRACK and step.text.startswith("resume conntrack"):
+        if isinstance(step, CtResume):
             break  # the first pass ends here (compared with OVS's first Final flow)
         for ch in step.changes:
             if ch.field in pfields:
@@ -138,6 +132,7 @@ def _engine_final(visit: BridgeVisit) -> tuple[HeaderKey, tuple[tuple[str, int],
 
 def observe_engine(visit: BridgeVisit, bridges: tuple[OvsBridge, ...] | list[OvsBridge],
                    *, final: bool = True) -> Observed:
+    """What the engine did with a packet, reduced for comparison."""
     blocks: list[Block] = []
     _engine_blocks(visit, blocks)
     outs: list[tuple[str, str, Packet]] = []
@@ -193,6 +188,7 @@ def _ovs_tunnel_ids(real: RealTrace, start: Packet, bridges: dict[str, OvsBridge
 
 def observe_ovs(real: RealTrace, start: Packet, bridges: tuple[OvsBridge, ...] | list[OvsBridge],
                 *, final: bool = True) -> Observed:
+    """What real OVS did with a packet, reduced the same way."""
     blocks: dict[tuple[int, int], tuple[str, list[Lookup]]] = {}
     first_block: dict[str, int] = {}  # bridge -> its first block of the first pass
     # OVS 3.1 heads a recirculation with the first bridge's name even when it resumes in a
@@ -273,11 +269,13 @@ def used_mac_learned_in_trace(visit: BridgeVisit) -> bool:
     """True if NORMAL forwarded (or dropped) by a MAC learned earlier in the same trace (the
     engine starts cold, so any learned-port decision comes from this trace)."""
     for step in visit.steps:
-        if step.text.startswith(("-> forwarding to learned port",
-                                 "-> learned port is input port")):
+        if isinstance(step, FdbStep) and step.decision in _LEARNED_PORT:
             return True
     return any(used_mac_learned_in_trace(e.next) for e in visit.exits
                if e.kind == EXIT_PATCH and e.next is not None)
+
+
+_LEARNED_PORT = frozenset({FdbDecision.FORWARD, FdbDecision.INPUT_PORT_DROP})
 
 
 @dataclass(frozen=True)

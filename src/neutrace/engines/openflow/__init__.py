@@ -1,0 +1,43 @@
+"""The OpenFlow engine (layer 3): Open vSwitch's ``ofproto/trace`` in Python, split as OVS splits
+it: ``classifier`` (``lib/classifier.c``), ``values`` (``struct flow`` / meta-flow), ``bridge``,
+``state`` (MAC learning tables, learned flows, conntrack), ``context`` (``struct xlate_ctx``),
+``xlate`` (``ofproto-dpif-xlate.c``: tables, actions, outputs, patch and tunnel ports),
+``normal`` (``xlate_normal`` + ``lib/mac-learning.c``), ``learn`` (``lib/learn.c``), ``ct``
+(ct() and nat) and ``engine`` (`OpenFlowEngine`).
+
+`OpenFlowEngine(bridges, host)` compiles each bridge's flows (lazily, one table at a time, on the
+first lookup) into a tuple-space classifier like OVS's own: per table, subtables of flows that
+match the same fields with the same masks, each a hash from the masked packet values to the
+flows, visited by decreasing maximum priority. `run(bridge, in_port, packet, state)` walks one
+packet through the pipeline and returns a `BridgeVisit` tree (patch ports continue into the peer
+bridge as child visits).
+
+Semantics follow ``ofproto-dpif-xlate.c``: priorities and masks, OVS's prerequisite
+normalisation (a field whose prerequisites the match does not meet is ignored), resubmit and
+goto_table (depth limit 64), table miss = drop, output/in_port/LOCAL/output:reg, NORMAL (per-VLAN
+MAC learning in `OpenFlowState`, access ports and trunks, flood to the VLAN's ports except the
+input port), VLAN push/pop/mod, set_field/load/move, set_tunnel, learn() into the state's
+learned-flow tables, conjunctive matches, ct() with a small conntrack (zones, commit, nat,
+recirculation to ``table``), controller, patch ports and tunnel ports.
+
+All mutable state (MAC tables, learned flows, conntrack) lives in `OpenFlowState`, owned by the
+caller and keyed by (host, bridge) or (host, zone), so a trace can start cold or warm. A trace
+that changed nothing in the state is cached: the same packet on the same state gets the same
+`BridgeVisit` back.
+
+Where the datapath and ``ofproto/trace`` differ, ``ofproto/trace`` is followed: NORMAL looks the
+destination up before learning the source. Not modelled: flow timeouts expiring (learned flows keep
+their idle/hard_timeout but never age), groups, meters, MPLS, xreg/xxreg/tun_metadata fields,
+bundle/multipath, native-tagged/untagged VLAN modes, mirrors, STP, ct ``alg``/``+rel`` and IPv6 NAT.
+"""
+
+from neutrace.engines.openflow.classifier import compile_match, ignored_match_fields
+from neutrace.engines.openflow.engine import OpenFlowEngine
+from neutrace.engines.openflow.state import LearnedFlow, OpenFlowState
+from neutrace.engines.openflow.values import packet_values, values_packet
+from neutrace.engines.openflow.xlate import MAX_DEPTH, MAX_RECIRC, MAX_RESUBMITS
+
+__all__ = [
+    "MAX_DEPTH", "MAX_RECIRC", "MAX_RESUBMITS", "LearnedFlow", "OpenFlowEngine", "OpenFlowState",
+    "compile_match", "ignored_match_fields", "packet_values", "values_packet",
+]

@@ -1,0 +1,77 @@
+"""A bridge as the engine holds it (layer 3): ports by name and OpenFlow number, the implicit
+LOCAL port, and its flow tables, each compiled on its first lookup (``ofproto-dpif.c``'s
+``struct ofproto_dpif`` as far as a trace needs it).
+"""
+
+from __future__ import annotations
+
+import gc
+
+from neutrace.dataplane import Flow, OvsBridge, OvsPort
+from neutrace.engines.openflow.classifier import Table, clear_compile_caches, strip_quotes
+from neutrace.engines.openflow.values import OFPP_LOCAL
+from neutrace.errors import SyntaxParseError
+from neutrace.syntax import offields as F
+
+
+class Bridge:
+    """One bridge: ports by name/ofport and its tables, compiled on first use."""
+
+    __slots__ = ("spec", "name", "by_name", "by_ofport", "flows_by_table", "tables", "ports")
+
+    def __init__(self, spec: OvsBridge) -> None:
+        """Index ``spec``'s ports and group its flows by table (checking their in_port names)."""
+        self.spec = spec
+        self.name = spec.name
+        self.by_name: dict[str, OvsPort] = {p.name: p for p in spec.ports}
+        self.by_ofport: dict[int, OvsPort] = {p.ofport: p for p in spec.ports}
+        if spec.name not in self.by_name:
+            local = OvsPort(spec.name, OFPP_LOCAL, "internal")
+            self.by_name[spec.name] = local
+            self.by_ofport.setdefault(OFPP_LOCAL, local)
+        # every port, the implicit LOCAL one included, in ofport order (flooding visits them so)
+        self.ports: tuple[OvsPort, ...] = tuple(sorted(self.by_name.values(),
+                                                       key=lambda p: p.ofport))
+        self.flows_by_table: dict[int, list[Flow]] = {}
+        known = self.by_name
+        for f in spec.flows:
+            self.flows_by_table.setdefault(f.table, []).append(f)
+            for k, val in f.match:
+                if k == "in_port" and not val.isdigit() and strip_quotes(val) not in known \
+                        and val.lower() not in F.RESERVED_PORTS:
+                    raise SyntaxParseError(
+                        spec.name, f"table={f.table}, priority={f.priority}",
+                        f"in_port={val}: bridge {spec.name} has no port {strip_quotes(val)!r}",
+                        "use one of its ports: " + ", ".join(sorted(known)))
+        self.tables: dict[int, Table] = {}
+
+    def ofport(self, name: str) -> int | None:
+        """The OpenFlow port number of port ``name`` (None: no such port)."""
+        p = self.by_name.get(name)
+        return p.ofport if p is not None else None
+
+    def port_name(self, ofport: int) -> str:
+        """The name of port ``ofport`` (the number itself when there is none)."""
+        p = self.by_ofport.get(ofport)
+        if p is not None:
+            return p.name
+        if ofport == OFPP_LOCAL:
+            return self.name
+        return str(ofport)
+
+    def table(self, table_id: int) -> Table | None:
+        """Table ``table_id``, compiled on its first use (None: it has no flow)."""
+        t = self.tables.get(table_id)
+        if t is None:
+            flows = self.flows_by_table.get(table_id)
+            if not flows:
+                return None
+            gc_was_on = gc.isenabled()
+            gc.disable()  # compiling makes no cycles; the collector's passes cost ~30% here
+            try:
+                t = self.tables[table_id] = Table(flows, self.ofport, self.name)
+            finally:
+                if gc_was_on:
+                    gc.enable()
+                clear_compile_caches()
+        return t

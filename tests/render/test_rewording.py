@@ -21,8 +21,7 @@ from tests.support.paths import REPO
 from tests.support.rewording import CLOSE, OPEN, reworded
 
 # the tests whose assertions must not depend on words (goldens skip themselves)
-FACT_TESTS = ["tests/engines", "tests/sim", "tests/render/test_show.py", "tests/importers",
-              "tests/cli/test_trace.py"]
+FACT_TESTS = ["tests/engines", "tests/sim", "tests/render/test_show.py", "tests/importers"]
 OVS_FACT_TESTS = ["tests/functional/ovs/test_differential_agents.py::"
                   "test_agents_flows_like_ovs[seed-test-cmpt-02]"]
 

@@ -8,6 +8,7 @@ furthest from the start. Read from the trace's dispositions and branch tree only
 
 from __future__ import annotations
 
+from neutrace.render.steps import fate_reason
 from neutrace.trace import ACCEPTED, DELIVERED, DENIED, EXITED, Disposition, Trace
 
 RANK = {DELIVERED: 3, EXITED: 2, ACCEPTED: 1}
@@ -39,4 +40,4 @@ def verdict_line(name: str, trace: Trace | None) -> str:
     fates = trace.dispositions()
     ok = sum(1 for f in fates if f.success)
     copies = f"{len(fates)} cop{'y' if len(fates) == 1 else 'ies'}, {ok} reached a destination"
-    return f"[{name}] {kind_word(d.kind)} at {where}: {d.reason} ({copies})"
+    return f"[{name}] {kind_word(d.kind)} at {where}: {fate_reason(d)} ({copies})"

@@ -33,6 +33,7 @@ from neutrace.render.diagram.structure import (
     HostDiagram,
     Node,
 )
+from neutrace.render.steps import fate_reason
 
 FONT = "DejaVu Sans"
 CLUSTER_STYLE = {  # kind: (fill, border)
@@ -82,7 +83,7 @@ def fate_lines(fate: Fate) -> tuple[str, list[str]]:
     is drawn on the diagram of the host where it died)."""
     ds = sorted(fate.dispositions, key=lambda d: not d.success)
     if fate.here and len(ds) == 1:
-        return _kind(ds[0].kind), _wrap(ds[0].reason, 4)
+        return _kind(ds[0].kind), _wrap(fate_reason(ds[0]), 4)
     ok = [d for d in ds if d.success]
     if fate.here:
         head = f"{len(ds)} copies ended here"
@@ -94,7 +95,7 @@ def fate_lines(fate: Fate) -> tuple[str, list[str]]:
     lines: list[str] = []
     for d in shown:
         where = "" if fate.here else f" on {d.host or d.element}"
-        lines += _wrap(f"{_kind(d.kind)}{where}: {d.reason}", 3)
+        lines += _wrap(f"{_kind(d.kind)}{where}: {fate_reason(d)}", 3)
     rest = Counter(d.kind.replace("_", " ") + ("" if fate.here else f" on {d.host or 'outside'}")
                    for d in ds if d not in shown)
     if rest:

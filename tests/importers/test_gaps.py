@@ -12,6 +12,7 @@ import pytest
 from neutrace.app import capture
 from neutrace.trace import INCOMPLETE, Disposition
 from tests.support.capture_writer import agent_ini, write_capture
+from tests.support.facts import gap_facts
 from tests.support.paths import SEED_YAML
 
 ROUTER = "qrouter-c8aec0d9-3203-4bdb-9237-9818603f521f"
@@ -53,7 +54,7 @@ def test_missing_flow_dump_stops_at_that_bridge(seed: Path) -> None:
     assert warn and warn[0].source.endswith(path.name) and "stops there" in warn[0].cost
     stop = [d for d in ends if d.kind == INCOMPLETE]
     assert [(d.host, d.element) for d in stop] == [("test-cmpt-02", "br-tun")]
-    assert path.name in stop[0].reason
+    assert path.name in gap_facts(stop[0])
     # the copy through br-ex still walks on to its own end
     assert any(d.element == "br-ex" and d.kind == "dropped" for d in ends)
 
@@ -67,7 +68,7 @@ def test_unreadable_flow_stops_only_in_its_table(seed: Path) -> None:
     assert br_ex is not None and all(f.priority != 77 for f in br_ex.flows) and br_ex.flows
     stop = [d for d in ends if d.kind == INCOMPLETE]
     assert stop and {(d.host, d.element) for d in stop} == {("test-ctrl-01", "br-ex")}
-    assert f"{path.name}:{n}" in stop[0].reason and "table 0" in stop[0].reason
+    assert f"{path.name}:{n}" in gap_facts(stop[0]) and "table 0" in gap_facts(stop[0])
 
 
 def test_missing_root_iptables_stops_at_the_hybrid_bridge(seed: Path) -> None:
@@ -75,7 +76,7 @@ def test_missing_root_iptables_stops_at_the_hybrid_bridge(seed: Path) -> None:
     _, ends = walk(seed)
     stop = [d for d in ends if d.kind == INCOMPLETE]
     assert [(d.host, d.element) for d in stop] == [("test-cmpt-02", "qbr1b17c0cc-9f")]
-    assert "sos_commands/networking/iptables-save" in stop[0].reason
+    assert "sos_commands/networking/iptables-save" in gap_facts(stop[0])
 
 
 def test_missing_router_routes_stop_at_the_router(seed: Path) -> None:
@@ -84,7 +85,7 @@ def test_missing_router_routes_stop_at_the_router(seed: Path) -> None:
     _, ends = walk(seed)
     stop = [d for d in ends if d.kind == INCOMPLETE]
     assert [(d.host, d.element) for d in stop] == [("test-ctrl-01", ROUTER)]
-    assert "IPv4 route dump" in stop[0].reason
+    assert "IPv4 route dump" in gap_facts(stop[0])
 
 
 def test_host_not_captured_stops_at_the_underlay(seed: Path) -> None:
@@ -95,7 +96,7 @@ def test_host_not_captured_stops_at_the_underlay(seed: Path) -> None:
     imp, ends = walk(seed)
     stop = [d for d in ends if d.kind == INCOMPLETE]
     assert stop and all(d.element == "underlay" for d in stop)
-    assert all("192.168.120.21" in d.reason for d in stop)
+    assert all("192.168.120.21" in gap_facts(d) for d in stop)
     assert any(d.success for d in ends)
 
 

@@ -14,6 +14,7 @@ from neutrace.dataplane import Connection, Learned, LearnedFdb, LearnedMac, Lear
 from neutrace.engines.conntrack import CtTuple
 from neutrace.sim.learned import state_from
 from neutrace.topology import load
+from neutrace.trace import FdbDecision, FdbStep
 from tests.support.capture_writer import agent_ini, write_capture
 from tests.support.paths import SEED_YAML
 
@@ -68,7 +69,8 @@ def test_captured_mac_table_shapes_the_first_packet(seed: Path) -> None:
 
     assert "br-ex" not in first_bridges(capture.Start.captured)
     assert "br-ex" in first_bridges(capture.Start.cold)
-    assert any(s.text.endswith("forwarding to learned port patch-tun")
+    assert any(isinstance(s, FdbStep) and (s.decision, s.port) == (FdbDecision.FORWARD,
+                                                                   "patch-tun")
                for hops, _ in capture.trace(imp, "test-02", "203.0.113.10",
                                             start=capture.Start.captured).request.paths()
                for h in hops for s in h.steps)

@@ -8,6 +8,7 @@ from neutrace.trace import (
     Denial,
     Disposition,
     DropExplanation,
+    IncompleteFate,
     LinuxFate,
     LinuxWhy,
     OpenFlowFate,
@@ -38,3 +39,11 @@ def walk_fate(d: Disposition, why: WalkWhy) -> WalkFate:
     """The walker's fate of ``d``, which must be ``why``."""
     assert isinstance(d.cause, WalkFate) and d.cause.why is why, d.cause
     return d.cause
+
+
+def gap_facts(d: Disposition) -> str:
+    """What an ``incomplete`` disposition's gap says (its aspect, the importer's problem and the
+    file), as one string to search (the test fails if it is not incomplete)."""
+    assert isinstance(d.cause, IncompleteFate), d.cause
+    g = d.cause.gap
+    return f"{g.element} {g.aspect}: {g.problem} ({g.source})"

@@ -213,6 +213,7 @@ class NeighbourEvent(enum.StrEnum):
     ENTRY = "entry"  # found in the namespace's neighbour table (``state``)
     RESOLVED = "resolved"  # asked on the link and answered
     UNANSWERED = "unanswered"  # asked on the link, nobody answered
+    PROXY_ARP = "proxy-arp"  # answered for ``ip``, routed out of ``via`` (proxy_arp=1)
 
 
 class ExitCause(enum.StrEnum):
@@ -580,7 +581,8 @@ class RouteStep:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NeighbourStep:
     """A neighbour event for ``ip`` on ``device`` of ``namespace``: its ``mac`` (and the
-    neighbour table's ``state``); ``ipv6`` says ARP or neighbour discovery."""
+    neighbour table's ``state``); ``ipv6`` says ARP or neighbour discovery; a proxy ARP answer
+    names the device ``via`` which the target is routed (and the ``delay``)."""
 
     kind: ClassVar[StepKind] = StepKind.NEIGHBOUR
     event: NeighbourEvent
@@ -590,6 +592,8 @@ class NeighbourStep:
     mac: str = ""
     state: str = ""
     ipv6: bool = False
+    via: str = ""  # proxy ARP: the device the target is routed out of
+    delay: str = ""  # proxy ARP: net.ipv4.neigh.<dev>.proxy_delay, if set
     depth: int = 0
     changes: tuple[FieldChange, ...] = ()
 

@@ -16,7 +16,7 @@ import pytest
 from neutrace import topology
 from neutrace.app import session
 from neutrace.sim.walk import Walker
-from neutrace.trace import STEP_NAT, STEP_TABLE, Hop, Trace
+from neutrace.trace import STEP_NAT, Hop, TableLookup, Trace
 from tests.support.paths import REPO
 
 CLOUD_PATH = REPO / "examples" / "dvr" / "cloud.yaml"
@@ -75,9 +75,9 @@ def change(hop: Hop, field: str) -> tuple[object, object] | None:
     return None
 
 
-def tables(hop: Hop) -> list[str]:
+def tables(hop: Hop) -> list[int]:
     """The OpenFlow tables a hop went through."""
-    return [s.where for s in hop.steps if s.kind == STEP_TABLE]
+    return [s.table for s in hop.steps if isinstance(s, TableLookup)]
 
 
 def test_north_south_fixed_ip_through_snat(walker: Walker) -> None:
@@ -100,11 +100,11 @@ def test_north_south_fixed_ip_through_snat(walker: Walker) -> None:
     tun = at(hops, vm_host, "br-tun")
     assert change(tun, "dl_src") == (gateway_mac("selfservice1"), DVR_MAC[vm_host])
     assert change(tun, "tun_id") == (0, NET["selfservice1"].segmentation_id)
-    assert "1" in tables(tun)  # DVR_PROCESS
+    assert 1 in tables(tun)  # DVR_PROCESS
     node = ROUTER.host
     brint = at(hops, node, "br-int")
     assert change(brint, "dl_src") == (DVR_MAC[vm_host], gateway_mac("selfservice1"))
-    assert "1" in tables(brint)  # DVR_TO_SRC_MAC
+    assert 1 in tables(brint)  # DVR_TO_SRC_MAC
     snat = at(hops, node, SNAT)
     gw_ip = CLOUD.port(ROUTER.external_gateway.port_id).fixed_ips[0].ip_address  # type: ignore[union-attr]
     assert change(snat, "nw_src") == ("192.0.2.12", gw_ip)
@@ -197,7 +197,7 @@ def test_east_west_routed_on_the_sending_node(walker: Walker) -> None:
         NET["selfservice2"].segmentation_id, 0)
     brint = at(hops, dst_host, "br-int")
     assert change(brint, "dl_src") == (DVR_MAC[src_host], gateway_mac("selfservice2"))
-    assert tables(brint)[:2] == ["0", "1"] and "60" in tables(brint)
+    assert tables(brint)[:2] == [0, 1] and 60 in tables(brint)
     # no router namespace on the destination node is on the way
     assert f"{dst_host}/{QROUTER}" not in order(hops)
     back = delivered(conv.reply)

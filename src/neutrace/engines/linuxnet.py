@@ -607,14 +607,11 @@ class LinuxEngine:
         cache[(dev, packet.arp_spa)] = packet.arp_sha
         delay = ns.sysctl(f"net.ipv4.neigh.{dev}.proxy_delay", "")
         steps = (
-            Step(STEP_NEIGHBOUR, f"learned {packet.arp_spa} is-at {packet.arp_sha} on {dev}",
-                 where=ns.name),
+            NeighbourStep(event=NeighbourEvent.LEARNED, ip=packet.arp_spa, mac=packet.arp_sha,
+                          device=dev, namespace=ns.name),
             _route_step(rule, route, packet.arp_tpa),
-            Step(STEP_NEIGHBOUR, f"proxy ARP (net.ipv4.conf.{dev}.proxy_arp=1): "
-                                 f"{packet.arp_tpa} is routed out {route.device}, so {dev} "
-                                 f"answers {packet.arp_tpa} is-at {mac}"
-                                 + (f" (after proxy_delay={delay})" if delay else ""),
-                 where=ns.name),
+            NeighbourStep(event=NeighbourEvent.PROXY_ARP, ip=packet.arp_tpa, mac=mac, device=dev,
+                          namespace=ns.name, via=route.device, delay=delay),
         )
         reply = arp_reply(mac, packet.arp_tpa, packet.arp_sha, packet.arp_spa)
         return LinuxResult(steps, (Egress(dev, reply),))

@@ -174,6 +174,9 @@ PHRASES: dict[str, str] = {
     "neigh.entry": "neighbour {ip} dev {device} lladdr {mac} {state}",
     "neigh.resolved": "{ask} {ip} on {device}: {ip} is-at {mac}",
     "neigh.unanswered": "{ask} {ip} on {device}: no answer",
+    "neigh.proxy_arp": "proxy ARP (net.ipv4.conf.{device}.proxy_arp=1): {ip} is routed out {via}, "
+                       "so {device} answers {ip} is-at {mac}{delay}",
+    "neigh.proxy_delay": " (after proxy_delay={delay})",
     "neigh.ask_arp": "ARP who-has",
     "neigh.ask_nd": "neighbour solicitation for",
     "ttl": "TTL {before} -> {after}",
@@ -576,15 +579,16 @@ _NEIGH_PHRASES = {
     NeighbourEvent.LEARNED: "neigh.learned", NeighbourEvent.ARP_REPLY: "neigh.arp_reply",
     NeighbourEvent.ADVERTISEMENT: "neigh.advertisement", NeighbourEvent.CACHED: "neigh.cached",
     NeighbourEvent.ENTRY: "neigh.entry", NeighbourEvent.RESOLVED: "neigh.resolved",
-    NeighbourEvent.UNANSWERED: "neigh.unanswered",
+    NeighbourEvent.UNANSWERED: "neigh.unanswered", NeighbourEvent.PROXY_ARP: "neigh.proxy_arp",
 }
 
 
 def _neighbour_text(step: NeighbourStep) -> str:
     """An ARP / neighbour discovery event, in iproute2's words."""
     ask = say("neigh.ask_nd" if step.ipv6 else "neigh.ask_arp")
+    delay = say("neigh.proxy_delay", delay=step.delay) if step.delay else ""
     return say(_NEIGH_PHRASES[step.event], ip=step.ip, mac=step.mac, device=step.device,
-               state=step.state, ask=ask)
+               state=step.state, ask=ask, via=step.via, delay=delay)
 
 
 def _wire_text(step: PatchCrossing | InternalPort | PeerCrossing | VlanTagging
@@ -668,7 +672,7 @@ def step_where(step: Step) -> str:
 
 
 _LOCAL_NEIGHBOUR = frozenset({NeighbourEvent.LEARNED, NeighbourEvent.ARP_REPLY,
-                              NeighbourEvent.ADVERTISEMENT})
+                              NeighbourEvent.ADVERTISEMENT, NeighbourEvent.PROXY_ARP})
 
 
 def step_detail(step: Step) -> str:

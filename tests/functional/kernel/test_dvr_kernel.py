@@ -23,7 +23,7 @@ from neutrace import topology
 from neutrace.agents.constants import FIP_RT_TBL
 from neutrace.dataplane import LOOPBACK, VETH, Interface, Namespace, Route
 from neutrace.packet import ARP_REPLY, ICMP_ECHO_REPLY, arp_request, ipv4
-from neutrace.trace import ACCEPTED, STEP_ROUTE
+from neutrace.trace import ACCEPTED, RouteStep
 from tests.support.kernel_lab import Lab, MiniWalk, lab_tag
 from tests.support.paths import REPO
 
@@ -139,7 +139,7 @@ def test_floating_ip_through_the_fip_namespace(
     (out,) = sim.send("vm", ipv4("", "", FIP.fixed_ip_address, GATEWAY))
     assert out.disposition == ACCEPTED and out.namespace == "ext"
     assert out.packet.nw_src == FIP.floating_ip_address
-    tables = {step.where for ns, step in sim.steps if ns == "q" and step.kind == STEP_ROUTE}
+    tables = {step.table for ns, step in sim.steps if ns == "q" and isinstance(step, RouteStep)}
     assert str(FIP_RT_TBL) in tables, "the VM's traffic did not take the floating IP's table 16"
     # and the kernel's choice for it and for a VM without floating IP (the SNAT redirect)
     for src in (FIP.fixed_ip_address, "192.0.2.12"):

@@ -82,7 +82,8 @@ class Netfilter:
         when a rule needs it (a state/conntrack/connmark match, a CT, NOTRACK, CONNMARK or NAT
         target takes a conntrack reference for the namespace). Without one the kernel keeps no
         entries, and the nat table's chains never see a packet (NAT hooks skip packets without
-        a connection) -- checked against the kernel in tests/functional/kernel/test_netfilter_kernel.py."""
+        a connection) -- checked against the kernel in
+        tests/functional/kernel/test_netfilter_kernel.py."""
         if self._uses_ct is None:
             self._uses_ct = any(
                 {m.module for m in r.matches} & CT_MATCHES

@@ -1,0 +1,292 @@
+"""`neutrace.verify.drift` on synthetic states: the seed's hosts as the agents program them,
+each changed the way a fault changes a real host, then compared with the untouched ones. Each
+fault comes back as its typed fact, naming the port, network, host or rule; an untouched host,
+or one whose agent numbered local VLANs and OpenFlow ports otherwise, has no differences.
+
+The same faults injected on real state (real OVS and namespaces) are in
+tests/functional/real/test_diff_faults.py."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from neutrace.app import session
+from neutrace.dataplane import CloudState, Flow, Gap, HostState, Namespace, OvsBridge, OvsPort
+from neutrace.drift import (
+    Change,
+    DeadPort,
+    FloodEntryMissing,
+    FlowDifference,
+    InterfaceDifference,
+    IptablesDifference,
+    NamespaceDifference,
+    PortDifference,
+    PortRole,
+    RuleRole,
+    Tolerance,
+    WrongLocalVlan,
+)
+from neutrace.render.drift import difference_text, drift_json, drift_text
+from neutrace.verify.drift import compare, compare_host
+from neutrace.verify.drift_ovs import FlowNormalizer
+from tests.support.paths import SEED_YAML
+
+CMPT = "test-cmpt-02"
+CTRL = "test-ctrl-01"
+ROUTER = "qrouter-c8aec0d9-3203-4bdb-9237-9818603f521f"
+SHARE_NET = "8edf57d7-2b64-4cd9-a00d-20101d6384d1"
+QVO = "qvo1b17c0cc-9f"
+
+
+@pytest.fixture(scope="module")
+def seed() -> CloudState:
+    return session.cloud_state(SEED_YAML)
+
+
+def changed(state: CloudState, host: HostState) -> CloudState:
+    return replace(state, hosts=tuple(host if h.name == host.name else h for h in state.hosts))
+
+
+def with_bridge(h: HostState, b: OvsBridge) -> HostState:
+    return replace(h, ovs_bridges=tuple(b if x.name == b.name else x for x in h.ovs_bridges))
+
+
+def with_port(b: OvsBridge, name: str, **kw: object) -> OvsBridge:
+    return replace(b, ports=tuple(replace(p, **kw) if p.name == name else p  # type: ignore[arg-type]
+                                  for p in b.ports))
+
+
+def with_ns(h: HostState, ns: Namespace) -> HostState:
+    return replace(h, namespaces=tuple(ns if n.name == ns.name else n for n in h.namespaces))
+
+
+def diffs(seed: CloudState, host: HostState) -> list[object]:
+    drift = compare(seed, changed(seed, host))
+    for d in drift.differences:  # every fact has words
+        assert difference_text(d, drift)
+    return list(drift.differences)
+
+
+def test_the_agents_state_against_itself_is_empty(seed: CloudState) -> None:
+    drift = compare(seed, seed)
+    assert not drift.differs and not drift.differences
+    assert drift_text(drift).startswith("no differences")
+    assert json.loads(drift_json(drift))["differs"] is False
+
+
+def test_a_dead_port(seed: CloudState) -> None:
+    h = seed.host(CMPT)
+    assert h is not None
+    br = h.bridge("br-int")
+    assert br is not None
+    got = diffs(seed, with_bridge(h, with_port(br, QVO, tag=4095)))
+    assert got == [DeadPort(CMPT, "br-int", QVO, PortRole.VM,
+                            "1b17c0cc-9f79-4830-a50d-059477418ed4", SHARE_NET, 1)]
+    text = difference_text(got[0], compare(seed, seed))  # type: ignore[arg-type]
+    assert "has tag 4095" in text and "marked the port dead" in text and "share_net" in text
+
+
+def test_a_wrong_local_vlan(seed: CloudState) -> None:
+    h = seed.host(CMPT)
+    assert h is not None
+    br = h.bridge("br-int")
+    assert br is not None
+    got = diffs(seed, with_bridge(h, with_port(br, QVO, tag=7)))
+    assert got == [WrongLocalVlan(CMPT, "br-int", QVO, SHARE_NET, 7, 1, 1)]
+
+
+def test_a_missing_tunnel_port_and_flood_entry(seed: CloudState) -> None:
+    h = seed.host(CMPT)
+    assert h is not None
+    tun = h.bridge("br-tun")
+    assert tun is not None
+    gone = "vxlan-c0a8780b"  # to test-ctrl-01 (192.168.120.11), ofport 2
+    flows = tuple(replace(f, actions=f.actions.replace("output:2,", "")) if f.table == 22
+                  and f.match else f for f in tun.flows)
+    got = diffs(seed, with_bridge(h, replace(tun, flows=flows)))
+    assert got == [FloodEntryMissing(CMPT, "br-tun", SHARE_NET, 1, gone, "192.168.120.11",
+                                     CTRL)]
+    assert "lacks VLAN 1 -> vxlan-c0a8780b" in difference_text(got[0])  # type: ignore[arg-type]
+    ports = tuple(p for p in tun.ports if p.name != gone)
+    got = diffs(seed, with_bridge(h, replace(tun, ports=ports)))
+    tunnel = [d for d in got if isinstance(d, PortDifference)]
+    assert tunnel == [PortDifference(CMPT, "br-tun", gone, Change.MISSING, PortRole.TUNNEL,
+                                     remote_ip="192.168.120.11", remote_host=CTRL)]
+    # the flows that still name its ofport 2 name no port
+    flows = {(d.change, d.flow.table, d.flow.match) for d in got
+             if isinstance(d, FlowDifference)}
+    assert (Change.MISSING, 0, (("in_port", gone),)) in flows
+    assert (Change.EXTRA, 0, (("in_port", "2"),)) in flows
+
+
+def test_stale_flows_with_an_old_cookie(seed: CloudState) -> None:
+    h = seed.host(CMPT)
+    assert h is not None
+    br = h.bridge("br-int")
+    assert br is not None
+    stale = Flow(0, 10, (("in_port", "9"),), "drop", cookie=0x1234)
+    got = diffs(seed, with_bridge(h, replace(br, flows=br.flows + (stale,))))
+    assert len(got) == 1 and isinstance(got[0], FlowDifference)
+    assert got[0].stale and got[0].change is Change.EXTRA and got[0].cookie == 0x1234
+    assert got[0].agent_cookie == br.flows[0].cookie
+    assert "stale flow with cookie 0x1234" in difference_text(got[0])
+    # an extra flow with the agent's own cookie is extra, not stale
+    fresh = replace(stale, cookie=br.flows[0].cookie)
+    got = diffs(seed, with_bridge(h, replace(br, flows=br.flows + (fresh,))))
+    assert isinstance(got[0], FlowDifference) and not got[0].stale
+
+
+def _without_line(text: str, needle: str) -> str:
+    lines = text.splitlines()
+    hit = [ln for ln in lines if needle in ln]
+    assert len(hit) == 1, hit
+    return "\n".join(ln for ln in lines if ln != hit[0]) + "\n"
+
+
+def test_a_missing_security_group_rule(seed: CloudState) -> None:
+    h = seed.host(CMPT)
+    assert h is not None
+    rule = "-A neutron-openvswi-i1b17c0cc-9 -m set --match-set NIPv4f292a28e"
+    got = diffs(seed, with_ns(h, replace(h.root, iptables=_without_line(h.root.iptables,
+                                                                         rule))))
+    assert len(got) == 1 and isinstance(got[0], IptablesDifference)
+    d = got[0]
+    assert (d.role, d.subject, d.change, d.table, d.chain) == (
+        RuleRole.SG_INGRESS, "1b17c0cc-9", Change.MISSING, "filter",
+        "neutron-openvswi-i1b17c0cc-9")
+    assert "security-group rule of port 1b17c0cc-9" in difference_text(d)
+
+
+def test_a_missing_floating_ip_dnat(seed: CloudState) -> None:
+    h = seed.host(CTRL)
+    assert h is not None
+    ns = h.namespace(ROUTER)
+    assert ns is not None
+    rule = "-A neutron-l3-agent-PREROUTING -d 192.168.100.102/32 -j DNAT"
+    got = diffs(seed, with_ns(h, replace(ns, iptables=_without_line(ns.iptables, rule))))
+    assert [(d.role, d.subject, d.chain) for d in got if isinstance(d, IptablesDifference)] == [
+        (RuleRole.FLOATING_DNAT, "192.168.100.102", "neutron-l3-agent-PREROUTING")]
+    assert "DNAT of floating IP 192.168.100.102" in difference_text(got[0])  # type: ignore
+
+
+def test_a_qr_port_missing_from_its_namespace(seed: CloudState) -> None:
+    h = seed.host(CTRL)
+    assert h is not None
+    ns = h.namespace(ROUTER)
+    assert ns is not None
+    qr = next(i for i in ns.interfaces if i.name.startswith("qr-"))
+    router = replace(ns, interfaces=tuple(i for i in ns.interfaces if i is not qr),
+                     routes=tuple(r for r in ns.routes if r.device != qr.name))
+    root = replace(h.root, interfaces=h.root.interfaces + (replace(qr, addresses=()),))
+    got = diffs(seed, with_ns(with_ns(h, router), root))
+    itf = [d for d in got if isinstance(d, InterfaceDifference)]
+    assert itf == [InterfaceDifference(CTRL, ROUTER, qr.name, Change.MISSING, qr.kind, "")]
+    assert "(it is in <root>)" in difference_text(itf[0])
+
+
+def test_a_missing_namespace(seed: CloudState) -> None:
+    h = seed.host(CTRL)
+    assert h is not None
+    got = diffs(seed, replace(h, namespaces=tuple(n for n in h.namespaces if n.name != ROUTER)))
+    assert got == [NamespaceDifference(CTRL, ROUTER, Change.MISSING, "qrouter")]
+
+
+def _renumbered(h: HostState, vlans: dict[int, int], ofports: dict[int, int]) -> HostState:
+    """``h`` as an agent that allocated local VLANs ``vlans`` and got ofports ``ofports``
+    would program it (the normalizer maps names back to numbers through ``names``)."""
+    bridges = []
+    for b in h.ovs_bridges:
+        names = {p.ofport: p.name for p in b.ports}
+        back = {p.name: str(ofports.get(p.ofport, p.ofport)) for p in b.ports}
+        norm = FlowNormalizer(names, vlans)
+        flows = []
+        for f in b.flows:
+            g = norm.flow(f)
+            flows.append(replace(g, cookie=f.cookie, match=tuple(
+                (k, back.get(v, v) if k in ("in_port", "reg5") else v) for k, v in g.match),
+                actions=_ofports(g.actions, back)))
+        ports = tuple(replace(p, ofport=ofports.get(p.ofport, p.ofport),
+                              tag=vlans.get(p.tag, p.tag) if p.tag else p.tag,
+                              other_config=tuple((k, str(vlans.get(int(v), int(v))))
+                                                 if k == "tag" else (k, v)
+                                                 for k, v in p.other_config))
+                      for p in b.ports)
+        bridges.append(replace(b, ports=ports, flows=tuple(flows)))
+    return replace(h, ovs_bridges=tuple(bridges))
+
+
+def _ofports(actions: str, back: dict[str, str]) -> str:
+    for name, n in back.items():
+        actions = actions.replace(f"output:{name}", f"output:{n}")
+    return actions
+
+
+def test_other_local_vlans_and_ofports_are_no_difference(seed: CloudState) -> None:
+    h = seed.host(CMPT)
+    assert h is not None
+    other = _renumbered(h, {1: 2, 2: 1}, {2: 7, 3: 9})
+    assert other != h
+    drift = compare_host(h, other)
+    assert drift.differences == ()
+    assert {t.tolerance for t in drift.tolerated} >= {Tolerance.LOCAL_VLAN_NUMBERS,
+                                                       Tolerance.OFPORT_NUMBERS}
+    assert dict((n, a) for n, _, a in drift.vlans)[SHARE_NET] == 2
+    # and a wrong tag is still found through the host's own mapping
+    br = other.bridge("br-int")
+    assert br is not None
+    bad = compare_host(h, with_bridge(other, with_port(br, QVO, tag=1)))
+    assert bad.differences == (WrongLocalVlan(CMPT, "br-int", QVO, SHARE_NET, 1, 2, 2),)
+
+
+def test_what_a_capture_lacks_is_not_compared(seed: CloudState) -> None:
+    h = seed.host(CMPT)
+    assert h is not None
+    br = h.bridge("br-int")
+    assert br is not None
+    gap = Gap("br-int", "flows", "no dump-flows of br-int", "sos_commands/openvswitch/x")
+    blind = replace(with_bridge(h, replace(br, flows=())), gaps=(gap,),
+                    namespaces=tuple(replace(n, iptables="") if n.name == "" else n
+                                     for n in h.namespaces))
+    blind = replace(blind, gaps=blind.gaps + (Gap("", "iptables", "no iptables-save", "y"),))
+    drift = compare_host(h, blind)
+    assert drift.differences == ()
+    assert [(n.element, n.aspect) for n in drift.not_compared] == [("br-int", "flows"),
+                                                                    ("", "iptables")]
+
+
+def test_hosts_not_captured_or_not_in_the_cloud(seed: CloudState) -> None:
+    one = replace(seed, hosts=(seed.hosts[0], HostState("stray")))
+    drift = compare(seed, one)
+    assert [h.host for h in drift.hosts if h.not_compared] == [h.name for h in seed.hosts[1:]]
+    assert drift.differs
+    assert "stray: 1 difference(s)\n  captured, but the cloud has no such host" in (
+        drift_text(drift))
+
+
+def test_json_has_every_fact_with_its_kind_and_text(seed: CloudState) -> None:
+    h = seed.host(CMPT)
+    assert h is not None
+    br = h.bridge("br-int")
+    assert br is not None
+    drift = compare(seed, changed(seed, with_bridge(h, with_port(br, QVO, tag=4095))))
+    doc = json.loads(drift_json(drift))
+    facts = [d for host in doc["hosts"] for d in host["differences"]]
+    assert facts == [{"kind": "DeadPort", "host": CMPT, "bridge": "br-int", "port": QVO,
+                      "role": "vm", "port_id": "1b17c0cc-9f79-4830-a50d-059477418ed4",
+                      "network": SHARE_NET, "expected_tag": 1,
+                      "text": difference_text(drift.differences[0], drift)}]
+
+
+def test_an_extra_port(seed: CloudState) -> None:
+    h = seed.host(CMPT)
+    assert h is not None
+    br = h.bridge("br-int")
+    assert br is not None
+    extra = OvsPort("qvodeadbeef-00", 9, tag=4095,
+                    external_ids=(("iface-id", "deadbeef-0000"),))
+    got = diffs(seed, with_bridge(h, replace(br, ports=br.ports + (extra,))))
+    assert got == [PortDifference(CMPT, "br-int", extra.name, Change.EXTRA, PortRole.VM,
+                                  "deadbeef-0000")]

@@ -39,11 +39,28 @@ TYPE_FLAT = "flat"
 TYPE_VLAN = "vlan"
 TYPE_VXLAN = "vxlan"
 TYPE_GRE = "gre"
+TYPE_GENEVE = "geneve"
 TYPE_LOCAL = "local"
-TUNNEL_TYPES = (TYPE_VXLAN, TYPE_GRE)
+TUNNEL_TYPES = (TYPE_VXLAN, TYPE_GRE, TYPE_GENEVE)
 
 ROLE_COMPUTE = "compute"
 ROLE_NETWORK = "network"
+
+
+@dataclass(frozen=True, slots=True)
+class Ml2Config:
+    """The ML2 server's configuration that decides tenant networks' segments:
+    ``[ml2] tenant_network_types`` (tried in order) and ``[ml2_type_vlan] network_vlan_ranges``
+    as ``(physnet, vlan_min, vlan_max)`` in the order given (a physnet written alone is
+    ``(physnet, 1, 4094)``, as neutron-lib's ``parse_network_vlan_ranges`` reads it). No ranges:
+    VLAN provider networks may use any physnet (neutrace's leniency; Neutron would refuse)."""
+
+    tenant_network_types: tuple[str, ...] = (TYPE_VXLAN,)
+    network_vlan_ranges: tuple[tuple[str, int, int], ...] = ()
+
+    def vlan_physnets(self) -> tuple[str, ...]:
+        """The physical networks of network_vlan_ranges, in order (once each)."""
+        return tuple(dict.fromkeys(p for p, _, _ in self.network_vlan_ranges))
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +287,7 @@ class Cloud:
     security_groups: tuple[SecurityGroup, ...] = ()
     outside: tuple[OutsideHost, ...] = ()
     segments: tuple[str, ...] = ()
+    ml2: Ml2Config = Ml2Config()
 
     # -- lookups (linear: clouds are small; agents build their own indexes when they need to) --
     def host(self, name: str) -> Host:

@@ -14,6 +14,7 @@ from neutrace.model import (
     DEVICE_OWNER_DHCP,
     DEVICE_OWNER_FLOATINGIP,
     Cloud,
+    Ml2Config,
     Port,
 )
 
@@ -27,6 +28,11 @@ def dump(cloud: Cloud) -> dict[str, Any]:
     net_name = {n.id: n.name for n in cloud.networks}
     ports = {p.id: p for p in cloud.ports}
     data: dict[str, Any] = {"name": cloud.name, "hosts": []}
+    if cloud.ml2 != Ml2Config():
+        data["ml2"] = {
+            "tenant_network_types": list(cloud.ml2.tenant_network_types),
+            "network_vlan_ranges": [f"{p}:{lo}:{hi}" for p, lo, hi in
+                                    cloud.ml2.network_vlan_ranges]}
     for h in cloud.hosts:
         host: dict[str, Any] = {"name": h.name, "management_ip": h.management_ip}
         if h.tunnel_ip is not None:

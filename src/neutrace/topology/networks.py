@@ -1,7 +1,7 @@
 """Networks and subnets, as Neutron's core plugin (``db_base_plugin_v2``) and the ML2 type
 drivers accept them: the provider attributes of each network type, one network per segment,
-segmentation ids allocated for tenant tunnel networks, the MTU, and each subnet's cidr, gateway,
-allocation pools, DNS servers and host routes.
+segmentation ids allocated for tenant networks and partial provider segments (``ml2``), the
+MTU, and each subnet's cidr, gateway, allocation pools, DNS servers and host routes.
 """
 
 from __future__ import annotations
@@ -11,20 +11,20 @@ import ipaddress
 from neutrace.model import (
     TUNNEL_TYPES,
     TYPE_FLAT,
+    TYPE_GENEVE,
     TYPE_GRE,
     TYPE_LOCAL,
     TYPE_VLAN,
     TYPE_VXLAN,
     AllocationPool,
+    Ml2Config,
     Network,
     Subnet,
 )
 from neutrace.topology import schema as s
 from neutrace.topology.checks import (
     IP,
-    MAX_GRE_KEY,
     MAX_VLAN,
-    MAX_VNI,
     Net,
     check_cidr,
     check_in_range,
@@ -33,15 +33,19 @@ from neutrace.topology.checks import (
     check_unique,
 )
 from neutrace.topology.ipam import generate_pools
+from neutrace.topology.ml2 import MAX_TUNNEL_ID, SegmentPool
 from neutrace.topology.source import Path_, where
 from neutrace.topology.working import SubnetW, Working, new_id
 
-_DEFAULT_MTU = {TYPE_VXLAN: 1450, TYPE_GRE: 1458}  # 1500 minus the encapsulation overhead
+# 1500 minus the encapsulation overhead (type_tunnel/type_geneve get_mtu: the outer IPv4 header
+# and VXLAN_ENCAP_OVERHEAD 30, GRE_ENCAP_OVERHEAD 22, Geneve's max_header_size 30)
+_DEFAULT_MTU = {TYPE_VXLAN: 1450, TYPE_GRE: 1458, TYPE_GENEVE: 1450}
 SegmentKey = tuple[str, str | None, int | None]  # (network_type, physnet, segmentation id)
 
 
-def resolve_networks(w: Working) -> None:
-    """Every network (with its subnets), in file order."""
+def resolve_networks(w: Working, ml2: Ml2Config) -> None:
+    """Every network (with its subnets), in file order; tenant networks' segments as ML2
+    allocates them (``topology.ml2``)."""
     ctx = w.ctx
     networks = w.cloud.networks
     check_unique(ctx, ((("networks", i, "name"), n.name) for i, n in enumerate(networks)),
@@ -50,13 +54,11 @@ def resolve_networks(w: Working) -> None:
                        for i, n in enumerate(networks) for j, sn in enumerate(n.subnets)),
                  "subnet name")
     segments: dict[SegmentKey, Path_] = {}
-    used_ids = _given_tunnel_ids(w)
+    pool = SegmentPool.of(w, ml2)
     for i, n in enumerate(networks):
         p: Path_ = ("networks", i)
         net_id = new_id(w, (*p, "id"), n.id, f"network/{n.name}")
-        prov = n.provider or s.ProviderIn(network_type="vxlan")
-        ntype, physnet = prov.network_type, prov.physical_network
-        seg = _segmentation_id(w, prov, (*p, "provider"), used_ids)
+        ntype, physnet, seg = _segment(w, n.provider, (*p, "provider"), pool)
         _claim_segment(w, segments, (ntype, physnet, seg), p)
         mtu = n.mtu if n.mtu is not None else _DEFAULT_MTU.get(ntype, 1500)
         check_in_range(ctx, (*p, "mtu"), mtu, 68, 9216, "MTU", "use an MTU between 68 and 9216")
@@ -73,47 +75,70 @@ def resolve_networks(w: Working) -> None:
         resolve_subnets(w, n, network, p)
 
 
-def _given_tunnel_ids(w: Working) -> dict[str, set[int]]:
-    """The tunnel segmentation ids the file gives (the type driver allocates around them)."""
-    used_ids: dict[str, set[int]] = {TYPE_VXLAN: set(), TYPE_GRE: set()}
-    for n in w.cloud.networks:
-        if n.provider is not None and n.provider.segmentation_id is not None and \
-                n.provider.network_type in used_ids:
-            used_ids[n.provider.network_type].add(n.provider.segmentation_id)
-    return used_ids
-
-
-def _segmentation_id(w: Working, prov: s.ProviderIn, pp: Path_,
-                     used_ids: dict[str, set[int]]) -> int | None:
-    """The network type's provider attributes checked; a tunnel network without a
-    segmentation id gets the lowest free one."""
+def _segment(w: Working, prov: s.ProviderIn | None, pp: Path_,
+             pool: SegmentPool) -> SegmentKey:
+    """A tenant network's segment from ML2's allocation, or the provider attributes checked
+    (a missing VNI, GRE key or VLAN id allocated)."""
+    if prov is None:
+        got = pool.tenant_segment()
+        if got is None:
+            w.ctx.fail(pp[:-1], "no tenant network is available: every VLAN of "
+                       "ml2.network_vlan_ranges is taken and tenant_network_types has no "
+                       "other type", "widen network_vlan_ranges, add a type to "
+                       "tenant_network_types, or give the network provider attributes")
+        return got
     ctx = w.ctx
     ntype, physnet, seg = prov.network_type, prov.physical_network, prov.segmentation_id
-    if ntype in (TYPE_FLAT, TYPE_VLAN):
-        if not physnet:
-            ctx.fail(pp, f"a {ntype} network needs provider.physical_network",
-                     "add physical_network: <a physnet of the hosts' bridge_mappings>")
-    elif physnet is not None:
+    if ntype == TYPE_FLAT and not physnet:
+        ctx.fail(pp, f"a {ntype} network needs provider.physical_network",
+                 "add physical_network: <a physnet of the hosts' bridge_mappings>")
+    if ntype not in (TYPE_FLAT, TYPE_VLAN) and physnet is not None:
         ctx.fail((*pp, "physical_network"),
                  f"a {ntype} network has no physical_network", "remove physical_network")
     if ntype in (TYPE_FLAT, TYPE_LOCAL) and seg is not None:
         ctx.fail((*pp, "segmentation_id"), f"a {ntype} network has no segmentation_id",
                  "remove segmentation_id")
     if ntype == TYPE_VLAN:
-        if seg is None:
-            ctx.fail(pp, "a vlan network needs provider.segmentation_id (its VLAN id)",
-                     f"add segmentation_id: <1..{MAX_VLAN}>")
-        check_in_range(ctx, (*pp, "segmentation_id"), seg, 1, MAX_VLAN, "VLAN id",
-                       f"use a VLAN id between 1 and {MAX_VLAN}")
+        physnet, seg = _vlan_segment(w, prov, pp, pool)
     elif ntype in TUNNEL_TYPES:
-        high = MAX_VNI if ntype == TYPE_VXLAN else MAX_GRE_KEY
+        high = MAX_TUNNEL_ID[ntype]
         if seg is None:
-            seg = next(v for v in range(1, high + 1) if v not in used_ids[ntype])
-            used_ids[ntype].add(seg)
-        what = "VNI" if ntype == TYPE_VXLAN else "GRE key"
+            seg = pool.tunnel_id(ntype)
+        what = "GRE key" if ntype == TYPE_GRE else "VNI"
         check_in_range(ctx, (*pp, "segmentation_id"), seg, 1, high, what,
                        f"use a {what} between 1 and {high}")
-    return seg
+    return ntype, physnet, seg
+
+
+def _vlan_segment(w: Working, prov: s.ProviderIn, pp: Path_,
+                  pool: SegmentPool) -> tuple[str, int]:
+    """A VLAN provider network's physnet and VLAN id: the physnet known to
+    network_vlan_ranges (when the file has ranges), a missing id from its ranges."""
+    ctx = w.ctx
+    physnet, seg = prov.physical_network, prov.segmentation_id
+    ranged = pool.ml2.vlan_physnets()
+    if physnet is not None and ranged and physnet not in ranged:
+        ctx.fail((*pp, "physical_network"), f"physical_network {physnet!r} is unknown for "
+                 f"VLAN provider networks: it is not in ml2.network_vlan_ranges "
+                 f"({', '.join(ranged)})",
+                 f"add '{physnet}' (or '{physnet}:<min>:<max>') to network_vlan_ranges")
+    if physnet is None and (seg is not None or not ranged):
+        # with ranges, a bare {network_type: vlan} takes a VLAN of any physnet (ML2 does)
+        ctx.fail(pp, "a vlan network needs provider.physical_network",
+                 "add physical_network: <a physnet of the hosts' bridge_mappings>")
+    if seg is None:
+        if not ranged:
+            ctx.fail(pp, "a vlan network needs provider.segmentation_id (its VLAN id)",
+                     f"add segmentation_id: <1..{MAX_VLAN}>")
+        got = pool.vlan(physnet)
+        if got is None:
+            ctx.fail(pp, f"no VLAN is left in the network_vlan_ranges of "
+                     f"{physnet or 'any physnet'}", "widen the ranges or give segmentation_id")
+        return got
+    assert physnet is not None
+    check_in_range(ctx, (*pp, "segmentation_id"), seg, 1, MAX_VLAN, "VLAN id",
+                   f"use a VLAN id between 1 and {MAX_VLAN}")
+    return physnet, seg
 
 
 def _claim_segment(w: Working, segments: dict[SegmentKey, Path_], given: SegmentKey,

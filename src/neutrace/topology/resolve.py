@@ -3,6 +3,8 @@ the table of contents of the resolution, one Neutron noun per module around one 
 context (``working``):
 
 - ``hosts``: the agents' configuration (bridge mappings, tunnels, physical NICs, local VLANs);
+- ``ml2``: the ML2 server's tenant_network_types and network_vlan_ranges, and the segment
+  allocation of tenant networks;
 - ``networks``: networks and subnets (provider attributes, segments, gateways, pools);
 - ``ipam``: generated allocation pools and the first free address of a pool;
 - ``ports``: VM and DHCP ports, finished ports with their MACs, the binding checks;
@@ -54,6 +56,7 @@ from neutrace.topology.dvr import add_snat_ports, schedule_dvr
 from neutrace.topology.hosts import build_hosts, resolve_hosts
 from neutrace.topology.ipam import allocate
 from neutrace.topology.l3 import finish_floating_ips, resolve_floating_ips, resolve_routers
+from neutrace.topology.ml2 import resolve_ml2
 from neutrace.topology.networks import resolve_networks
 from neutrace.topology.outside import resolve_outside
 from neutrace.topology.ports import (
@@ -79,7 +82,8 @@ def resolve(cloud: s.CloudIn, source: str, lines: Lines) -> Cloud:
     w = Working(cloud, Ctx(source, lines))
     nic_segments = resolve_hosts(w)
     resolve_sg_names(w)
-    resolve_networks(w)
+    ml2 = resolve_ml2(w)
+    resolve_networks(w, ml2)
     hosts = build_hosts(w)
     vms = resolve_vms(w)
     vm_ports = [pw for pw in w.ports if pw.device_owner == DEVICE_OWNER_COMPUTE]
@@ -105,4 +109,5 @@ def resolve(cloud: s.CloudIn, source: str, lines: Lines) -> Cloud:
         subnets=tuple(sw.subnet for sw in w.subnets), ports=tuple(ports), vms=tuple(vms),
         routers=tuple(routers), floating_ips=tuple(floating_ips),
         security_groups=tuple(groups), outside=tuple(outside), segments=tuple(segments),
+        ml2=ml2,
     )

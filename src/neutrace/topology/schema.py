@@ -44,7 +44,7 @@ class HostIn(_In):
     roles: list[Role] = Field(default_factory=lambda: list[Role](["compute"]))
     bridge_mappings: dict[str, str] = Field(default_factory=dict)
     physical_nics: list[PhysicalNicIn] = Field(default_factory=list)
-    tunnel_types: list[Literal["vxlan", "gre"]] | None = None
+    tunnel_types: list[Literal["vxlan", "gre", "geneve"]] | None = None
     l2_population: bool = False
     arp_responder: bool = False
     firewall_driver: Literal["iptables_hybrid", "openvswitch", "noop"] = "iptables_hybrid"
@@ -55,7 +55,7 @@ class HostIn(_In):
 
 
 class ProviderIn(_In):
-    network_type: Literal["flat", "vlan", "vxlan", "gre", "local"]
+    network_type: Literal["flat", "vlan", "vxlan", "gre", "geneve", "local"]
     physical_network: str | None = None
     segmentation_id: int | None = None
 
@@ -197,6 +197,14 @@ class OutsideIn(_In):
     vlan: int | None = None
 
 
+class Ml2In(_In):
+    """The ML2 server's ``[ml2] tenant_network_types`` and ``[ml2_type_vlan]
+    network_vlan_ranges`` (``physnet1:100:199`` or ``physnet1``)."""
+
+    tenant_network_types: list[Literal["vlan", "vxlan", "gre", "geneve", "local"]] | None = None
+    network_vlan_ranges: list[str] = Field(default_factory=list)
+
+
 class CloudIn(_In):
     name: str
     hosts: list[HostIn] = Field(min_length=1)
@@ -206,6 +214,7 @@ class CloudIn(_In):
     floating_ips: list[FloatingIpIn] = Field(default_factory=list)
     security_groups: list[SecurityGroupIn] = Field(default_factory=list)
     outside: list[OutsideIn] = Field(default_factory=list)
+    ml2: Ml2In | None = None
 
 
 # Keys of Neutron features a user may write that neutrace does not model yet: (schema model,

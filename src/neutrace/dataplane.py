@@ -9,7 +9,8 @@ Linux's own terms, with no Neutron model behind it:
   ``qdhcp-*`` namespaces, and VMs (a VM is modelled as a namespace of kind ``"vm"`` whose NIC
   ``eth0`` is the far end of its ``tap`` device). Each holds interfaces (veth, tap, Linux bridge,
   OVS internal port, physical NIC), addresses, routes, rules, neighbours, sysctls and its
-  netfilter rules as iptables-save / ip6tables-save / ipset-save text.
+  netfilter rules as iptables-save / ip6tables-save / ipset-save text;
+- configuration files the agents write for their daemons (`ConfigFile`: keepalived.conf).
 
 How the pieces are wired is recorded by names, exactly as on a real host: an OVS port of type
 ``""`` (system) or ``"internal"`` is the Linux interface of the same name in one of the host's
@@ -251,9 +252,21 @@ class Gap:
 
 
 @dataclass(frozen=True, slots=True)
+class ConfigFile:
+    """A configuration file an agent writes on the host for a daemon it runs: ``path``
+    absolute, ``text`` verbatim, ``namespace`` where that daemon runs (``""`` the root).
+    keepalived's ``keepalived.conf`` of an HA router is one (its VIPs are in the namespace's
+    addresses only where keepalived is master)."""
+
+    path: str
+    text: str
+    namespace: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class HostState:
     """Everything programmed on one host. ``gaps`` lists what an importer could not know
-    (empty for the agents' state)."""
+    (empty for the agents' state); ``files`` the daemons' configuration files."""
 
     name: str
     management_ip: str | None = None
@@ -261,6 +274,14 @@ class HostState:
     ovs_bridges: tuple[OvsBridge, ...] = ()
     namespaces: tuple[Namespace, ...] = ()
     gaps: tuple[Gap, ...] = ()
+    files: tuple[ConfigFile, ...] = ()
+
+    def file(self, path: str) -> ConfigFile | None:
+        """The configuration file at ``path``, if recorded."""
+        for f in self.files:
+            if f.path == path:
+                return f
+        return None
 
     def bridge(self, name: str) -> OvsBridge | None:
         for b in self.ovs_bridges:

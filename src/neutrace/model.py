@@ -26,7 +26,10 @@ DEVICE_OWNER_FLOATINGIP = "network:floatingip"
 DEVICE_OWNER_DVR_INTERFACE = "network:router_interface_distributed"
 DEVICE_OWNER_ROUTER_SNAT = "network:router_centralized_snat"
 DEVICE_OWNER_AGENT_GW = "network:floatingip_agent_gateway"
-ROUTER_INTERFACE_OWNERS = (DEVICE_OWNER_ROUTER_INTF, DEVICE_OWNER_DVR_INTERFACE)
+DEVICE_OWNER_ROUTER_HA_INTF = "network:router_ha_interface"
+DEVICE_OWNER_HA_REPLICATED_INT = "network:ha_router_replicated_interface"
+ROUTER_INTERFACE_OWNERS = (DEVICE_OWNER_ROUTER_INTF, DEVICE_OWNER_DVR_INTERFACE,
+                           DEVICE_OWNER_HA_REPLICATED_INT)
 
 # [DEFAULT] agent_mode of neutron-l3-agent (neutron_lib.constants.L3_AGENT_MODE_*)
 AGENT_MODE_LEGACY = "legacy"
@@ -208,7 +211,14 @@ class Router:
     its ``gw_port_host`` (the dvr_snat node with the snat- namespace), ``snat_port_ids`` its
     ``network:router_centralized_snat`` ports (one per interface, bound to ``host``) and its
     interface ports are ``network:router_interface_distributed`` (unbound: every host of
-    ``dvr_hosts`` plugs them, with the same MAC and IP)."""
+    ``dvr_hosts`` plugs them, with the same MAC and IP).
+
+    An ``ha`` one (L3 HA, VRRP) is instantiated on every host of ``ha_hosts`` (the L3
+    agents it is scheduled to), each with its own ``network:router_ha_interface`` port on the
+    project's HA network (``ha_port_ids``, in ``ha_hosts`` order) and one keepalived instance,
+    virtual router ``ha_vr_id``; ``host`` is then the master (the agent whose binding is
+    ``active``), to which its interface ports (``network:ha_router_replicated_interface``) and
+    gateway port are bound, and which alone holds their addresses."""
 
     id: str
     name: str
@@ -219,6 +229,15 @@ class Router:
     distributed: bool = False
     dvr_hosts: tuple[str, ...] = ()
     snat_port_ids: tuple[str, ...] = ()
+    ha: bool = False
+    ha_hosts: tuple[str, ...] = ()
+    ha_vr_id: int | None = None
+    ha_port_ids: tuple[str, ...] = ()
+    project_id: str = ""
+
+    def ha_port_on(self, host: str) -> str | None:
+        """The id of this HA router's ``ha-`` port on ``host`` (None elsewhere)."""
+        return dict(zip(self.ha_hosts, self.ha_port_ids, strict=True)).get(host)
 
 
 @dataclass(frozen=True, slots=True)

@@ -162,7 +162,11 @@ CASES: dict[str, tuple[str, str, int | None]] = {
                                  "port_range_min: 80, port_range_max: 79"),
                             "security_groups[0].rules[0].port_range_max", 33),
     # a Neutron feature neutrace does not model is named, never "unknown key"
-    "not_modelled_ha": (edit("  - name: r1\n", "  - name: r1\n    ha: true\n"), "routers[0]", 45),
+    "ha_router_with_host": (edit("  - name: r1\n", "  - name: r1\n    ha: true\n"),
+                            "routers[0].host", 46),
+    "ha_router_distributed": (edit("  - name: r1\n    host: net-01\n",
+                                   "  - name: r1\n    ha: true\n    distributed: true\n"),
+                              "routers[0].distributed", 46),
     "not_modelled_dvr_ovs_alone": (edit("    roles: [network]\n", "    roles: [network]\n"
                                         "    enable_distributed_routing: true\n"),
                                    "hosts[0]", 8),

@@ -8,7 +8,8 @@ programming every host exactly as Neutron's agents would (the release in
 - ``sg_rpc``: what the security-group RPC tells both drivers (rules, remote-group members);
 - ``vif``: Nova's hybrid plugging (tap/qbr/qvb/qvo) and the VMs as namespaces;
 - ``l3_agent``: legacy routers (qrouter- namespaces, NAT);
-- ``l3``: distributed routers (qrouter-, snat- and fip- namespaces);
+- ``l3``: distributed routers (qrouter-, snat- and fip- namespaces) and HA routers
+  (``l3.ha_router``: qrouter- with ha-, keepalived.conf, the VIPs on the master);
 - ``dhcp_agent``: qdhcp- namespaces;
 - ``outside``: the upstream gateway and outside hosts (``CloudState.external``).
 
@@ -26,6 +27,7 @@ from neutrace.agents import constants
 from neutrace.agents.dhcp_agent import program_dhcp
 from neutrace.agents.firewall import program_firewall
 from neutrace.agents.l3 import program_dvr
+from neutrace.agents.l3.ha_router import program_ha
 from neutrace.agents.l3_agent import program_l3
 from neutrace.agents.openvswitch_firewall import OVSFirewallDriver
 from neutrace.agents.outside import program_outside
@@ -91,11 +93,13 @@ def program_host(cloud: model.Cloud, plan: HostPlan, plans: dict[str, HostPlan])
     namespaces = [_root_namespace(cloud, plan, bridges)]
     namespaces += program_l3(cloud, plan.host)
     namespaces += program_dvr(cloud, plan.host)
+    ha_namespaces, files = program_ha(cloud, plan.host)
+    namespaces += ha_namespaces
     namespaces += program_dhcp(cloud, plan)
     namespaces += vm_namespaces(cloud, plan)
     return HostState(name=plan.host.name, management_ip=plan.host.management_ip,
                      tunnel_ip=plan.host.tunnel_ip, ovs_bridges=bridges,
-                     namespaces=tuple(namespaces))
+                     namespaces=tuple(namespaces), files=tuple(files))
 
 
 def _segments(cloud: model.Cloud) -> tuple[Segment, ...]:

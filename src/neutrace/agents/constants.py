@@ -109,6 +109,22 @@ FIP_EXT_DEV_PREFIX = "fg-"
 FIP_2_ROUTER_DEV_PREFIX = "fpr-"
 ROUTER_2_FIP_DEV_PREFIX = "rfp-"
 DHCP_NS_PREFIX = "qdhcp-"
+HA_DEV_PREFIX = "ha-"  # neutron.agent.l3.ha_router
+# L3 HA (neutron.agent.linux.keepalived, neutron.conf.agent.l3.ha; the agent's defaults)
+HA_CONFS_PATH = "/var/lib/neutron/ha_confs"  # [DEFAULT] ha_confs_path = $state_path/ha_confs
+HA_VRRP_ADVERT_INT = 2  # [DEFAULT] ha_vrrp_advert_int
+HA_VRRP_AUTH_TYPE = "PASS"  # [DEFAULT] ha_vrrp_auth_type (written only with a password)
+HA_DEFAULT_PRIORITY = 50  # keepalived.HA_DEFAULT_PRIORITY (the server sends no priority)
+GARP_PRIMARY_DELAY = 60  # keepalived.GARP_PRIMARY_DELAY
+KEEPALIVED_EMAIL_FROM = "neutron@openstack.local"
+KEEPALIVED_ROUTER_ID = "neutron"
+PRIMARY_VIP_RANGE_SIZE = 24
+PRIVATE_CIDR_RANGE = "169.254.0.0/16"  # neutron_lib.constants
+METADATA_CIDR = "169.254.169.254/32"
+DVR_FIP_LL_CIDR = "169.254.64.0/18"
+# keepalived >= 2.0.3 (every current distribution): the agent's runtime check
+# (keepalived_use_no_track_support) adds no_track to untracked VIPs and to virtual routes
+KEEPALIVED_NO_TRACK = True
 DEVICE_OWNER_NETWORK_PREFIX = "network:"
 DEVICE_OWNER_COMPUTE_PREFIX = "compute:"
 

@@ -171,7 +171,7 @@ def router_iptables(cloud: model.Cloud, router: model.Router) -> IptablesManager
     if gw and gw_port and qg:
         add_snat_rules(ipt, gw, gw_port, qg)
         # process_snat_dnat_for_fip
-        for fip in _floating_ips(cloud, router):
+        for fip in router_floating_ips(cloud, router):
             v4["nat"].add_rule("PREROUTING", f"-d {fip.floating_ip_address}/32 -j DNAT "
                                f"--to-destination {fip.fixed_ip_address}", tag="floating_ip")
             v4["nat"].add_rule("OUTPUT", f"-d {fip.floating_ip_address}/32 -j DNAT "
@@ -197,7 +197,7 @@ def _versions(port: model.Port) -> list[int]:
                               for f in port.fixed_ips))
 
 
-def _floating_ips(cloud: model.Cloud, router: model.Router) -> list[model.FloatingIp]:
+def router_floating_ips(cloud: model.Cloud, router: model.Router) -> list[model.FloatingIp]:
     return [f for f in cloud.floating_ips if f.router_id == router.id and f.port_id]
 
 
@@ -226,7 +226,7 @@ def router_namespace(cloud: model.Cloud, router: model.Router) -> Namespace:
         port = cloud.port(gw.port_id)
         dev = external_device_name(gw.port_id)
         ips = prefixed_ips(cloud, port)
-        fips = [f"{f.floating_ip_address}/32" for f in _floating_ips(cloud, router)]
+        fips = [f"{f.floating_ip_address}/32" for f in router_floating_ips(cloud, router)]
         interfaces.append(Interface(dev, OVS_INTERNAL, mac=addr.norm_mac(port.mac_address),
                                     mtu=cloud.network(port.network_id).mtu,
                                     addresses=tuple([p for _, p, _ in ips] + fips)))
@@ -260,4 +260,4 @@ def router_namespace(cloud: model.Cloud, router: model.Router) -> Namespace:
 
 def program_l3(cloud: model.Cloud, host: model.Host) -> list[Namespace]:
     return [router_namespace(cloud, r) for r in cloud.routers
-            if r.host == host.name and not r.distributed]
+            if r.host == host.name and not r.distributed and not r.ha]

@@ -24,6 +24,7 @@ VIF_ROUTER_GATEWAY = "qg"
 VIF_DHCP = "dhcp"
 VIF_SNAT = "sg"  # a distributed router's centralized SNAT port (snat- namespace)
 VIF_FIP_GW = "fg"  # a floating IP agent gateway port (fip- namespace)
+VIF_HA = "ha"  # an HA router's port on its HA network (ha-, qrouter- namespace)
 
 HYBRID_DRIVERS = ("iptables_hybrid",)
 NON_HYBRID_DRIVERS = ("openvswitch", "noop")
@@ -65,6 +66,8 @@ def vif_kind(host: model.Host, port: model.Port) -> str | None:
         return VIF_SNAT
     if owner == model.DEVICE_OWNER_AGENT_GW:
         return VIF_FIP_GW
+    if owner == model.DEVICE_OWNER_ROUTER_HA_INTF:
+        return VIF_HA
     if owner == model.DEVICE_OWNER_ROUTER_GW:
         return VIF_ROUTER_GATEWAY
     if owner == model.DEVICE_OWNER_DHCP:
@@ -84,6 +87,7 @@ def ovs_port_name(kind: str, port_id: str) -> str:
         VIF_DHCP: c.TAP_DEVICE_PREFIX + short,
         VIF_SNAT: c.SNAT_INT_DEV_PREFIX + short,
         VIF_FIP_GW: c.FIP_EXT_DEV_PREFIX + short,
+        VIF_HA: c.HA_DEV_PREFIX + short,
     }[kind]
 
 
@@ -96,12 +100,19 @@ def _check_host(host: model.Host) -> None:
 
 
 def host_ports(cloud: model.Cloud, host: model.Host) -> list[model.Port]:
-    """The ports plugged on ``host``, in ``Cloud.ports`` order: those bound to it, and the
+    """The ports plugged on ``host``, in ``Cloud.ports`` order: those bound to it, the
     interface ports of the distributed routers instantiated on it (distributed port bindings:
-    the same port on every host of the router's ``dvr_hosts``)."""
-    dvr = {pid for r in cloud.routers if r.distributed and host.name in r.dvr_hosts
-           for pid in r.interface_port_ids}
-    return [p for p in cloud.ports if p.binding_host_id == host.name or p.id in dvr]
+    the same port on every host of the router's ``dvr_hosts``) and the interface and gateway
+    ports of the HA routers scheduled to it (every agent of ``ha_hosts`` plugs them, bound to
+    the master or not)."""
+    shared = {pid for r in cloud.routers if r.distributed and host.name in r.dvr_hosts
+              for pid in r.interface_port_ids}
+    for r in cloud.routers:
+        if r.ha and host.name in r.ha_hosts:
+            shared.update(r.interface_port_ids)
+            if r.external_gateway is not None:
+                shared.add(r.external_gateway.port_id)
+    return [p for p in cloud.ports if p.binding_host_id == host.name or p.id in shared]
 
 
 def plan_host(cloud: model.Cloud, host: model.Host) -> HostPlan:

@@ -6,7 +6,8 @@
   with ``ovs-ofctl -O OpenFlow13 add-flows``), flows sorted by table, then priority (highest
   first); or, on request, as a plain OpenFlow 1.0 ``dump-flows`` spells the same flows;
 - ``ip addr`` / ``ip route`` / ``sysctl`` per namespace (``ip netns exec <ns> ...``);
-- ``iptables-save`` / ``ip6tables-save`` / ``ipset save`` per namespace, verbatim.
+- ``iptables-save`` / ``ip6tables-save`` / ``ipset save`` per namespace, verbatim;
+- the configuration files the agents wrote (``cat`` of keepalived.conf), verbatim.
 """
 
 from __future__ import annotations
@@ -275,6 +276,11 @@ def host_text(host: HostState, bridge: str | None = None, namespace: str | None 
         for ns in host.namespaces:
             if namespace is None or ns.name == namespace:
                 out.append(namespace_text(ns, ovs_ports))
+        for f in host.files:
+            if namespace is None or f.namespace == namespace:
+                where = f" (read in namespace {f.namespace})" if f.namespace else ""
+                out += [f"--- file {f.path}{where} ---\n", f.text,
+                        "" if f.text.endswith("\n") else "\n"]
     return "".join(out)
 
 

@@ -2,7 +2,9 @@
 
 ``dump(cloud)`` gives the data of a topology file (``yaml.safe_dump`` writes it) that loads into
 the same Cloud: ids, MACs, allocated addresses, VNIs, pools, DHCP ports and the ``default``
-security group are all pinned, so the file no longer depends on neutrace's generation. Use it to
+security group are all pinned, so the file no longer depends on neutrace's generation (except
+an HA router's HA network and ha- ports: its hosts, master and VRID are pinned, the rest is made
+again from them, from the cloud's name). Use it to
 freeze a cloud before editing it by hand, or to see everything the loader filled in.
 """
 
@@ -54,7 +56,10 @@ def dump(cloud: Cloud) -> dict[str, Any]:
             host["dvr_mac"] = h.dvr_mac
         data["hosts"].append(host)
     data["networks"] = []
+    ha_networks = {cloud.port(pid).network_id for r in cloud.routers for pid in r.ha_port_ids}
     for n in cloud.networks:
+        if n.id in ha_networks:
+            continue  # made again from the HA routers (topology.ha)
         provider: dict[str, Any] = {"network_type": n.network_type}
         if n.physical_network is not None:
             provider["physical_network"] = n.physical_network
@@ -105,6 +110,11 @@ def dump(cloud: Cloud) -> dict[str, Any]:
     for r in cloud.routers:
         router: dict[str, Any] = {"name": r.name, "id": r.id, "host": r.host or None,
                                   "distributed": r.distributed}
+        if r.project_id:
+            router["project_id"] = r.project_id
+        if r.ha:
+            router.update({"host": None, "ha": True, "ha_hosts": list(r.ha_hosts),
+                           "ha_master": r.host, "ha_vr_id": r.ha_vr_id})
         if r.external_gateway is not None:
             gw = ports[r.external_gateway.port_id]
             router["external_gateway"] = {

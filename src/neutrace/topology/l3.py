@@ -1,5 +1,6 @@
 """Routers and floating IPs, as Neutron's ``l3_db`` makes them: each legacy router on a network
-node's L3 agent (a distributed one's SNAT host and DVR ports: ``dvr``), its interface ports
+node's L3 agent (a distributed one's SNAT host and DVR ports: ``dvr``; an HA one's hosts and
+master: ``ha``), its interface ports
 (``network:router_interface``, the subnet's gateway_ip), its gateway port
 (``network:router_gateway`` on an external network), its extra routes; each floating IP's own
 port (``network:floatingip``, unbound), its fixed address and the router that connects the
@@ -14,6 +15,7 @@ from neutrace.model import (
     DEVICE_OWNER_COMPUTE,
     DEVICE_OWNER_DVR_INTERFACE,
     DEVICE_OWNER_FLOATINGIP,
+    DEVICE_OWNER_HA_REPLICATED_INT,
     DEVICE_OWNER_ROUTER_GW,
     DEVICE_OWNER_ROUTER_INTF,
     ROLE_NETWORK,
@@ -25,6 +27,7 @@ from neutrace.model import (
 from neutrace.topology import schema as s
 from neutrace.topology.checks import IP, check_cidr, check_ip, check_ref, check_unique
 from neutrace.topology.dvr import check_legacy_host, snat_host
+from neutrace.topology.ha import ha_placement
 from neutrace.topology.ipam import allocate, claim, explicit_ips, one_per_family
 from neutrace.topology.ports import new_port, subnet_of
 from neutrace.topology.source import Path_, where
@@ -55,7 +58,10 @@ def resolve_routers(w: Working) -> tuple[list[Router], list[PortW]]:
     for i, r in enumerate(w.cloud.routers):
         p: Path_ = ("routers", i)
         router_id = new_id(w, (*p, "id"), r.id, f"router/{r.name}")
-        if r.distributed:
+        ha_hosts: tuple[str, ...] = ()
+        if r.ha:
+            ha_hosts, host = ha_placement(w, r, p)
+        elif r.distributed:
             host = snat_host(w, r, p)
         else:
             host = _router_host(w, r, p)
@@ -72,6 +78,7 @@ def resolve_routers(w: Working) -> tuple[list[Router], list[PortW]]:
             id=router_id, name=r.name, host=host, external_gateway=gateway,
             interface_port_ids=tuple(interface_ids),
             routes=_router_routes(w, r, p, seen_subnets, gateway), distributed=r.distributed,
+            ha=r.ha, ha_hosts=ha_hosts, project_id=r.project_id,
         ))
     return routers, gateways
 
@@ -109,7 +116,8 @@ def _router_interfaces(w: Working, r: s.RouterIn, p: Path_, router_id: str,
             w, path=ip_, id_path=(*ip_, "port_id"), given_id=itf.port_id,
             seed=f"port/router/{router_id}/{sub.subnet.id}", name="", network=network,
             mac=itf.mac, mac_path=(*ip_, "mac"),
-            owner=DEVICE_OWNER_DVR_INTERFACE if r.distributed else DEVICE_OWNER_ROUTER_INTF,
+            owner=(DEVICE_OWNER_DVR_INTERFACE if r.distributed else
+                   DEVICE_OWNER_HA_REPLICATED_INT if r.ha else DEVICE_OWNER_ROUTER_INTF),
             device_id=router_id, host="" if r.distributed else host,
         )
         if itf.ip is not None:

@@ -11,6 +11,8 @@ context (``working``):
 - ``l3``: routers (interface and gateway ports, extra routes) and floating IPs;
 - ``dvr``: distributed routers: the SNAT host, the hosts each is instantiated on, the ``sg-``
   (centralized SNAT) and ``fg-`` (floating IP agent gateway) ports;
+- ``ha``: HA routers: their hosts and master, the project's HA network, the ``ha-`` ports and
+  the VRID;
 - ``security_groups``: the groups, Neutron's ``default`` and every rule;
 - ``outside``: what lies outside the cloud (outside hosts and gateways on the segments);
 - ``checks``: the value checks all of them use.
@@ -32,7 +34,8 @@ device names) and where everything Neutron would fill in is filled in, determini
   adds to every new group.
 
 Addresses are allocated in the order Neutron would create the ports: first every address the file
-gives, then DHCP ports, router gateways, DVR SNAT ports, VM ports, floating IP agent gateway
+gives, then HA router ports (on their own HA network), DHCP ports, router gateways, DVR SNAT
+ports, VM ports, floating IP agent gateway
 ports and floating IPs, each taking the first free
 address of its subnet's allocation pools.
 """
@@ -45,7 +48,9 @@ from neutrace.model import (
     DEVICE_OWNER_DHCP,
     DEVICE_OWNER_DVR_INTERFACE,
     DEVICE_OWNER_FLOATINGIP,
+    DEVICE_OWNER_HA_REPLICATED_INT,
     DEVICE_OWNER_ROUTER_GW,
+    DEVICE_OWNER_ROUTER_HA_INTF,
     DEVICE_OWNER_ROUTER_INTF,
     DEVICE_OWNER_ROUTER_SNAT,
     Cloud,
@@ -53,6 +58,7 @@ from neutrace.model import (
 from neutrace.topology import schema as s
 from neutrace.topology.checks import Ctx
 from neutrace.topology.dvr import add_snat_ports, schedule_dvr
+from neutrace.topology.ha import add_ha_ports
 from neutrace.topology.hosts import build_hosts, resolve_hosts
 from neutrace.topology.ipam import allocate
 from neutrace.topology.l3 import finish_floating_ips, resolve_floating_ips, resolve_routers
@@ -73,7 +79,8 @@ from neutrace.topology.working import Working
 # ports in a stable order: VM ports, DHCP ports, router ports, floating IP ports
 _PORT_ORDER = {DEVICE_OWNER_COMPUTE: 0, DEVICE_OWNER_DHCP: 1, DEVICE_OWNER_ROUTER_INTF: 2,
                DEVICE_OWNER_DVR_INTERFACE: 2, DEVICE_OWNER_ROUTER_GW: 2,
-               DEVICE_OWNER_ROUTER_SNAT: 2, DEVICE_OWNER_AGENT_GW: 2, DEVICE_OWNER_FLOATINGIP: 3}
+               DEVICE_OWNER_ROUTER_SNAT: 2, DEVICE_OWNER_AGENT_GW: 2, DEVICE_OWNER_FLOATINGIP: 3,
+               DEVICE_OWNER_HA_REPLICATED_INT: 2, DEVICE_OWNER_ROUTER_HA_INTF: 2}
 
 
 def resolve(cloud: s.CloudIn, source: str, lines: Lines) -> Cloud:
@@ -89,10 +96,11 @@ def resolve(cloud: s.CloudIn, source: str, lines: Lines) -> Cloud:
     vm_ports = [pw for pw in w.ports if pw.device_owner == DEVICE_OWNER_COMPUTE]
     dhcp_ports = resolve_dhcp_ports(w)
     routers, gateways = resolve_routers(w)
+    routers, ha_ports = add_ha_ports(w, routers)
     routers, snat_ports = add_snat_ports(w, routers)
     routers, fg_ports = schedule_dvr(w, routers)
     pending_fips = resolve_floating_ips(w)
-    for pw in dhcp_ports + gateways + snat_ports + vm_ports + fg_ports:
+    for pw in ha_ports + dhcp_ports + gateways + snat_ports + vm_ports + fg_ports:
         allocate(w, pw)
     floating_ips = finish_floating_ips(w, routers, pending_fips)
     check_bindings(w)

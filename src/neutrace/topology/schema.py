@@ -155,6 +155,11 @@ class RouterIn(_In):
     interfaces: list[InterfaceIn] = Field(default_factory=list)
     routes: list[RouteIn] = Field(default_factory=list)
     distributed: bool = False
+    project_id: str = ""
+    ha: bool = False
+    ha_hosts: list[str] | None = None  # default: the network nodes (max_l3_agents_per_router)
+    ha_master: str | None = None  # default: the first of ha_hosts
+    ha_vr_id: int | None = None  # default: the lowest free VRID of the project's HA network
 
 
 class FloatingIpIn(_In):
@@ -227,7 +232,6 @@ _DNS = ("DNS integration", "no DNS names are published")
 _VNIC = ("A vnic_type other than normal (SR-IOV, direct, macvtap)",
          "VM ports are normal OVS ports")
 NOT_MODELLED: dict[tuple[str, str], tuple[str, str]] = {
-    ("RouterIn", "ha"): ("L3 HA", _LEGACY_ROUTER + ", without keepalived or ha- ports"),
     ("RouterIn", "availability_zone_hints"): _AZ,
     ("RouterIn", "flavor_id"): ("Router flavor selection", _LEGACY_ROUTER),
     ("HostIn", "enable_distributed_routing"): (

@@ -17,7 +17,9 @@ from neutrace.model import (
     DEVICE_OWNER_DHCP,
     DEVICE_OWNER_DVR_INTERFACE,
     DEVICE_OWNER_FLOATINGIP,
+    DEVICE_OWNER_HA_REPLICATED_INT,
     DEVICE_OWNER_ROUTER_GW,
+    DEVICE_OWNER_ROUTER_HA_INTF,
     DEVICE_OWNER_ROUTER_INTF,
     DEVICE_OWNER_ROUTER_SNAT,
     ROLE_NETWORK,
@@ -112,5 +114,7 @@ def owner(port: PortW, with_path: bool = True) -> str:
             DEVICE_OWNER_FLOATINGIP: "a floating IP",
             DEVICE_OWNER_DVR_INTERFACE: "a distributed router interface",
             DEVICE_OWNER_ROUTER_SNAT: "a router's centralized SNAT port",
-            DEVICE_OWNER_AGENT_GW: "a floating IP agent gateway"}[port.device_owner]
+            DEVICE_OWNER_AGENT_GW: "a floating IP agent gateway",
+            DEVICE_OWNER_HA_REPLICATED_INT: "an HA router interface",
+            DEVICE_OWNER_ROUTER_HA_INTF: "an HA router's ha- port"}[port.device_owner]
     return f"{kind}{place}"

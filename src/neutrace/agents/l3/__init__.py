@@ -5,7 +5,10 @@
 - ``dvr_edge_router``: ``DvrEdgeRouter``, the same on a dvr_snat host, plus the snat- namespace on
   the router's SNAT host;
 - ``dvr_fip_ns``: ``FipNamespace``, the fip- namespace of an external network on a host (the
-  fg- port, the rfp-/fpr- pairs, the link-local and rule priority allocators).
+  fg- port, the rfp-/fpr- pairs, the link-local and rule priority allocators);
+- ``ha_router``: ``HaRouter``, an HA router's qrouter- namespace on each of its L3 agents (the
+  ha- port, keepalived.conf, the VIPs and virtual routes only on the master; ``program_ha``);
+- ``keepalived``: keepalived's configuration as Neutron writes it.
 
 ``program_dvr(cloud, host)`` processes the distributed routers instantiated on the host in
 ``Cloud.routers`` order (each ``initialize`` + ``process`` and the metadata driver's

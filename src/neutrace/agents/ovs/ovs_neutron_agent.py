@@ -336,8 +336,11 @@ class OVSNeutronAgent:
                 self.tun_br.install_flood_to_tun(lvm.vlan, net.segmentation_id,
                                                  sorted(lvm.tun_ofports))
                 for vif in remote_vifs:
-                    if vif.port.device_owner == model.DEVICE_OWNER_DVR_INTERFACE:
-                        continue  # a distributed port: its host's tunnel, no fdb entry
+                    if vif.port.device_owner in (model.DEVICE_OWNER_DVR_INTERFACE,
+                                                 model.DEVICE_OWNER_HA_REPLICATED_INT):
+                        # a distributed or HA router port (get_distributed_active_network_
+                        # ports): its host's tunnel, no fdb entry
+                        continue
                     mac = addr.norm_mac(vif.port.mac_address)
                     for fip in vif.port.fixed_ips:
                         self.setup_entry_for_arp_reply(self.tun_br, lvm.vlan, mac,

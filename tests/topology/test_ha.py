@@ -132,3 +132,13 @@ def test_dvr_agent_cannot_host_an_ha_router() -> None:
     with pytest.raises(TopologyError, match="agent_mode legacy or dvr_snat; it has roles "
                        r"\['network'\], agent_mode dvr"):
         load(text)
+
+
+def test_ha_network_takes_the_tenant_network_type() -> None:
+    """l3_ha_network_type unset: the HA network is a tenant network of ML2's
+    tenant_network_types (a VLAN of network_vlan_ranges here)."""
+    cloud = load(HA.replace("hosts:\n", "ml2:\n  tenant_network_types: [vlan]\n"
+                            "  network_vlan_ranges: [\"provider:100:199\"]\n\nhosts:\n", 1))
+    (net,) = [n for n in cloud.networks if n.name.startswith("HA network")]
+    assert (net.network_type, net.physical_network, net.segmentation_id, net.mtu) == (
+        "vlan", "provider", 100, 1500)

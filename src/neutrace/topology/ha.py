@@ -13,10 +13,10 @@ agent and the router's virtual router id (VRID).
   (``_update_router_port_bindings``).
 - HA network (``_create_ha_network``), one per project of the HA routers: named ``HA network
   project <project_id>`` (neutron-lib's ``HA_NETWORK_NAME``; the Networking Guide's older text
-  says "tenant"), project ``""``, not shared, of the tenant network type (``l3_ha_network_type``
-  unset: vxlan, the type a network without provider attributes gets here) with the lowest free
-  segmentation id; its subnet ``HA subnet project <project_id>``, ``l3_ha_net_cidr``
-  169.254.192.0/18, no gateway, DHCP off.
+  says "tenant"), project ``""``, not shared, a tenant network (``l3_ha_network_type`` unset:
+  ML2 allocates its segment from ``tenant_network_types`` as for any network created without
+  provider attributes, ``topology.ml2``), the type's default MTU; its subnet ``HA subnet
+  project <project_id>``, ``l3_ha_net_cidr`` 169.254.192.0/18, no gateway, DHCP off.
 - ``ha-`` ports (``add_ha_port``): one per host of ``ha_hosts``, in that order, named ``HA port
   project <project_id>``, device_id the router, bound to its host, the first free address.
 - VRID (``_ensure_vr_id``): given (unique on the HA network), else the lowest free of 1..254 on
@@ -34,15 +34,19 @@ from neutrace.model import (
     AGENT_MODE_DVR_SNAT,
     AGENT_MODE_LEGACY,
     DEVICE_OWNER_ROUTER_HA_INTF,
-    TYPE_VXLAN,
+    TUNNEL_TYPES,
+    TYPE_VLAN,
     AllocationPool,
+    Ml2Config,
     Network,
     Router,
     Subnet,
 )
 from neutrace.topology import schema as s
-from neutrace.topology.checks import MAX_VNI, check_in_range, check_ref
+from neutrace.topology.checks import check_in_range, check_ref
 from neutrace.topology.ipam import generate_pools
+from neutrace.topology.ml2 import SegmentPool
+from neutrace.topology.networks import default_mtu
 from neutrace.topology.ports import new_port
 from neutrace.topology.source import Path_
 from neutrace.topology.working import PortW, SubnetW, Working, new_id
@@ -102,15 +106,32 @@ def ha_placement(w: Working, r: s.RouterIn, p: Path_) -> tuple[tuple[str, ...], 
     return tuple(hosts), master
 
 
-def _ha_network(w: Working, project: str, nets: dict[str, Network]) -> Network:
+def _segments(w: Working, ml2: Ml2Config) -> SegmentPool:
+    """ML2's allocation tables with every network's segment taken."""
+    pool = SegmentPool(ml2)
+    for n in w.networks:
+        if n.network_type in TUNNEL_TYPES and n.segmentation_id is not None:
+            pool.tunnel_ids[n.network_type].add(n.segmentation_id)
+        elif n.network_type == TYPE_VLAN and n.physical_network and n.segmentation_id:
+            pool.vlans.add((n.physical_network, n.segmentation_id))
+    return pool
+
+
+def _ha_network(w: Working, ml2: Ml2Config, project: str, nets: dict[str, Network],
+                p: Path_) -> Network:
     """The project's HA network and subnet (made on first use)."""
     if project in nets:
         return nets[project]
-    used = {n.segmentation_id for n in w.networks if n.network_type == TYPE_VXLAN}
-    vni = next(v for v in range(1, MAX_VNI + 1) if v not in used)
+    segment = _segments(w, ml2).tenant_segment()
+    if segment is None:
+        w.ctx.fail(p, f"no segment left for the HA network of project {project!r}: every "
+                   f"type of tenant_network_types {list(ml2.tenant_network_types)} is used up",
+                   "widen ml2.network_vlan_ranges or add a tunnel type to tenant_network_types")
+    ntype, physnet, seg = segment
     net_id = new_id(w, ("routers",), None, f"network/ha/{project}")
-    network = Network(id=net_id, name=HA_NETWORK_NAME % project, network_type=TYPE_VXLAN,
-                      segmentation_id=vni, mtu=1450, project_id="")
+    network = Network(id=net_id, name=HA_NETWORK_NAME % project, network_type=ntype,
+                      physical_network=physnet, segmentation_id=seg, mtu=default_mtu(ntype),
+                      project_id="")
     w.networks.append(network)
     w.net_by_ref[net_id] = network
     w.net_path[net_id] = ("routers",)
@@ -128,7 +149,8 @@ def _ha_network(w: Working, project: str, nets: dict[str, Network]) -> Network:
     return network
 
 
-def add_ha_ports(w: Working, routers: list[Router]) -> tuple[list[Router], list[PortW]]:
+def add_ha_ports(w: Working, ml2: Ml2Config,
+                 routers: list[Router]) -> tuple[list[Router], list[PortW]]:
     """The HA networks, ``ha-`` ports (addresses still to be allocated) and VRIDs of every HA
     router."""
     nets: dict[str, Network] = {}
@@ -137,7 +159,7 @@ def add_ha_ports(w: Working, routers: list[Router]) -> tuple[list[Router], list[
         r_in = w.cloud.routers[i]
         if not r.ha:
             continue
-        net = _ha_network(w, r.project_id, nets)
+        net = _ha_network(w, ml2, r.project_id, nets, ("routers", i))
         if r_in.ha_vr_id is not None:
             vp: Path_ = ("routers", i, "ha_vr_id")
             check_in_range(w.ctx, vp, r_in.ha_vr_id, VR_ID_RANGE.start, VR_ID_RANGE.stop - 1,

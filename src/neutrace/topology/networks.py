@@ -40,6 +40,13 @@ from neutrace.topology.working import SubnetW, Working, new_id
 # 1500 minus the encapsulation overhead (type_tunnel/type_geneve get_mtu: the outer IPv4 header
 # and VXLAN_ENCAP_OVERHEAD 30, GRE_ENCAP_OVERHEAD 22, Geneve's max_header_size 30)
 _DEFAULT_MTU = {TYPE_VXLAN: 1450, TYPE_GRE: 1458, TYPE_GENEVE: 1450}
+
+
+def default_mtu(network_type: str) -> int:
+    """A network's MTU when none is given: 1500 less the type's encapsulation overhead."""
+    return _DEFAULT_MTU.get(network_type, 1500)
+
+
 SegmentKey = tuple[str, str | None, int | None]  # (network_type, physnet, segmentation id)
 
 
@@ -60,7 +67,7 @@ def resolve_networks(w: Working, ml2: Ml2Config) -> None:
         net_id = new_id(w, (*p, "id"), n.id, f"network/{n.name}")
         ntype, physnet, seg = _segment(w, n.provider, (*p, "provider"), pool)
         _claim_segment(w, segments, (ntype, physnet, seg), p)
-        mtu = n.mtu if n.mtu is not None else _DEFAULT_MTU.get(ntype, 1500)
+        mtu = n.mtu if n.mtu is not None else default_mtu(ntype)
         check_in_range(ctx, (*p, "mtu"), mtu, 68, 9216, "MTU", "use an MTU between 68 and 9216")
         network = Network(
             id=net_id, name=n.name, network_type=ntype, physical_network=physnet,

@@ -96,7 +96,7 @@ def resolve(cloud: s.CloudIn, source: str, lines: Lines) -> Cloud:
     vm_ports = [pw for pw in w.ports if pw.device_owner == DEVICE_OWNER_COMPUTE]
     dhcp_ports = resolve_dhcp_ports(w)
     routers, gateways = resolve_routers(w)
-    routers, ha_ports = add_ha_ports(w, routers)
+    routers, ha_ports = add_ha_ports(w, ml2, routers)
     routers, snat_ports = add_snat_ports(w, routers)
     routers, fg_ports = schedule_dvr(w, routers)
     pending_fips = resolve_floating_ips(w)

@@ -265,3 +265,42 @@ def processes_with(marker: str) -> list[int]:
             except OSError:
                 continue
     return pids
+
+
+# -- captures of a cloud that is up -------------------------------------------------------------
+
+
+def collect_host(c: RealCloud, host: str, folder: Path, sysroot: Path) -> Path:
+    """`neutrace collect` run inside ``host`` of ``c`` (as an operator runs it on a host) into
+    ``folder``; the host's OVS agent configuration (``openvswitch_agent.ini``, which a real host
+    has and collect copies) is given through ``--sysroot``."""
+    from neutrace.backends.real import host_env
+    from neutrace.topology import load
+    from tests.support.capture_writer import agent_ini
+    from tests.support.paths import REPO
+
+    ini = sysroot / "etc" / "neutron" / "plugins" / "ml2" / "openvswitch_agent.ini"
+    ini.parent.mkdir(parents=True, exist_ok=True)
+    ini.write_text(agent_ini(load(c.path).host(host)))
+    env = host_env(host, c.run)
+    proc = subprocess.run(
+        env.argv([sys.executable, "-m", "neutrace.cli", "collect", "-o", str(folder),
+                  "--netns-prefix", env.netns + ".", "--hostname", host,
+                  "--sysroot", str(sysroot)]),
+        env=dict(env.env, PYTHONPATH=str(REPO / "src")), capture_output=True, text=True,
+        timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return folder
+
+
+def host_run(c: RealCloud, host: str, *argv: str, check: bool = True) -> str:
+    """``argv`` inside ``host`` of ``c`` with its own Open vSwitch's environment (ovs-vsctl,
+    ovs-ofctl, iptables and ip reach that host's); its stdout."""
+    from neutrace.backends.real import host_env
+
+    env = host_env(host, c.run)
+    cp = subprocess.run(env.argv(list(argv)), env=env.env, capture_output=True, text=True,
+                        timeout=60, check=False)
+    if check and cp.returncode != 0:
+        raise AssertionError(f"{argv} on {host} failed ({cp.returncode}): {cp.stderr}")
+    return cp.stdout

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from neutrace.cli import collect, diagram, ofproto_trace, real, serve, show, trace
+from neutrace.cli import collect, diagram, diff, ofproto_trace, real, serve, show, trace
 from neutrace.cli._common import EXIT_INTERNAL, Command, NeutraceGroup
 from neutrace.errors import InputWarning
 
@@ -56,7 +56,7 @@ def version() -> None:
 
 
 for _command in (*show.COMMANDS, *ofproto_trace.COMMANDS, *trace.COMMANDS, *diagram.COMMANDS,
-                 *serve.COMMANDS, *collect.COMMANDS, *real.COMMANDS,
+                 *serve.COMMANDS, *collect.COMMANDS, *diff.COMMANDS, *real.COMMANDS,
                  Command("version", version, "Print neutrace's version.")):
     _command.register(app)
 

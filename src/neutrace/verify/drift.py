@@ -42,17 +42,17 @@ def compare(expected: CloudState, actual: CloudState) -> Drift:
     """Every captured host of ``actual`` set beside the same host of ``expected``."""
     remote = {h.tunnel_ip: h.name for h in expected.hosts if h.tunnel_ip}
     out: list[HostDrift] = []
-    for ah in actual.hosts:
-        eh = expected.host(ah.name)
-        if eh is None:
-            out.append(HostDrift(ah.name, (HostDifference(ah.name, Change.EXTRA),)))
-            continue
-        out.append(compare_host(eh, ah, remote))
-    captured = {h.name for h in actual.hosts}
+    captured = {h.name: h for h in actual.hosts}
     for eh in expected.hosts:
-        if eh.name not in captured:
+        ah = captured.get(eh.name)
+        if ah is None:
             out.append(HostDrift(eh.name, not_compared=(
                 NotCompared(eh.name, "", "host", "not captured"),)))
+        else:
+            out.append(compare_host(eh, ah, remote))
+    for ah in actual.hosts:
+        if expected.host(ah.name) is None:
+            out.append(HostDrift(ah.name, (HostDifference(ah.name, Change.EXTRA),)))
     networks = tuple((k.partition(":")[2], v) for k, v in expected.metadata
                      if k.startswith("network:"))
     return Drift(tuple(out), networks, tuple(sorted(remote.items())))

@@ -29,11 +29,9 @@ from neutrace.app import capture
 from neutrace.backends.real import host_env
 from neutrace.dataplane import CloudState
 from neutrace.render.walk import walk_summary
-from neutrace.topology import load
 from tests.functional.real.conftest import require_real
-from tests.support.capture_writer import agent_ini
 from tests.support.paths import EXAMPLES, GOLDEN_DIR, REPO
-from tests.support.real_cloud import RealCloud, scenarios
+from tests.support.real_cloud import RealCloud, collect_host, scenarios
 
 pytestmark = [pytest.mark.root, pytest.mark.ovs]
 
@@ -42,20 +40,8 @@ CLOUDS = sorted(p.parent.name for p in EXAMPLES.glob("*/cloud.yaml"))
 
 def collect_all(c: RealCloud, folder: Path, sysroots: Path) -> None:
     """`neutrace collect` inside every host of ``c`` into ``folder/<host>``."""
-    model = load(c.path)
     for h in c.state.hosts:
-        root = sysroots / h.name
-        ini = root / "etc" / "neutron" / "plugins" / "ml2" / "openvswitch_agent.ini"
-        ini.parent.mkdir(parents=True, exist_ok=True)
-        ini.write_text(agent_ini(model.host(h.name)))
-        env = host_env(h.name, c.run)
-        proc = subprocess.run(
-            env.argv([sys.executable, "-m", "neutrace.cli", "collect", "-o",
-                      str(folder / h.name), "--netns-prefix", env.netns + ".",
-                      "--hostname", h.name, "--sysroot", str(root)]),
-            env=dict(env.env, PYTHONPATH=str(REPO / "src")), capture_output=True, text=True,
-            timeout=300, check=False)
-        assert proc.returncode == 0, proc.stderr
+        collect_host(c, h.name, folder / h.name, sysroots / h.name)
 
 
 def names(state: CloudState) -> dict[str, str]:

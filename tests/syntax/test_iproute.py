@@ -204,3 +204,16 @@ neighs = st.builds(I.IpNeigh, v4, names, st.none() | macs,
 def test_neigh_round_trip(ns: tuple[I.IpNeigh, ...]) -> None:
     assert I.parse_neigh_json(I.format_neigh_json(ns)) == ns
     assert I.parse_neigh_text(I.format_neigh_text(ns)) == ns
+
+
+def test_a_host_route_is_one_spelling() -> None:
+    """A bare destination is normalised as a network is: ``fe80::00f1:…`` and ``fe80::f1:…``
+    are one route (found by the 20,000-input campaign: the JSON round trip changed it)."""
+    from neutrace.syntax.iproute import format_routes_json, parse_routes_json
+    text = ('[{"type":"local","dst":"fe80::00f1:1fff:feec:224f","dev":"qbr1","table":"local",'
+            '"protocol":"kernel","scope":"host","metric":0,"flags":[]},'
+            '{"type":"local","dst":"10.0.0.1","dev":"v0","table":"local","protocol":"kernel",'
+            '"scope":"host","flags":[]}]')
+    routes = parse_routes_json(text)
+    assert [r.dst for r in routes] == ["fe80::f1:1fff:feec:224f/128", "10.0.0.1/32"]
+    assert parse_routes_json(format_routes_json(routes)) == routes

@@ -163,8 +163,8 @@ def _cidr(dst: str, family: int) -> str:
     if dst in ("default", ""):
         return "default"
     if "/" not in dst:
-        ipaddress.ip_address(dst)  # ValueError when it is none
-        return f"{dst}/{128 if family == 6 or ':' in dst else 32}"
+        addr = ipaddress.ip_address(dst)  # ValueError when it is none
+        return f"{addr}/{addr.max_prefixlen}"
     return str(ipaddress.ip_network(dst, strict=False))
 
 

@@ -38,3 +38,18 @@ def test_stable_ids() -> None:
     assert addr.stable_uuid("x") == addr.stable_uuid("x") != addr.stable_uuid("y")
     mac = addr.stable_mac("port-1")
     assert mac.startswith("fa:16:3e:") and addr.is_mac(mac)
+
+
+def test_tunnel_encap_of_each_type() -> None:
+    from neutrace.packet import GENEVE_PORT, IPPROTO_GRE, VXLAN_PORT, tunnel_encap
+    p = ipv4("fa:16:3e:00:00:01", "fa:16:3e:00:00:02", "10.0.0.1", "10.0.0.2")
+    v, g, r = (tunnel_encap(k, p, 0x1001, "10.6.0.1", "10.6.0.2") for k in
+               ("vxlan", "geneve", "gre"))
+    assert (v.tp_dst, v.encapsulation) == (VXLAN_PORT, "vxlan")
+    assert (g.tp_dst, g.encapsulation) == (GENEVE_PORT, "geneve")
+    assert (r.nw_proto, r.tp_dst, r.encapsulation) == (IPPROTO_GRE, 0, "gre")
+    assert tunnel_encap("ip6gre", p, 1, "10.6.0.1", "10.6.0.2").encapsulation == "gre"
+    assert p.encapsulation is None
+    assert v.summary().startswith("VXLAN vni 0x1001 ")
+    assert g.summary().startswith("Geneve vni 0x1001 ")
+    assert r.summary().startswith("GRE key 0x1001 10.6.0.1 > 10.6.0.2 [")

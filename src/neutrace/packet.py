@@ -36,6 +36,10 @@ ICMPV6_NS = 135
 ICMPV6_NA = 136
 
 VXLAN_PORT = 4789
+GENEVE_PORT = 6081
+IPPROTO_GRE = 47
+# the tunnel types an outer packet may be (OVS interface types; ip6gre is GRE over IPv6)
+ENCAP_VXLAN, ENCAP_GENEVE, ENCAP_GRE = "vxlan", "geneve", "gre"
 VLAN_CFI = 0x1000
 
 PROTO_NAMES = {
@@ -152,12 +156,24 @@ class Packet:
                 out.append(FieldChange(f.name, a, b))
         return tuple(out)
 
+    @property
+    def encapsulation(self) -> str | None:
+        """The tunnel an outer packet is (vxlan, geneve or gre), None for a plain packet."""
+        if self.payload is None:
+            return None
+        if self.nw_proto == IPPROTO_GRE:
+            return ENCAP_GRE
+        if self.nw_proto == IPPROTO_UDP and self.tp_dst == GENEVE_PORT:
+            return ENCAP_GENEVE
+        return ENCAP_VXLAN
+
     def summary(self) -> str:
         """A one-line human description (``ICMP 192.168.111.4 > 203.0.113.10 echo-request``)."""
         vlan = f" vlan {self.vlan_vid}" if self.vlan_vid is not None else ""
         if self.payload is not None and self.tun_id:
+            name, key = _ENCAP_WORDS[self.encapsulation or ENCAP_VXLAN]
             return (
-                f"VXLAN vni {self.tun_id:#x} {self.nw_src} > {self.nw_dst} "
+                f"{name} {key} {self.tun_id:#x} {self.nw_src} > {self.nw_dst} "
                 f"[{self.payload.summary()}]"
             )
         if self.is_arp:
@@ -205,6 +221,25 @@ def ipv4(
         dl_src=dl_src, dl_dst=dl_dst, dl_type=ETH_TYPE_IP, nw_src=src, nw_dst=dst,
         nw_proto=proto, nw_ttl=ttl, tp_src=sport, tp_dst=dport, tcp_flags=tcp_flags,
     )
+
+
+_ENCAP_WORDS = {ENCAP_VXLAN: ("VXLAN", "vni"), ENCAP_GENEVE: ("Geneve", "vni"),
+                ENCAP_GRE: ("GRE", "key")}
+
+
+def tunnel_encap(
+    kind: str, inner: Packet, tun_id: int, local_ip: str, remote_ip: str,
+    dl_src: str = "", dl_dst: str = "",
+) -> Packet:
+    """The outer packet of a tunnel of ``kind`` (an OVS interface type: vxlan, geneve, gre,
+    ip6gre): VXLAN in UDP 4789, Geneve in UDP 6081 (VNI = tun_id), GRE as IP protocol 47
+    (key = tun_id, no ports)."""
+    outer = vxlan_encap(inner, tun_id, local_ip, remote_ip, dl_src, dl_dst)
+    if kind == ENCAP_GENEVE:
+        return outer.with_(tp_dst=GENEVE_PORT)
+    if kind in (ENCAP_GRE, "ip6gre"):
+        return outer.with_(nw_proto=IPPROTO_GRE, tp_src=0, tp_dst=0)
+    return outer
 
 
 def vxlan_encap(

@@ -398,3 +398,16 @@ def test_gre_and_vxlan_tunnels_side_by_side() -> None:
     assert "table=0, priority=1,in_port=4 actions=goto_table:3" in lines
     (flood,) = [f for f in _flows(br_tun, 22) if f.priority == 1]
     assert flood.actions.endswith("output:2,output:3")  # share_net is vxlan: vxlan ports only
+
+
+def test_gre_tunnel_port_over_ipv6_is_ip6gre() -> None:
+    """ovs_lib's ``get_gre_tunnel_port_type``: GRE between IPv6 endpoints is an ``ip6gre``
+    port with ``packet_type=legacy_l2``; over IPv4 a plain ``gre`` port without it."""
+    from neutrace.agents.ovs.br_tun import OVSTunnelBridge
+
+    br = OVSTunnelBridge("br-tun", 1)
+    br.add_tunnel_port("gre-v6", "2001:db8::2", "2001:db8::1", "gre", 4789, True)
+    br.add_tunnel_port("gre-v4", "10.0.0.2", "10.0.0.1", "gre", 4789, True)
+    v6, v4 = br.build().ports
+    assert (v6.type, v6.option("packet_type")) == ("ip6gre", "legacy_l2")
+    assert (v4.type, v4.option("packet_type")) == ("gre", None)

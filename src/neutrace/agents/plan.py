@@ -163,7 +163,7 @@ def _check_network(cloud: model.Cloud, host: model.Host, net: model.Network,
     elif net.network_type != model.TYPE_LOCAL:
         raise TopologyError("<cloud>", f"networks[{net.name}].network_type",
                             f"unknown network type {net.network_type!r}",
-                            "use flat, vlan, vxlan, gre or local")
+                            "use flat, vlan, vxlan, gre, geneve or local")
 
 
 def check_bindings(cloud: model.Cloud) -> None:

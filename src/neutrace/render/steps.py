@@ -195,6 +195,7 @@ PHRASES: dict[str, str] = {
     "wire.frame_sent": "{namespace} sends a frame out of {device}",
     "root_namespace": "<root>",
     "tunnel.encap": "{proto} encapsulation on {host}: VNI {vni:#x}, outer {local} -> {remote}",
+    "tunnel.encap_gre": "{proto} encapsulation on {host}: key {vni:#x}, outer {local} -> {remote}",
     "tunnel.decap": "decapsulated on {host} by {port} (remote_ip={local}): tun_id={vni:#x}",
     "tunnel.vxlan": "VXLAN (UDP 4789)",
     "tunnel.geneve": "Geneve (UDP 6081)",
@@ -208,6 +209,8 @@ PHRASES: dict[str, str] = {
     "walk.detail": "  [{detail}]",
     "walk.outer_header": "outer header: Ethernet {dl_src} > {dl_dst}, IPv4 {nw_src} > {nw_dst}, "
                          "UDP {tp_src} > {tp_dst}; the frame inside is unchanged",
+    "walk.outer_header_gre": "outer header: Ethernet {dl_src} > {dl_dst}, IPv4 {nw_src} > "
+                             "{nw_dst}, GRE key {tun_id:#x}; the frame inside is unchanged",
     # -- why an OpenFlow copy ended -----------------------------------------------------------
     "exit.table_miss": "{bridge} table {table}: no flow matched (table miss): dropped",
     "exit.flow_drops": "{bridge} table {table}: flow \"{flow}\" drops the packet: dropped",
@@ -634,9 +637,11 @@ def _tunnel_text(step: TunnelStep) -> str:
     if not step.encap:
         return say("tunnel.decap", host=step.host, port=step.port, local=step.local_ip,
                    vni=step.vni)
-    key = f"tunnel.{step.tunnel_type}"
+    kind = "gre" if step.tunnel_type == "ip6gre" else step.tunnel_type
+    key = f"tunnel.{kind}"
     proto = say(key) if key in PHRASES else step.tunnel_type
-    return say("tunnel.encap", proto=proto, host=step.host, vni=step.vni, local=step.local_ip,
+    phrase = "tunnel.encap_gre" if kind == "gre" else "tunnel.encap"
+    return say(phrase, proto=proto, host=step.host, vni=step.vni, local=step.local_ip,
                remote=step.remote_ip)
 
 

@@ -20,7 +20,7 @@ entering a built-in chain, jumps into Neutron's wrapper chains, patch-port notes
 
 from __future__ import annotations
 
-from neutrace.packet import FieldChange
+from neutrace.packet import IPPROTO_GRE, FieldChange
 from neutrace.render.steps import (
     fate_reason,
     is_structural,
@@ -136,11 +136,16 @@ def _trivial(branch: Branch) -> bool:
 
 
 def _encapsulation(step: Step) -> str | None:
-    """The outer header a VXLAN encapsulation step put around the frame, if it is one."""
+    """The outer header a tunnel encapsulation step put around the frame, if it is one."""
     frame = next((c for c in step.changes if c.field == "payload"), None)
     if frame is None or frame.before is not None or frame.after is None:
         return None
     after = {c.field: c.after for c in step.changes}
+    if after.get("nw_proto") == IPPROTO_GRE:
+        return say("walk.outer_header_gre", dl_src=after.get("dl_src", "?"),
+                   dl_dst=after.get("dl_dst", "?"), nw_src=after.get("nw_src", "?"),
+                   nw_dst=after.get("nw_dst", "?"),
+                   tun_id=step.vni if isinstance(step, TunnelStep) else 0)
     return say("walk.outer_header", dl_src=after.get("dl_src", "?"),
                dl_dst=after.get("dl_dst", "?"), nw_src=after.get("nw_src", "?"),
                nw_dst=after.get("nw_dst", "?"), tp_src=after.get("tp_src", 0),

@@ -12,8 +12,9 @@
 - namespaces (the VMs, ``qrouter-``, ``qdhcp-``, the outside namespaces), run by the Linux engine;
 - physical segments: every NIC whose ``segment`` is S, and every outside interface on S, share one
   L2 wire that learns MAC addresses like a switch (unknown unicast and broadcast flood);
-- the tunnel network: a copy leaving a tunnel port is encapsulated (VXLAN/GRE, outer addresses =
-  the tunnel IPs, VNI = ``tun_id``), delivered to the host whose ``tunnel_ip`` is the outer
+- the tunnel network: a copy leaving a tunnel port is encapsulated (VXLAN, Geneve or GRE:
+  ``packet.tunnel_encap``; outer addresses = the tunnel IPs, VNI or GRE key = ``tun_id``),
+  delivered to the host whose ``tunnel_ip`` is the outer
   destination, through its tunnel port whose ``remote_ip`` is the sender's, and decapsulated.
 
 It follows every copy (floods and multiple outputs branch), detects loops (the same element, entry
@@ -52,7 +53,7 @@ from neutrace.engines.results import (
     OfExit,
 )
 from neutrace.errors import SimulationError, StartPointError
-from neutrace.packet import Packet, vxlan_encap
+from neutrace.packet import Packet, tunnel_encap
 from neutrace.sim.annotate import Annotator
 from neutrace.sim.gaps import Gaps, incomplete
 from neutrace.trace import (
@@ -97,7 +98,6 @@ from neutrace.trace import (
 )
 
 OUTSIDE = ""  # the pseudo-host holding the namespaces outside the cloud
-GENEVE_PORT = 6081
 
 
 @dataclass
@@ -620,11 +620,7 @@ class Walker:
         target = self.cloud.host_by_tunnel_ip(remote)
         dst_mac = _tunnel_mac(target, remote) if target else ""
         inner = packet.with_(tun_id=0, tun_src="", tun_dst="")
-        outer = vxlan_encap(inner, vni, local, remote, src_mac, dst_mac)
-        if port.type == "geneve":
-            outer = outer.with_(tp_dst=GENEVE_PORT)
-        elif port.type == "gre":
-            outer = outer.with_(nw_proto=47, tp_src=0, tp_dst=0)
+        outer = tunnel_encap(port.type, inner, vni, local, remote, src_mac, dst_mac)
         steps: tuple[Step, ...] = (TunnelStep(
             encap=True, tunnel_type=port.type, host=host, port=port.name, vni=vni,
             local_ip=local, remote_ip=remote, changes=packet.diff(outer)),)

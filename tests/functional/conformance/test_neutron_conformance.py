@@ -53,6 +53,7 @@ CLOUD_NAMES = (
     "extras",
     "dvr-vlan",
     "ovsfw-extras",
+    "gre-geneve",
 )
 # NEUTRACE_CONFORMANCE_CLOUDS=dvr,seed runs only those (while working on one feature)
 if os.environ.get("NEUTRACE_CONFORMANCE_CLOUDS"):

@@ -95,8 +95,12 @@ class BridgeBuilder:
             "out_key": "flow",
             "egress_pkt_mark": "0",
         }
+        if tunnel_type == "gre":  # get_gre_tunnel_port_type
+            tunnel_type = "ip6gre" if ":" in remote_ip or ":" in local_ip else "gre"
         if tunnel_type == "vxlan" and vxlan_udp_port != 4789:
             options["dst_port"] = str(vxlan_udp_port)
+        if tunnel_type == "ip6gre":  # L3 GRE over IPv6 is not supported by OVS
+            options["packet_type"] = "legacy_l2"
         return self.add_port(port_name, tunnel_type, options)
 
     def get_port_ofport(self, name: str) -> int:

@@ -113,7 +113,9 @@ def change_parts(before: Packet, after: Packet) -> list[tuple[str, str]]:
     (tun_id), ``nat`` (addresses and ports)."""
     if after.payload is not None and after.tun_id and (before.payload is None
                                                        or not before.tun_id):
-        return [("encap", f"VXLAN VNI {after.tun_id:#x}: {after.nw_src} → {after.nw_dst}")]
+        name = {"geneve": "Geneve VNI", "gre": "GRE key"}.get(after.encapsulation or "",
+                                                               "VXLAN VNI")
+        return [("encap", f"{name} {after.tun_id:#x}: {after.nw_src} → {after.nw_dst}")]
     if before.payload is not None and before.tun_id and (after.payload is None
                                                          or not after.tun_id):
         return [("decap", f"decapsulated (VNI {before.tun_id:#x})")]

@@ -1,0 +1,87 @@
+"""Walks over GRE and Geneve (tests/data/clouds/gre-geneve, which the conformance tests compare
+with Neutron's agent): the tunnel port of each type (``gre-``/``geneve-<remote hex>``), the outer
+header of each (Geneve in UDP 6081 with the VNI, GRE as IP protocol 47 with the key), and the
+br-tun table of each type on the receiving host (GRE_TUN_TO_LV 3, GENEVE_TUN_TO_LV 6)."""
+
+from __future__ import annotations
+
+import pytest
+
+from neutrace import topology
+from neutrace.agents import constants as c
+from neutrace.app import session
+from neutrace.packet import GENEVE_PORT, IPPROTO_GRE, IPPROTO_UDP
+from neutrace.sim.walk import Walker
+from neutrace.trace import HOP_UNDERLAY, Hop, TableLookup, Trace, TunnelStep
+from tests.support.paths import DATA
+
+CLOUD_PATH = DATA / "clouds" / "gre-geneve.yaml"
+CLOUD = topology.load(CLOUD_PATH)
+NET = {n.name: n for n in CLOUD.networks}
+TUNNEL_IP = {h.name: h.tunnel_ip for h in CLOUD.hosts}
+
+
+@pytest.fixture(scope="module")
+def walker() -> Walker:
+    """The cloud's walker."""
+    return session.walker(CLOUD_PATH)
+
+
+def delivered(t: Trace | None) -> tuple[Hop, ...]:
+    """The hops of the one copy that reached its destination."""
+    assert t is not None
+    (hops,) = [h for h, d in t.paths() if d.success]
+    return hops
+
+
+def encaps(hops: tuple[Hop, ...]) -> list[tuple[TunnelStep, Hop]]:
+    """Every encapsulation on the way, with its underlay hop."""
+    return [(s, h) for h in hops if h.kind == HOP_UNDERLAY for s in h.steps
+            if isinstance(s, TunnelStep) and s.encap]
+
+
+def tables(hop: Hop) -> list[int]:
+    """The OpenFlow tables a hop went through."""
+    return [s.table for s in hop.steps if isinstance(s, TableLookup)]
+
+
+def test_geneve_east_west(walker: Walker) -> None:
+    t = session.trace(walker, "g1", "g2").request
+    hops = delivered(t)
+    ((step, hop),) = encaps(hops)
+    assert (step.tunnel_type, step.vni) == ("geneve", NET["gnv"].segmentation_id)
+    assert step.port == "geneve-0a06000c" and (step.local_ip, step.remote_ip) == (
+        TUNNEL_IP["hv1"], TUNNEL_IP["hv2"])
+    outer = hop.packet
+    assert (outer.nw_proto, outer.tp_dst, outer.tun_id) == (IPPROTO_UDP, GENEVE_PORT, 1)
+    assert outer.encapsulation == "geneve" and outer.payload is not None
+    into = next(h for h in hops if h.host == "hv2" and h.element == "br-tun")
+    assert into.in_port == "geneve-0a06000b"
+    assert c.GENEVE_TUN_TO_LV in tables(into) and c.VXLAN_TUN_TO_LV not in tables(into)
+
+
+def test_geneve_to_the_router_then_gre(walker: Walker) -> None:
+    """g1 (Geneve network, hv1) to r1vm (GRE network, hv2) through r1 on net: Geneve VNI 1 to
+    net, routed, GRE key 4097 to hv2."""
+    t = session.trace(walker, "g1", "r1vm").request
+    hops = delivered(t)
+    (gnv, _), (gre, hop) = encaps(hops)
+    assert (gnv.tunnel_type, gnv.host, gnv.remote_ip) == ("geneve", "hv1", TUNNEL_IP["net"])
+    assert (gre.tunnel_type, gre.host, gre.vni, gre.port) == ("gre", "net", 4097,
+                                                             "gre-0a06000c")
+    outer = hop.packet
+    assert (outer.nw_proto, outer.tp_src, outer.tp_dst) == (IPPROTO_GRE, 0, 0)
+    assert outer.encapsulation == "gre"
+    into = next(h for h in hops if h.host == "hv2" and h.element == "br-tun")
+    assert c.GRE_TUN_TO_LV in tables(into)
+    assert hops[-1].element == "r1vm"
+
+
+def test_a_host_without_the_type_has_no_port_of_it() -> None:
+    """net has no vxlan in tunnel_types: hv1's vxlan gets no port towards it, and no host has a
+    vxlan port at all (only hv1 has vxlan)."""
+    state = session.walker(CLOUD_PATH).cloud
+    types = {h.name: sorted({p.type for b in h.ovs_bridges if b.name == "br-tun"
+                             for p in b.ports} - {"patch"}) for h in state.hosts}
+    assert types == {"net": ["geneve", "gre"], "hv1": ["geneve", "gre"],
+                     "hv2": ["geneve", "gre"]}

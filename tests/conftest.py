@@ -50,7 +50,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", default=False,
                      help="rewrite the golden files under tests/golden/ instead of checking them")
     parser.addoption("--reword-phrases", action="store_true", default=False,
-                     help="reword every phrase of neutrace.render.steps.PHRASES (goldens are "
+                     help="reword every phrase of neutrace.render.phrases.PHRASES (goldens are "
                           "skipped): the other tests must not notice (tests/render/"
                           "test_rewording.py)")
 

@@ -10,7 +10,8 @@ from neutrace.engines.openflow import OpenFlowEngine, OpenFlowState
 from neutrace.engines.results import BridgeVisit, ExitCause, OfExit
 from neutrace.errors import SyntaxParseError
 from neutrace.packet import arp_request, ipv4
-from neutrace.render.steps import exit_reason, step_text
+from neutrace.render.fates import exit_reason
+from neutrace.render.steps import step_text
 from neutrace.syntax.ofctl import parse_flows
 from neutrace.trace import (
     FdbDecision,

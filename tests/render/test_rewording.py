@@ -1,7 +1,8 @@
-"""The done-when of "steps carry facts": every sentence is written by ``neutrace.render.steps``
-from facts and nothing reads one back. With every phrase reworded, the readable walk and the
-JSON change, and every test that is not a golden (walk dispositions, annotate's explanations,
-the engines, the OVS comparison on the seed's bridges) stays green."""
+"""The done-when of "steps carry facts": every sentence is written by ``neutrace.render``
+(``steps``, ``fates``, from ``phrases.PHRASES``) from facts and nothing reads one back. With every
+phrase reworded, the readable walk and the JSON change, and every test that is not a golden (walk
+dispositions, annotate's explanations, the engines, the OVS comparison on the seed's bridges)
+stays green."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 
 from neutrace.app import session
 from neutrace.backends.ovs_sandbox import ovs_available
-from neutrace.render import steps
+from neutrace.render import phrases
 from neutrace.render.trace_json import traces_to_json
 from neutrace.render.walk import walk_text
 from tests.conftest import require
@@ -30,7 +31,7 @@ def test_the_table_rewords_the_walk_and_the_json(monkeypatch: pytest.MonkeyPatch
     """Rewording the table changes what people read, and only that."""
     w = session.walker(session.seed_path())
     plain = session.trace(w, "test-01", "203.0.113.10").request
-    monkeypatch.setattr(steps, "PHRASES", reworded(steps.PHRASES))
+    monkeypatch.setattr(phrases, "PHRASES", reworded(phrases.PHRASES))
     again = session.trace(w, "test-01", "203.0.113.10").request
     assert again == plain  # the facts do not depend on the words
     text = walk_text(again)

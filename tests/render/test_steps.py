@@ -1,5 +1,5 @@
-"""The words of a trace (`neutrace.render.steps`): OVS's and the kernel's own phrases from facts,
-and a phrase for every fate."""
+"""The words of a trace (`neutrace.render.steps`, `fates`, `phrases`): OVS's and the kernel's
+own phrases from facts, and a phrase for every fate."""
 
 from __future__ import annotations
 
@@ -7,15 +7,9 @@ import pytest
 
 from neutrace.dataplane import Flow
 from neutrace.engines.results import ExitKind, OfExit
-from neutrace.render.steps import (
-    PHRASES,
-    cause_text,
-    exit_reason,
-    explanation_text,
-    step_detail,
-    step_text,
-    step_where,
-)
+from neutrace.render.fates import cause_text, exit_reason, explanation_text
+from neutrace.render.phrases import PHRASES
+from neutrace.render.steps import step_detail, step_text, step_where
 from neutrace.syntax.iptables import parse_iptables_save
 from neutrace.trace import (
     Denial,

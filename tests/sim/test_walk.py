@@ -8,7 +8,7 @@ import json
 import pytest
 
 from neutrace.app import session
-from neutrace.render.steps import fate_reason
+from neutrace.render.fates import fate_reason
 from neutrace.render.trace_json import SCHEMA, traces_to_json
 from neutrace.render.walk import walk_summary, walk_text
 from neutrace.sim.scenarios import Conversation

@@ -1,10 +1,10 @@
-"""A test-only wording table: every phrase of ``neutrace.render.steps.PHRASES`` wrapped in
+"""A test-only wording table: every phrase of ``neutrace.render.phrases.PHRASES`` wrapped in
 ``«…»``, so that a test that still read rendered sentences would notice (tests/render/
 test_rewording.py, ``pytest --reword-phrases``)."""
 
 from __future__ import annotations
 
-from neutrace.render import steps
+from neutrace.render import phrases
 
 OPEN, CLOSE = "«", "»"
 
@@ -16,4 +16,4 @@ def reworded(phrases: dict[str, str]) -> dict[str, str]:
 
 def reword_all() -> None:
     """Reword the live table for the rest of the process."""
-    steps.PHRASES.update(reworded(dict(steps.PHRASES)))
+    phrases.PHRASES.update(reworded(dict(phrases.PHRASES)))

@@ -10,7 +10,7 @@
   ``neutrace.trace`` (accepted, dropped, denied, no_route, neighbour_unresolved) with its cause
   (`neutrace.trace.LinuxFate`, `neutrace.trace.Denial`).
 
-Words for all of it are written by ``neutrace.render.steps``.
+Words for all of it are written by ``neutrace.render`` (``steps``, ``fates``).
 """
 
 from __future__ import annotations

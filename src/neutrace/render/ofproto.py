@@ -25,15 +25,9 @@ from neutrace.engines.results import (
     OfExit,
 )
 from neutrace.packet import Packet
-from neutrace.render.steps import (
-    exit_reason,
-    match_text,
-    say,
-    step_detail,
-    step_text,
-    step_where,
-    table_rest,
-)
+from neutrace.render.fates import exit_reason
+from neutrace.render.phrases import say
+from neutrace.render.steps import match_text, step_detail, step_text, step_where, table_rest
 from neutrace.syntax.microflow import Microflow, format_microflow
 from neutrace.trace import (
     ActionStep,

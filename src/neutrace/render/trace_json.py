@@ -19,7 +19,8 @@ from typing import Any
 
 from neutrace.dataplane import Flow
 from neutrace.packet import FieldChange, Packet
-from neutrace.render.steps import fate_reason, step_detail, step_text, step_where
+from neutrace.render.fates import fate_reason
+from neutrace.render.steps import step_detail, step_text, step_where
 from neutrace.syntax.iptables import IptRule
 from neutrace.trace import Branch, Disposition, Hop, Step, Trace
 

@@ -8,7 +8,7 @@ furthest from the start. Read from the trace's dispositions and branch tree only
 
 from __future__ import annotations
 
-from neutrace.render.steps import fate_reason
+from neutrace.render.fates import fate_reason
 from neutrace.trace import ACCEPTED, DELIVERED, DENIED, EXITED, Disposition, Trace
 
 RANK = {DELIVERED: 3, EXITED: 2, ACCEPTED: 1}

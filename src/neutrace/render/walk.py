@@ -15,20 +15,15 @@ rewrite of the frame's own fields.
 ``verbose=False`` leaves out the purely structural steps (``goto_table``/``resubmit`` actions,
 entering a built-in chain, jumps into Neutron's wrapper chains, patch-port notes:
 `neutrace.render.steps.is_structural`); ``verbose=True`` shows them all. The steps' words are
-``neutrace.render.steps``'.
+``neutrace.render.steps``', the fates' ``neutrace.render.fates``'.
 """
 
 from __future__ import annotations
 
 from neutrace.packet import IPPROTO_GRE, FieldChange
-from neutrace.render.steps import (
-    fate_reason,
-    is_structural,
-    say,
-    step_detail,
-    step_text,
-    step_where,
-)
+from neutrace.render.fates import fate_reason
+from neutrace.render.phrases import say
+from neutrace.render.steps import is_structural, step_detail, step_text, step_where
 from neutrace.syntax.ofctl import format_flow
 from neutrace.trace import (
     ACCEPTED,

@@ -2,7 +2,7 @@
 
 The OpenFlow engine says *where* a copy died (an `OfExit` with its cause, table and flow: "br-tun
 table 22: no flow matched"); this module says *why*, as a `DropExplanation` (worded by
-``neutrace.render.steps``), from the tables Neutron's OVS agent programs
+``neutrace.render.fates``), from the tables Neutron's OVS agent programs
 (``neutrace.agents.constants``) and the host's own state: which local VLANs have a flood entry in
 br-tun, which tunnel ids br-tun maps, which VLAN a physical bridge accepts from br-int. The
 network behind a local VLAN comes from where Neutron's OVS agent records it: the ``other_config``

@@ -18,7 +18,8 @@ Batfish's shape, extended to a tree because a flood or a multi-output action mak
 - `Trace`: where it started, the first packet and the root branch.
 
 Nothing here renders: every sentence (OVS's and the kernel's own phrases included) is written by
-``neutrace.render`` (``render.steps``) from these fields, and nothing reads a sentence back.
+``neutrace.render`` (``render.steps``, ``render.fates``) from these fields, and nothing reads a
+sentence back.
 Fields holding a kernel object as its own tool prints it (``route`` as ``ip route`` shows it,
 ``connection`` as ``conntrack -L`` does) are data of that tool's syntax, like a flow's text.
 

@@ -41,7 +41,7 @@ class Hop:
 
 @dataclass(frozen=True, slots=True)
 class Disposition:
-    """How a copy ended, where, and why as facts (``cause``; ``render.steps.fate_reason`` says
+    """How a copy ended, where, and why as facts (``cause``; ``render.fates.fate_reason`` says
     it in Neutron's words where they apply)."""
 
     kind: DispositionKind

@@ -11,7 +11,8 @@ runs as a child) or NORMAL (``normal.xlate_normal``); ct() and learn() live in `
 
 Limits as OVS: resubmit/goto_table/patch recursion MAX_DEPTH (64), MAX_RESUBMITS (4096) per
 translation, MAX_RECIRC recirculations. Steps are facts (``neutrace.trace``), shared from caches
-where they repeat; their words are ``neutrace.render.steps``'.
+where they repeat; their words are ``neutrace.render.steps``' and
+``neutrace.render.fates``'.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from neutrace.render.diagram.structure import (
     HostDiagram,
     Node,
 )
-from neutrace.render.steps import fate_reason
+from neutrace.render.fates import fate_reason
 
 FONT = "DejaVu Sans"
 CLUSTER_STYLE = {  # kind: (fill, border)

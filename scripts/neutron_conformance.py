@@ -834,6 +834,7 @@ def l3_devices(log: list[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> dict[s
     calls it made to the interface driver and ip_lib."""
     itfs: dict[str, dict[str, Any]] = {}
     routes: list[dict[str, Any]] = []
+    sysctls: list[str] = []
     for path, a, kw in log:
         if path == "driver.plug":
             itfs.setdefault(a[2], {"addresses": []}).update(mac=a[3], mtu=kw.get("mtu"))
@@ -849,7 +850,11 @@ def l3_devices(log: list[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> dict[s
         elif path == "add_ip_route":
             routes.append({"destination": a[1], "device": kw.get("device"),
                            "gateway": kw.get("via")})
-    return {"interfaces": itfs, "routes": routes}
+        elif path == "driver.configure_ipv6_ra":
+            sysctls.append(f"net.ipv6.conf.{a[1]}.accept_ra={a[2]}")
+        elif path == "driver.configure_ipv6_forwarding":
+            sysctls.append(f"net.ipv6.conf.{a[1]}.forwarding={int(a[2])}")
+    return {"interfaces": itfs, "routes": routes, "sysctls": sysctls}
 
 
 def _block_privsep() -> None:
@@ -875,7 +880,9 @@ def router_dict(cloud: Any, router: Any) -> dict[str, Any]:
             fixed.append({"subnet_id": sn.id, "ip_address": f.ip_address,
                           "prefixlen": netaddr.IPNetwork(sn.cidr).prefixlen})
             subnets.append({"id": sn.id, "cidr": sn.cidr, "gateway_ip": sn.gateway_ip,
-                            "dns_nameservers": list(sn.dns_nameservers), "ipv6_ra_mode": None,
+                            "dns_nameservers": list(sn.dns_nameservers),
+                            "ipv6_ra_mode": getattr(sn, "ipv6_ra_mode", None),
+                            "ipv6_address_mode": getattr(sn, "ipv6_address_mode", None),
                             "subnetpool_id": None, "host_routes": []})
         return {"id": p.id, "network_id": p.network_id, "mac_address": p.mac_address,
                 "fixed_ips": fixed, "subnets": subnets, "extra_subnets": [], "mtu": net.mtu,
@@ -919,8 +926,12 @@ def run_l3(cloud: Any, host: Any) -> dict[str, Any]:
     """Neutron's L3 agent code for the legacy routers hosted on ``host``: LegacyRouter
     ``initialize`` + ``process`` and the metadata driver's AFTER_CREATE callback, as
     ``L3NATAgent._process_added_router`` runs them. Every qrouter namespace's netfilter
-    commands run in a private namespace; devices, addresses and routes are not made."""
+    commands run in a private namespace; devices, addresses and routes are not made. radvd is
+    not started: ``ra.DaemonMonitor`` writes its radvd.conf into a private ``ra_confs``
+    directory, which is read back (``daemons``); the sysctls the interface driver is asked for
+    are recorded (``devices[...]["sysctls"]``)."""
     from neutron.agent.l3 import legacy_router, namespaces, router_info
+    from neutron.agent.linux import ra
     from neutron.agent.linux import utils as linux_utils
     from neutron.agent.metadata import driver as metadata_driver
     from neutron.common import config as common_config
@@ -935,6 +946,7 @@ def run_l3(cloud: Any, host: Any) -> dict[str, Any]:
     common_config.register_common_config_options()
     agent_config.register_interface_driver_opts_helper(cfg.CONF)
     agent_config.register_process_monitor_opts(cfg.CONF)
+    agent_config.register_ra_opts(cfg.CONF)
     l3_config.register_l3_agent_config_opts(l3_config.OPTS, cfg.CONF)
     meta_config.register_meta_conf_opts(meta_config.SHARED_OPTS, cfg.CONF)
     try:
@@ -950,12 +962,13 @@ def run_l3(cloud: Any, host: Any) -> dict[str, Any]:
     lock_dir = tempfile.mkdtemp(prefix="nt-conf-l3-")
     CLEANUPS.append(lambda: shutil.rmtree(lock_dir, ignore_errors=True))
     cfg.CONF.set_override("lock_path", lock_dir, "oslo_concurrency")
+    cfg.CONF.set_override("ra_confs", os.path.join(lock_dir, "ra"))
     commands = CommandRouter("", ns_map)
     linux_utils.execute = commands.execute
     calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
     router_info.ip_lib = _Recorder(calls)
     legacy_router.ip_lib = _Recorder(calls)
-    router_info.ra = _Anything()
+    ra.DaemonMonitor._spawn_radvd = lambda self, radvd_conf: None  # the file only
     namespaces.RouterNamespace.create = lambda self, *a, **kw: None
     namespaces.RouterNamespace.exists = lambda self: True
     metadata_driver.MetadataDriver.spawn_monitored_metadata_proxy = (
@@ -993,6 +1006,9 @@ def run_l3(cloud: Any, host: Any) -> dict[str, Any]:
                                                            states=(ri,)))
             out[f"qrouter-{r.id}"] = _save(ns_map[f"qrouter-{r.id}"])
             devices[f"qrouter-{r.id}"] = l3_devices(calls)
+            conf = Path(linux_utils.get_conf_file_name(cfg.CONF.ra_confs, r.id, "radvd.conf"))
+            devices[f"qrouter-{r.id}"]["daemons"] = (
+                {"radvd": conf.read_text()} if conf.exists() else {})
     finally:
         for ns in ns_map.values():
             subprocess.run(["ip", "netns", "delete", ns], check=False)
@@ -1394,7 +1410,8 @@ def dhcp_network(cloud: Any, host: Any, network_id: str) -> Any:
     subnets = [{"id": sn.id, "network_id": sn.network_id, "cidr": sn.cidr,
                 "ip_version": netaddr.IPNetwork(sn.cidr).version, "enable_dhcp": sn.enable_dhcp,
                 "gateway_ip": sn.gateway_ip, "subnetpool_id": None,
-                "ipv6_address_mode": None, "ipv6_ra_mode": None,
+                "ipv6_address_mode": getattr(sn, "ipv6_address_mode", None),
+                "ipv6_ra_mode": getattr(sn, "ipv6_ra_mode", None),
                 "host_routes": [{"destination": d, "nexthop": h} for d, h in sn.host_routes],
                 "dns_nameservers": list(sn.dns_nameservers)}
                for sn in cloud.subnets_of(network_id)]

@@ -10,7 +10,8 @@ Linux's own terms, with no Neutron model behind it:
   ``eth0`` is the far end of its ``tap`` device). Each holds interfaces (veth, tap, Linux bridge,
   OVS internal port, physical NIC), addresses, routes, rules, neighbours, sysctls and its
   netfilter rules as iptables-save / ip6tables-save / ipset-save text;
-- configuration files the agents write for their daemons (`ConfigFile`: keepalived.conf).
+- configuration files the agents write for their daemons (`ConfigFile`: keepalived.conf,
+  radvd.conf).
 
 How the pieces are wired is recorded by names, exactly as on a real host: an OVS port of type
 ``""`` (system) or ``"internal"`` is the Linux interface of the same name in one of the host's
@@ -256,7 +257,7 @@ class ConfigFile:
     """A configuration file an agent writes on the host for a daemon it runs: ``path``
     absolute, ``text`` verbatim, ``namespace`` where that daemon runs (``""`` the root).
     keepalived's ``keepalived.conf`` of an HA router is one (its VIPs are in the namespace's
-    addresses only where keepalived is master)."""
+    addresses only where keepalived is master), a router's ``radvd.conf`` another."""
 
     path: str
     text: str

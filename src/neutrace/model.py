@@ -30,6 +30,14 @@ DEVICE_OWNER_ROUTER_HA_INTF = "network:router_ha_interface"
 DEVICE_OWNER_HA_REPLICATED_INT = "network:ha_router_replicated_interface"
 ROUTER_INTERFACE_OWNERS = (DEVICE_OWNER_ROUTER_INTF, DEVICE_OWNER_DVR_INTERFACE,
                            DEVICE_OWNER_HA_REPLICATED_INT)
+ROUTER_INTERFACE_OWNERS_SNAT = (*ROUTER_INTERFACE_OWNERS, DEVICE_OWNER_ROUTER_SNAT)
+
+# a subnet's ipv6_ra_mode / ipv6_address_mode (neutron_lib.constants.IPV6_MODES)
+IPV6_SLAAC = "slaac"
+DHCPV6_STATEFUL = "dhcpv6-stateful"
+DHCPV6_STATELESS = "dhcpv6-stateless"
+IPV6_MODES = (DHCPV6_STATEFUL, DHCPV6_STATELESS, IPV6_SLAAC)
+IPV6_AUTO_MODES = (IPV6_SLAAC, DHCPV6_STATELESS)  # ipv6_utils.is_auto_address_subnet
 
 # [DEFAULT] agent_mode of neutron-l3-agent (neutron_lib.constants.L3_AGENT_MODE_*)
 AGENT_MODE_LEGACY = "legacy"
@@ -146,6 +154,14 @@ class Subnet:
     allocation_pools: tuple[AllocationPool, ...] = ()
     dns_nameservers: tuple[str, ...] = ()
     host_routes: tuple[tuple[str, str], ...] = ()  # (destination, nexthop)
+    ipv6_ra_mode: str | None = None  # who advertises: radvd in the router (IPV6_MODES) or none
+    ipv6_address_mode: str | None = None  # how ports get addresses: EUI-64 (auto) or IPAM
+
+    @property
+    def is_auto_address(self) -> bool:
+        """``ipv6_utils.is_auto_address_subnet``: ports get their EUI-64 address (SLAAC or
+        DHCPv6-stateless), not one from the allocation pools."""
+        return self.ipv6_address_mode in IPV6_AUTO_MODES or self.ipv6_ra_mode in IPV6_AUTO_MODES
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +305,8 @@ class OutsideHost:
     via: str | None = None
     gateway: str | None = None  # its default gateway IP when on a segment
     vlan: int | None = None  # the 802.1Q VLAN it uses on its segment (a VLAN provider network)
+    # static routes (destination, nexthop on its link), e.g. to a router's IPv6 tenant subnets
+    routes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from neutrace.agents.dhcp_agent import program_dhcp
 from neutrace.agents.firewall import program_firewall
 from neutrace.agents.l3 import program_dvr
 from neutrace.agents.l3.ha_router import program_ha
-from neutrace.agents.l3_agent import program_l3
+from neutrace.agents.l3_agent import program_l3, program_radvd
 from neutrace.agents.openvswitch_firewall import OVSFirewallDriver
 from neutrace.agents.outside import program_outside
 from neutrace.agents.ovs import program_ovs
@@ -94,6 +94,7 @@ def program_host(cloud: model.Cloud, plan: HostPlan, plans: dict[str, HostPlan])
     namespaces += program_l3(cloud, plan.host)
     namespaces += program_dvr(cloud, plan.host)
     ha_namespaces, files = program_ha(cloud, plan.host)
+    files = program_radvd(cloud, plan.host) + list(files)
     namespaces += ha_namespaces
     namespaces += program_dhcp(cloud, plan)
     namespaces += vm_namespaces(cloud, plan)

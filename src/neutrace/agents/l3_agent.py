@@ -3,9 +3,12 @@
 Per router hosted on the host, the namespace ``qrouter-<router id>`` as ``RouterInfo`` leaves it
 after ``process()``: ``lo``, ``qr-<port id[:11]>`` per interface (an OVS internal port on br-int;
 the port's fixed IPs with the subnet's prefix), ``qg-<port id[:11]>`` for the gateway (its fixed
-IPs plus every floating IP as /32), connected routes, the default route via the external subnet's
-gateway, extra routes, the sysctls of ``RouterNamespace.create`` (``ip_forward=1``,
-``arp_ignore=1``, ``arp_announce=2``, ...), and iptables/ip6tables in the order the agent adds them:
+IPs plus every floating IP as /32), connected routes, a default route per IP version via the
+external subnets' gateways (IPv6 too: routed, never NATed), extra routes, the sysctls of
+``RouterNamespace.create`` (``ip_forward=1``, ``arp_ignore=1``, ``arp_announce=2``, ...) and of
+``_configure_ipv6_params_on_gw`` (the gateway accepts RAs only without an IPv6 gateway), radvd
+for the interfaces with IPv6 subnets (``agents.l3.ra``), and iptables/ip6tables in the order the
+agent adds them:
 
 - ``RouterInfo.__init__``: address-scope chains (mangle ``scope``/``floatingip``/``float-snat``,
   filter ``scope``), the metadata mark (mangle PREROUTING, ``0x1/0xffff``);
@@ -28,8 +31,17 @@ import ipaddress
 from neutrace import addr, model
 from neutrace.agents import constants as c
 from neutrace.agents.iptables import IptablesManager
+from neutrace.agents.l3 import ra
 from neutrace.agents.vif import connected_route
-from neutrace.dataplane import LOOPBACK, NS_ROUTER, OVS_INTERNAL, Interface, Namespace, Route
+from neutrace.dataplane import (
+    LOOPBACK,
+    NS_ROUTER,
+    OVS_INTERNAL,
+    ConfigFile,
+    Interface,
+    Namespace,
+    Route,
+)
 from neutrace.errors import TopologyError
 
 
@@ -231,9 +243,7 @@ def router_namespace(cloud: model.Cloud, router: model.Router) -> Namespace:
                                     mtu=cloud.network(port.network_id).mtu,
                                     addresses=tuple([p for _, p, _ in ips] + fips)))
         routes += [connected_route(s.cidr, dev, ip) for ip, _, s in ips]
-        for _, _, subnet in ips:
-            if subnet.gateway_ip and subnet.ip_version == 4 and not default:
-                default.append(Route("default", dev, gateway=subnet.gateway_ip))
+        default = gateway_routes(cloud, port, dev)
     for dest, nexthop in router.routes:
         via_dev = next((r.device for r in routes
                         if r.destination != "default" and addr.in_cidr(nexthop, r.destination)),
@@ -244,20 +254,56 @@ def router_namespace(cloud: model.Cloud, router: model.Router) -> Namespace:
                                 "use a nexthop inside one of the router's subnets")
         routes.append(Route(dest, via_dev, gateway=nexthop))
     ipt = router_iptables(cloud, router)
-    # RouterNamespace.create(), then _configure_ipv6_params_on_gw (no IPv6 gateway: accept RAs)
+    # RouterNamespace.create(), then _configure_ipv6_params_on_gw
     sysctls = [("net.netfilter.nf_conntrack_tcp_be_liberal", "1"), ("net.ipv4.ip_forward", "1"),
                ("net.ipv4.conf.all.arp_ignore", "1"), ("net.ipv4.conf.all.arp_announce", "2"),
                ("net.ipv6.conf.all.forwarding", "1")]
     if gw:
-        qg = external_device_name(gw.port_id)
-        sysctls += [(f"net.ipv6.conf.{qg}.accept_ra", "2"),
-                    (f"net.ipv6.conf.{qg}.forwarding", "1")]
+        sysctls += ipv6_gateway_sysctls(default, external_device_name(gw.port_id))
     return Namespace(
         name=c.ROUTER_NS_PREFIX + router.id, kind=NS_ROUTER, interfaces=tuple(interfaces),
         routes=tuple(default + routes), iptables=ipt.save(4), ip6tables=ipt.save(6),
         sysctls=tuple(sysctls))
 
 
+def gateway_routes(cloud: model.Cloud, port: model.Port, dev: str) -> list[Route]:
+    """``_external_gateway_added``'s ``device.route.add_gateway`` for the gateway_ip of every
+    subnet of the gateway port (``_get_external_gw_ips``): a default route per IP version
+    (``ip route replace``: a later subnet's gateway of the same version replaces the earlier),
+    IPv4 first. An IPv6 default route exists only when the external IPv6 subnet has a
+    gateway_ip (else the router learns it from the RAs it accepts)."""
+    gateways: dict[int, str] = {}
+    for _, _, subnet in prefixed_ips(cloud, port):
+        if subnet.gateway_ip:
+            gateways[subnet.ip_version] = subnet.gateway_ip
+    return [Route("default", dev, gateway=gateways[v]) for v in (4, 6) if v in gateways]
+
+
+def ipv6_gateway_sysctls(default: list[Route], qg: str) -> list[tuple[str, str]]:
+    """``_configure_ipv6_params_on_gw``: with an IPv6 gateway the gateway device accepts no RAs
+    (``ACCEPT_RA_DISABLED``), without one it accepts them while forwarding
+    (``ACCEPT_RA_WITH_FORWARDING``); it forwards IPv6 either way."""
+    has_v6 = any(r.gateway and addr.ip_version(r.gateway) == 6 for r in default)
+    return [(f"net.ipv6.conf.{qg}.accept_ra", "0" if has_v6 else "2"),
+            (f"net.ipv6.conf.{qg}.forwarding", "1")]
+
+
+def _legacy_routers(cloud: model.Cloud, host: model.Host) -> list[model.Router]:
+    return [r for r in cloud.routers if r.host == host.name and not r.distributed and not r.ha]
+
+
 def program_l3(cloud: model.Cloud, host: model.Host) -> list[Namespace]:
-    return [router_namespace(cloud, r) for r in cloud.routers
-            if r.host == host.name and not r.distributed and not r.ha]
+    return [router_namespace(cloud, r) for r in _legacy_routers(cloud, host)]
+
+
+def program_radvd(cloud: model.Cloud, host: model.Host) -> list[ConfigFile]:
+    """``_process_internal_ports`` -> ``enable_radvd``: each legacy router's radvd.conf (radvd
+    runs in its qrouter- namespace) when an interface has an IPv6 subnet."""
+    out = []
+    for r in _legacy_routers(cloud, host):
+        conf = ra.radvd_conf(cloud, r.id, c.ROUTER_NS_PREFIX + r.id,
+                             [(internal_device_name(pid), cloud.port(pid))
+                              for pid in r.interface_port_ids])
+        if conf is not None:
+            out.append(conf)
+    return out

@@ -8,8 +8,11 @@ Kept deliberately simple:
 - an ``OutsideHost`` with ``via`` (behind a gateway G) gets ``eth0`` with ``ip/24`` and a default
   route via the link address of G; G gets one more interface ``eth1``, ``eth2``... per host behind
   it (a veth whose peer is that host's ``eth0``) holding the link address: the first address of
-  that /24 (``.1``), or ``.254`` when ``.1`` is the host itself;
-- a gateway (an OutsideHost someone is ``via``) has ``net.ipv4.ip_forward=1``. It does no NAT.
+  that /24 (``.1``), or ``.254`` when ``.1`` is the host itself; a host on a segment has its
+  static ``routes``;
+- IPv6 alike, with /64 links (``::1``, or ``::fe`` when ``::1`` is the host itself);
+- a gateway (an OutsideHost someone is ``via``) forwards (``net.ipv4.ip_forward=1``,
+  ``net.ipv6.conf.all.forwarding=1`` for an IPv6 one) and has its ``routes``. It does no NAT.
 """
 
 from __future__ import annotations
@@ -23,11 +26,15 @@ from neutrace.errors import TopologyError
 
 
 def link_address(ip: str) -> tuple[str, str]:
-    """(the gateway's address on the link to ``ip``, the link's /24)."""
-    net = ipaddress.ip_network(f"{ip}/24", strict=False)
+    """(the gateway's address on the link to ``ip``, the link's /24, /64 for IPv6)."""
+    net = ipaddress.ip_network(f"{ip}/{_LINK_PREFIX[addr.ip_version(ip)]}", strict=False)
     first = net.network_address + 1
     gw = first if str(first) != ip else net.network_address + 254
     return str(gw), str(net)
+
+
+_LINK_PREFIX = {4: 24, 6: 64}
+_FORWARDING = {4: "net.ipv4.ip_forward", 6: "net.ipv6.conf.all.forwarding"}
 
 
 def program_outside(cloud: model.Cloud) -> list[Namespace]:
@@ -56,11 +63,13 @@ def program_outside(cloud: model.Cloud) -> list[Namespace]:
             routes.append(connected_route(cidr, nic, o.ip))
             if o.gateway:
                 routes.insert(0, Route("default", nic, gateway=o.gateway))
+            routes += [Route(dest, nic, gateway=hop) for dest, hop in o.routes]
         else:
             assert o.via is not None
             gw_ip, net = link_address(o.ip)
             interfaces.append(Interface(
-                "eth0", VETH, mac=addr.norm_mac(o.mac), addresses=(f"{o.ip}/24",),
+                "eth0", VETH, mac=addr.norm_mac(o.mac),
+                addresses=(f"{o.ip}/{_LINK_PREFIX[addr.ip_version(o.ip)]}",),
                 peer=f"eth{1 + [b.name for b in behind[o.via]].index(o.name)}",
                 peer_namespace=o.via))
             routes = [Route("default", "eth0", gateway=gw_ip),
@@ -70,9 +79,10 @@ def program_outside(cloud: model.Cloud) -> list[Namespace]:
             nic = f"eth{index}"
             interfaces.append(Interface(
                 nic, VETH, mac=addr.stable_mac(f"outside/{o.name}/{nic}", base="02:00:00"),
-                addresses=(f"{gw_ip}/24",), peer="eth0", peer_namespace=b.name))
+                addresses=(f"{gw_ip}/{_LINK_PREFIX[addr.ip_version(gw_ip)]}",), peer="eth0",
+                peer_namespace=b.name))
             routes.append(connected_route(net, nic, gw_ip))
-        sysctls = (("net.ipv4.ip_forward", "1"),) if o.name in behind else ()
+        sysctls = ((_FORWARDING[addr.ip_version(o.ip)], "1"),) if o.name in behind else ()
         out.append(Namespace(name=o.name, kind=NS_EXTERNAL, interfaces=tuple(interfaces),
                              routes=tuple(routes), sysctls=sysctls))
     return out

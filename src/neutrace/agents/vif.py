@@ -80,6 +80,21 @@ def connected_route(cidr: str, device: str, source: str) -> Route:
     return Route(str(net), device, scope="link", proto="kernel", source=source)
 
 
+def advertised(cloud: model.Cloud, subnet: model.Subnet) -> bool:
+    """Whether a guest on IPv6 ``subnet`` hears router advertisements, so that the kernel takes
+    a default route from them: a router interface on it (the L3 agent's radvd advertises every
+    IPv6 subnet of a router), or IPv6 modes set (on a provider network the physical router
+    advertises). The guest's route goes via the subnet's gateway_ip, which that router holds
+    (a real RA's source is the router's link-local address, which neutrace does not model)."""
+    if subnet.ip_version != 6:
+        return False
+    if subnet.ipv6_ra_mode or subnet.ipv6_address_mode:
+        return True
+    return any(p.device_owner in model.ROUTER_INTERFACE_OWNERS
+               and any(f.subnet_id == subnet.id for f in p.fixed_ips)
+               for p in cloud.ports_of(subnet.network_id))
+
+
 def vm_namespaces(cloud: model.Cloud, plan: HostPlan) -> list[Namespace]:
     out: list[Namespace] = []
     for vm in cloud.vms:
@@ -88,6 +103,7 @@ def vm_namespaces(cloud: model.Cloud, plan: HostPlan) -> list[Namespace]:
         interfaces = [Interface("lo", LOOPBACK, addresses=("127.0.0.1/8",))]
         routes: list[Route] = []
         default: Route | None = None
+        default6: Route | None = None
         for index, port_id in enumerate(vm.port_ids):
             port = cloud.port(port_id)
             nic = f"eth{index}"
@@ -101,13 +117,14 @@ def vm_namespaces(cloud: model.Cloud, plan: HostPlan) -> list[Namespace]:
                     routes.append(Route(dest, nic, gateway=nexthop, proto="dhcp"))
                 if default is None and subnet.gateway_ip and subnet.ip_version == 4:
                     default = Route("default", nic, gateway=subnet.gateway_ip, proto="dhcp")
+                if default6 is None and subnet.gateway_ip and advertised(cloud, subnet):
+                    default6 = Route("default", nic, gateway=subnet.gateway_ip, proto="ra")
             addresses += [cidr for pid, cidr in vm.guest_addresses if pid == port_id]
             interfaces.append(Interface(
                 nic, VETH, mac=addr.norm_mac(port.mac_address),
                 mtu=cloud.network(port.network_id).mtu, addresses=tuple(addresses),
                 peer=c.TAP_DEVICE_PREFIX + port.id[:11], peer_namespace=""))
-        if default is not None:
-            routes.insert(0, default)
+        routes[:0] = [r for r in (default, default6) if r is not None]
         out.append(Namespace(name=vm.name, kind=NS_VM, interfaces=tuple(interfaces),
                              routes=tuple(routes)))
     return out

@@ -76,6 +76,8 @@ def dump(cloud: Cloud) -> dict[str, Any]:
                                      for p in s.allocation_pools],
                 "dns_nameservers": list(s.dns_nameservers),
                 "host_routes": [{"destination": d, "nexthop": h} for d, h in s.host_routes],
+                **{k: v for k, v in (("ipv6_ra_mode", s.ipv6_ra_mode),
+                                     ("ipv6_address_mode", s.ipv6_address_mode)) if v},
             } for s in cloud.subnets_of(n.id)],
             "dhcp_ports": [{"host": p.binding_host_id, "id": p.id, "mac": p.mac_address,
                             "ip": _ips(p)}
@@ -136,6 +138,7 @@ def dump(cloud: Cloud) -> dict[str, Any]:
     data["outside"] = [{k: v for k, v in {
         "name": o.name, "ip": o.ip, "mac": o.mac, "segment": o.segment,
         "prefixlen": o.prefixlen, "via": o.via, "gateway": o.gateway,
-        "vlan": o.vlan}.items() if v is not None}
-        for o in cloud.outside]
+        "vlan": o.vlan,
+        "routes": [{"destination": d, "nexthop": h} for d, h in o.routes] or None,
+    }.items() if v is not None} for o in cloud.outside]
     return data

@@ -4,12 +4,20 @@ address of a subnet's pools handed to a port that names none.
 
 Addresses are allocated in the order Neutron would create the ports (``resolve.py``): first every
 address the file gives, then DHCP ports, router gateways, VM ports and floating IPs.
+
+On an IPv6 auto-address subnet (SLAAC or DHCPv6-stateless: ``Subnet.is_auto_address``) a port
+gets no address from the pools: every port of the network but the router's interface ports
+gets the EUI-64 address of its MAC (``ipam_pluggable_backend._get_auto_address_ips``), added
+once its MAC is known (``eui64_addresses``); an address given for it must be that one.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 
+from neutrace import addr
+from neutrace.model import ROUTER_INTERFACE_OWNERS, ROUTER_INTERFACE_OWNERS_SNAT
 from neutrace.topology.checks import IP, Net, check_ip, check_ip_in
 from neutrace.topology.source import Path_
 from neutrace.topology.working import PortW, SubnetW, Working, owner
@@ -69,9 +77,18 @@ def explicit_ips(w: Working, port: PortW, path: Path_, ips: Sequence[str],
 def allocate(w: Working, port: PortW) -> None:
     """The first free address of each subnet in ``port.allocate_from``. Allocation starts
     after every given address is claimed and nothing is freed, so the first free address only
-    moves up: a cursor per subnet keeps big clouds linear."""
+    moves up: a cursor per subnet keeps big clouds linear. The network's auto-address subnets
+    are left for ``eui64_addresses`` (router interfaces take them from the pools)."""
+    auto = port.device_owner not in ROUTER_INTERFACE_OWNERS_SNAT
+    if auto:
+        given = {sid for sid, _ip in port.ips}
+        port.eui64_from = [sw.subnet.id for sw in w.subnets
+                           if sw.subnet.network_id == port.network_id
+                           and sw.subnet.is_auto_address and sw.subnet.id not in given]
     for sub_id in port.allocate_from:
         sub = w.subnet_by_ref[sub_id]
+        if auto and sub.subnet.is_auto_address:
+            continue
         found = _first_free(w, sub, w.used_ips[port.network_id])
         if found is None:
             w.ctx.fail(port.path, f"no free address left in the allocation pools of "
@@ -79,6 +96,28 @@ def allocate(w: Working, port: PortW) -> None:
                        "widen the allocation_pools or give the port an ip")
         claim(w, port, port.path, found, sub)
     port.allocate_from = []
+
+
+def eui64_addresses(w: Working, port: PortW, mac: str) -> None:
+    """The EUI-64 addresses of ``port``'s MAC on its auto-address subnets, and a check that an
+    address the file gave it on such a subnet is that address (Neutron refuses another:
+    ``AllocationOnAutoAddressSubnet``)."""
+    if port.device_owner in ROUTER_INTERFACE_OWNERS:
+        return
+    for sid, ip in port.ips:
+        sub = w.subnet_by_ref[sid]
+        if sub.subnet.is_auto_address and str(ip) != addr.ipv6_eui64(sub.subnet.cidr, mac):
+            w.ctx.fail(port.path, f"IP address {ip} cannot be directly assigned to a port on "
+                       f"subnet {sub.subnet.name}: it is an IPv6 auto-address subnet "
+                       f"({sub.subnet.ipv6_address_mode or sub.subnet.ipv6_ra_mode}), where "
+                       f"the port's address is the EUI-64 of its MAC {mac}: "
+                       f"{addr.ipv6_eui64(sub.subnet.cidr, mac)}",
+                       "leave the address out (the EUI-64 one is added)")
+    for sid in port.eui64_from:
+        sub = w.subnet_by_ref[sid]
+        claim(w, port, port.path, ipaddress.IPv6Address(addr.ipv6_eui64(sub.subnet.cidr, mac)),
+              sub)
+    port.eui64_from = []
 
 
 def _first_free(w: Working, sub: SubnetW, used: dict[IP, str]) -> IP | None:
@@ -104,10 +143,12 @@ def _first_free(w: Working, sub: SubnetW, used: dict[IP, str]) -> IP | None:
 
 def one_per_family(subnets: Sequence[SubnetW]) -> list[str]:
     """The subnets a port without a given address gets one from: as Neutron's IPAM for a port
-    created without fixed_ips, the first IPv4 subnet and the first IPv6 subnet (if any)."""
+    created without fixed_ips, the first IPv4 subnet and the first stateful IPv6 subnet (if
+    any; the auto-address ones give every port its EUI-64 address besides)."""
     out = []
     for version in (4, 6):
-        first = next((sw for sw in subnets if sw.net.version == version), None)
+        first = next((sw for sw in subnets if sw.net.version == version
+                      and not sw.subnet.is_auto_address), None)
         if first is not None:
             out.append(first.subnet.id)
     return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 
 from neutrace.model import (
+    IPV6_AUTO_MODES,
     TUNNEL_TYPES,
     TYPE_FLAT,
     TYPE_GENEVE,
@@ -196,6 +197,7 @@ def resolve_subnets(w: Working, n: s.NetworkIn, network: Network, p: Path_) -> N
         else:
             gateway = check_ip_in(ctx, sp + ("gateway_ip",), sn.gateway_ip, net, "gateway_ip")
         pools = _pools(w, sn, net, gateway, sp)
+        _ipv6_modes(w, sn, net, sp)
         subnet = Subnet(
             id=sub_id, name=sn.name, network_id=network.id, cidr=str(net),
             ip_version=net.version, gateway_ip=str(gateway) if gateway else None,
@@ -203,11 +205,36 @@ def resolve_subnets(w: Working, n: s.NetworkIn, network: Network, p: Path_) -> N
             allocation_pools=tuple(AllocationPool(str(a), str(b)) for a, b in pools),
             dns_nameservers=_dns_nameservers(w, sn, sp),
             host_routes=_host_routes(w, sn, net, sp),
+            ipv6_ra_mode=sn.ipv6_ra_mode, ipv6_address_mode=sn.ipv6_address_mode,
         )
         sw = SubnetW(subnet, net, gateway, pools, sp)
         w.subnets.append(sw)
         w.subnet_by_ref[sn.name] = sw
         w.subnet_by_ref[sub_id] = sw
+
+
+def _ipv6_modes(w: Working, sn: s.SubnetIn, net: Net, sp: Path_) -> None:
+    """``ipv6_ra_mode``/``ipv6_address_mode`` as ``db_base_plugin_v2`` accepts them: IPv6 only,
+    with DHCP enabled, the same value when both are set, a /64 for the EUI-64 modes."""
+    ra, address = sn.ipv6_ra_mode, sn.ipv6_address_mode
+    if ra is None and address is None:
+        return
+    key = "ipv6_ra_mode" if ra is not None else "ipv6_address_mode"
+    if net.version != 6:
+        w.ctx.fail((*sp, key), f"{key} on IPv4 subnet {net}: the IPv6 modes are for IPv6 "
+                   "subnets", f"remove {key}, or use an IPv6 cidr")
+    if not sn.enable_dhcp:
+        w.ctx.fail((*sp, key), "ipv6_ra_mode or ipv6_address_mode cannot be set when "
+                   "enable_dhcp is set to False (Neutron refuses it)",
+                   f"set enable_dhcp: true or remove {key}")
+    if ra is not None and address is not None and ra != address:
+        w.ctx.fail((*sp, "ipv6_address_mode"), f"ipv6_ra_mode set to '{ra}' with "
+                   f"ipv6_address_mode set to '{address}' is not valid. If both attributes are "
+                   "set, they must be the same value", "give both the same mode, or one of them")
+    if (ra in IPV6_AUTO_MODES or address in IPV6_AUTO_MODES) and net.prefixlen != 64:
+        w.ctx.fail((*sp, "cidr"), f"Invalid CIDR {net} for IPv6 address mode. OpenStack uses "
+                   "the EUI-64 address format, which requires the prefix to be /64",
+                   "use a /64 cidr")
 
 
 def _dns_nameservers(w: Working, sn: s.SubnetIn, sp: Path_) -> tuple[str, ...]:

@@ -12,6 +12,7 @@ from neutrace.model import OutsideHost
 from neutrace.topology import schema as s
 from neutrace.topology.checks import (
     IP,
+    check_cidr,
     check_in_range,
     check_ip,
     check_mac,
@@ -66,7 +67,7 @@ def resolve_outside(w: Working, nic_segments: NicSegments) -> list[OutsideHost]:
         out.append(OutsideHost(
             name=o.name, ip=str(ip), mac=mac, segment=o.segment, prefixlen=prefixlen,
             via=o.via, gateway=str(ipaddress.ip_address(o.gateway)) if o.gateway else None,
-            vlan=vlan))
+            vlan=vlan, routes=_routes(w, o, p, ip, prefixlen)))
     return out
 
 
@@ -112,6 +113,27 @@ def _gateway(w: Working, o: s.OutsideIn, p: Path_, ip: IP, prefixlen: int) -> No
     if gw_ip not in link or gw_ip == ip:
         w.ctx.fail((*p, "gateway"), f"gateway {gw_ip} is not another address of "
                    f"{o.name}'s link {link}", f"use an address in {link}, or set prefixlen")
+
+
+def _routes(w: Working, o: s.OutsideIn, p: Path_, ip: IP,
+            prefixlen: int) -> tuple[tuple[str, str], ...]:
+    """Static routes of a host on a segment: a destination of its address family, a nexthop
+    on its own link (the guide's "static routes to ... physical network infrastructure" toward
+    a router's IPv6 self-service subnets)."""
+    link = ipaddress.ip_interface(f"{ip}/{prefixlen}").network
+    out = []
+    for k, r in enumerate(o.routes):
+        rp: Path_ = (*p, "routes", k)
+        if o.segment is None:
+            w.ctx.fail(rp, f"outside host {o.name} sits behind {o.via}: it takes no routes",
+                       "remove routes, or give the host a segment")
+        dest = check_cidr(w.ctx, (*rp, "destination"), r.destination)
+        hop = check_ip(w.ctx, (*rp, "nexthop"), r.nexthop, "nexthop")
+        if dest.version != ip.version or hop not in link:
+            w.ctx.fail(rp, f"route {dest} via {hop} is not reachable from {o.name}'s link "
+                       f"{link}", f"use a destination of IPv{ip.version} and a nexthop in {link}")
+        out.append((str(dest), str(hop)))
+    return tuple(out)
 
 
 def _not_taken(w: Working, o: s.OutsideIn, p: Path_, ip: IP, nic_segments: NicSegments) -> None:

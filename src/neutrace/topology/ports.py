@@ -27,7 +27,7 @@ from neutrace.model import (
 from neutrace.topology import schema as s
 from neutrace.topology.checks import check_cidr, check_ip, check_mac, check_ref, check_unique
 from neutrace.topology.hosts import tunnel_types
-from neutrace.topology.ipam import explicit_ips, one_per_family
+from neutrace.topology.ipam import eui64_addresses, explicit_ips, one_per_family
 from neutrace.topology.security_groups import default_sg_id
 from neutrace.topology.source import Path_, where
 from neutrace.topology.working import PortW, SubnetW, Working, network_hosts, new_id, owner
@@ -280,6 +280,7 @@ def finish_port(w: Working, port: PortW) -> Port:
                    f"{w.net_by_ref[port.network_id].name} (also {used_macs[mac]})",
                    "give each port its own MAC, or leave mac out to generate one")
     used_macs[mac] = owner(port)
+    eui64_addresses(w, port, mac)
     return Port(
         id=port.id, name=port.name, network_id=port.network_id, mac_address=mac,
         fixed_ips=tuple(FixedIp(sid, str(ip)) for sid, ip in port.ips),

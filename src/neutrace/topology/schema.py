@@ -80,6 +80,8 @@ class SubnetIn(_In):
     allocation_pools: list[AllocationPoolIn] | None = None
     dns_nameservers: list[str] = Field(default_factory=list)
     host_routes: list[HostRouteIn] = Field(default_factory=list)
+    ipv6_ra_mode: Literal["slaac", "dhcpv6-stateful", "dhcpv6-stateless"] | None = None
+    ipv6_address_mode: Literal["slaac", "dhcpv6-stateful", "dhcpv6-stateless"] | None = None
 
 
 class DhcpPortIn(_In):
@@ -200,6 +202,7 @@ class OutsideIn(_In):
     via: str | None = None
     gateway: str | None = None
     vlan: int | None = None
+    routes: list[HostRouteIn] = Field(default_factory=list)  # static routes, on its link
 
 
 class Ml2In(_In):

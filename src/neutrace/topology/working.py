@@ -56,6 +56,7 @@ class PortW:
     path: Path_
     ips: list[tuple[str, IP]] = field(default_factory=list)
     allocate_from: list[str] = field(default_factory=list)  # subnet ids still to allocate from
+    eui64_from: list[str] = field(default_factory=list)  # auto-address subnets: EUI-64 of the MAC
     security_groups: tuple[str, ...] = ()
     port_security_enabled: bool = True
     pairs: list[tuple[str, str | None]] = field(default_factory=list)

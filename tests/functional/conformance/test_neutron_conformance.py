@@ -265,3 +265,28 @@ def test_namespace_devices(runs: Runs, cloud: str, host: str) -> None:
             diffs.append(f"{name} routes (destination, gateway):\n  - neutron  {rb}\n"
                          f"  + neutrace {ra}")
     assert not diffs, _report("namespace devices", cloud, host, diffs)
+
+
+@pytest.mark.parametrize(("cloud", "host"), _cases("router_daemons"))
+def test_router_daemons(runs: Runs, cloud: str, host: str) -> None:
+    """A legacy router's radvd.conf as Neutron's ra.DaemonMonitor writes it (byte for byte, or
+    no radvd when no interface has an IPv6 subnet), and the IPv6 sysctls of its gateway device
+    (_configure_ipv6_params_on_gw: accept_ra 0 with an IPv6 gateway, 2 without; forwarding)."""
+    ours = runs.states[cloud].host(host)
+    assert ours is not None
+    neutron = runs.neutron(cloud, host)
+    theirs = {k: v for k, v in neutron.get("devices", {}).items()
+              if k.startswith("qrouter-") and k not in neutron.get("dvr", {})}
+    diffs = []
+    for name, t in sorted(theirs.items()):
+        ns = next(n for n in ours.namespaces if n.name == name)
+        radvd = ours.file(f"/var/lib/neutron/ra/{name.removeprefix('qrouter-')}.radvd.conf")
+        mine = {"radvd": radvd.text} if radvd is not None and radvd.namespace == name else {}
+        if mine != t.get("daemons", {}):
+            diffs.append(f"{name} daemons:\n  - neutron  {t.get('daemons')}\n"
+                         f"  + neutrace {mine}")
+        wanted = {s.split("=")[0]: s.split("=")[1] for s in t.get("sysctls", [])}
+        got = {k: v for k, v in ns.sysctls if k in wanted}
+        if got != wanted:
+            diffs.append(f"{name} IPv6 sysctls:\n  - neutron  {wanted}\n  + neutrace {got}")
+    assert not diffs, _report("router daemons/sysctls", cloud, host, diffs)

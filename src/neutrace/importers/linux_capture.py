@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
@@ -193,19 +193,29 @@ def _parse(cap: Capture, found: Findings, path: Path, parser: Callable[..., T], 
         return None
 
 
+def _json_else_text(cap: Capture, found: Findings, ns: str, names: tuple[Sequence[str], ...],
+                    parsers: tuple[Callable[..., T], Callable[..., T]], what: str, cost: str,
+                    **kw: object) -> tuple[Path, T] | None:
+    """The first of ``names`` (the JSON dumps, then the text ones) that the matching parser of
+    ``parsers`` reads, with the file it came from; None when neither is there or readable."""
+    for candidates, parser in zip(names, parsers, strict=True):
+        path = cap.net(*candidates, namespace=ns)
+        if path is not None:
+            parsed = _parse(cap, found, path, parser, what, cost, **kw)
+            if parsed is not None:
+                return path, parsed
+    return None
+
+
 def _links(cap: Capture, found: Findings, ns: str) -> tuple[iproute.IpLink, ...]:
     cost = "its interfaces are unknown: a walk that reaches one stops there"
-    js = cap.net("ip_-d_-j_address_show", "ip_-j_-d_address_show", namespace=ns)
-    if js is not None:
-        links = _parse(cap, found, js, iproute.parse_links_json, "addresses", cost)
-        if links is not None:
-            return links
-    text = cap.net("ip_-d_address_show", "ip_-d_address", "ip_address_show", "ip_address",
-                   "ip_addr_show", "ip_addr", namespace=ns)
-    if text is not None:
-        links = _parse(cap, found, text, iproute.parse_links_text, "addresses", cost)
-        if links is not None:
-            return links
+    read = _json_else_text(
+        cap, found, ns, (("ip_-d_-j_address_show", "ip_-j_-d_address_show"),
+                         ("ip_-d_address_show", "ip_-d_address", "ip_address_show", "ip_address",
+                          "ip_addr_show", "ip_addr")),
+        (iproute.parse_links_json, iproute.parse_links_text), "addresses", cost)
+    if read is not None:
+        return read[1]
     only = cap.net("ip_-d_-j_link_show", "ip_-s_-d_link", "ip_-d_link_show", "ip_link",
                    namespace=ns)
     if only is not None:
@@ -252,17 +262,10 @@ def _routes(cap: Capture, found: Findings, ns: str, links: tuple[iproute.IpLink,
              ("ip_route_show_table_all", "ip_-4_route_show_table_all"), "routes"),
             (6, ("ip_-6_-d_-j_route_show_table_all", "ip_-6_-j_route_show_table_all"),
              ("ip_-6_route_show_table_all",), "routes6")):
-        routes = None
-        path = cap.net(*js_names, namespace=ns)
-        if path is not None:
-            routes = _parse(cap, found, path, iproute.parse_routes_json, "routes",
-                            "the routes are unknown", family=fam)
-        if routes is None:
-            path = cap.net(*text_names, namespace=ns)
-            if path is not None:
-                routes = _parse(cap, found, path, iproute.parse_routes_text, "routes",
-                                "the routes are unknown", family=fam)
-        if routes is None:
+        read = _json_else_text(cap, found, ns, (js_names, text_names),
+                               (iproute.parse_routes_json, iproute.parse_routes_text), "routes",
+                               "the routes are unknown", family=fam)
+        if read is None:
             has = any(ipaddress.ip_interface(a.address).version == fam and a.scope != "link"
                       and a.scope != "host" for lk in links for a in lk.addresses)
             if fam == 4 or has:
@@ -270,7 +273,7 @@ def _routes(cap: Capture, found: Findings, ns: str, links: tuple[iproute.IpLink,
                           f"no IPv{fam} route dump for {_label(ns)}",
                           f"a walk routed there (IPv{fam}) stops there")
             continue
-        assert path is not None
+        path, routes = read
         where = cap.where(cap.rel(path))
         for r in routes:
             if r.family == fam:
@@ -286,23 +289,16 @@ def _rules(cap: Capture, found: Findings, ns: str) -> tuple[Rule, ...]:
             (4, ("ip_-j_rule_show",), ("ip_-4_rule_list", "ip_-4_rule", "ip_rule_list",
                                        "ip_rule")),
             (6, ("ip_-6_-j_rule_show",), ("ip_-6_rule_list", "ip_-6_rule"))):
-        rules = None
-        path = cap.net(*js_names, namespace=ns)
-        if path is not None:
-            rules = _parse(cap, found, path, iproute.parse_rules_json, "rules",
-                           "the default rules are assumed", family=fam)
-        if rules is None:
-            path = cap.net(*text_names, namespace=ns)
-            if path is not None:
-                rules = _parse(cap, found, path, iproute.parse_rules_text, "rules",
-                               "the default rules are assumed", family=fam)
-        if rules is None:
+        read = _json_else_text(cap, found, ns, (js_names, text_names),
+                                     (iproute.parse_rules_json, iproute.parse_rules_text),
+                                     "rules", "the default rules are assumed", family=fam)
+        if read is None:
             if fam == 4:
                 found.note(_ns_file_name(cap, ns, js_names[0]),
                            f"no rule dump for {_label(ns)}",
                            "the kernel's default rules (local, main, default) are assumed")
             continue
-        assert path is not None
+        path, rules = read
         where = cap.where(cap.rel(path))
         for r in rules:
             if (r.priority, r.table) in DEFAULT_RULES and r.src is None and r.dst is None \

@@ -28,6 +28,7 @@ from neutrace.dataplane import (
     OvsBridge,
     Route,
 )
+from neutrace.syntax.ofactions import split_action_list
 from neutrace.syntax.ofctl import format_flow
 from neutrace.syntax.ovsdump import OFPP_LOCAL, OfctlPort, OfctlShow, format_ofctl_show
 
@@ -82,19 +83,7 @@ def dump_flows(bridge: OvsBridge, openflow10: bool = False) -> str:
 
 def split_actions(actions: str) -> list[str]:
     """Split an action list at top-level commas (``learn(...)`` keeps its own)."""
-    out: list[str] = []
-    depth = 0
-    start = 0
-    for i, ch in enumerate(actions):
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            out.append(actions[start:i])
-            start = i + 1
-    out.append(actions[start:])
-    return [a for a in out if a]
+    return [a for a in split_action_list(actions) if a]
 
 
 _NXM_LOADS = {"tun_id": "NXM_NX_TUN_ID[]", "arp_op": "NXM_OF_ARP_OP[]",

@@ -289,6 +289,23 @@ def split_top(text: str) -> list[str]:
     return out
 
 
+def split_action_list(actions: str) -> list[str]:
+    """An action list cut at its top-level commas, each piece as written (not stripped, empty
+    pieces kept, nothing checked): for text that is already known to be well formed."""
+    out: list[str] = []
+    depth = start = 0
+    for i, ch in enumerate(actions):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append(actions[start:i])
+            start = i + 1
+    out.append(actions[start:])
+    return out
+
+
 def _int(text: str, what: str, maximum: int | None = None, base: int = BASE0) -> int:
     """A number of an action as ovs-ofctl reads it there (`offields.BASE0` or `DECIMAL`)."""
     try:

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 
 from neutrace import addr
 from neutrace.agents.openvswitch_firewall import constants as fc
+from neutrace.syntax.ofactions import split_action_list
 
 FlowParams = dict[str, object]
 Match = tuple[tuple[str, str], ...]
@@ -146,20 +147,5 @@ def to_actions(actions: str) -> str:
     """Neutron's action text as OVS prints it back over OpenFlow 1.3."""
     text = _SET_REG.sub(lambda m: f"set_field:{int(m.group(1)):#x}->reg{m.group(2)}", actions)
     parts = [{"strip_vlan": "pop_vlan", "normal": "NORMAL"}.get(p, p)
-             for p in _split(text)]
+             for p in split_action_list(text)]
     return ",".join(parts)
-
-
-def _split(actions: str) -> list[str]:
-    out: list[str] = []
-    depth = start = 0
-    for i, ch in enumerate(actions):
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            out.append(actions[start:i])
-            start = i + 1
-    out.append(actions[start:])
-    return out

@@ -112,38 +112,35 @@ def up(state: CloudState, run_name: str | None = None, *, progress: Progress = _
 
 
 @contextlib.contextmanager
-def _interruptible() -> Iterator[None]:
-    """SIGTERM (and SIGHUP) raise KeyboardInterrupt during the build, as Ctrl-C does."""
-    def stop(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
+def _handling(signals: tuple[signal.Signals, ...],
+              handler: Callable[[int, FrameType | None], None] | signal.Handlers
+              ) -> Iterator[None]:
+    """``handler`` for ``signals`` while the block runs (outside the main thread the handlers
+    are left alone), the previous handlers again after it."""
     saved = {}
     try:
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            saved[sig] = signal.signal(sig, stop)
+        for sig in signals:
+            saved[sig] = signal.signal(sig, handler)
     except ValueError:  # not the main thread: leave the handlers alone
         saved = {}
     try:
         yield
     finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
+        for sig, previous in saved.items():
+            signal.signal(sig, previous)
 
 
-@contextlib.contextmanager
-def _uninterruptible() -> Iterator[None]:
+def _interruptible() -> contextlib.AbstractContextManager[None]:
+    """SIGTERM (and SIGHUP) raise KeyboardInterrupt during the build, as Ctrl-C does."""
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    return _handling((signal.SIGTERM, signal.SIGHUP), stop)
+
+
+def _uninterruptible() -> contextlib.AbstractContextManager[None]:
     """Ignore Ctrl-C/SIGTERM while removing a run (a second Ctrl-C must not leave half)."""
-    saved = {}
-    try:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            saved[sig] = signal.signal(sig, signal.SIG_IGN)
-    except ValueError:
-        saved = {}
-    try:
-        yield
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
+    return _handling((signal.SIGINT, signal.SIGTERM, signal.SIGHUP), signal.SIG_IGN)
 
 
 def _step(name: str, fail_after: str | None) -> None:

@@ -42,6 +42,7 @@ from neutrace.dataplane import (
 )
 from neutrace.errors import InputError
 from neutrace.importers import archive
+from neutrace.importers.agent_conf import AgentConf
 from neutrace.importers.diagnostics import Diagnostic
 from neutrace.importers.host import HostParts, read_linux_side, read_ovs_side
 from neutrace.importers.layout import Capture
@@ -59,6 +60,7 @@ class ImportedCloud:
     learned: tuple[tuple[str, Learned], ...]
     diagnostics: tuple[Diagnostic, ...]
     sources: tuple[tuple[str, str], ...]  # host -> the capture it came from
+    agents: tuple[tuple[str, AgentConf], ...] = ()  # host -> its OVS agent's configuration
 
     def state(self, cold: bool = False) -> CloudState:
         """The state a walk should use."""
@@ -184,7 +186,8 @@ def _join(parts: list[HostParts]) -> ImportedCloud:
     cold = replace(warm, hosts=tuple(cold_hosts))
     diags = tuple(d for h in parts for d in h.found.diagnostics)
     return ImportedCloud(warm, cold, tuple(learned), diags,
-                         tuple((h.name, h.cap.label) for h in parts))
+                         tuple((h.name, h.cap.label) for h in parts),
+                         tuple((h.name, h.conf) for h in parts))
 
 
 def _without(bridge: OvsBridge, learned: tuple[object, ...]) -> OvsBridge:

@@ -193,9 +193,38 @@ class FlowNormalizer:
         return self._sub(_REG6_RE, text, lambda v, raw: _fmt(self.vlan(v), raw))
 
     def flow(self, f: Flow) -> Flow:
-        """``f`` as compared: no cookie, names, the agents' VLANs."""
+        """``f`` as compared: no cookie, names, the agents' VLANs, and each run of outputs in
+        name order (a flood list is a set: the agent writes it in ofport order)."""
         return replace(f, cookie=0, match=tuple((k, self.match_value(k, v)) for k, v in f.match),
-                       actions=self.actions(f.actions))
+                       actions=_sorted_outputs(self.actions(f.actions)))
+
+
+def _top_level(actions: str) -> list[str]:
+    """The action list split at its top-level commas."""
+    out, depth, cur = [], 0, ""
+    for ch in actions:
+        if ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+            continue
+        depth += (ch == "(") - (ch == ")")
+        cur += ch
+    out.append(cur)
+    return out
+
+
+def _sorted_outputs(actions: str) -> str:
+    parts = _top_level(actions)
+    out: list[str] = []
+    run: list[str] = []
+    for p in [*parts, ""]:
+        if p.startswith("output:") and not p.startswith("output:NXM") and "[" not in p:
+            run.append(p)
+            continue
+        out += sorted(run)
+        run = []
+        out.append(p)
+    return ",".join(out[:-1])
 
 
 def _key(f: Flow) -> tuple[object, ...]:

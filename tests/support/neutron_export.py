@@ -28,6 +28,7 @@ def api_bodies(cloud: Cloud) -> dict[str, list[dict[str, Any]]]:
                      "allocation_pools": [{"start": p.start, "end": p.end}
                                           for p in s.allocation_pools],
                      "dns_nameservers": list(s.dns_nameservers),
+                     "ipv6_ra_mode": s.ipv6_ra_mode, "ipv6_address_mode": s.ipv6_address_mode,
                      "host_routes": [{"destination": d, "nexthop": h}
                                      for d, h in s.host_routes]} for s in cloud.subnets],
         "ports": [{"id": p.id, "name": p.name, "network_id": p.network_id,

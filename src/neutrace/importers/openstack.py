@@ -149,6 +149,8 @@ _COLUMNS = {
     "project_id": "project_id", "port_security_enabled": "port_security_enabled",
     "allowed_address_pairs": "allowed_address_pairs", "enable_dhcp": "enable_dhcp",
     "gateway_ip": "gateway_ip", "cidr": "cidr", "dns_nameservers": "dns_nameservers",
+    "ipv6_ra_mode": "ipv6_ra_mode", "ipv6_address_mode": "ipv6_address_mode",
+    "ipv6_address_mode_": "ipv6_address_mode",
 }
 
 

@@ -137,6 +137,9 @@ def _networks(export: Export, nets: Mapping[str, tuple[dict[str, Any], str]],
                              'give {"start": ..., "end": ...}')
         if pools:
             s["allocation_pools"] = pools
+        for mode in ("ipv6_ra_mode", "ipv6_address_mode"):
+            if r.text(mode):
+                s[mode] = r.text(mode)
         if r.seq("dns_nameservers"):
             s["dns_nameservers"] = [str(x) for x in r.seq("dns_nameservers")]
         routes = [x for x in r.seq("host_routes") if isinstance(x, dict)]
@@ -295,9 +298,8 @@ def _routers(export: Export, by_owner: Mapping[str, list[tuple[dict[str, Any], s
             g: dict[str, Any] = {"network": str(gw["network_id"]),
                                  "enable_snat": bool(gw.get("enable_snat", True))}
             ips = [x for x in (gw.get("external_fixed_ips") or []) if isinstance(x, dict)]
-            if ips:  # the topology takes one address (the first IPv4 one)
-                v4 = [str(x["ip_address"]) for x in ips if ":" not in str(x["ip_address"])]
-                g["ip"] = (v4 or [str(ips[0]["ip_address"])])[0]
+            if len(ips) == 1:  # the topology pins one address; several are allocated
+                g["ip"] = str(ips[0]["ip_address"])
             gp = next((p for p in mine if p.text("device_owner") == "network:router_gateway"),
                       None)
             if gp is not None:

@@ -435,6 +435,12 @@ def step_detail(step: Step) -> str:
             return ""
 
 
+def detail_in_text(step: Step) -> bool:
+    """Whether the sentence of ``step`` already carries its detail (a learned flow's does), so
+    that a reader shows the detail only once."""
+    return isinstance(step, LearnStep)
+
+
 def is_structural(step: Step) -> bool:
     """A step a reader does not need (``walk --verbose`` shows it): a goto_table/resubmit that
     changed nothing, entering a built-in chain, a jump into Neutron's wrapper chains, the

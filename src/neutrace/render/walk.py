@@ -23,7 +23,13 @@ from __future__ import annotations
 from neutrace.packet import IPPROTO_GRE, FieldChange
 from neutrace.render.fates import fate_reason
 from neutrace.render.phrases import say
-from neutrace.render.steps import is_structural, step_detail, step_text, step_where
+from neutrace.render.steps import (
+    detail_in_text,
+    is_structural,
+    step_detail,
+    step_text,
+    step_where,
+)
 from neutrace.syntax.ofctl import format_flow
 from neutrace.trace import (
     ACCEPTED,
@@ -82,7 +88,7 @@ def _step_line(step: Step) -> str:
                    detail=step_detail(step))
     text = step_text(step)
     detail = step_detail(step)
-    if detail and detail not in text:
+    if detail and not detail_in_text(step):
         text += say("walk.detail", detail=detail)
     return text
 

@@ -220,20 +220,32 @@ function verdict(name, trace) {
     el("div", { class: "count", text: `${all.length} cop${all.length === 1 ? "y" : "ies"}, ${ok.length} reached a destination` }));
 }
 
+// A step a reader does not need, read from its facts as neutrace.render.steps.is_structural
+// does (never from its words): a goto_table/resubmit that changed nothing, entering a built-in
+// chain, a jump into Neutron's wrapper chains, the patch-port note (the next hop says it).
+function structural(step) {
+  const fact = step.fact || {};
+  switch (fact.type) {
+    case "ActionStep": return ["GotoTable", "Resubmit"].includes((fact.action || {}).type) && !(step.changes || []).length;
+    case "ChainStep": return fact.policy == null;
+    case "RuleStep": return fact.verdict === "jump";
+    case "PatchOutput": return true;
+    default: return false;
+  }
+}
+
 function stepItem(step, hop) {
   const pad = "  ".repeat(step.depth || 0);
-  // structural steps (goto_table/resubmit, entering a chain, jumps into Neutron's wrapper
-  // chains) are shown with "every step", as neutrace trace --verbose shows them
-  const quiet = (step.kind === "action" && /^(goto_table|resubmit)/.test(step.text) && !(step.changes || []).length)
-    || (step.kind === "chain" && !step.text.includes("policy")) || (step.kind === "rule" && /^line \d+: jump to /.test(step.text))
-    || (step.kind === "note" && step.text.startsWith("-> patch port"));
+  // structural steps are shown with "every step", as neutrace trace --verbose shows them
+  const quiet = structural(step);
   const li = el("li", { class: `k-${step.kind}${quiet ? " quiet" : ""}`, title: step.kind === "table" ? "show this flow in the table" : step.kind === "rule" ? "show this rule in iptables-save" : null });
   if (step.kind === "table") {
     // as neutrace trace prints it: the table and the matched flow without its cookie/table
     li.append(pad + `table ${step.where}: `, step.detail ? el("span", { class: "flowtext", text: step.detail.replace(/^(cookie=0x[0-9a-f]+, )?(table=\d+, )?/, "") }) : step.text);
   } else {
     li.append(pad + step.text);
-    if (step.detail && !step.text.includes(step.detail)) li.append(el("span", { class: "detail", text: `  ${step.detail}` }));
+    // a learned flow's sentence carries the flow already (neutrace.render.steps.detail_in_text)
+    if (step.detail && (step.fact || {}).type !== "LearnStep") li.append(el("span", { class: "detail", text: `  ${step.detail}` }));
   }
   if (step.changes && step.changes.length && step.kind !== "tunnel") {
     li.append(el("span", { class: "chg", text: `  (${step.changes.filter((c) => c.field !== "payload").map((c) => `${c.field}: ${c.before || "none"} → ${c.after || "none"}`).join(", ")})` }));

@@ -180,7 +180,8 @@ PHRASES: dict[str, str] = {
     "linux.arp_not_mine": "ARP who-has {ip}: not an address of {namespace} (arp_ignore={knob})",
     "linux.arp_reply_cached": "ARP reply for {ip} taken into the neighbour cache",
     "linux.arp_op_ignored": "ARP op {number} ignored",
-    "linux.nd_not_mine": "neighbour solicitation for {ip}: not an address of {namespace}",
+    "linux.nd_not_mine": "neighbour solicitation for {ip}: not an address of {device} in "
+                         "{namespace}",
     "linux.local_delivery": "{packet} delivered to {namespace}'s own stack{echo}",
     "linux.local_delivery.echo": " (it answers with an echo reply)",
     "linux.loopback_delivery": "{packet} delivered locally in {namespace}",

@@ -218,7 +218,7 @@ class LinuxWhy(enum.StrEnum):
     ARP_NOT_MINE = "arp-not-mine"  # ip, namespace, knob (arp_ignore)
     ARP_REPLY_CACHED = "arp-reply-cached"  # ip (accepted)
     ARP_OP_IGNORED = "arp-op-ignored"  # number (op)
-    ND_NOT_MINE = "nd-not-mine"  # ip, namespace
+    ND_NOT_MINE = "nd-not-mine"  # ip, namespace, device (the receiving one)
     LOCAL_DELIVERY = "local-delivery"  # packet, namespace, echo (accepted)
     LOOPBACK_DELIVERY = "loopback-delivery"  # packet, namespace (accepted)
     MULTICAST_NOT_ROUTED = "multicast-not-routed"  # namespace, ip

@@ -444,6 +444,37 @@ def test_arp_ignore(lab_factory: list[Lab], arp_ignore: str, target: str,
     assert bool(res.outputs) == answered
 
 
+@pytest.mark.parametrize(("target", "answered"), [
+    ("2001:db8:5::1", True),   # an address of the receiving device
+    ("2001:db8:6::1", False),  # an address of another device: ND has no weak host model
+])
+def test_neighbour_solicitation_only_for_the_receiving_device(
+        lab_factory: list[Lab], target: str, answered: bool) -> None:
+    """A router with an IPv4 and an IPv6 port on one network (Neutron's qr- per subnet family)
+    answers an NS on the device holding the target only."""
+    a_mac, r_mac = "fa:16:3e:ee:00:0a", "fa:16:3e:ee:00:01"
+    spaces = [
+        Namespace("a", interfaces=(veth("eth0", "eth0", "r", a_mac, ("2001:db8:5::2/64",)),),
+                  routes=(Route("2001:db8:6::/64", "eth0"),)),
+        Namespace("r", interfaces=(
+            veth("eth0", "eth0", "a", r_mac, ("2001:db8:5::1/64",)),
+            veth("x0", "eth0", "z", "fa:16:3e:ee:00:02", ("2001:db8:6::1/64",)),
+        )),
+        Namespace("z", interfaces=(veth("eth0", "x0", "r", "fa:16:3e:ee:00:03",
+                                        ("2001:db8:6::2/64",)),)),
+    ]
+    lab = Lab(lab_tag(), spaces, ipv6=True)
+    lab_factory.append(lab)
+    lab.up()
+    assert lab.ping6("a", target) == (f"reply {target}" if answered else "timeout")
+    sim = MiniWalk(spaces)
+    ns = Packet(dl_src=a_mac, dl_dst="33:33:ff:00:00:01", dl_type=0x86DD,
+                ipv6_src="2001:db8:5::2", ipv6_dst="ff02::1:ff00:1", nw_proto=58, nw_ttl=255,
+                tp_src=135, nd_target=target, nd_sll=a_mac)
+    res = sim.engine.receive("r", "eth0", ns, sim.state, sim.resolve)
+    assert bool(res.outputs) == answered
+
+
 def test_lab_names_stay_in_nt_prefix() -> None:
     lab = Lab("x1", [dataclasses.replace(sg_lab()[0])])
     assert lab.kname("h").startswith("nt-")

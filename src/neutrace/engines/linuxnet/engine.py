@@ -355,11 +355,12 @@ class LinuxEngine:
 
     def _ndisc(self, ns: Namespace, itf: Interface, packet: Packet,
                state: LinuxState) -> LinuxResult:
-        fib = self.fib(ns.name)
         target = packet.nd_target
-        if target not in fib.local_addrs:
+        # ndisc_recv_ns answers for an address of the receiving device only (ipv6_get_ifaddr
+        # with the device): no weak host model for IPv6, unlike ARP with arp_ignore=0
+        if target not in {str(ipaddress.ip_interface(a).ip) for a in itf.addresses}:
             return LinuxResult((), (), DROPPED, LinuxFate(why=LinuxWhy.ND_NOT_MINE, ip=target,
-                                                          namespace=ns.name))
+                                                          namespace=ns.name, device=itf.name))
         mac = itf.mac or "00:00:00:00:00:00"
         if packet.nd_sll:
             state.neighbour_cache(self.host.name, ns.name)[(itf.name, packet.ipv6_src)] = (

@@ -2,7 +2,9 @@
 back, east-west between two self-service networks through the router, a neighbour solicitation
 answered by the router's interface that holds the target (and by no other), security groups
 denying IPv6 on both firewall drivers (vm1 behind iptables_hybrid, vm2 on the openvswitch
-firewall), a provider network VM reaching the physical router directly."""
+firewall), a provider network VM reaching the physical router directly, router advertisements from
+instances dropped and neighbour advertisements for another address (the drivers differ, as
+Neutron's do)."""
 
 from __future__ import annotations
 
@@ -11,18 +13,22 @@ import pytest
 from neutrace import topology
 from neutrace.app import session
 from neutrace.packet import ETH_TYPE_IPV6, ICMPV6_NA, ICMPV6_NS, IPPROTO_ICMPV6, Packet
+from neutrace.sim.port_filter import FirewallWhy, firewall_drop
 from neutrace.sim.walk import SimState, Walker
 from neutrace.trace import (
     DENIED,
     SUCCESS,
+    DropWhy,
     Hop,
     LinuxFate,
     LinuxWhy,
     NatStep,
     NeighbourEvent,
     NeighbourStep,
+    TableLookup,
     Trace,
 )
+from tests.support.facts import denied_rules, explanation
 from tests.support.paths import EXAMPLES
 
 PATH = EXAMPLES / "dual-stack" / "cloud.yaml"
@@ -126,3 +132,53 @@ def test_provider_network_vm_reaches_the_physical_router_directly(walker: Walker
     assert not [h for h in hops if h.element.startswith("qrouter-")]
     assert [h.host for h in hops if h.element == "br-provider"] == ["compute1"]
     assert delivered(conv.reply)[-1].element == "provider-vm"
+
+
+def icmpv6_from(vm: str, icmp_type: int, **fields: str) -> Packet:
+    """An ICMPv6 message of ``vm`` (its own MAC and address) to all nodes."""
+    port = CLOUD.port(CLOUD.vm(vm).port_ids[0])
+    return Packet(dl_src=port.mac_address, dl_dst="33:33:00:00:00:01", dl_type=ETH_TYPE_IPV6,
+                  ipv6_src=v6(vm), ipv6_dst="ff02::1", nw_proto=IPPROTO_ICMPV6, nw_ttl=255,
+                  tp_src=icmp_type, **fields)
+
+
+def test_router_advertisements_from_instances_are_dropped(walker: Walker) -> None:
+    """Both drivers drop an RA an instance sends: the hybrid driver's "Drop IPv6 Router Advts
+    from VM Instance." rule on the qbr bridge, the openvswitch firewall's table 71 (priority
+    70, icmp_type=134) through table 93."""
+    t = walker.emit("compute1", "vm1", "eth0", icmpv6_from("vm1", 134), SimState.cold())
+    (fate,) = [d for _, d in t.paths()]
+    assert fate.kind == DENIED and fate.element.startswith("qbr")
+    assert any("--icmpv6-type 134" in r and r.endswith("-j DROP") for r in denied_rules(fate.cause))
+    t = walker.emit("compute2", "vm2", "eth0", icmpv6_from("vm2", 134), SimState.cold())
+    ((hops, fate),) = list(t.paths())
+    assert (fate.host, fate.element) == ("compute2", "br-int")
+    lookups = [(s.table, s.flow) for s in hops[-1].steps if isinstance(s, TableLookup)]
+    assert lookups[-1][0] == 93
+    assert (71, 70) in [(table, flow.priority) for table, flow in lookups]
+    host = walker.cloud.host("compute2")
+    assert host is not None
+    drop = firewall_drop(host, lookups)
+    assert drop is not None and drop.why is FirewallWhy.ROUTER_ADVERTISEMENT
+
+
+def test_neighbour_advertisement_for_another_address(walker: Walker) -> None:
+    """An instance advertising the router's IPv6 gateway as its own: on the hybrid driver's
+    host br-int's table 24 (NA spoofing protection, nd_target of the port's addresses only)
+    drops it. Neutron 29's openvswitch firewall fast-paths (priority 95) only NAs for the
+    port's own addresses; another target takes the egress rules like any packet of the port's
+    own (MAC, IP), and the default egress rule accepts it: it is flooded (Neutron's flows,
+    compared equal with Neutron's by the conformance tests)."""
+    gw = "fd00:192:0:2::1"
+    for vm, host in (("vm1", "compute1"), ("vm2", "compute2")):
+        port = CLOUD.port(CLOUD.vm(vm).port_ids[0])
+        na = icmpv6_from(vm, ICMPV6_NA, nd_target=gw, nd_tll=port.mac_address)
+        t = walker.emit(host, vm, "eth0", na, SimState.cold())
+        fates = [d for _, d in t.paths()]
+        if vm == "vm1":
+            (fate,) = fates
+            assert (fate.host, fate.element) == ("compute1", "br-int")
+            assert explanation(fate).why is DropWhy.ARP_SPOOF and explanation(fate).table == 24
+        else:
+            assert not [d for d in fates if (d.host, d.element) == ("compute2", "br-int")]
+            assert ("compute1", "vm1") in {(d.host, d.element) for d in fates}

@@ -289,12 +289,25 @@ class SecurityGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class OutsideLeg:
+    """One more interface of an outside router on a segment (a VLAN of it when ``vlan``)."""
+
+    ip: str
+    mac: str
+    segment: str
+    prefixlen: int = 24
+    vlan: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class OutsideHost:
     """Something outside the cloud: an upstream gateway or an outside host.
 
     It sits on ``segment`` with ``ip``/``prefixlen`` (the gateway, e.g. 192.168.100.1 on the
     external segment) or behind ``via`` (the name of a gateway OutsideHost: 203.0.113.10 is reached
-    through it). A gateway forwards between its segment and the hosts behind it.
+    through it). A gateway forwards between its segment and the hosts behind it. An outside
+    router has ``legs`` on more segments or VLANs (the physical router between two provider
+    networks) and static ``routes``.
     """
 
     name: str
@@ -307,6 +320,13 @@ class OutsideHost:
     vlan: int | None = None  # the 802.1Q VLAN it uses on its segment (a VLAN provider network)
     # static routes (destination, nexthop on its link), e.g. to a router's IPv6 tenant subnets
     routes: tuple[tuple[str, str], ...] = ()
+    legs: tuple[OutsideLeg, ...] = ()  # a router's other interfaces (it forwards between them)
+
+    @property
+    def forwards(self) -> bool:
+        """A router of the physical network: it has legs (hosts behind it make it a gateway,
+        which forwards too)."""
+        return bool(self.legs)
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,5 +140,8 @@ def dump(cloud: Cloud) -> dict[str, Any]:
         "prefixlen": o.prefixlen, "via": o.via, "gateway": o.gateway,
         "vlan": o.vlan,
         "routes": [{"destination": d, "nexthop": h} for d, h in o.routes] or None,
+        "legs": [{k: v for k, v in {"segment": g.segment, "ip": g.ip, "prefixlen": g.prefixlen,
+                                    "vlan": g.vlan, "mac": g.mac}.items() if v is not None}
+                 for g in o.legs] or None,
     }.items() if v is not None} for o in cloud.outside]
     return data

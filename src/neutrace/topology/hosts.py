@@ -50,6 +50,7 @@ def resolve_hosts(w: Working) -> NicSegments:
         check_devname(ctx, (*p, "tunnel_nic"), h.tunnel_nic, "tunnel NIC")
         bridges = _bridge_mappings(w, h, p)
         nic_segments += _physical_nics(w, h, p, bridges)
+        _tunnel_nic_free(w, h, p)
         w.hosts[h.name] = h
     check_unique(ctx, tunnel_ips, "tunnel_ip")
     check_unique(ctx, ((("hosts", i, "management_ip"), str(ipaddress.ip_address(h.management_ip)))
@@ -102,6 +103,25 @@ def _physical_nics(w: Working, h: s.HostIn, p: Path_, bridges: dict[str, str]) -
                      "name the physical L2 segment the NIC plugs into, like external")
         out.append((nic.segment, bridges[nic.bridge]))
     return out
+
+
+def _tunnel_nic_free(w: Working, h: s.HostIn, p: Path_) -> None:
+    """The NIC carrying the tunnel IP is not one a physical bridge owns: OVS takes a bridge's
+    port off the IP stack, so local_ip would be unreachable (and the host would have two
+    interfaces of one name)."""
+    if h.tunnel_ip is None:
+        return
+    for j, nic in enumerate(h.physical_nics):
+        if nic.name == h.tunnel_nic:
+            others = sorted({n.name for n in h.physical_nics} | {h.tunnel_nic})
+            free = next(f"eth{k}" for k in range(len(others) + 1) if f"eth{k}" not in others)
+            w.ctx.fail((*p, "tunnel_nic"),
+                       f"host {h.name}'s tunnel NIC {h.tunnel_nic} (tunnel_ip {h.tunnel_ip}) "
+                       f"collides with physical NIC {nic.name} of {nic.bridge} "
+                       f"(physical_nics[{j}], segment {nic.segment}): a NIC on an OVS bridge "
+                       "cannot carry the tunnel endpoint",
+                       f"set tunnel_nic: {free} (a NIC of its own for the tunnel network), or "
+                       "plug the bridge into another NIC")
 
 
 def resolve_local_vlans(w: Working, h: s.HostIn, i: int) -> tuple[tuple[str, int], ...]:

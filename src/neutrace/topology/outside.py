@@ -1,6 +1,7 @@
 """What lies outside the cloud (no Neutron counterpart): the outside hosts and gateways on the
 physical segments the hosts' NICs plug into, or behind such a gateway; their MACs (locally
-administered, ``02:00:5e:...``), prefix lengths, VLANs and default gateways.
+administered, ``02:00:5e:...``), prefix lengths, VLANs and default gateways; the routers of the
+physical network with ``legs`` on more segments or VLANs and static ``routes``.
 """
 
 from __future__ import annotations
@@ -8,10 +9,11 @@ from __future__ import annotations
 import ipaddress
 
 from neutrace import addr
-from neutrace.model import OutsideHost
+from neutrace.model import OutsideHost, OutsideLeg
 from neutrace.topology import schema as s
 from neutrace.topology.checks import (
     IP,
+    Net,
     check_cidr,
     check_in_range,
     check_ip,
@@ -32,8 +34,9 @@ def resolve_outside(w: Working, nic_segments: NicSegments) -> list[OutsideHost]:
     outside = w.cloud.outside
     check_unique(ctx, ((("outside", i, "name"), o.name) for i, o in enumerate(outside)),
                  "outside host name")
-    check_unique(ctx, ((("outside", i, "ip"), o.ip) for i, o in enumerate(outside)),
-                 "outside IP")
+    check_unique(ctx, [*((("outside", i, "ip"), o.ip) for i, o in enumerate(outside)),
+                       *((("outside", i, "legs", k, "ip"), g.ip) for i, o in enumerate(outside)
+                         for k, g in enumerate(o.legs))], "outside IP")
     segments = list(dict.fromkeys(seg for seg, _ in nic_segments))
     by_name = {o.name: o for o in outside}
     out = []
@@ -64,11 +67,77 @@ def resolve_outside(w: Working, nic_segments: NicSegments) -> list[OutsideHost]:
         vlan = _vlan(w, o, p, ip, nic_segments)
         _gateway(w, o, p, ip, prefixlen)
         _not_taken(w, o, p, ip, nic_segments)
+        legs = _legs(w, o, p, (segments, nic_segments), macs, vlan)
+        links = [ipaddress.ip_interface(f"{ip}/{prefixlen}").network] + [
+            ipaddress.ip_interface(f"{g.ip}/{g.prefixlen}").network for g in legs]
         out.append(OutsideHost(
             name=o.name, ip=str(ip), mac=mac, segment=o.segment, prefixlen=prefixlen,
             via=o.via, gateway=str(ipaddress.ip_address(o.gateway)) if o.gateway else None,
-            vlan=vlan, routes=_routes(w, o, p, ip, prefixlen)))
+            vlan=vlan, legs=legs, routes=_routes(w, o, p, links)))
     return out
+
+
+def _legs(w: Working, o: s.OutsideIn, p: Path_, known: tuple[list[str], NicSegments],
+          macs: dict[str, Path_], vlan0: int | None) -> tuple[OutsideLeg, ...]:
+    """A router's other interfaces: each on a known segment (a VLAN of it: given, else that of
+    the VLAN provider network holding its address), no two on one link."""
+    ctx = w.ctx
+    if o.legs and o.segment is None:
+        ctx.fail((*p, "legs"), f"outside host {o.name} sits behind {o.via}: only a host on a "
+                 "segment has more legs", "give it segment: <a NIC's segment>, or remove legs")
+    segments, nic_segments = known
+    legs: list[OutsideLeg] = []
+    seen = {(o.segment, vlan0)}
+    for k, leg in enumerate(o.legs):
+        lp: Path_ = (*p, "legs", k)
+        if leg.segment not in segments:
+            ctx.fail((*lp, "segment"), f"unknown segment {leg.segment!r} (no host NIC plugs "
+                     "into it)", f"use one of: {', '.join(segments) or 'none'}")
+        as_host = o.model_copy(update={"ip": leg.ip, "segment": leg.segment, "mac": leg.mac,
+                                       "prefixlen": leg.prefixlen, "vlan": leg.vlan,
+                                       "gateway": None, "via": None})
+        ip = check_ip(ctx, (*lp, "ip"), leg.ip)
+        mac = check_mac(ctx, (*lp, "mac"), leg.mac) if leg.mac is not None else addr.stable_mac(
+            f"{w.name}/outside/{o.name}/legs/{k}", OUTSIDE_BASE_MAC)
+        if mac in macs:
+            ctx.fail((*lp, "mac"), f"duplicate MAC {mac} (also at {where(macs[mac])})",
+                     "give each outside interface its own MAC")
+        macs[mac] = (*lp, "mac")
+        prefixlen = _prefixlen(w, as_host, lp, ip, nic_segments)
+        vlan = _vlan(w, as_host, lp, ip, nic_segments)
+        if (leg.segment, vlan) in seen:
+            what = f"VLAN {vlan} of {leg.segment}" if vlan is not None else leg.segment
+            ctx.fail(lp, f"outside host {o.name} already has a leg on {what}",
+                     "give each leg its own segment or VLAN")
+        seen.add((leg.segment, vlan))
+        _not_taken(w, as_host, lp, ip, nic_segments)
+        legs.append(OutsideLeg(ip=str(ip), mac=mac, segment=leg.segment, prefixlen=prefixlen,
+                               vlan=vlan))
+    return tuple(legs)
+
+
+def _routes(w: Working, o: s.OutsideIn, p: Path_, links: list[Net]) -> tuple[tuple[str, str],
+                                                                              ...]:
+    """Static routes of a host on a segment: a destination network, a nexthop on one of the
+    host's own links (its own or a leg's: the guide's "static routes to ... physical network
+    infrastructure" toward a router's IPv6 self-service subnets, a physical router's routes)."""
+    routes = []
+    for k, r in enumerate(o.routes):
+        rp: Path_ = (*p, "routes", k)
+        if o.segment is None:
+            w.ctx.fail(rp, f"outside host {o.name} sits behind {o.via}, which is its way out: "
+                       "it takes no routes", "remove routes, or give the host a segment")
+        dest = check_cidr(w.ctx, (*rp, "destination"), r.destination)
+        hop = check_ip(w.ctx, (*rp, "nexthop"), r.nexthop, "nexthop")
+        if not any(hop in link for link in links if link.version == hop.version):
+            w.ctx.fail((*rp, "nexthop"), f"nexthop {hop} is not on a link of {o.name} "
+                       f"({', '.join(str(n) for n in links)})",
+                       "use an address of one of its links' networks")
+        if dest.version != hop.version:
+            w.ctx.fail((*rp, "destination"), f"{dest} and nexthop {hop} are of different IP "
+                       "versions", "use a nexthop of the destination's IP version")
+        routes.append((str(dest), str(hop)))
+    return tuple(routes)
 
 
 def _prefixlen(w: Working, o: s.OutsideIn, p: Path_, ip: IP, nic_segments: NicSegments) -> int:
@@ -113,27 +182,6 @@ def _gateway(w: Working, o: s.OutsideIn, p: Path_, ip: IP, prefixlen: int) -> No
     if gw_ip not in link or gw_ip == ip:
         w.ctx.fail((*p, "gateway"), f"gateway {gw_ip} is not another address of "
                    f"{o.name}'s link {link}", f"use an address in {link}, or set prefixlen")
-
-
-def _routes(w: Working, o: s.OutsideIn, p: Path_, ip: IP,
-            prefixlen: int) -> tuple[tuple[str, str], ...]:
-    """Static routes of a host on a segment: a destination of its address family, a nexthop
-    on its own link (the guide's "static routes to ... physical network infrastructure" toward
-    a router's IPv6 self-service subnets)."""
-    link = ipaddress.ip_interface(f"{ip}/{prefixlen}").network
-    out = []
-    for k, r in enumerate(o.routes):
-        rp: Path_ = (*p, "routes", k)
-        if o.segment is None:
-            w.ctx.fail(rp, f"outside host {o.name} sits behind {o.via}: it takes no routes",
-                       "remove routes, or give the host a segment")
-        dest = check_cidr(w.ctx, (*rp, "destination"), r.destination)
-        hop = check_ip(w.ctx, (*rp, "nexthop"), r.nexthop, "nexthop")
-        if dest.version != ip.version or hop not in link:
-            w.ctx.fail(rp, f"route {dest} via {hop} is not reachable from {o.name}'s link "
-                       f"{link}", f"use a destination of IPv{ip.version} and a nexthop in {link}")
-        out.append((str(dest), str(hop)))
-    return tuple(out)
 
 
 def _not_taken(w: Working, o: s.OutsideIn, p: Path_, ip: IP, nic_segments: NicSegments) -> None:

@@ -193,6 +193,14 @@ class SecurityGroupIn(_In):
     rules: list[SecurityGroupRuleIn] = Field(default_factory=list)
 
 
+class OutsideLegIn(_In):
+    segment: str
+    ip: str
+    prefixlen: int | None = None
+    vlan: int | None = None
+    mac: str | None = None
+
+
 class OutsideIn(_In):
     name: str
     ip: str
@@ -202,7 +210,8 @@ class OutsideIn(_In):
     via: str | None = None
     gateway: str | None = None
     vlan: int | None = None
-    routes: list[HostRouteIn] = Field(default_factory=list)  # static routes, on its link
+    routes: list[HostRouteIn] = Field(default_factory=list)  # static routes, on its links
+    legs: list[OutsideLegIn] = Field(default_factory=list)
 
 
 class Ml2In(_In):

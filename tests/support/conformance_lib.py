@@ -343,3 +343,29 @@ def canonical_netfilter(iptables: str, ip6tables: str, ipsets: str) -> dict[str,
 
 def have_root() -> bool:
     return os.geteuid() == 0 and sys.platform.startswith("linux")
+
+
+def neutron_host_state(ours: HostState, result: dict[str, Any]) -> HostState:
+    """``ours`` with what Neutron's run programmed in its place: every bridge's ports and flows
+    (as ``ovs-ofctl --names`` dumped them) and each namespace's iptables, ip6tables and ipsets
+    (for ``neutrace.verify.drift``: a comparison of Neutron's state with the agents')."""
+    from dataclasses import replace
+
+    from neutrace.dataplane import OvsBridge, OvsPort
+    from neutrace.syntax.ofctl import parse_flows
+
+    bridges = []
+    for name, b in result["bridges"].items():
+        ports = tuple(OvsPort(
+            p["name"], p["ofport"] if isinstance(p["ofport"], int) else -1, p["type"] or "",
+            p["tag"], tuple(p["trunks"]), tuple(sorted(p["options"].items())),
+            tuple(sorted(p["external_ids"].items())), None,
+            tuple(sorted(p.get("other_config", {}).items()))) for p in b["ports"])
+        bridges.append(OvsBridge(name, ports, parse_flows("\n".join(b["flows"]),
+                                                          source=f"neutron {name}")))
+    netfilter = result.get("netfilter", {})
+    namespaces = tuple(replace(ns, iptables=netfilter[ns.name]["iptables-save"],
+                               ip6tables=netfilter[ns.name]["ip6tables-save"],
+                               ipsets=netfilter[ns.name]["ipset"])
+                       if ns.name in netfilter else ns for ns in ours.namespaces)
+    return replace(ours, ovs_bridges=tuple(bridges), namespaces=namespaces)

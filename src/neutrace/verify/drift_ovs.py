@@ -3,7 +3,8 @@ set beside the agents'.
 
 Flows are compared as Neutron's agent would see them, not as numbers happen to fall:
 
-- cookies are ignored (each run of the agent draws a new one); an extra flow whose cookie is
+- cookies are ignored (each run of the agent draws a new one), also the one a ``learn()``
+  action gives the flows it learns; an extra flow whose cookie is
   not the one the bridge's other flows carry is *stale*, left by an earlier run of the agent;
 - OpenFlow port numbers (``in_port=2``, ``output:3``, the openvswitch firewall's ``reg5``) are
   read as the ports' names (OVS numbers ports in the order they were added);
@@ -70,6 +71,9 @@ TABLE_NAMES: dict[str, dict[int, str]] = {
              C.DVR_NOT_LEARN_PHYSICAL: "DVR_NOT_LEARN_PHYSICAL"},
 }
 
+#: The Interface external_ids the OVS agent reads (Nova's vm-uuid and the status are not
+#: Neutron's programming).
+NEUTRON_EXTERNAL_IDS = frozenset({"iface-id", "attached-mac"})
 _NUM = r"(0x[0-9a-fA-F]+|\d+)"
 _OUTPUT_RE = re.compile(r"(?<![\w:])output:(\d+)")
 _MOD_VLAN_RE = re.compile(r"mod_vlan_vid:(\d+)")
@@ -108,6 +112,18 @@ def port_role(port: OvsPort) -> PortRole:
 
 def _fmt(value: int, like: str) -> str:
     return hex(value) if like.lower().startswith("0x") else str(value)
+
+
+#: ``ovs-ofctl --names`` quotes a port name it prints (``in_port="patch-int"``).
+_QUOTED_RE = re.compile(r'"([^"\\]*)"')
+
+
+#: The cookie a learn() action gives the flows it learns: the agent's, drawn per run.
+_LEARN_COOKIE_RE = re.compile(r"(learn\([^)]*?)cookie=(?:0x[0-9a-fA-F]+|\d+)")
+
+
+def _unquoted(value: str) -> str:
+    return value[1:-1] if len(value) > 1 and value[0] == value[-1] == '"' else value
 
 
 def _int(raw: str) -> int:
@@ -195,8 +211,10 @@ class FlowNormalizer:
     def flow(self, f: Flow) -> Flow:
         """``f`` as compared: no cookie, names, the agents' VLANs, and each run of outputs in
         name order (a flood list is a set: the agent writes it in ofport order)."""
-        return replace(f, cookie=0, match=tuple((k, self.match_value(k, v)) for k, v in f.match),
-                       actions=_sorted_outputs(self.actions(f.actions)))
+        return replace(f, cookie=0, match=tuple(
+            (k, self.match_value(k, _unquoted(v))) for k, v in f.match),
+            actions=_sorted_outputs(self.actions(_LEARN_COOKIE_RE.sub(
+                r"\1cookie=*", _QUOTED_RE.sub(r"\1", f.actions)))))
 
 
 def _top_level(actions: str) -> list[str]:
@@ -335,7 +353,7 @@ class HostOvs:
             ("type", ep.type, ap.type),
             ("trunks", ",".join(map(str, ep.trunks)), ",".join(map(str, ap.trunks))),
             ("options", _kv(ep.options), _kv(ap.options))]
-        keys = {k for k, _ in ep.external_ids} - {"iface-status"}
+        keys = {k for k, _ in ep.external_ids} & NEUTRON_EXTERNAL_IDS
         pairs.append(("external_ids", _kv(tuple(x for x in ep.external_ids if x[0] in keys)),
                       _kv(tuple(x for x in ap.external_ids if x[0] in keys))))
         oc = ("net_uuid", "network_type", "physical_network", "segmentation_id")

@@ -69,6 +69,9 @@ class Flow:
     idle_timeout: int = 0
     hard_timeout: int = 0
     flags: tuple[str, ...] = ()
+    # what neutrace does not simulate in this flow (an unknown match field or action, read from a
+    # dump with ``keep_unsupported``): a packet that hits it stops the trace; empty: none
+    unsupported: str = ""
 
     def match_value(self, name: str) -> str | None:
         for k, v in self.match:
@@ -86,7 +89,12 @@ class OvsPort:
     ``peer`` for patch ports and ``remote_ip``/``local_ip``/``in_key``/``out_key``/``df_default``
     for tunnels, sorted by key. ``tag``/``trunks`` are the Port's VLAN settings (NORMAL uses them).
     ``other_config`` is the Port's, where Neutron's OVS agent records the local VLAN mapping of a
-    bound port (``net_uuid``, ``network_type``, ``physical_network``, ``segmentation_id``, ``tag``).
+    bound port (``net_uuid``, ``network_type``, ``physical_network``, ``segmentation_id``, ``tag``)
+    and where OVS reads ``priority-tags`` and ``qinq-ethtype``. ``vlan_mode`` is the Port's
+    (``access``, ``trunk``, ``native-tagged``, ``native-untagged``, ``dot1q-tunnel``; empty: OVS's
+    default, access with a tag, else trunk), ``cvlans`` a dot1q-tunnel port's customer VLANs.
+    ``config`` holds the OpenFlow port config flags ``ovs-ofctl show`` prints (``NO_FLOOD``,
+    ``NO_FWD``, ``NO_RECV``, ``PORT_DOWN``, ...), ``state`` its state flags (``LINK_DOWN``, ...).
     """
 
     name: str
@@ -98,6 +106,10 @@ class OvsPort:
     external_ids: tuple[tuple[str, str], ...] = ()
     mac: str | None = None
     other_config: tuple[tuple[str, str], ...] = ()
+    vlan_mode: str = ""
+    cvlans: tuple[int, ...] = ()
+    config: tuple[str, ...] = ()
+    state: tuple[str, ...] = ()  # the OpenFlow port state flags (LINK_DOWN, LIVE, STP_*...)
 
     def option(self, key: str) -> str | None:
         return dict(self.options).get(key)
@@ -116,8 +128,22 @@ class OvsPort:
 
 
 @dataclass(frozen=True, slots=True)
+class OvsGroup:
+    """An OpenFlow group as ``ovs-ofctl dump-groups`` prints it: ``type`` is all, select,
+    indirect or ff (fast failover); each bucket's text (``bucket_id:0,watch_port:1,
+    actions=output:1``) and the group's properties (``selection_method=hash``, ``fields(...)``)
+    verbatim."""
+
+    group_id: int
+    type: str
+    buckets: tuple[str, ...] = ()
+    properties: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class OvsBridge:
-    """An OVS bridge: its ports (by ofport) and flows. ``LOCAL`` is implicit (ofport 65534)."""
+    """An OVS bridge: its ports (by ofport), flows and groups. ``LOCAL`` is implicit (ofport
+    65534)."""
 
     name: str
     ports: tuple[OvsPort, ...] = ()
@@ -126,6 +152,7 @@ class OvsBridge:
     fail_mode: str = "secure"
     protocols: tuple[str, ...] = ("OpenFlow10", "OpenFlow13")
     external_ids: tuple[tuple[str, str], ...] = ()
+    groups: tuple[OvsGroup, ...] = ()
 
     def port(self, name: str) -> OvsPort | None:
         for p in self.ports:

@@ -165,9 +165,34 @@ def test_resubmit_depth_limit() -> None:
     v = OpenFlowEngine([br]).run("br0", "p1", ipv4(VM1_MAC, VM2_MAC, "1.1.1.1", "2.2.2.2"),
                                  OpenFlowState())
     assert [e.kind for e in v.exits] == ["limit"]
-    assert max(s.depth for s in v.steps if s.kind == "table") == 63
+    # as OVS counts: only the resubmit back to table 0 (not after the table asking) deepens,
+    # so 64 levels take 128 nested resubmits (checked against ovs-vswitchd 3.1)
+    assert max(s.depth for s in v.steps if s.kind == "table") == 128
     limit = v.exits[0].step
     assert isinstance(limit, LimitStep) and (limit.limit, limit.bound) == (LimitKind.DEPTH, 64)
+
+
+def test_resubmit_to_later_tables_is_not_deeper() -> None:
+    """A chain of resubmits (or goto_table) to ever later tables never meets MAX_DEPTH."""
+    text = "\n".join(f"table={t} actions=resubmit(,{t + 1})" for t in range(100))
+    br = OvsBridge("br0", ports=(OvsPort("p1", 1), OvsPort("p2", 2)),
+                   flows=parse_flows(text + "\ntable=100 actions=output:2"))
+    v = OpenFlowEngine([br]).run("br0", "p1", ipv4(VM1_MAC, VM2_MAC, "1.1.1.1", "2.2.2.2"),
+                                 OpenFlowState())
+    assert [(e.kind, e.port) for e in v.exits] == [("output", "p2")]
+
+
+def test_resubmit_port_is_the_input_port_of_the_lookup_only() -> None:
+    """``resubmit(2,1)`` looks table 1 up with in_port=2; the flow's actions see in_port=1
+    again (``output:in_port`` goes back to p1, a match on in_port=1 in table 2 hits)."""
+    br = OvsBridge("br0", ports=(OvsPort("p1", 1), OvsPort("p2", 2), OvsPort("p3", 3)),
+                   flows=parse_flows("table=0,in_port=1 actions=resubmit(2,1)\n"
+                                     "table=1,in_port=2 actions=IN_PORT,resubmit(,2)\n"
+                                     "table=2,in_port=1 actions=output:3\n"
+                                     "table=2,in_port=2 actions=output:2"))
+    v = OpenFlowEngine([br]).run("br0", "p1", ipv4(VM1_MAC, VM2_MAC, "1.1.1.1", "2.2.2.2"),
+                                 OpenFlowState())
+    assert sorted(e.port or "" for e in v.exits) == ["p1", "p3"]
 
 
 def test_patch_loop_is_a_limit() -> None:
@@ -246,3 +271,23 @@ def test_seed_walk_steps_golden(engine: OpenFlowEngine, name: str) -> None:
         v = engine.run("br-tun", "vxlan-c0a8780b", ipv4(ROUTER_MAC, VM2_MAC, "8.8.8.8", VM2_IP)
                        .with_(tun_id=0x10050, tun_src=CTRL_TUN_IP, tun_dst=LOCAL_TUN_IP), state)
     check_golden(f"openflow/seed-{name}.txt", _dump(v))
+
+
+def test_clone_rewrites_do_not_last() -> None:
+    """A rewrite inside ``clone(...)`` changes the clone's copy only: the packet after it and
+    the final flow are as before (OVS's ``Final flow`` of "ofproto-dpif - clone action")."""
+    from neutrace.render.ofproto import final_packet
+
+    br = OvsBridge("br0", ports=(OvsPort("p1", 1), OvsPort("p2", 2), OvsPort("p3", 3)),
+                   flows=parse_flows("in_port=1,ip actions=clone(set_field:192.168.4.4->ip_dst,"
+                                     "output:2),resubmit(,1)\n"
+                                     "table=1 actions=set_field:10.9.9.9->ip_src,output:3"))
+    p = ipv4(VM1_MAC, VM2_MAC, "10.0.0.1", "10.0.0.2")
+    v = OpenFlowEngine([br]).run("br0", "p1", p, OpenFlowState())
+    got = {e.port: e.packet for e in v.exits}
+    assert got["p2"] is not None and (got["p2"].nw_src, got["p2"].nw_dst) == ("10.0.0.1",
+                                                                              "192.168.4.4")
+    assert got["p3"] is not None and (got["p3"].nw_src, got["p3"].nw_dst) == ("10.9.9.9",
+                                                                              "10.0.0.2")
+    final, _ = final_packet(v)
+    assert (final.nw_src, final.nw_dst) == ("10.9.9.9", "10.0.0.2")

@@ -175,3 +175,29 @@ def test_same_match_and_priority_replaces_the_earlier_flow() -> None:
     resub = OvsBridge("br1", ports=br.ports,
                       flows=(*br1.flows, *parse_flows("table=0 actions=resubmit(,1)")))
     assert outputs(OpenFlowEngine([resub]).run("br1", "p1", tcp22, OpenFlowState())) == ["p3"]
+
+
+def test_ct_next_sets_each_recirculation_state() -> None:
+    """``ofproto/trace --ct-next``: the ct_state of each recirculation after ct(table=N), in
+    order, then trk,new (OVS 3.1's "conntrack - ofproto/trace")."""
+    from neutrace.syntax.offields import ct_state_bits
+
+    br = OvsBridge("br0", ports=(OvsPort("p1", 1), OvsPort("p2", 2), OvsPort("p3", 3)),
+                   flows=parse_flows(
+                       "table=0,ip actions=ct(table=1)\n"
+                       "table=1,ip,ct_state=+trk+est actions=ct(table=2)\n"
+                       "table=1,ip,ct_state=+trk+new actions=output:3\n"
+                       "table=2,ip,ct_state=+trk+est actions=output:2\n"
+                       "table=2,ip,ct_state=+trk+new actions=output:3"))
+    pkt = ipv4("fa:16:3e:00:00:01", "fa:16:3e:00:00:02", "10.0.0.1", "10.0.0.2")
+    eng = OpenFlowEngine([br])
+
+    def ports(ct_next: tuple[int, ...] | None) -> list[str]:
+        v = eng.run("br0", "p1", pkt, OpenFlowState(), ct_next=ct_next)
+        return [e.port or "" for e in v.exits if e.kind == "output"]
+
+    est = ct_state_bits("trk,est")
+    assert est == ct_state_bits("+trk+est") == 0x22
+    assert ports(None) == ["p3"]  # the engine's conntrack: a new connection
+    assert ports((est, est)) == ["p2"]
+    assert ports((est,)) == ["p3"]  # the second recirculation: trk,new

@@ -12,7 +12,7 @@ from neutrace.backends.ovs_load import delete_bridges, dump_sos, load_bridges
 from neutrace.backends.ovs_sandbox import OvsSandbox
 from neutrace.dataplane import OvsBridge
 from neutrace.engines.openflow import OpenFlowEngine, OpenFlowState
-from neutrace.errors import InputError, SyntaxParseError
+from neutrace.errors import InputError, InputWarning, SyntaxParseError
 from neutrace.importers.ovs_dumps import load_files, load_sos, write_sos
 from neutrace.syntax.ovsdump import OFPP_LOCAL
 from neutrace.verify.ofproto import observe_engine
@@ -98,10 +98,38 @@ def test_not_a_sosreport(tmp_path: Path) -> None:
 def test_bad_flow_line_names_file_and_line(tmp_path: Path) -> None:
     folder = write_sos(bridges(), tmp_path)
     f = folder / "ovs-ofctl_dump-flows_br-ex"
-    f.write_text(f.read_text() + " cookie=0x0, table=0, priority=1,bogus_field=1 actions=drop\n")
+    f.write_text(f.read_text() + " cookie=0x0, table=0, priority=1,nw_src=999.1.1.1,ip "
+                 "actions=drop\n")
     with pytest.raises(SyntaxParseError) as info:
         load_sos(tmp_path)
     assert "ovs-ofctl_dump-flows_br-ex:4" in str(info.value)
+
+
+def test_unknown_flow_syntax_is_kept_as_unsupported(tmp_path: Path) -> None:
+    """A match field or action neutrace does not know loads as an unsupported flow (one
+    warning per file); only a packet that hits it stops, with an error naming the flow."""
+    from neutrace.packet import ipv4
+
+    folder = write_sos(bridges(), tmp_path)
+    f = folder / "ovs-ofctl_dump-flows_br-ex"
+    f.write_text(" cookie=0x1, table=7, priority=9,ip,nw_frag=later actions=drop\n"
+                 " cookie=0x2, table=0, priority=9,ip,nw_dst=10.9.9.9 actions=push_mpls:0x8847\n"
+                 " cookie=0x3, table=0, priority=1 actions=NORMAL\n")
+    with pytest.warns(InputWarning, match="2 flow\\(s\\) use what neutrace does not simulate"):
+        found = {b.name: b for b in load_sos(tmp_path)}
+    br = found["br-ex"]
+    odd = {fl.cookie: fl.unsupported for fl in br.flows if fl.unsupported}
+    assert set(odd) == {1, 2} and "nw_frag" in odd[1] and "push_mpls" in odd[2]
+    assert ("nw_frag", "later") not in br.flows[0].match and ("ip", "") in br.flows[0].match
+    eng = OpenFlowEngine(list(found.values()))
+    miss = eng.run("br-ex", "eth3", ipv4("fa:16:3e:00:00:01", "fa:16:3e:00:00:02", "10.0.0.1",
+                                         "10.0.0.2"), OpenFlowState())
+    assert miss.exits  # NORMAL: the unsupported flows are never hit
+    with pytest.raises(SyntaxParseError, match="hits a flow neutrace does not simulate: "
+                       ".*push_mpls") as info:
+        eng.run("br-ex", "eth3", ipv4("fa:16:3e:00:00:01", "fa:16:3e:00:00:02", "10.0.0.1",
+                                      "10.9.9.9"), OpenFlowState())
+    assert "table=0, priority=9, cookie=0x2" in str(info.value)
 
 
 def test_explicit_files_without_vsctl_show(tmp_path: Path) -> None:

@@ -4,7 +4,8 @@ scripts/ovs_testsuite_extract.py) on real ovs-vswitchd and on neutrace's OpenFlo
 For each case, its steps (``ovs-vsctl``, ``ovs-ofctl``, ``ovs-appctl`` commands as OVS's test
 ran them) are run, in order, in one private `OvsSandbox`. At each ``ofproto/trace`` the
 sandbox's state is dumped as a sosreport dumps it (``ovs-vsctl show``, ``list interface``,
-``ovs-ofctl show``, ``ovs-ofctl -O OpenFlow15 dump-flows``, ``fdb/show``), every flow gets a
+``list port``, ``ovs-ofctl show``, ``ovs-ofctl -O OpenFlow15 dump-flows``, ``fdb/show``), every
+flow gets a
 unique cookie (in the dump and, with ``replace-flows``, in the sandbox, so that "the same flow
 matched" is exact; the original flows are put back before the next step), the dump is read
 with neutrace's importer and the microflow is traced by both: OVS with the test's own
@@ -24,6 +25,7 @@ import json
 import re
 import subprocess
 import tempfile
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -34,13 +36,15 @@ from neutrace.backends.ovs_load import OvsTracer
 from neutrace.backends.ovs_sandbox import OvsSandbox
 from neutrace.dataplane import OvsBridge
 from neutrace.engines.openflow import OpenFlowEngine, OpenFlowState
-from neutrace.errors import BackendError, InputError, NeutraceError
+from neutrace.errors import BackendError, InputError, InputWarning, NeutraceError
 from neutrace.importers.ovs_dumps import load_sos, load_sos_fdb
+from neutrace.syntax.offields import ct_state_bits
 from neutrace.syntax.ovsfdb import MacEntry
 from neutrace.verify.ofproto import observe_engine, observe_ovs
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "ovs-testsuite"
 PARTS = ("tables", "outputs", "final")
+DETAIL_LIMIT = 2000  # characters of a disagreement kept in its Outcome
 OF_PROTOCOLS = "[OpenFlow10,OpenFlow11,OpenFlow12,OpenFlow13,OpenFlow14,OpenFlow15]"
 _COOKIE = re.compile(r"^\s*cookie=0x[0-9a-f]+,\s*")
 # appctl commands whose effect a state dump holds (or that only read): replayed; the others
@@ -153,6 +157,7 @@ class Replayer:
         (out / "ovs-vsctl_-t_5_show").write_text(self.sandbox.vsctl("show"))
         (out / "ovs-vsctl_-t_5_list_interface").write_text(self.sandbox.vsctl("list",
                                                                                "interface"))
+        (out / "ovs-vsctl_-t_5_list_port").write_text(self.sandbox.vsctl("list", "port"))
         originals: dict[str, str] = {}
         for bi, br in enumerate(self.bridges()):
             self.sandbox.vsctl("set", "bridge", br, f"protocols={OF_PROTOCOLS}")
@@ -215,6 +220,8 @@ class Replayer:
                     if cmd in _TIME:
                         needs_restart = True
                     self._appctl(list(step["args"]))
+                    if cmd == "dpif/set-dp-features":
+                        st.features.add(cmd)
                     if cmd.startswith(("netdev-dummy/receive", "fdb/add")):
                         st.features.add("packets received" if "receive" in cmd else "fdb/add")
                 elif op == "vswitchd":
@@ -224,9 +231,14 @@ class Replayer:
                 elif op in ("unknown_macro", "other", "dpctl", "skip_if", "timeout"):
                     st.features.add(f"{op} {' '.join(map(str, step['args'][:1]))}")
                 elif op == "trace":
-                    if originals is None and st.dirty:
-                        originals, reason = self._snapshot(st)
+                    if st.dirty:
+                        # after a -generate trace (which learns) the state is dumped again;
+                        # the test's own flows are those of the first dump
+                        first, reason = self._snapshot(st)
+                        originals = originals if originals is not None else first
                     out.append(self._trace(file, line, title, step, st))
+                    if step.get("generate"):
+                        st.dirty = True
             except (BackendError, subprocess.TimeoutExpired) as exc:
                 if op == "trace":
                     # the dump did not go back into OVS with unique cookies (replace-flows)
@@ -268,7 +280,10 @@ class Replayer:
         if groups:
             feats.add("groups")
         try:
-            bridges = load_sos(folder)
+            with warnings.catch_warnings():
+                # unsupported flows, bridges without flows: the trace's outcome says what
+                warnings.simplefilter("ignore", InputWarning)
+                bridges = load_sos(folder)
             self.fdb = load_sos_fdb(folder)
         except NeutraceError as exc:
             st.snapshot = None
@@ -302,9 +317,16 @@ class Replayer:
             return outcome("excluded", "setup failed in the sandbox", detail=st.setup_failed)
         if step.get("packet"):
             return outcome("excluded", "the packet is given as bytes")
-        if step.get("options"):
-            return outcome("excluded", f"ofproto/trace options {step['options']}")
+        if "dpif/set-dp-features" in st.features:
+            return outcome("excluded", "datapath features changed by dpif/set-dp-features "
+                           "(a dump does not hold them)")
         args = [str(a) for a in step["args"]]  # type: ignore[union-attr]
+        options = [str(o) for o in step.get("options") or ()]  # type: ignore[attr-defined]
+        if any(o != "--ct-next" for o in options):
+            return outcome("excluded", f"ofproto/trace options {options}")
+        ct_next = tuple(args[i + 1] for i, a in enumerate(args[:-1]) if a == "--ct-next")
+        if ct_next:
+            feats.add("--ct-next")
         try:
             text = self.tracer.client.call("ofproto/trace", *args)
         except BackendError as exc:
@@ -325,20 +347,25 @@ class Replayer:
         try:
             start = start_point(bridges, microflow, bname)
             state = fdb_state(bridges, self.fdb) if self.fdb else OpenFlowState()
-            visit = OpenFlowEngine(bridges).run(start.bridge, start.in_port, start.packet, state)
+            visit = OpenFlowEngine(bridges).run(
+                start.bridge, start.in_port, start.packet, state,
+                ct_next=tuple(ct_state_bits(f) for f in ct_next) if ct_next else None)
             ours = observe_engine(visit, bridges)
             theirs = observe_ovs(real, start.packet, bridges)
         except NeutraceError as exc:
             return outcome("refused", _reason(exc), detail=str(exc)[:300])
         except Exception as exc:  # noqa: BLE001 - an engine crash is a finding, counted
-            return outcome("refused", f"engine error {type(exc).__name__}", detail=str(exc)[:300])
+            import traceback
+            return outcome("refused", f"engine error {type(exc).__name__}",
+                           detail=str(exc)[:300] + "\n" + traceback.format_exc()[-DETAIL_LIMIT:])
         parts = (("tables", ours.visits == theirs.visits),
                  ("outputs", ours.outputs == theirs.outputs
                   and ours.tunnel_ids == theirs.tunnel_ids),
                  ("final", ours.final == theirs.final))
         if all(ok for _, ok in parts):
             return outcome("agree", parts=parts)
-        return outcome("differ", parts=parts, detail="\n".join(ours.differences(theirs))[:2000])
+        return outcome("differ", parts=parts,
+                       detail="\n".join(ours.differences(theirs))[:DETAIL_LIMIT])
 
 
 def _reason(exc: NeutraceError) -> str:

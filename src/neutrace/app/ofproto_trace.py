@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from neutrace.dataplane import OvsBridge
-from neutrace.engines.openflow import OpenFlowEngine, OpenFlowState
+from neutrace.engines.openflow import NO_PORT, OpenFlowEngine, OpenFlowState
 from neutrace.engines.results import BridgeVisit
 from neutrace.errors import CommandLineError, InputError
 from neutrace.packet import Packet
 from neutrace.syntax.microflow import parse_microflow
-from neutrace.syntax.offields import mac_to_int
+from neutrace.syntax.offields import CT_STATE_FLAGS, FieldValueError, ct_state_bits, mac_to_int
 from neutrace.syntax.ovsfdb import MacEntry
 
 
@@ -79,13 +79,17 @@ def start_point(bridges: Sequence[OvsBridge], microflow: str, bridge: str | None
                          "metadata and conntrack state cleared",
                          "leave out " + ", ".join(k for k, _ in mf.fields))
     names = [b.name for b in bridges]
-    if not mf.in_port:
-        raise InputError(source, "in_port", "the microflow has no in_port",
-                         "start it with in_port=PORT (a port name such as qvo... or a number)")
     chosen = [b for b in bridges if b.name == bridge] if bridge else list(bridges)
     if bridge and not chosen:
         raise CommandLineError("--bridge", bridge, "no bridge of that name",
                                f"use one of {', '.join(names)}")
+    if not mf.in_port:
+        # as ofproto/trace: no in_port is OFPP_NONE (the packet comes from no port)
+        if len(chosen) != 1:
+            raise InputError(source, "in_port", "the microflow has no in_port and there are "
+                             f"several bridges ({', '.join(names)})",
+                             "add --bridge, or start it with in_port=PORT")
+        return Start(chosen[0].name, NO_PORT, mf.packet, mf.fields)
     for b in chosen:
         p = b.port(mf.in_port)
         if p is not None:
@@ -108,10 +112,29 @@ def start_point(bridges: Sequence[OvsBridge], microflow: str, bridge: str | None
 
 
 def trace(bridges: Sequence[OvsBridge], start: Start, host: str = "",
-          state: OpenFlowState | None = None) -> BridgeVisit:
-    """Run the OpenFlow engine from ``start`` (cold state unless one is given)."""
+          state: OpenFlowState | None = None,
+          ct_next: tuple[int, ...] | None = None) -> BridgeVisit:
+    """Run the OpenFlow engine from ``start`` (cold state unless one is given; ``ct_next``:
+    `ct_next_states`)."""
     engine = OpenFlowEngine(bridges, host=host)
-    return engine.run(start.bridge, start.in_port, start.packet, state or OpenFlowState())
+    return engine.run(start.bridge, start.in_port, start.packet, state or OpenFlowState(),
+                      ct_next=ct_next)
+
+
+def ct_next_states(values: Sequence[str]) -> tuple[int, ...] | None:
+    """``--ct-next FLAGS`` (repeatable) as ofproto/trace takes them: ``trk,est`` (or
+    ``+trk+est``), the ct_state of each recirculation in order; None when none is given (the
+    engine's own conntrack answers)."""
+    if not values:
+        return None
+    out = []
+    for text in values:
+        try:
+            out.append(ct_state_bits(text))
+        except FieldValueError as exc:
+            raise CommandLineError("--ct-next", text, str(exc), "use " + ", ".join(
+                CT_STATE_FLAGS) + " (e.g. trk,est)") from None
+    return tuple(out)
 
 
 def fdb_state(bridges: Sequence[OvsBridge], fdbs: Mapping[str, Sequence[MacEntry]],

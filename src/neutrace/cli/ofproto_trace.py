@@ -47,6 +47,10 @@ def ofproto_trace(
         "--fdb", metavar="BRIDGE=FILE",
         help="BRIDGE=FILE with ovs-appctl fdb/show BRIDGE output: NORMAL starts with these "
              "MACs learned (a sosreport's fdb dumps are read by --sos); repeatable.")] = None,
+    ct_next: Annotated[list[str] | None, typer.Option(
+        "--ct-next", metavar="FLAGS",
+        help="As ofproto/trace --ct-next: the ct_state (e.g. trk,est) of the next "
+             "recirculation after ct(table=N), one per use; repeatable (then trk,new).")] = None,
     fmt: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
     compare_ovs: Annotated[bool, typer.Option(
         "--compare-ovs", help="Also load the bridges into a private Open vSwitch "
@@ -54,7 +58,13 @@ def ofproto_trace(
         "(exit status 1 if they differ).")] = False,
 ) -> None:
     """Trace a packet through OVS bridges' OpenFlow tables, like ovs-appctl ofproto/trace."""
-    from neutrace.app.ofproto_trace import bridges_from, fdb_state, start_point, trace
+    from neutrace.app.ofproto_trace import (
+        bridges_from,
+        ct_next_states,
+        fdb_state,
+        start_point,
+        trace,
+    )
     from neutrace.importers.ovs_dumps import load_fdb_files, load_sos_fdb
     from neutrace.render.ofproto import render_json, render_text
 
@@ -67,7 +77,8 @@ def ofproto_trace(
         tables = load_sos_fdb(sos) if sos is not None else {}
         tables.update(load_fdb_files(fdb or []))
         state = fdb_state(bridges, tables, host or "") if tables else None
-        visit = trace(bridges, start, host=host or "", state=state)
+        ct_states = ct_next_states(ct_next or [])
+        visit = trace(bridges, start, host=host or "", state=state, ct_next=ct_states)
     if not compare_ovs:
         typer.echo(render_json(visit) if fmt is Format.json else render_text(visit), nl=False)
         return
@@ -75,7 +86,7 @@ def ofproto_trace(
 
     with fail_on():
         result = compare_in_sandbox(bridges, start.bridge, start.in_port, start.packet,
-                                    host=host or "")
+                                    host=host or "", ct_next=tuple(ct_next or ()))
     typer.echo(_comparison(visit, result, fmt), nl=False)
     if result.differences:
         raise typer.Exit(EXIT_DIFFERENT)

@@ -9,6 +9,10 @@ A sosreport names each file after its command, spaces turned into ``_`` and ``/`
 - ``ovs-ofctl_show_<bridge>`` or ``ovs-ofctl_-O_OpenFlow13_show_<bridge>``: ofport and MAC of
   each port;
 - ``ovs-vsctl_-t_5_list_interface``: ofport, type, options, external_ids (used when present);
+- ``ovs-ofctl_-O_OpenFlow13_dump-groups_<bridge>`` (1.1 to 1.5, when present): the groups;
+- ``ovs-vsctl_-t_5_list_port`` (when present): each Port's ``vlan_mode``, ``cvlans`` and
+  ``other_config`` (``priority-tags``, ``qinq-ethtype``), which ``ovs-vsctl show`` does not print;
+  the port config flags (``NO_FLOOD``, ``NO_FWD``, ...) come from ``ovs-ofctl show``;
 - ``ovs-ofctl_-O_OpenFlow13_dump-flows_<bridge>`` first (then 1.4, 1.5, the plain
   ``ovs-ofctl_dump-flows_<bridge>``, 1.2, 1.1, 1.0): the flows (statistics are dropped). A dump
   that holds an error message instead of flows (the bridge refused that OpenFlow version:
@@ -35,10 +39,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from neutrace.addr import stable_mac
-from neutrace.dataplane import Flow, OvsBridge, OvsPort
+from neutrace.dataplane import Flow, OvsBridge, OvsGroup, OvsPort
 from neutrace.errors import InputError, InputWarning, SyntaxParseError
 from neutrace.syntax.ofctl import format_flow, parse_flows
 from neutrace.syntax.offields import FieldValueError, ipv4_to_int, ipv6_to_int, read_uint
+from neutrace.syntax.ofgroups import parse_groups
 from neutrace.syntax.ovsdump import (
     OFPP_LOCAL,
     OfctlPort,
@@ -59,6 +64,7 @@ from neutrace.syntax.text import cut, decode
 VSCTL_SHOW_FILES = ("ovs-vsctl_-t_5_show", "ovs-vsctl_show", "ovs-vsctl_--timeout_5_show")
 LIST_INTERFACE_FILES = ("ovs-vsctl_-t_5_list_interface", "ovs-vsctl_list_interface",
                         "ovs-vsctl_-t_5_list_Interface")
+LIST_PORT_FILES = ("ovs-vsctl_-t_5_list_port", "ovs-vsctl_list_port", "ovs-vsctl_-t_5_list_Port")
 OF_VERSIONS = ("OpenFlow13", "OpenFlow14", "OpenFlow15", "OpenFlow12", "OpenFlow11", "OpenFlow10")
 PREFERRED = 3  # OpenFlow 1.3-1.5 before the plain (OpenFlow 1.0) dump
 SNAP_PREFIXES = ("", "openstack-hypervisor.", "microovn.")
@@ -139,6 +145,12 @@ def _by_version(command: str, bridge: str) -> list[str]:
     return versioned[:PREFERRED] + [f"ovs-ofctl_{command}_{bridge}"] + versioned[PREFERRED:]
 
 
+def groups_file_candidates(bridge: str) -> list[str]:
+    """The sos file names of ``ovs-ofctl dump-groups BRIDGE`` (OpenFlow 1.1+ only)."""
+    return [n for n in _by_version("dump-groups", bridge) if "OpenFlow10" not in n
+            and n != f"ovs-ofctl_dump-groups_{bridge}"]
+
+
 def flows_file_candidates(bridge: str) -> list[str]:
     """The names a bridge's flow dump may have, in the order they are preferred."""
     return _by_version("dump-flows", bridge)
@@ -182,9 +194,17 @@ def load_sos(path: str | Path, *, lossy: bool = False) -> tuple[OvsBridge, ...]:
             f"for {cut(flows_file_candidates(missing[0])[PREFERRED])} and its -O OpenFlow1x "
             "variants): they load without flows, so every packet misses their tables"),
             stacklevel=2)
+    groups: dict[str, Path] = {}
+    for b in show.bridges:
+        for name in groups_file_candidates(b.name):
+            f = _bridge_file(folder, name)
+            if f is not None and not looks_like_error(_read(f, lossy)):
+                groups[b.name] = f
+                break
     interfaces = _first(folder, LIST_INTERFACE_FILES)
     return load_files(show_path, ofctl_show=ofctl, flows=flows, list_interface=interfaces,
-                      vsctl=show, lossy=lossy)
+                      list_port=_first(folder, LIST_PORT_FILES), groups=groups, vsctl=show,
+                      lossy=lossy)
 
 
 def load_files(
@@ -193,12 +213,16 @@ def load_files(
     ofctl_show: Mapping[str, str | Path] | None = None,
     flows: Mapping[str, str | Path] | None = None,
     list_interface: str | Path | None = None,
+    list_port: str | Path | None = None,
+    groups: Mapping[str, str | Path] | None = None,
     vsctl: VsctlShow | None = None,
     lossy: bool = False,
 ) -> tuple[OvsBridge, ...]:
     """Bridges from explicit files: ``vsctl_show`` (``ovs-vsctl show``), per bridge
     ``ofctl_show`` (``ovs-ofctl show BR``) and ``flows`` (``ovs-ofctl dump-flows BR`` or an
-    add-flows file), optionally ``list_interface`` (``ovs-vsctl list interface``).
+    add-flows file), optionally ``list_interface`` (``ovs-vsctl list interface``) and
+    ``list_port`` (``ovs-vsctl list port``: VLAN modes, cvlans, other_config) and per bridge
+    ``groups`` (``ovs-ofctl -O OpenFlow13 dump-groups BR``).
 
     Without ``vsctl_show`` every bridge named in ``flows``/``ofctl_show`` is built from its
     ``ovs-ofctl show`` alone (system ports, no VLAN tags or patch peers)."""
@@ -217,10 +241,26 @@ def load_files(
         for row in parse_vsctl_list(_read(p, lossy), source=str(p)):
             if isinstance(row.get("name"), str):
                 iface_rows[str(row["name"])] = row
+    port_rows: dict[str, dict[str, object]] = {}
+    if list_port is not None:
+        p = Path(list_port)
+        for row in parse_vsctl_list(_read(p, lossy), source=str(p)):
+            if isinstance(row.get("name"), str):
+                port_rows[str(row["name"])] = row
+    parsed_groups: dict[str, tuple[OvsGroup, ...]] = {}
+    for br, f in (groups or {}).items():
+        p = Path(f)
+        parsed_groups[br] = parse_groups(_read(p, lossy), source=str(p))
     parsed_flows: dict[str, tuple[Flow, ...]] = {}
     for br, f in flows.items():
         p = Path(f)
-        parsed_flows[br] = parse_flows(_read(p, lossy), source=str(p))
+        parsed_flows[br] = parse_flows(_read(p, lossy), source=str(p), keep_unsupported=True)
+        odd = [fl for fl in parsed_flows[br] if fl.unsupported]
+        if odd:
+            warnings.warn(InputWarning(
+                f"{p}: {len(odd)} flow(s) use what neutrace does not simulate (first: table="
+                f"{odd[0].table}, priority={odd[0].priority}: {cut(odd[0].unsupported, 160)}): "
+                "kept; a trace stops with an error where a packet hits one"), stacklevel=2)
 
     names = [b.name for b in vsctl.bridges] if vsctl is not None else []
     for br in [*ofctl_show, *flows]:
@@ -249,12 +289,17 @@ def load_files(
                     _check_options(source or str(vsctl_show), name, vp.name, iface.options)
                 row = iface_rows.get(iname, {})
                 ext = row.get("external_ids")
+                prow = port_rows.get(vp.name, {})
+                op = oshow.by_name(iname) or oshow.by_name(vp.name) if oshow else None
+                mode, cvlans, other = _port_columns(str(list_port), vp.name, prow)
                 ports.append(OvsPort(
                     name=vp.name, ofport=ofport, type=iface.type if iface is not None else "",
                     tag=vp.tag, trunks=vp.trunks,
                     options=iface.options if iface is not None else (),
                     external_ids=tuple(sorted(ext.items())) if isinstance(ext, dict) else (),
-                    mac=mac,
+                    mac=mac, config=op.config if op is not None else (),
+                    state=op.state if op is not None else (),
+                    vlan_mode=mode, cvlans=cvlans, other_config=other,
                 ))
         elif oshow is not None:
             for op in oshow.ports:
@@ -270,8 +315,28 @@ def load_files(
             if vb.datapath_type:
                 kwargs["datapath_type"] = vb.datapath_type
         out.append(OvsBridge(name=name, ports=tuple(ports), flows=parsed_flows.get(name, ()),
+                             groups=parsed_groups.get(name, ()),
                              **kwargs))  # type: ignore[arg-type]
     return tuple(out)
+
+
+def _port_columns(source: str, port: str, row: Mapping[str, object]
+                  ) -> tuple[str, tuple[int, ...], tuple[tuple[str, str], ...]]:
+    """The Port columns of ``ovs-vsctl list port`` the engine reads and ``ovs-vsctl show``
+    does not print: ``vlan_mode``, ``cvlans``, ``other_config``."""
+    mode = row.get("vlan_mode")
+    cvlans = row.get("cvlans")
+    vlans: tuple[int, ...] = ()
+    if isinstance(cvlans, list) and cvlans:
+        try:
+            vlans = tuple(sorted(int(str(x)) for x in cvlans))
+        except ValueError:
+            raise InputError(source, f"port {port}", f"cvlans {cut(str(cvlans))} are not VLAN "
+                             "numbers", "give `ovs-vsctl list port` as it printed them") from None
+    other = row.get("other_config")
+    return (mode if isinstance(mode, str) else "", vlans,
+            tuple(sorted((str(k), str(v)) for k, v in other.items()))
+            if isinstance(other, dict) else ())
 
 
 def _check_options(source: str, bridge: str, port: str,

@@ -38,6 +38,7 @@ from neutrace.trace import (
     PatchOutput,
     Step,
     TableLookup,
+    lasting_changes,
 )
 
 SCHEMA = "neutrace.ofproto-trace/1"
@@ -55,12 +56,11 @@ def final_packet(visit: BridgeVisit) -> tuple[Packet, dict[str, int]]:
     packet = visit.packet
     names = {f.name for f in fields(Packet)}
     regs: dict[str, int] = {}
-    for step in visit.steps:
-        for ch in step.changes:
-            if ch.field in names:
-                packet = packet.with_(**{ch.field: ch.after})
-            elif ch.field.startswith(("reg", "xreg", "metadata")) and isinstance(ch.after, int):
-                regs[ch.field] = ch.after
+    for ch in lasting_changes(visit.steps):
+        if ch.field in names:
+            packet = packet.with_(**{ch.field: ch.after})
+        elif ch.field.startswith(("reg", "xreg", "metadata")) and isinstance(ch.after, int):
+            regs[ch.field] = ch.after
     return packet, {k: v for k, v in regs.items() if v}
 
 

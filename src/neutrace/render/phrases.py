@@ -27,6 +27,7 @@ PHRASES: dict[str, str] = {
     "output.nonexistent": "-> Nonexistent output port",
     "output.nonexistent_named": "-> Nonexistent output port {port}",
     "output.input_port": "-> skipping output to input port",
+    "output.no_forward": "-> OFPPC_NO_FWD set, skipping output",
     "ttl.exceeded": "-> TTL exceeded: sent to the controller (invalid_ttl), processing stops",
     "output.tunnel": "-> output to tunnel {port} ({type}): tun_id={tun_id:#x} src={local} "
                      "dst={remote}",

@@ -148,6 +148,8 @@ def _skipped_text(step: OutputSkipped) -> str:
             return say("output.nonexistent")
         case OutputProblem.INPUT_PORT:
             return say("output.input_port")
+        case OutputProblem.NO_FORWARD:
+            return say("output.no_forward")
         case _:
             assert_never(step.problem)
 

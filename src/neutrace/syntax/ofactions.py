@@ -22,9 +22,12 @@ from neutrace.syntax.offields import BASE0, DECIMAL, Field, FieldValueError, Sub
 class ActionParseError(ValueError):
     """An action neutrace cannot read: ``str(e)`` says what, ``fix`` how to write it."""
 
-    def __init__(self, problem: str, fix: str = "") -> None:
+    def __init__(self, problem: str, fix: str = "", *, unsupported: bool = False) -> None:
+        """``unsupported``: valid Open vSwitch syntax that neutrace does not simulate (an action
+        or field it does not know), not a mistake in the text."""
         super().__init__(problem)
         self.fix = fix or "write it as ovs-actions(7) documents it"
+        self.unsupported = unsupported
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +257,30 @@ class Exit:
 
 
 @dataclass(frozen=True, slots=True)
+class WriteActions:
+    """``write_actions(...)``: the actions go into the action set (OpenFlow 1.1+), run when the
+    pipeline ends."""
+
+    actions: tuple[object, ...] = field(default=())
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ClearActions:
+    """``clear_actions``: the action set is emptied."""
+
+    text: str = "clear_actions"
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """``group:N``: the buckets of group N (``ovs-ofctl dump-groups``) run."""
+
+    group_id: int
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class NoOp:
     """Actions with no effect on a trace (``set_queue``, ``pop_queue``, ``fin_timeout``)."""
 
@@ -264,6 +291,7 @@ Action = (
     Output | OutputReg | Normal | Flood | InPort | Local | Controller | Drop | Resubmit | GotoTable
     | SetVlanVid | SetVlanPcp | StripVlan | PushVlan | SetField | Load | Move | SetTunnel | DecTtl
     | WriteMetadata | Learn | Conjunction | Ct | CtClear | Note | Clone | Exit | NoOp
+    | WriteActions | ClearActions | Group
 )
 
 
@@ -334,13 +362,15 @@ def _subfield(text: str) -> Subfield:
     try:
         return offields.parse_subfield(text)
     except FieldValueError as e:
-        raise ActionParseError(str(e), "write a field like NXM_NX_REG0[] or reg0[0..15]") from None
+        raise ActionParseError(str(e), "write a field like NXM_NX_REG0[] or reg0[0..15]",
+                               unsupported=str(e).startswith("unknown field")) from None
 
 
 def _field(name: str) -> Field:
     f = offields.lookup(name.strip())
     if f is None:
-        raise ActionParseError(f"unknown field {name!r}", "use a field name from ovs-fields(7)")
+        raise ActionParseError(f"unknown field {name!r}", "use a field name from ovs-fields(7)",
+                               unsupported=True)
     return f
 
 
@@ -372,7 +402,7 @@ def parse_action(text: str) -> Action:
     if not m:
         if len(text) >= 2 and text.startswith('"') and text.endswith('"'):
             return Output(_port(text, "output"), text)
-        raise ActionParseError(f"cannot parse action {short(text)}")
+        raise ActionParseError(f"cannot parse action {short(text)}", unsupported=True)
     name, arg, paren = m.group(1), m.group(3), m.group(4)
     lname = name.lower()
     if arg is None and paren is None:
@@ -478,12 +508,16 @@ def parse_action(text: str) -> Action:
         return Note(arg or "", text)
     if lname == "clone":
         return Clone(parse_actions(paren or ""), text)
+    if lname == "write_actions":
+        return WriteActions(parse_actions(paren or ""), text)
+    if lname == "group":
+        return Group(_int(arg or paren or "", "group", 0xFFFFFFFF), text)
     if lname in ("set_queue", "fin_timeout"):
         return NoOp(text)
     raise ActionParseError(
         f"unknown or unsupported action {short(name)} in {short(text)}",
         "use an action neutrace simulates (output, resubmit, NORMAL, mod_vlan_vid, strip_vlan, "
-        "set_field, load, move, learn, ct, conjunction, ...)",
+        "set_field, load, move, learn, ct, conjunction, ...)", unsupported=True,
     )
 
 
@@ -513,6 +547,8 @@ def _bare(name: str, text: str) -> Action:
         return Ct(text=text)
     if lname == "exit":
         return Exit(text)
+    if lname == "clear_actions":
+        return ClearActions(text)
     if lname in ("pop_queue", "push_vlan"):
         return NoOp(text) if lname == "pop_queue" else PushVlan(0x8100, text)
     if lname == "note":

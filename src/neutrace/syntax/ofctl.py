@@ -100,9 +100,11 @@ def _check_match(key: str, value: str, source: str, line: int | None) -> None:
                 raise _error(source, line, str(e), "name a field from ovs-fields(7)") from None
             raise _error(source, line, f"matching on the subfield {cut(key)} is not supported",
                          "match the whole field with a mask (reg0=0x5/0xffff)")
-        raise _error(source, line, f"unknown keyword {cut(key)}",
+        err = _error(source, line, f"unknown keyword {cut(key)}",
                      "use a match field from ovs-fields(7) (dl_src, nw_dst, reg0, ...) or a "
                      "protocol (ip, arp, tcp, ...)")
+        err.unsupported = True  # type: ignore[attr-defined]
+        raise err
     if not value:
         raise _error(source, line, f"field {key} missing value", f"write {key}=VALUE")
     fast = _FAST.get(field.kind)
@@ -166,11 +168,15 @@ def _fast_ok(field: offields.Field, value: str) -> bool:
 
 
 def parse_flow(text: str, *, source: str = "<string>", line: int | None = None,
-               check: bool = True) -> Flow:
+               check: bool = True, keep_unsupported: bool = False) -> Flow:
     """One flow line (``add-flows`` or ``dump-flows`` syntax) as a `Flow`.
 
     ``check`` (the default) validates field names, values and actions against ovs-fields(7) and
-    ovs-actions(7), raising `SyntaxParseError` with the fix."""
+    ovs-actions(7), raising `SyntaxParseError` with the fix. With ``keep_unsupported``, a flow
+    that uses a match field or an action neutrace does not know (valid Open vSwitch syntax, such
+    as a dump holds) is kept, with ``unsupported`` saying what (the unknown match fields left
+    out, so that it matches at least what the real flow does); the engine stops a packet that
+    hits it."""
     idx = text.find("actions=")
     if "\x00" in text:
         raise _error(source, line, "the flow has a NUL character",
@@ -190,10 +196,17 @@ def parse_flow(text: str, *, source: str = "<string>", line: int | None = None,
     match: list[tuple[str, str]] = []
     flags: list[str] = []
     tokens = _TOKENS
+    unsupported = ""
     for tok in head.replace(",", " ").split():
         cached = tokens.get(tok)
         if cached is None:
-            cached = _token(tok, source, line, check, not match)
+            try:
+                cached = _token(tok, source, line, check, not match)
+            except SyntaxParseError as exc:
+                if not (keep_unsupported and getattr(exc, "unsupported", False)):
+                    raise
+                unsupported = unsupported or exc.problem
+                continue
             if cached is None:
                 continue
             if check and len(tokens) < _limit[0]:  # an unchecked token is never remembered
@@ -217,8 +230,14 @@ def parse_flow(text: str, *, source: str = "<string>", line: int | None = None,
             continue
         match.append(cached)  # type: ignore[arg-type]  # a (key, str) pair here
     if check:
-        actions = _checked_actions(actions, source, line)
-    return Flow(table, priority, tuple(match), actions, cookie, idle, hard, tuple(flags))
+        try:
+            actions = _checked_actions(actions, source, line)
+        except SyntaxParseError as exc:
+            if not (keep_unsupported and getattr(exc, "unsupported", False)):
+                raise
+            unsupported = unsupported or exc.problem
+    return Flow(table, priority, tuple(match), actions, cookie, idle, hard, tuple(flags),
+                unsupported)
 
 
 def _token(tok: str, source: str, line: int | None, check: bool,
@@ -313,15 +332,19 @@ def _checked_actions(actions: str, source: str, line: int | None) -> str:
                 if len(_VALID_ACTION) < _limit[0] * 4:
                     _VALID_ACTION.add(one)
     except ActionParseError as e:
-        raise _error(source, line, f"actions={cut(actions)}: {e}", e.fix) from None
+        err = _error(source, line, f"actions={cut(actions)}: {e}", e.fix)
+        err.unsupported = e.unsupported  # type: ignore[attr-defined]
+        raise err from None
     if len(_VALID_ACTIONS) < _limit[0]:
         _VALID_ACTIONS[actions] = actions
     return actions
 
 
-def parse_flows(text: str, *, source: str = "<string>") -> tuple[Flow, ...]:
+def parse_flows(text: str, *, source: str = "<string>",
+                keep_unsupported: bool = False) -> tuple[Flow, ...]:
     """Every flow of an ``add-flows`` file or of ``dump-flows`` output (OpenFlow 1.0 or 1.3,
-    with or without statistics). Blank lines, ``#`` comments and reply headers are skipped."""
+    with or without statistics). Blank lines, ``#`` comments and reply headers are skipped.
+    ``keep_unsupported``: see `parse_flow`."""
     out: list[Flow] = []
     append = out.append
     _limit[0] = _BULK_LIMIT
@@ -333,7 +356,8 @@ def parse_flows(text: str, *, source: str = "<string>") -> tuple[Flow, ...]:
             if not stripped or stripped[0] == "#" or (
                     stripped[0] in "NO" and _REPLY_HEADER.match(stripped)):
                 continue
-            append(parse_flow(stripped, source=source, line=n))
+            append(parse_flow(stripped, source=source, line=n,
+                              keep_unsupported=keep_unsupported))
     finally:
         if gc_was_on:
             gc.enable()

@@ -179,6 +179,19 @@ CT_STATE_FLAGS: dict[str, int] = {
     "new": 0x01, "est": 0x02, "rel": 0x04, "rpl": 0x08, "inv": 0x10, "trk": 0x20,
     "snat": 0x40, "dnat": 0x80,
 }
+
+
+def ct_state_bits(text: str) -> int:
+    """ct_state flags as ``ofproto/trace --ct-next`` takes them (``trk,est``, ``+trk+est``)."""
+    bits = 0
+    for word in (w for w in text.replace("+", ",").replace("|", ",").split(",") if w):
+        bit = CT_STATE_FLAGS.get(word.strip().lower())
+        if bit is None:
+            raise FieldValueError(f"unknown conntrack flag {word[:20]!r}")
+        bits |= bit
+    return bits
+
+
 TCP_FLAGS: dict[str, int] = {
     "fin": 0x001, "syn": 0x002, "rst": 0x004, "psh": 0x008, "ack": 0x010, "urg": 0x020,
     "ece": 0x040, "cwr": 0x080, "ns": 0x100,

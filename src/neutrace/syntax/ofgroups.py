@@ -14,19 +14,11 @@ A `Group` keeps its id, type and each bucket's text (``actions=...`` with any
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from neutrace.dataplane import OvsGroup
 from neutrace.errors import SyntaxParseError
 
-
-@dataclass(frozen=True, slots=True)
-class Group:
-    """One OpenFlow group: ``type`` is all, select, indirect or ff (fast failover)."""
-
-    group_id: int
-    type: str
-    buckets: tuple[str, ...] = ()
-    properties: tuple[str, ...] = ()  # selection_method=..., fields(...)
+Group = OvsGroup  # one OpenFlow group: ``type`` is all, select, indirect or ff (fast failover)
 
 
 _REPLY = re.compile(r"^(OFPST_GROUP_DESC|NXST_GROUP_DESC|OFPST11_GROUP_DESC) reply")

@@ -121,6 +121,7 @@ from neutrace.trace.steps import (
     TunnelOutput,
     TunnelStep,
     VlanTagging,
+    lasting_changes,
 )
 from neutrace.trace.tree import (
     Branch,
@@ -144,5 +145,5 @@ __all__ = [
     "STEP_FDB", "STEP_NAT", "STEP_NEIGHBOUR", "STEP_NOTE", "STEP_ROUTE", "STEP_RULE", "STEP_TABLE",
     "STEP_TUNNEL", "STEP_WIRE", "SUCCESS", "SegmentCrossing", "SourceAddressStep", "Step",
     "StepKind", "TableLookup", "Trace", "TtlExceeded", "TtlStep", "TunnelOutput", "TunnelStep",
-    "VlanTagging", "WalkFate", "WalkWhy",
+    "VlanTagging", "WalkFate", "WalkWhy", "lasting_changes",
 ]

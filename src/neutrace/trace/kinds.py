@@ -103,6 +103,7 @@ class OutputProblem(enum.StrEnum):
 
     NONEXISTENT_PORT = "nonexistent-port"
     INPUT_PORT = "input-port"  # OVS does not send a packet back where it came from
+    NO_FORWARD = "no-forward"  # the port's OpenFlow config has NO_FWD (``ovs-ofctl mod-port``)
 
 
 class LimitKind(enum.StrEnum):

@@ -5,13 +5,14 @@ attribute."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
 from neutrace.dataplane import Flow
 from neutrace.packet import FieldChange, Packet
 from neutrace.syntax.iptables import IptRule
-from neutrace.syntax.ofactions import Action, Ct
+from neutrace.syntax.ofactions import Action, Clone, Ct
 from neutrace.trace.kinds import (
     ConntrackEvent,
     FdbDecision,
@@ -469,3 +470,27 @@ Step = (
     | NeighbourStep | TtlStep | EthernetStep | SourceAddressStep | PatchCrossing | InternalPort
     | PeerCrossing | VlanTagging | SegmentCrossing | FrameSent | TunnelStep
 )
+
+
+def lasting_changes(steps: tuple[Step, ...] | list[Step]) -> Iterator[FieldChange]:
+    """The field changes of an OpenFlow visit's ``steps`` that last: those made inside a
+    ``clone(...)`` (the steps after its ActionStep, one level deeper) are undone when it ends,
+    as OVS restores the flow after a clone; a ``ct(table=N)``'s are the recirculated copy's
+    (the packet that goes on after it is the one before conntrack)."""
+    undo: list[int] = []  # depths of the clones open
+    pending: list[list[FieldChange]] = []
+    for step in steps:
+        while undo and step.depth <= undo[-1]:
+            undo.pop()
+            pending.pop()
+        if isinstance(step, CtStep) and step.action.table is not None:
+            continue
+        target = pending[-1] if pending else None
+        for ch in step.changes:
+            if target is None:
+                yield ch
+            else:
+                target.append(ch)
+        if isinstance(step, ActionStep) and isinstance(step.action, Clone):
+            undo.append(step.depth)
+            pending.append([])

@@ -32,7 +32,16 @@ from neutrace.engines.results import EXIT_OUTPUT, EXIT_PATCH, BridgeVisit
 from neutrace.packet import Packet
 from neutrace.syntax import ofactions as A
 from neutrace.syntax.microflow import parse_microflow
-from neutrace.trace import ActionStep, CtResume, FdbDecision, FdbStep, TableLookup, TunnelOutput
+from neutrace.syntax.offields import ct_state_bits
+from neutrace.trace import (
+    ActionStep,
+    CtResume,
+    FdbDecision,
+    FdbStep,
+    TableLookup,
+    TunnelOutput,
+    lasting_changes,
+)
 
 Lookup = tuple[int, int | None]
 Block = tuple[str, tuple[Lookup, ...]]
@@ -47,9 +56,22 @@ _TUN_LOAD_RE = re.compile(
 )
 
 
+# an address a packet does not give is all zeros in OVS's ``struct flow`` (an ARP frame without
+# arp_spa prints ``arp_spa=0.0.0.0``): both spellings compare equal
+_ZERO = {"dl_src": "00:00:00:00:00:00", "dl_dst": "00:00:00:00:00:00",
+         "arp_sha": "00:00:00:00:00:00", "arp_tha": "00:00:00:00:00:00",
+         "nd_sll": "00:00:00:00:00:00", "nd_tll": "00:00:00:00:00:00",
+         "arp_spa": "0.0.0.0", "arp_tpa": "0.0.0.0", "nw_src": "0.0.0.0", "nw_dst": "0.0.0.0",
+         "ipv6_src": "::", "ipv6_dst": "::", "nd_target": "::"}
+_HEADER_ZEROS = tuple(_ZERO.get(f) for f in _HEADER_FIELDS)
+
+
 def headers(p: Packet) -> HeaderKey:
-    """The packet's header fields (the tunnel metadata left out)."""
-    return tuple(getattr(p, f) for f in _HEADER_FIELDS)
+    """The packet's header fields (the tunnel metadata left out), an address not given as its
+    zero (OVS's spelling)."""
+    return tuple(z if z is not None and x == "" else x
+                 for x, z in zip((getattr(p, f) for f in _HEADER_FIELDS), _HEADER_ZEROS,
+                                 strict=True))
 
 
 def with_unique_cookies(bridges: tuple[OvsBridge, ...] | list[OvsBridge]) -> tuple[OvsBridge, ...]:
@@ -85,7 +107,10 @@ def _engine_blocks(visit: BridgeVisit, out: list[Block]) -> None:
     """The table lookups of each visit, (table, cookie or None), in execution order."""
     lookups: list[Lookup] = [(s.table, s.flow.cookie if s.flow is not None else None)
                              for s in visit.steps if isinstance(s, TableLookup)]
-    out.append((visit.bridge, tuple(lookups)))
+    if lookups or not out:
+        # OVS's side is built from its table lines: a peer bridge stopped by the depth limit
+        # before its first lookup has none (its header only)
+        out.append((visit.bridge, tuple(lookups)))
     for e in visit.exits:
         if e.kind == EXIT_PATCH and e.next is not None:
             _engine_blocks(e.next, out)
@@ -119,14 +144,14 @@ def _engine_final(visit: BridgeVisit) -> tuple[HeaderKey, tuple[tuple[str, int],
     packet = visit.packet
     pfields = set(_HEADER_FIELDS)
     regs: dict[str, int] = {}
-    for step in visit.steps:
-        if isinstance(step, CtResume):
-            break  # the first pass ends here (compared with OVS's first Final flow)
-        for ch in step.changes:
-            if ch.field in pfields:
-                packet = packet.with_(**{ch.field: ch.after})
-            elif ch.field.startswith(("reg", "metadata")):
-                regs[ch.field] = int(ch.after)
+    steps = visit.steps
+    first = next((i for i, s in enumerate(steps) if isinstance(s, CtResume)), len(steps))
+    # the first pass ends at the first CtResume (compared with OVS's first Final flow)
+    for ch in lasting_changes(steps[:first]):
+        if ch.field in pfields:
+            packet = packet.with_(**{ch.field: ch.after})
+        elif ch.field.startswith(("reg", "metadata")):
+            regs[ch.field] = int(ch.after)
     return headers(packet), tuple(sorted((k, v) for k, v in regs.items() if v))
 
 
@@ -182,7 +207,11 @@ def _ovs_tunnel_ids(real: RealTrace, start: Packet, bridges: dict[str, OvsBridge
                 port = br.port(target) or (br.port_by_ofport(int(target)) if target.isdigit()
                                              else None)
                 if port is not None and port.is_tunnel:
-                    out.append((bridge, port.name, tun.get(bridge, 0)))
+                    # a port with a fixed key (``key``/``out_key`` not ``flow``) sends that key
+                    opts = dict(port.options)
+                    key = opts.get("out_key") or opts.get("key") or "0"
+                    out.append((bridge, port.name,
+                                tun.get(bridge, 0) if key == "flow" else int(key, 0)))
     return out
 
 
@@ -245,11 +274,13 @@ def observe_ovs(real: RealTrace, start: Packet, bridges: tuple[OvsBridge, ...] |
 def compare(engine: OpenFlowEngine, tracer: OvsTracer,
             model: tuple[OvsBridge, ...] | list[OvsBridge],
             bridge: str, in_port: str, packet: Packet, *,
-            state: OpenFlowState | None = None, ovs_options: tuple[str, ...] = ()) -> list[str]:
+            state: OpenFlowState | None = None, ovs_options: tuple[str, ...] = (),
+            ct_next: tuple[str, ...] = ()) -> list[str]:
     """The differences between the engine (over ``model``) and real OVS (``model`` loaded) for
     one packet, starting cold (empty when they agree). ``state`` (a copy is used) starts the
     engine warm, e.g. with a committed connection; ``ovs_options`` tell OVS the same
-    (``--ct-next trk,est,rpl``: what its conntrack would answer at each recirculation).
+    (``--ct-next trk,est,rpl``: what its conntrack would answer at each recirculation);
+    ``ct_next`` gives both sides ofproto/trace's ``--ct-next`` flags instead.
 
     ``ofproto/trace`` has no side effects, so NORMAL learns nothing during it; a real packet (and
     the engine) learns its source MAC at the first NORMAL, and a later NORMAL of the same packet
@@ -257,10 +288,12 @@ def compare(engine: OpenFlowEngine, tracer: OvsTracer,
     a MAC it learned during this very trace, OVS is asked with ``-generate`` (the packet is
     really processed: MAC learning happens; the FDB is flushed before each trace)."""
     visit = engine.run(bridge, in_port, packet,
-                       state.copy() if state is not None else OpenFlowState())
+                       state.copy() if state is not None else OpenFlowState(),
+                       ct_next=tuple(ct_state_bits(f) for f in ct_next) if ct_next else None)
     ours = observe_engine(visit, model)
     tracer.fdb_flush()
-    options = ("-generate",) if used_mac_learned_in_trace(visit) else ()
+    options: tuple[str, ...] = ("-generate",) if used_mac_learned_in_trace(visit) else ()
+    options += tuple(x for f in ct_next for x in ("--ct-next", f))
     real = tracer.trace(bridge, in_port, packet, (), *ovs_options, *options)
     return ours.differences(observe_ovs(real, packet, model))
 
@@ -288,17 +321,20 @@ class OvsComparison:
 
 
 def compare_in_sandbox(bridges: tuple[OvsBridge, ...] | list[OvsBridge], bridge: str,
-                       in_port: str, packet: Packet, host: str = "") -> OvsComparison:
+                       in_port: str, packet: Packet, host: str = "",
+                       ct_next: tuple[str, ...] = ()) -> OvsComparison:
     """Load ``bridges`` into a private ovs-vswitchd (datapath_type=dummy), trace ``packet`` there
-    and with the engine, and compare. Needs the Open vSwitch binaries."""
+    and with the engine, and compare (``ct_next``: ofproto/trace's ``--ct-next`` flags, given to
+    both). Needs the Open vSwitch binaries."""
     model = with_unique_cookies(bridges)
     with OvsSandbox() as sandbox:
         load_bridges(sandbox, model)
         try:
             with OvsTracer(sandbox) as tracer:
                 engine = OpenFlowEngine(model, host=host)
-                diffs = compare(engine, tracer, model, bridge, in_port, packet)
-                text = tracer.trace(bridge, in_port, packet).text
+                diffs = compare(engine, tracer, model, bridge, in_port, packet, ct_next=ct_next)
+                text = tracer.trace(bridge, in_port, packet, (), *(
+                    x for f in ct_next for x in ("--ct-next", f))).text
         finally:
             delete_bridges(sandbox, [b.name for b in model])
     return OvsComparison(text, tuple(diffs))

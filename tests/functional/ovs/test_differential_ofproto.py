@@ -377,9 +377,6 @@ PINGPONG_B = replace(RAND_B, name="nt-pp-b", ports=(
     flows=parse_flows("cookie=0x21, table=0, priority=0 actions=IN_PORT\n"))
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug (reported): a packet ping-ponging between two "
-                   "bridges through a patch port stops one bridge earlier than OVS (OVS enters "
-                   "the 65th bridge and hits 'over max translation depth 64' at its table lookup)")
 def test_patch_port_loop_depth_limit(ovs_sandbox: OvsSandbox) -> None:
     model = (PINGPONG_A, PINGPONG_B)
     load_bridges(ovs_sandbox, model)

@@ -25,12 +25,13 @@ caller and keyed by (host, bridge) or (host, zone), so a trace can start cold or
 that changed nothing in the state is cached: the same packet on the same state gets the same
 `BridgeVisit` back.
 
-Where the datapath and ``ofproto/trace`` differ, ``ofproto/trace`` is followed: NORMAL looks the
-destination up before learning the source. Not modelled: flow timeouts expiring (learned flows keep
+NORMAL learns the source before it looks the destination up, as the datapath does (plain
+``ofproto/trace`` learns nothing). Not modelled: flow timeouts expiring (learned flows keep
 their idle/hard_timeout but never age), groups, meters, MPLS, xreg/xxreg/tun_metadata fields,
 bundle/multipath, native-tagged/untagged VLAN modes, mirrors, STP, ct ``alg``/``+rel`` and IPv6 NAT.
 """
 
+from neutrace.engines.openflow.bridge import NO_PORT
 from neutrace.engines.openflow.classifier import compile_match, ignored_match_fields
 from neutrace.engines.openflow.engine import OpenFlowEngine
 from neutrace.engines.openflow.state import LearnedFlow, OpenFlowState
@@ -38,6 +39,7 @@ from neutrace.engines.openflow.values import packet_values, values_packet
 from neutrace.engines.openflow.xlate import MAX_DEPTH, MAX_RECIRC, MAX_RESUBMITS
 
 __all__ = [
-    "MAX_DEPTH", "MAX_RECIRC", "MAX_RESUBMITS", "LearnedFlow", "OpenFlowEngine", "OpenFlowState",
+    "MAX_DEPTH", "MAX_RECIRC", "MAX_RESUBMITS", "NO_PORT", "LearnedFlow", "OpenFlowEngine",
+    "OpenFlowState",
     "compile_match", "ignored_match_fields", "packet_values", "values_packet",
 ]

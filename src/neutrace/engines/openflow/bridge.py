@@ -1,5 +1,5 @@
 """A bridge as the engine holds it (layer 3): ports by name and OpenFlow number, the implicit
-LOCAL port, and its flow tables, each compiled on its first lookup (``ofproto-dpif.c``'s
+LOCAL port, its groups, and its flow tables, each compiled on its first lookup (``ofproto-dpif.c``'s
 ``struct ofproto_dpif`` as far as a trace needs it).
 """
 
@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import gc
 
-from neutrace.dataplane import Flow, OvsBridge, OvsPort
+from neutrace.dataplane import Flow, OvsBridge, OvsGroup, OvsPort
 from neutrace.engines.openflow.classifier import Table, clear_compile_caches, strip_quotes
 from neutrace.engines.openflow.values import OFPP_LOCAL
 from neutrace.errors import SyntaxParseError
 from neutrace.syntax import offields as F
 
+NO_PORT = "NONE"  # the in_port of a packet from no port (OFPP_NONE)
+
 
 class Bridge:
     """One bridge: ports by name/ofport and its tables, compiled on first use."""
 
-    __slots__ = ("spec", "name", "by_name", "by_ofport", "flows_by_table", "tables", "ports")
+    __slots__ = ("spec", "name", "by_name", "by_ofport", "flows_by_table", "tables", "ports",
+                 "groups")
 
     def __init__(self, spec: OvsBridge) -> None:
         """Index ``spec``'s ports and group its flows by table (checking their in_port names)."""
@@ -44,11 +47,15 @@ class Bridge:
                         f"in_port={val}: bridge {spec.name} has no port {strip_quotes(val)!r}",
                         "use one of its ports: " + ", ".join(sorted(known)))
         self.tables: dict[int, Table] = {}
+        self.groups: dict[int, OvsGroup] = {g.group_id: g for g in spec.groups}
 
     def ofport(self, name: str) -> int | None:
-        """The OpenFlow port number of port ``name`` (None: no such port)."""
+        """The OpenFlow port number of port ``name`` (None: no such port; `NO_PORT`, a packet
+        from no port, is OFPP_NONE as ofproto/trace has it without an in_port)."""
         p = self.by_name.get(name)
-        return p.ofport if p is not None else None
+        if p is None:
+            return F.OFPP_NONE if name == NO_PORT else None
+        return p.ofport
 
     def port_name(self, ofport: int) -> str:
         """The name of port ``ofport`` (the number itself when there is none)."""

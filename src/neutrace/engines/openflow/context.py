@@ -6,7 +6,8 @@ bridge, the packet's values as they are rewritten, the steps and exits recorded,
 would be dropped, the recirculations ct() asked for, and where the translation is: ``depth``
 (resubmit / goto_table / patch-port recursion, bounded by MAX_DEPTH), ``sdepth`` (the nesting
 shown in the trace, restarting at 0 in each bridge) and ``table`` (the table whose flow runs).
-``resubmits`` and ``patch_chain`` count over the whole translation: a patch port's peer visit gets
+``action_set`` holds what write_actions() wrote. ``resubmits`` and ``patch_chain`` count over
+the whole translation: a patch port's peer visit gets
 its own context and hands the count back.
 """
 
@@ -20,6 +21,7 @@ from neutrace.engines.openflow.state import OpenFlowState
 from neutrace.engines.openflow.values import FIELD_NAMES, N_PACKET, Values, values_packet
 from neutrace.engines.results import OfExit
 from neutrace.packet import Packet
+from neutrace.syntax.ofactions import Action
 from neutrace.trace import ExitCause, Step
 
 if TYPE_CHECKING:
@@ -33,7 +35,7 @@ class XlateCtx:
 
     __slots__ = ("engine", "state", "bridge", "in_port", "packet", "base_v", "v", "steps",
                  "exits", "drop", "recirc", "stopped", "depth", "sdepth", "table", "resubmits",
-                 "patch_chain", "_packets", "_args")
+                 "patch_chain", "action_set", "ct_next", "_packets", "_args")
 
     def __init__(self, engine: OpenFlowEngine, state: OpenFlowState, bridge: Bridge,
                  in_port: str, packet: Packet, v: Values, depth: int = 0,
@@ -56,6 +58,8 @@ class XlateCtx:
         self.table = 0
         self.resubmits = resubmits
         self.patch_chain: list[str] = patch_chain if patch_chain is not None else []
+        self.action_set: list[Action] = []  # write_actions' (OpenFlow 1.1+), run at the end
+        self.ct_next: list[int] | None = None  # --ct-next: each recirculation's ct_state
         self._packets: dict[tuple[int, ...], Packet] = {}
         self._args: list[object] | None = None
 

@@ -22,12 +22,14 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, assert_never
 
 from neutrace.dataplane import Flow, OvsPort
-from neutrace.engines.openflow import ct, learn, normal
+from neutrace.engines.openflow import ct, group, learn, normal
 from neutrace.engines.openflow.bridge import Bridge
 from neutrace.engines.openflow.classifier import prereq_ok
 from neutrace.engines.openflow.context import XlateCtx
 from neutrace.engines.openflow.state import OpenFlowState
 from neutrace.engines.openflow.values import (
+    CT_NEW,
+    CT_TRK,
     I_CONJ_ID,
     I_CT_LABEL,
     I_CT_MARK,
@@ -55,6 +57,7 @@ from neutrace.engines.openflow.values import (
     packet_values,
 )
 from neutrace.engines.results import BridgeVisit, ExitKind, OfExit
+from neutrace.errors import SyntaxParseError
 from neutrace.packet import FieldChange, Packet
 from neutrace.syntax import ofactions as A
 from neutrace.syntax import offields as F
@@ -87,20 +90,30 @@ _DROP = A.Drop()  # the action of a flow with no actions (``actions=drop`` or em
 # -- a visit ----------------------------------------------------------------------------------
 
 
-def visit(ctx: XlateCtx) -> BridgeVisit:
-    """Run ``ctx``'s bridge from table 0, then the recirculations ct() asked for."""
+def visit(ctx: XlateCtx, patched: bool = False) -> BridgeVisit:
+    """Run ``ctx``'s bridge from table 0, then the recirculations ct() asked for. The first
+    lookup of a bridge the packet entered (or recirculated into) is not counted against the
+    limits; a patch peer's is, as ``patch_port_output``'s ``xlate_table_action`` (``patched``)."""
     ctx.patch_chain.append(ctx.bridge.name)
     try:
-        xlate_table(ctx, 0)
+        if patched:
+            xlate_table(ctx, 0, limit=LimitKind.PATCH_CHAIN)
+        else:
+            xlate_table(ctx, 0, initial=True)
         n = 0
         while ctx.recirc and n < MAX_RECIRC:
             n += 1
             table_id, v = ctx.recirc.pop(0)
+            if ctx.ct_next is not None:  # ofproto/trace --ct-next (default trk,new)
+                v[I_CT_STATE] = ctx.ct_next.pop(0) if ctx.ct_next else CT_TRK | CT_NEW
             ctx.v[:] = v
             ctx.stopped = False
             ctx.sdepth = 0
+            ctx.depth = 0  # a thawed translation starts afresh (``xlate_actions``)
+            ctx.resubmits = 0
             ctx.steps.append(CtResume(table=table_id, state=v[I_CT_STATE]))
-            xlate_table(ctx, table_id)
+            xlate_table(ctx, table_id, initial=True)
+        group.run_action_set(ctx)
     finally:
         ctx.patch_chain.pop()
     exits = ctx.exits
@@ -113,16 +126,19 @@ def visit(ctx: XlateCtx) -> BridgeVisit:
 
 def start(engine: OpenFlowEngine, state: OpenFlowState, bridge: Bridge, in_port: str,
           packet: Packet, depth: int = 0, values: Values | None = None,
-          parent: XlateCtx | None = None) -> BridgeVisit:
+          parent: XlateCtx | None = None, ct_next: list[int] | None = None) -> BridgeVisit:
     """A visit of ``bridge`` (a patch peer's when ``parent`` is the visit that output to it:
-    the translation's counters carry over)."""
+    the translation's counters carry over; ``ct_next``: see `OpenFlowEngine.run`)."""
     ofport = bridge.ofport(in_port)
     assert ofport is not None
     if values is None:
         values = packet_values(packet, ofport)
     ctx = XlateCtx(engine, state, bridge, in_port, packet, values, depth,
                    parent.resubmits if parent else 0, parent.patch_chain if parent else None)
-    result = visit(ctx)
+    ctx.ct_next = parent.ct_next if parent is not None else ct_next
+    if parent is not None:
+        ctx.table = parent.table
+    result = visit(ctx, patched=parent is not None)
     if parent is not None:
         parent.resubmits = ctx.resubmits
     return result
@@ -190,38 +206,63 @@ def _conjunction(ctx: XlateCtx, table_id: int, cands: list[Flow], floor: int
     return None
 
 
-def xlate_table(ctx: XlateCtx, table_id: int) -> None:
-    """Look the packet up in ``table_id`` and execute the matched flow's actions."""
-    if ctx.depth >= MAX_DEPTH:
-        xlate_limit(ctx, LimitKind.DEPTH, MAX_DEPTH)
-        return
-    ctx.resubmits += 1
-    if ctx.resubmits > MAX_RESUBMITS:
-        xlate_limit(ctx, LimitKind.RESUBMITS, MAX_RESUBMITS)
-        return
+def xlate_table(ctx: XlateCtx, table_id: int, in_port: int | None = None, *,
+                initial: bool = False, limit: LimitKind = LimitKind.DEPTH) -> None:
+    """Look the packet up in ``table_id`` (with ``in_port`` as the input port for the lookup
+    only, as ``rule_dpif_lookup_from_table`` does) and execute the matched flow's actions.
+
+    As ``xlate_table_action``: a lookup that is not the ``initial`` one of a translation first
+    checks the depth (MAX_DEPTH) and the resubmit count (MAX_RESUBMITS); the matched flow's
+    actions run one level deeper only when ``table_id`` is not after the table that asked
+    (``xlate_recursively``'s ``deepens``), and count as one resubmit."""
+    if not initial:
+        if ctx.depth >= MAX_DEPTH:
+            chain = (*ctx.patch_chain,) if limit is LimitKind.PATCH_CHAIN else ()
+            xlate_limit(ctx, limit, MAX_DEPTH, chain)
+            return
+        if ctx.resubmits >= MAX_RESUBMITS:
+            xlate_limit(ctx, LimitKind.RESUBMITS, MAX_RESUBMITS)
+            return
+    deepens = not initial and table_id <= ctx.table
     ctx.table = table_id
-    flow, conj = lookup(ctx, table_id)
+    v = ctx.v
+    if in_port is None:
+        flow, conj = lookup(ctx, table_id)
+    else:
+        saved = v[I_IN_PORT]
+        v[I_IN_PORT] = in_port
+        flow, conj = lookup(ctx, table_id)
+        v[I_IN_PORT] = saved
     ctx.steps.append(ctx.engine.table_step(table_id, flow, ctx.sdepth))
     if flow is None:
         ctx.dropping(ExitCause.TABLE_MISS)
         return
     if conj is not None:
         ctx.steps.append(conj)
+    if flow.unsupported:
+        raise SyntaxParseError(
+            f"bridge {ctx.bridge.name}", f"table={flow.table}, priority={flow.priority}"
+            + (f", cookie={flow.cookie:#x}" if flow.cookie else ""),
+            f"the packet hits a flow neutrace does not simulate: {flow.unsupported}",
+            "trace a packet that misses this flow, or check it with --compare-ovs")
+    if not initial:
+        ctx.resubmits += 1
     actions = A.parse_actions(flow.actions)
     if not actions or (len(actions) == 1 and isinstance(actions[0], A.Drop)):
         ctx.steps.append(action_step(_DROP, table_id, ctx.sdepth))
         ctx.dropping(ExitCause.FLOW_DROPS, flow=flow)
         return
+    ctx.depth += deepens
     xlate_actions(ctx, actions)
+    ctx.depth -= deepens
 
 
-def resubmit(ctx: XlateCtx, table_id: int) -> None:
-    """Continue in ``table_id`` one level deeper, then come back to this table's actions."""
+def resubmit(ctx: XlateCtx, table_id: int, in_port: int | None = None) -> None:
+    """Continue in ``table_id`` (``in_port``: the input port of its lookup), then come back
+    to this table's actions."""
     table = ctx.table
-    ctx.depth += 1
     ctx.sdepth += 1
-    xlate_table(ctx, table_id)
-    ctx.depth -= 1
+    xlate_table(ctx, table_id, in_port)
     ctx.sdepth -= 1
     ctx.table = table
 
@@ -275,6 +316,15 @@ def _control(ctx: XlateCtx, act: A.Action) -> bool:
             steps.append(action_step(act, ctx.table, ctx.sdepth))
             ctx.stopped = True
             return False
+        case A.WriteActions():
+            steps.append(action_step(act, ctx.table, ctx.sdepth))
+            ctx.action_set.extend(act.actions)  # type: ignore[arg-type]
+        case A.ClearActions():
+            steps.append(action_step(act, ctx.table, ctx.sdepth))
+            ctx.action_set.clear()
+        case A.Group():
+            steps.append(action_step(act, ctx.table, ctx.sdepth))
+            group.xlate_group(ctx, act.group_id)
         case A.DecTtl():
             return _dec_ttl(ctx, act)
         case A.CtClear():
@@ -309,8 +359,9 @@ def _port_action(ctx: XlateCtx, act: A.Normal | A.Conjunction | A.Learn | A.InPo
             xlate_output(ctx, (v[F.SLOT_INDEX[src.field.slot]] >> src.shift)
                          & ((1 << src.nbits) - 1), act.text)
         case A.Flood():
+            # ``flood_packets``: every port but the input one (FLOOD: not the NO_FLOOD ones)
             for p in ctx.bridge.ports:
-                if p.ofport != v[I_IN_PORT]:
+                if p.ofport != v[I_IN_PORT] and (act.all_ports or "NO_FLOOD" not in p.config):
                     xlate_output(ctx, p.ofport, act.text)
         case A.Controller():
             ctx.exits.append(OfExit(kind=ExitKind.CONTROLLER, packet=ctx.current_packet(),
@@ -330,12 +381,12 @@ def _resubmit_action(ctx: XlateCtx, act: A.Resubmit) -> None:
     if act.port is None:
         resubmit(ctx, target)
         return
-    v = ctx.v
     port = resolve_port(ctx, act.port)
-    saved = v[I_IN_PORT]
-    v[I_IN_PORT] = port if port is not None else F.OFPP_NONE
-    resubmit(ctx, target)
-    v[I_IN_PORT] = saved
+    if port == F.OFPP_IN_PORT:
+        port = ctx.v[I_IN_PORT]
+    # the port is the input port of the lookup only: the actions of the flow it matches see
+    # the packet's own in_port again (``rule_dpif_lookup_from_table`` restores it)
+    resubmit(ctx, target, port if port is not None else F.OFPP_NONE)
 
 
 def _output_action(ctx: XlateCtx, act: A.Output) -> None:
@@ -349,14 +400,19 @@ def _output_action(ctx: XlateCtx, act: A.Output) -> None:
 
 
 def _clone(ctx: XlateCtx, act: A.Clone) -> None:
-    """``clone(...)``: the actions run on a copy; the packet goes on unchanged."""
+    """``clone(...)``: the actions run on a copy, then a copy of the action set
+    (``clone_xlate_actions``); the packet and the action set go on unchanged."""
     saved_v = list(ctx.v)
+    saved_set = ctx.action_set
+    ctx.action_set = list(saved_set)
     ctx.depth += 1
     ctx.sdepth += 1
     xlate_actions(ctx, act.actions)  # type: ignore[arg-type]
+    group.run_action_set(ctx)
     ctx.depth -= 1
     ctx.sdepth -= 1
     ctx.v[:] = saved_v
+    ctx.action_set = saved_set
     ctx.stopped = False
 
 
@@ -483,6 +539,10 @@ def xlate_output(ctx: XlateCtx, ofport: int, text: str, allow_in_port: bool = Fa
         ctx.steps.append(OutputSkipped(table=ctx.table, problem=OutputProblem.NONEXISTENT_PORT,
                                        depth=ctx.sdepth))
         return
+    if "NO_FWD" in port.config:
+        ctx.steps.append(OutputSkipped(table=ctx.table, problem=OutputProblem.NO_FORWARD,
+                                       port=port.name, depth=ctx.sdepth))
+        return
     if port.type == "patch":
         xlate_patch(ctx, port)
     elif port.is_tunnel:
@@ -494,7 +554,8 @@ def xlate_output(ctx: XlateCtx, ofport: int, text: str, allow_in_port: bool = Fa
 
 def xlate_tunnel(ctx: XlateCtx, port: OvsPort) -> None:
     """Output to a tunnel port: the copy carries the port's tun_id (``key``/``out_key``, or the
-    packet's for ``flow``) and its local/remote IPs."""
+    packet's for ``flow``) and its local/remote IPs (the packet's tun_src/tun_dst, as set_field
+    set them, for ``flow``)."""
     opts = dict(port.options)
     key_opt = opts.get("out_key") or opts.get("key") or "0"
     v = ctx.v
@@ -503,8 +564,14 @@ def xlate_tunnel(ctx: XlateCtx, port: OvsPort) -> None:
     local = opts.get("local_ip") or ""
     saved = v[I_TUN_ID], v[I_TUN_SRC], v[I_TUN_DST]
     v[I_TUN_ID] = tun_id
-    v[I_TUN_SRC] = ipv4_int(local) if local and ":" not in local else 0
-    v[I_TUN_DST] = ipv4_int(remote) if remote and ":" not in remote else 0
+    if local == "flow":
+        local = F.int_to_ipv4(v[I_TUN_SRC]) if v[I_TUN_SRC] else ""
+    else:
+        v[I_TUN_SRC] = ipv4_int(local) if local and ":" not in local else 0
+    if remote == "flow":
+        remote = F.int_to_ipv4(v[I_TUN_DST]) if v[I_TUN_DST] else ""
+    else:
+        v[I_TUN_DST] = ipv4_int(remote) if remote and ":" not in remote else 0
     out = ctx.current_packet()
     v[I_TUN_ID], v[I_TUN_SRC], v[I_TUN_DST] = saved
     ctx.steps.append(TunnelOutput(table=ctx.table, port=port.name, tunnel_type=port.type,
@@ -526,10 +593,6 @@ def xlate_patch(ctx: XlateCtx, port: OvsPort) -> None:
         ctx.exits.append(OfExit(kind=ExitKind.DROP, port=port.name, packet=ctx.current_packet(),
                                 cause=ExitCause.PATCH_NO_PEER, step=step))
         return
-    if ctx.depth + 1 >= MAX_DEPTH:
-        xlate_limit(ctx, LimitKind.PATCH_CHAIN, MAX_DEPTH,
-                    (*ctx.patch_chain, peer_br.name))
-        return
     v = ctx.v
     saved = v[I_TUN_ID], v[I_TUN_SRC], v[I_TUN_DST]
     v[I_TUN_ID] = v[I_TUN_SRC] = v[I_TUN_DST] = 0
@@ -541,7 +604,7 @@ def xlate_patch(ctx: XlateCtx, port: OvsPort) -> None:
     child_v[I_IN_PORT] = peer_br.by_name[peer].ofport
     ctx.steps.append(PatchOutput(table=ctx.table, port=port.name, peer=peer,
                                  peer_bridge=peer_br.name, depth=ctx.sdepth))
-    child = start(engine, ctx.state, peer_br, peer, inner, ctx.depth + 1, child_v, parent=ctx)
+    child = start(engine, ctx.state, peer_br, peer, inner, ctx.depth, child_v, parent=ctx)
     ctx.exits.append(OfExit(kind=ExitKind.PATCH, port=port.name, packet=inner, next=child))
 
 

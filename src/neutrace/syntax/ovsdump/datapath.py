@@ -149,6 +149,7 @@ def datapath_outputs(
     ``set(arp(sha))``) is a `SyntaxParseError`."""
     out: list[tuple[int, Packet]] = []
     p = packet
+    inner: list[int] = []  # the tags under the outer one (a Packet shows the outer tag)
     for a in actions:
         try:
             if a.name == "output" and a.port is not None:
@@ -157,9 +158,11 @@ def datapath_outputs(
                 kv = _kv(a.arg)
                 vid = _num(kv, "vid", 0xFFF) if "vid" in kv else 0
                 pcp = _num(kv, "pcp", 7) if "pcp" in kv else 0
+                if p.vlan_tci & VLAN_CFI:
+                    inner.append(p.vlan_tci)
                 p = replace(p, vlan_tci=VLAN_CFI | vid | (pcp << 13))
             elif a.name == "pop_vlan":
-                p = replace(p, vlan_tci=0)
+                p = replace(p, vlan_tci=inner.pop() if inner else 0)
             elif a.name in ("set", "masked_set"):
                 p = _apply_set(p, a.arg)
             elif a.name == "clone":

@@ -1,9 +1,9 @@
-"""``ovs-ofctl show BRIDGE`` ⇄ `OfctlShow` (ofport → port name and MAC)."""
+"""``ovs-ofctl show BRIDGE`` ⇄ `OfctlShow` (ofport → port name, MAC, config and state flags)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from neutrace.addr import norm_mac
 from neutrace.errors import SyntaxParseError
@@ -17,6 +17,8 @@ class OfctlPort:
     ofport: int  # 65534 for LOCAL
     name: str
     mac: str
+    config: tuple[str, ...] = ()  # the OpenFlow port config flags (NO_FLOOD, NO_FWD, ...)
+    state: tuple[str, ...] = ()  # its state flags (LINK_DOWN, LIVE, STP_FORWARD, ...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,7 @@ class OfctlShow:
 _OFCTL_PORT_RE = re.compile(r" *([0-9]{1,5}|LOCAL)\((.+)\): addr:([0-9a-fA-F:]{1,64}) *")
 _OFCTL_PORTISH_RE = re.compile(r" *[^ (]+\(.*\): addr:.*")
 _DPID_RE = re.compile(r"dpid:([0-9a-fA-F]+)")
+_OFCTL_CONFIG_RE = re.compile(r" +(config|state): +([A-Z0-9_ ]{1,200})")
 
 
 def parse_ofctl_show(text: str, source: str = "<ovs-ofctl show>") -> OfctlShow:
@@ -55,6 +58,12 @@ def parse_ofctl_show(text: str, source: str = "<ovs-ofctl show>") -> OfctlShow:
                                        lineno) from None
             seen[ofport] = m.group(2)
             ports.append(OfctlPort(ofport, m.group(2), mac))
+            continue
+        c = _OFCTL_CONFIG_RE.fullmatch(line)
+        if c and ports:
+            flags = tuple(f for f in c.group(2).split() if f != "0")
+            ports[-1] = (replace(ports[-1], config=flags) if c.group(1) == "config"
+                         else replace(ports[-1], state=flags))
             continue
         if _OFCTL_PORTISH_RE.fullmatch(line):
             raise SyntaxParseError(source, f"line {lineno}", f"bad port line {cut(line)!r}",

@@ -1,0 +1,94 @@
+"""NORMAL and the port VLAN modes as OVS 3.1's ``xlate_normal`` has them (access, trunk,
+native-tagged, native-untagged, dot1q-tunnel with cvlans, priority tags) and the OpenFlow port
+config flags (NO_FLOOD, NO_FWD). The same cases agree with real ovs-vswitchd in OVS's own
+testsuite replay ("ofproto-dpif - VLAN handling", "output/flood flags")."""
+
+from __future__ import annotations
+
+from neutrace.dataplane import OvsBridge, OvsPort
+from neutrace.engines.openflow import OpenFlowEngine, OpenFlowState
+from neutrace.packet import Packet
+from neutrace.syntax.ofctl import parse_flows
+from neutrace.trace import OutputProblem, OutputSkipped
+
+SRC = "50:54:00:00:00:01"
+BCAST = "ff:ff:ff:ff:ff:ff"
+
+PORTS = (
+    OvsPort("p1", 1, trunks=(10, 12)),
+    OvsPort("p2", 2, tag=10),
+    OvsPort("p5", 5, tag=10, vlan_mode="native-tagged"),
+    OvsPort("p7", 7, tag=12, vlan_mode="native-untagged"),
+    OvsPort("p9", 9, tag=10, vlan_mode="dot1q-tunnel"),
+    OvsPort("p10", 10, tag=10, vlan_mode="dot1q-tunnel", cvlans=(10, 12)),
+    OvsPort("p11", 11, tag=12, other_config=(("priority-tags", "if-nonzero"),)),
+)
+BR = OvsBridge("br0", ports=PORTS, flows=parse_flows("actions=NORMAL"))
+
+
+def flood(in_port: str, tci: int = 0) -> dict[str, int]:
+    """The ports NORMAL floods a broadcast frame to, with the TCI of each copy."""
+    frame = Packet(SRC, BCAST, 0xABCD, vlan_tci=tci)
+    v = OpenFlowEngine([BR]).run("br0", in_port, frame, OpenFlowState())
+    return {e.port: e.packet.vlan_tci for e in v.exits if e.kind == "output"
+            and e.port is not None and e.packet is not None}
+
+
+def test_native_tagged_port_gives_untagged_frames_its_vlan() -> None:
+    # VLAN 10 inside: tagged on the trunk, the native-tagged port and the LOCAL trunk; not on
+    # the native-untagged port of VLAN 12 (which trunks every VLAN but 0: tagged 10); untagged
+    # on the access port and the dot1q-tunnel port (its customer tag is none); not on p10,
+    # whose cvlans do not include "no tag"
+    assert flood("p5") == {"p1": 0x100A, "p2": 0, "p7": 0x100A, "p9": 0, "br0": 0x100A}
+
+
+def test_native_untagged_port_sends_its_own_vlan_untagged() -> None:
+    got = flood("p1", 0x100C)  # VLAN 12 on the trunk
+    assert got["p7"] == 0 and got["p11"] == 0 and "p2" not in got
+    assert flood("p1", 0x100A)["p7"] == 0x100A
+
+
+def test_dot1q_tunnel_pushes_its_service_vlan() -> None:
+    # a customer frame of VLAN 12 into the VLAN 10 tunnel: the copies that keep the outer tag
+    # show VLAN 10 (the engine's packets show the outer tag); the other tunnel port of VLAN 10
+    # with cvlans 10,12 pops it and sends the customer's VLAN 12 tag; the access port of VLAN 10
+    # does not take a frame with a second tag
+    got = flood("p9", 0x100C)
+    assert got == {"p1": 0x100A, "p5": 0x100A, "p10": 0x100C, "p7": 0x100A, "br0": 0x100A}
+
+
+def test_dot1q_tunnel_cvlans_filter_input() -> None:
+    assert flood("p10", 0x100B) == {}  # VLAN 11 is not one of p10's cvlans
+    assert "p9" in flood("p10", 0x100A)
+
+
+def test_priority_tags_keep_the_pcp() -> None:
+    # VLAN 12 with priority 5 from the trunk: p11 (access, priority-tags=if-nonzero) sends a
+    # priority tag (VLAN 0, PCP 5); without a priority the frame leaves untagged
+    assert flood("p1", 0xB00C)["p11"] == 0xB000
+    assert flood("p1", 0x100C)["p11"] == 0
+
+
+def test_no_flood_and_no_forward_port_config() -> None:
+    br = OvsBridge("br1", ports=(OvsPort("a", 1), OvsPort("b", 2, config=("NO_FLOOD",)),
+                                 OvsPort("c", 3, config=("NO_FWD",)), OvsPort("d", 4)),
+                   flows=parse_flows("in_port=1 actions=NORMAL\nin_port=4 actions=FLOOD\n"
+                                     "in_port=2 actions=ALL\nin_port=3 actions=output:4,output:3"
+                                     ))
+    eng = OpenFlowEngine([br])
+    frame = Packet(SRC, BCAST, 0xABCD)
+
+    def outs(port: str) -> set[str]:
+        v = eng.run("br1", port, frame, OpenFlowState())
+        return {e.port or "" for e in v.exits if e.kind == "output"}
+
+    assert outs("a") == {"d", "br1"}  # NORMAL: not the NO_FLOOD port, not the NO_FWD one
+    assert outs("d") == {"a", "br1"}  # FLOOD: the same
+    assert outs("b") == {"a", "d", "br1"}  # ALL takes NO_FLOOD ports (b is the input port)
+    v = eng.run("br1", "c", frame, OpenFlowState())
+    assert {e.port for e in v.exits if e.kind == "output"} == {"d"}
+    assert not any(isinstance(s, OutputSkipped) and s.problem is OutputProblem.NO_FORWARD
+                   for s in v.steps)
+    v = eng.run("br1", "a", frame, OpenFlowState())
+    assert any(isinstance(s, OutputSkipped) and s.problem is OutputProblem.NO_FORWARD
+               and s.port == "c" for s in v.steps)

@@ -108,6 +108,8 @@ class Host:
     local_vlans: tuple[tuple[str, int], ...] = ()
     tunnel_nic: str = "eth1"
     agent_mode: str = AGENT_MODE_LEGACY
+    # the underlay's static routes of the host (destination, nexthop on the tunnel NIC's link)
+    tunnel_routes: tuple[tuple[str, str], ...] = ()
     dvr_mac: str | None = None
 
     @property

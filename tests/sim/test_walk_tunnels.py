@@ -12,7 +12,7 @@ from neutrace.agents import constants as c
 from neutrace.app import session
 from neutrace.packet import GENEVE_PORT, IPPROTO_GRE, IPPROTO_UDP
 from neutrace.sim.walk import Walker
-from neutrace.trace import HOP_UNDERLAY, Hop, TableLookup, Trace, TunnelStep
+from neutrace.trace import HOP_UNDERLAY, Hop, RouteStep, TableLookup, Trace, TunnelStep
 from tests.support.paths import DATA
 
 CLOUD_PATH = DATA / "clouds" / "gre-geneve.yaml"
@@ -85,3 +85,26 @@ def test_a_host_without_the_type_has_no_port_of_it() -> None:
                              for p in b.ports} - {"patch"}) for h in state.hosts}
     assert types == {"net": ["geneve", "gre"], "hv1": ["geneve", "gre"],
                      "hv2": ["geneve", "gre"]}
+
+
+def test_a_routed_underlay_names_the_route_it_leaves_by() -> None:
+    """Two racks with their own tunnel subnets and a route to the other rack through the rack's
+    gateway: the underlay hop names the route of the sender's root namespace (as ``ip route``
+    prints it) besides the encapsulation."""
+    w = session.walker(DATA / "clouds" / "routed-underlay.yaml")
+    hops = delivered(session.trace(w, "a", "b").request)
+    ((step, hop),) = encaps(hops)
+    (route,) = [s for s in hop.steps if isinstance(s, RouteStep)]
+    assert (route.destination, route.table) == ("10.1.2.12", "main")
+    assert route.route.startswith("10.1.0.0/16 via 10.1.1.254 dev eth2 ")
+    assert hops[-1].element == "b"
+
+
+def test_a_single_tunnel_link_names_no_route() -> None:
+    """The seed's hosts have one route (the tunnel NIC's /24): the tunnel network is one wire
+    and the hop names no route (the seed's walks are unchanged)."""
+    w = session.walker(session.seed_path())
+    t = session.trace(w, "test-02", "203.0.113.10").request
+    assert t is not None
+    underlay = [h for path, _ in t.paths() for h in path if h.kind == HOP_UNDERLAY]
+    assert underlay and not [s for h in underlay for s in h.steps if isinstance(s, RouteStep)]

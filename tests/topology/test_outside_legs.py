@@ -112,3 +112,31 @@ def test_a_tunnel_nic_on_a_physical_bridge_is_refused() -> None:
     assert "tunnel NIC eth3 (tunnel_ip 10.9.0.1) collides with physical NIC eth3 of br-ex" \
         in info.value.problem
     assert "set tunnel_nic: eth0" in info.value.fix
+
+
+@pytest.mark.parametrize(("routes", "words"), [
+    ("[{destination: 10.1.0.0/16, nexthop: 10.2.0.1}]", "is not reachable from eth1's link"),
+    ("[{destination: 2001:db8::/64, nexthop: 10.9.0.254}]", "is not reachable"),
+    ("[{destination: 10.1.0.0/16, nexthop: 10.9.0.1}]", "is not reachable"),
+])
+def test_tunnel_route_errors(routes: str, words: str) -> None:
+    text = BASE.replace("    management_ip: 10.0.0.1\n",
+                        f"    management_ip: 10.0.0.1\n    tunnel_ip: 10.9.0.1\n"
+                        f"    tunnel_routes: {routes}\n")
+    with pytest.raises(TopologyError) as info:
+        topology.loads(text + "  []\n", source="cloud.yaml")
+    assert info.value.where == "hosts[0].tunnel_routes[0]"
+    assert words in info.value.problem
+
+
+def test_tunnel_routes_are_routes_of_the_root_namespace() -> None:
+    text = BASE.replace("    management_ip: 10.0.0.1\n",
+                        "    management_ip: 10.0.0.1\n    tunnel_ip: 10.9.0.1\n"
+                        "    tunnel_routes: [{destination: 10.8.0.0/16, nexthop: 10.9.0.254}]\n")
+    cloud = topology.loads(text + "  []\n", source="cloud.yaml")
+    assert cloud.hosts[0].tunnel_routes == (("10.8.0.0/16", "10.9.0.254"),)
+    host = agents.program(cloud).hosts[0]
+    root = next(n for n in host.namespaces if n.name == "")
+    assert [(r.destination, r.device, r.gateway) for r in root.routes] == [
+        ("10.9.0.0/24", "eth1", None), ("10.8.0.0/16", "eth1", "10.9.0.254")]
+    assert topology.from_dict(topology.dump(cloud)) == cloud

@@ -14,7 +14,8 @@ programming every host exactly as Neutron's agents would (the release in
 - ``outside``: the upstream gateway and outside hosts (``CloudState.external``).
 
 Each host's root namespace also holds its physical NICs (``segment`` set), the tunnel NIC
-(``Host.tunnel_nic`` with ``tunnel_ip/24`` on segment ``tunnel``) and the OVS bridges' own
+(``Host.tunnel_nic`` with ``tunnel_ip/24`` on segment ``tunnel``, and the host's
+``tunnel_routes`` by it) and the OVS bridges' own
 internal interfaces (down, as the agent leaves them).
 """
 
@@ -74,6 +75,7 @@ def _root_namespace(cloud: model.Cloud, plan: HostPlan,
             addresses=(cidr,), segment=TUNNEL_SEGMENT))
         routes.append(connected_route(str(ipaddress.ip_network(cidr, strict=False)),
                                       host.tunnel_nic, host.tunnel_ip))
+        routes += [Route(dest, host.tunnel_nic, gateway=hop) for dest, hop in host.tunnel_routes]
     interfaces += root_devices(cloud, plan)
     fw = program_firewall(cloud, plan)
     sysctls: tuple[tuple[str, str], ...] = ()

@@ -13,9 +13,10 @@
 - physical segments: every NIC whose ``segment`` is S, and every outside interface on S, share one
   L2 wire that learns MAC addresses like a switch (unknown unicast and broadcast flood);
 - the tunnel network: a copy leaving a tunnel port is encapsulated (VXLAN, Geneve or GRE:
-  ``packet.tunnel_encap``; outer addresses = the tunnel IPs, VNI or GRE key = ``tun_id``),
-  delivered to the host whose ``tunnel_ip`` is the outer
-  destination, through its tunnel port whose ``remote_ip`` is the sender's, and decapsulated.
+  ``packet.tunnel_encap``; outer addresses = the tunnel IPs, VNI or GRE key = ``tun_id``;
+  the route it leaves the host's root namespace by when that has more than one), delivered
+  to the host whose ``tunnel_ip`` is the outer destination, through its tunnel port whose
+  ``remote_ip`` is the sender's, and decapsulated.
 
 It follows every copy (floods and multiple outputs branch), detects loops (the same element, entry
 port and packet twice on one path) and is bounded (hops per path, copies per trace). The result
@@ -40,7 +41,8 @@ from neutrace.dataplane import (
     Namespace,
     OvsPort,
 )
-from neutrace.engines.linuxnet import LinuxEngine, LinuxState
+from neutrace.engines.linuxnet import Fib, LinuxEngine, LinuxState
+from neutrace.engines.linuxnet.fib import route_step
 from neutrace.engines.openflow import OpenFlowEngine, OpenFlowState
 from neutrace.engines.results import (
     EXIT_CONTROLLER,
@@ -87,6 +89,7 @@ from neutrace.trace import (
     OpenFlowFate,
     PatchCrossing,
     PeerCrossing,
+    RouteStep,
     SegmentCrossing,
     Step,
     TableLookup,
@@ -623,7 +626,8 @@ class Walker:
         outer = tunnel_encap(port.type, inner, vni, local, remote, src_mac, dst_mac)
         steps: tuple[Step, ...] = (TunnelStep(
             encap=True, tunnel_type=port.type, host=host, port=port.name, vni=vni,
-            local_ip=local, remote_ip=remote, changes=packet.diff(outer)),)
+            local_ip=local, remote_ip=remote, changes=packet.diff(outer)),
+            *_underlay_route(src_host, local, remote))
         key = (OUTSIDE, "underlay", f"{host}:{port.name}", outer)
         stop = self._guard(ctx, key)
         if stop is not None:
@@ -696,6 +700,19 @@ def _member_key(t: tuple[str, Namespace, Interface]) -> str:
     namespace:interface)."""
     h, ns, itf = t
     return f"{h}:{itf.name}" if h else f"{ns.name}:{itf.name}"
+
+
+def _underlay_route(host: HostState | None, local: str, remote: str) -> tuple[RouteStep, ...]:
+    """The route of the host's root namespace the outer packet leaves by (``10.0.1.0/24 dev
+    eth2 ...``), when the namespace has more than one route to choose from; nothing for a
+    host whose only route is its tunnel NIC's link (the tunnel network is then one wire)."""
+    root = next((ns for ns in host.namespaces if ns.name == ""), None) if host else None
+    if root is None or len(root.routes) < 2 or not remote:
+        return ()
+    found = Fib(root).lookup(remote, src=local)
+    if found is None:
+        return ()
+    return (route_step(found[0], found[1], remote),)
 
 
 def _tunnel_mac(host: HostState | None, ip: str) -> str:

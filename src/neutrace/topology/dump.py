@@ -54,6 +54,8 @@ def dump(cloud: Cloud) -> dict[str, Any]:
         })
         if h.dvr_mac is not None:
             host["dvr_mac"] = h.dvr_mac
+        if h.tunnel_routes:
+            host["tunnel_routes"] = [{"destination": d, "nexthop": n} for d, n in h.tunnel_routes]
         data["hosts"].append(host)
     data["networks"] = []
     ha_networks = {cloud.port(pid).network_id for r in cloud.routers for pid in r.ha_port_ids}

@@ -13,6 +13,7 @@ from neutrace.topology import schema as s
 from neutrace.topology.checks import (
     HOSTNAME_RE,
     MAX_VLAN,
+    check_cidr,
     check_devname,
     check_in_range,
     check_ip,
@@ -51,6 +52,7 @@ def resolve_hosts(w: Working) -> NicSegments:
         bridges = _bridge_mappings(w, h, p)
         nic_segments += _physical_nics(w, h, p, bridges)
         _tunnel_nic_free(w, h, p)
+        _tunnel_routes(w, h, p)
         w.hosts[h.name] = h
     check_unique(ctx, tunnel_ips, "tunnel_ip")
     check_unique(ctx, ((("hosts", i, "management_ip"), str(ipaddress.ip_address(h.management_ip)))
@@ -124,6 +126,29 @@ def _tunnel_nic_free(w: Working, h: s.HostIn, p: Path_) -> None:
                        "plug the bridge into another NIC")
 
 
+TUNNEL_PREFIXLEN = 24  # the tunnel NIC's link: tunnel_ip/24 (agents.TUNNEL_PREFIXLEN)
+
+
+def _tunnel_routes(w: Working, h: s.HostIn, p: Path_) -> tuple[tuple[str, str], ...]:
+    """The underlay's static routes: a destination of the tunnel IP's version, a nexthop on
+    the tunnel NIC's link (tunnel_ip/24)."""
+    out = []
+    for k, r in enumerate(h.tunnel_routes):
+        rp: Path_ = (*p, "tunnel_routes", k)
+        if h.tunnel_ip is None:
+            w.ctx.fail(rp, f"host {h.name} has tunnel_routes but no tunnel_ip",
+                       "add tunnel_ip, or remove tunnel_routes")
+        link = ipaddress.ip_interface(f"{h.tunnel_ip}/{TUNNEL_PREFIXLEN}").network
+        dest = check_cidr(w.ctx, (*rp, "destination"), r.destination)
+        hop = check_ip(w.ctx, (*rp, "nexthop"), r.nexthop, "nexthop")
+        if dest.version != link.version or hop not in link or str(hop) == h.tunnel_ip:
+            w.ctx.fail(rp, f"route {dest} via {hop} is not reachable from {h.tunnel_nic}'s "
+                       f"link {link}", f"use a destination of IPv{link.version} and another "
+                       f"address of {link} as nexthop")
+        out.append((str(dest), str(hop)))
+    return tuple(out)
+
+
 def resolve_local_vlans(w: Working, h: s.HostIn, i: int) -> tuple[tuple[str, int], ...]:
     """A host's local VLAN pins as (network id, VLAN), each network and VLAN once."""
     ctx = w.ctx
@@ -161,6 +186,7 @@ def build_hosts(w: Working) -> list[Host]:
             arp_responder=h.arp_responder, firewall_driver=h.firewall_driver,
             local_vlans=resolve_local_vlans(w, h, i), tunnel_nic=h.tunnel_nic,
             agent_mode=h.agent_mode, dvr_mac=dvr_mac(w, h, i),
+            tunnel_routes=_tunnel_routes(w, h, ("hosts", i)),
         ))
     return hosts
 

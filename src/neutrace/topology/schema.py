@@ -49,6 +49,7 @@ class HostIn(_In):
     arp_responder: bool = False
     firewall_driver: Literal["iptables_hybrid", "openvswitch", "noop"] = "iptables_hybrid"
     tunnel_nic: str = "eth1"
+    tunnel_routes: list[HostRouteIn] = Field(default_factory=list)
     local_vlans: dict[str, int] = Field(default_factory=dict)
     agent_mode: Literal["legacy", "dvr", "dvr_snat", "dvr_no_external"] = "legacy"
     dvr_mac: str | None = None

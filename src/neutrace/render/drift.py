@@ -46,7 +46,7 @@ from neutrace.drift import (
     Tolerated,
     WrongLocalVlan,
 )
-from neutrace.render.show import format_route
+from neutrace.render.show import format_ip_rule, format_route
 from neutrace.syntax.ofctl import format_flow
 
 SCHEMA_VERSION = "1.0"
@@ -228,17 +228,7 @@ def _flow(f: Flow) -> str:
 
 
 def _rule(r: Rule) -> str:
-    parts = [f"{r.priority}:"]
-    if r.source:
-        parts.append(f"from {r.source}")
-    if r.destination:
-        parts.append(f"to {r.destination}")
-    if r.fwmark:
-        parts.append(f"fwmark {r.fwmark}")
-    if r.iif:
-        parts.append(f"iif {r.iif}")
-    parts.append(f"lookup {r.table}")
-    return " ".join(parts)
+    return format_ip_rule(r).replace("\t", " ")
 
 
 def _route(r: Route) -> str:

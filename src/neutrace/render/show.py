@@ -27,6 +27,7 @@ from neutrace.dataplane import (
     Namespace,
     OvsBridge,
     Route,
+    Rule,
 )
 from neutrace.syntax.ofactions import split_action_list
 from neutrace.syntax.ofctl import format_flow
@@ -202,6 +203,19 @@ def ip_route(ns: Namespace) -> str:
     return "".join(format_route(r) + "\n" for r in ns.routes)
 
 
+def format_ip_rule(rule: Rule) -> str:
+    """One ``ip rule`` line (a host address without its /32 or /128, as ``ip rule`` prints
+    it)."""
+    sel = f"from {_host_bare(rule.source) if rule.source else 'all'}"
+    if rule.destination:
+        sel += f" to {_host_bare(rule.destination)}"
+    if rule.fwmark:
+        sel += f" fwmark {rule.fwmark}"
+    if rule.iif:
+        sel += f" iif {rule.iif}"
+    return f"{rule.priority}:\t{sel} lookup {rule.table}"
+
+
 def namespace_text(ns: Namespace, ovs_ports: frozenset[str] = frozenset()) -> str:
     label = ns.name or "(root namespace)"
     out = [f"--- namespace {label} [{ns.kind}]: ip addr ---\n", ip_addr(ns, ovs_ports)]
@@ -209,16 +223,8 @@ def namespace_text(ns: Namespace, ovs_ports: frozenset[str] = frozenset()) -> st
         out += [f"--- namespace {label}: ip route ---\n", ip_route(ns)]
     if ns.rules:
         out.append(f"--- namespace {label}: ip rule ---\n")
-        for rule in sorted(ns.rules, key=lambda r: r.priority):  # as `ip rule` lists them
-            # `ip rule` prints a host address without its /32 (/128)
-            sel = f"from {_host_bare(rule.source) if rule.source else 'all'}"
-            if rule.destination:
-                sel += f" to {_host_bare(rule.destination)}"
-            if rule.fwmark:
-                sel += f" fwmark {rule.fwmark}"
-            if rule.iif:
-                sel += f" iif {rule.iif}"
-            out.append(f"{rule.priority}:\t{sel} lookup {rule.table}\n")
+        out += [format_ip_rule(rule) + "\n"  # as `ip rule` lists them
+                for rule in sorted(ns.rules, key=lambda r: r.priority)]
     if ns.neighbours:
         out.append(f"--- namespace {label}: ip neigh ---\n")
         out += [f"{n.ip} dev {n.device} lladdr {n.mac} {n.state}\n" for n in ns.neighbours]

@@ -128,6 +128,39 @@ def test_compare_ovs(sos: Path, ovs_sandbox: object) -> None:
     assert data["ovs"]["differences"] == [] and "Datapath actions" in data["ovs"]["text"]
 
 
+def _layout(text: str) -> list[tuple[str, tuple[tuple[int, int], ...]]]:
+    """Each bridge visit's tables with their columns relative to the visit's first table (the
+    actions and notes, whose words differ between neutrace and OVS, left out), sorted: OVS floods
+    to a VLAN's ports in its own hash order, so sibling bridges come in either order."""
+    visits: dict[tuple[str, int], list[tuple[int, int]]] = {}
+    for line in parse_ofproto_trace(text).passes[0].lines:
+        if line.table is not None:
+            visits.setdefault((line.bridge, line.block), []).append((line.table, line.indent))
+    return sorted((bridge, tuple((t, col - cols[0][1]) for t, col in cols))
+                  for (bridge, _), cols in visits.items())
+
+
+@pytest.mark.ovs
+def test_layout_as_ovs_prints_it(sos: Path, ovs_sandbox: object) -> None:
+    """Every case of the seed's bridges: the tables and bridges at the columns real
+    ofproto/trace prints them (a last-action resubmit/goto_table flat, a patch peer under its
+    output unless nothing follows), and the Flow: line's fields in OVS's order."""
+    for case in CASES:
+        code, out, err = run("--sos", str(sos), "--compare-ovs",
+                             format_microflow(Microflow(case.in_port, case.packet)))
+        assert code == 0, out + err
+        ours, _, theirs = out.partition("=== real Open vSwitch")
+        theirs = theirs.split("\n", 1)[1].split("=== real Open vSwitch")[0]
+        assert _layout(ours) == _layout(theirs), case.name
+        mine = ours.splitlines()[0].removeprefix("Flow: ").split(",")
+        real = theirs.splitlines()[0].removeprefix("Flow: ").split(",")
+        keys = [k.split("=")[0] for k in mine]
+        real_keys = [k.split("=")[0] for k in real]
+        assert keys[0] == real_keys[0], case.name  # the protocol first
+        common = [k for k in real_keys if k in keys]
+        assert [k for k in keys if k in common] == common, case.name
+
+
 CT_FLOWS = (
     "table=0, priority=100,in_port=1 actions=load:1->NXM_NX_REG5[],load:3->NXM_NX_REG6[],"
     "resubmit(,71)\n"

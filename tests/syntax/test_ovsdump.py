@@ -344,6 +344,28 @@ def test_microflow_defaults_as_ovs_takes_them() -> None:
     assert parse_microflow(format_microflow(m)) == m
 
 
+def test_microflow_in_the_order_ovs_prints_its_flow_line() -> None:
+    """``format_microflow`` writes the fields as OVS's ``Flow:`` line has them (match_format):
+    the protocol first, registers before ``in_port``, ARP's addresses before its opcode (the
+    lines below are real ``ofproto/trace`` output, less the fields OVS adds as zeros)."""
+    arp = parse_microflow("in_port=6,dl_src=fa:16:3e:7b:2d:02,dl_dst=ff:ff:ff:ff:ff:ff,arp,"
+                          "arp_op=1,arp_spa=192.168.111.4,arp_tpa=192.168.111.1,"
+                          "arp_sha=fa:16:3e:7b:2d:02,arp_tha=00:00:00:00:00:00")
+    assert format_microflow(arp) == (
+        "arp,in_port=6,vlan_tci=0x0000,dl_src=fa:16:3e:7b:2d:02,dl_dst=ff:ff:ff:ff:ff:ff,"
+        "arp_spa=192.168.111.4,arp_tpa=192.168.111.1,arp_op=1,arp_sha=fa:16:3e:7b:2d:02,"
+        "arp_tha=00:00:00:00:00:00")
+    tcp = parse_microflow("in_port=1,tcp,nw_src=10.0.0.1,nw_dst=10.0.0.2,tcp_src=1000,"
+                          "tcp_dst=22,reg5=0x1")
+    assert format_microflow(tcp) == (
+        "tcp,reg5=0x1,in_port=1,vlan_tci=0x0000,dl_src=00:00:00:00:00:00,"
+        "dl_dst=00:00:00:00:00:00,nw_src=10.0.0.1,nw_dst=10.0.0.2,tcp_src=1000,tcp_dst=22")
+    gre = parse_microflow("in_port=1,ip,nw_proto=47,nw_src=10.0.0.1,nw_dst=10.0.0.2,nw_ttl=9")
+    assert format_microflow(gre).endswith("ip,in_port=1,vlan_tci=0x0000,dl_src=00:00:00:00:00:00,"
+                                          "dl_dst=00:00:00:00:00:00,nw_src=10.0.0.1,"
+                                          "nw_dst=10.0.0.2,nw_proto=47,nw_ttl=9")
+
+
 @given(packets(), st.sampled_from(["", "3", "qvo1"]),
        st.lists(st.tuples(st.sampled_from(["reg0", "reg6", "metadata"]),
                           st.integers(0, 2**16).map(hex)), max_size=2, unique_by=lambda x: x[0]))

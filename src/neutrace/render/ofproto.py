@@ -1,18 +1,19 @@
 """Render an OpenFlow engine result (a `BridgeVisit` tree) the way ``ovs-appctl ofproto/trace``
 prints, and as JSON (layer 3). The JSON schema is documented in docs/ofproto-trace.md.
 
-Text: ``Flow:`` (the packet as a microflow), one ``bridge("…")`` block per bridge visit with
-``N. <match>, priority P`` table lines, the actions and notes indented by resubmit depth, a bridge
-reached through a patch port printed where the patch output happened (indented under it when the
-bridge has more to do afterwards, as OVS does), then ``Final flow:`` (the first bridge's fields at
-the end of its pipeline; OVS restores the flow after a patch port), and in place of OVS's
-``Datapath actions:`` the copies that left (``Output:``) and the drops (``Drop:``), by port name.
+Text: ``Flow:`` (the packet as a microflow, in OVS's field order), one ``bridge("…")`` block per
+bridge visit with ``N. <match>, priority P`` table lines, the actions and notes laid out as OVS
+lays out its trace tree (a table reached by a last-action resubmit flat, else indented under it;
+a bridge reached through a patch port where the patch output happened), then ``Final flow:``
+(the first bridge's fields at the end of its pipeline; OVS restores the flow after a patch
+port), and in place of OVS's ``Datapath actions:`` the copies that left (``Output:``) and the
+drops (``Drop:``), by port name.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from neutrace.engines.results import (
@@ -64,42 +65,77 @@ def final_packet(visit: BridgeVisit) -> tuple[Packet, dict[str, int]]:
     return packet, {k: v for k, v in regs.items() if v}
 
 
-def _visit_lines(visit: BridgeVisit, header_indent: int, out: list[_Line]) -> None:
-    # as OVS: a top-level bridge's tables start in column 0; a nested one's 4 columns right of
-    # its header, which sits at the column of the action that output to the patch port
-    """A bridge visit's lines (nested patch peers included), as ofproto/trace indents them."""
-    out.append(_Line(0, ""))
-    header = f'bridge("{visit.bridge}")'
-    out.append(_Line(header_indent, header))
-    out.append(_Line(header_indent, "-" * len(header)))
-    base = header_indent + 4 if header_indent else 0
+@dataclass
+class _Node:
+    """A node of OVS's trace tree (``struct oftrace_node``): a bridge, a table, a thaw (they
+    hold ``subs``), or a terminal line (an action; a note, which OVS prints one column in)."""
+
+    text: str
+    terminal: bool = False
+    note: bool = False
+    bridge: bool = False
+    subs: list[_Node] = field(default_factory=list)
+
+
+def _visit_node(visit: BridgeVisit) -> _Node:
+    """A bridge visit as OVS builds its trace: a table reached by resubmit/goto_table is a
+    sibling of that action under the calling table, an action or a note belongs to its table,
+    a peer bridge behind a patch port sits where the output happened, and a ct() recirculation
+    starts a run of its own at the bridge's level (``thaw``, then its tables)."""
+    runs: list[list[_Node]] = [[]]
     patches = [e for e in visit.exits if e.kind == EXIT_PATCH and e.next is not None]
-    steps = visit.steps
-    for i, step in enumerate(steps):
-        pad = base + 4 * step.depth
+    tables: list[_Node] = []  # the open table at each resubmit depth
+
+    def under(depth: int) -> list[_Node]:
+        if not tables:
+            return runs[-1]
+        return tables[min(depth, len(tables) - 1)].subs
+
+    for step in visit.steps:
+        d = step.depth
         if isinstance(step, TableLookup):
-            out.append(_Line(pad, say("table.ofproto_line", table=step.table,
-                                      rest=table_rest(step))))
+            node = _Node(say("table.ofproto_line", table=step.table, rest=table_rest(step)))
+            (tables[d - 1].subs if 0 < d <= len(tables) else runs[-1]).append(node)
+            del tables[d:]
+            tables.append(node)
         elif isinstance(step, ActionStep | CtStep):
-            out.append(_Line(pad + 4, step_text(step)))
+            under(d).append(_Node(step_text(step), terminal=True))
         elif isinstance(step, CtResume):
-            out.append(_Line(pad + 4, say("ofproto.thaw")))
-            out.append(_Line(pad + 8, step_text(step)))
+            runs.append([_Node(say("ofproto.thaw"), subs=[_Node(step_text(step))])])
+            tables.clear()
         else:
             text = step_text(step)
             if isinstance(step, ConjunctionMatch | LimitStep):  # OVS's ">>" notes
                 text = say("ofproto.note", text=text)
-            out.append(_Line(pad + 5, text))
+            under(d).append(_Node(text, terminal=True, note=True))
             if isinstance(step, PatchOutput) and step.peer_bridge is not None and patches:
                 child = patches.pop(0).next
                 assert child is not None
-                # OVS prints the peer bridge at the top level when nothing follows in this
-                # bridge, else indented under the output, the rest coming back after it
-                last = i == len(steps) - 1
-                _visit_lines(child, 0 if last and base == 0 else pad + 4, out)
-    for e in patches:  # a patch exit without its note: print it at the end
+                under(d).append(_visit_node(child))
+    for e in patches:  # a patch exit without its note: at the end
         assert e.next is not None
-        _visit_lines(e.next, header_indent, out)
+        runs[-1].append(_visit_node(e.next))
+    subs = runs[0] if len(runs) == 1 else [_Node("", subs=run) for run in runs]
+    return _Node(f'bridge("{visit.bridge}")', bridge=True, subs=subs)
+
+
+def _print(nodes: list[_Node], level: int, out: list[_Line]) -> None:
+    """OVS's ``oftrace_node_print_details``: a node is printed 4 columns in (and its subs two
+    levels deeper) unless it is the last of its list and holds others (a table, a bridge, a
+    thaw), which stays at its list's level with its subs: so a resubmit or goto_table that is
+    the last action shows its table flat, and nests it otherwise."""
+    for i, node in enumerate(nodes):
+        if not node.text:  # a run of a recirculation: its own list at this level
+            _print(node.subs, level, out)
+            continue
+        if node.bridge:
+            out.append(_Line(0, ""))
+        more = 1 if i < len(nodes) - 1 or node.terminal else 0
+        indent = (level + more) * 4
+        out.append(_Line(indent + (1 if node.note else 0), node.text))
+        if node.bridge:
+            out.append(_Line(indent, "-" * len(node.text)))
+        _print(node.subs, level + 2 * more, out)
 
 
 def _exits(visit: BridgeVisit) -> list[tuple[str, OfExit]]:
@@ -127,7 +163,7 @@ def render_text(visit: BridgeVisit, fields_: tuple[tuple[str, str], ...] = ()) -
     """``visit`` as ofproto/trace text (see the module docstring)."""
     lines: list[_Line] = [_Line(0, "Flow: " + format_microflow(
         Microflow(visit.in_port, visit.packet, fields_)))]
-    _visit_lines(visit, 0, lines)
+    _print([_visit_node(visit)], 0, lines)
     lines.append(_Line(0, ""))
     final, regs = final_packet(visit)
     if final == visit.packet and not regs:

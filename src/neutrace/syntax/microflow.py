@@ -313,36 +313,48 @@ def parse_microflow(
 
 
 def format_microflow(flow: Microflow) -> str:
-    """The text ``ofproto/trace`` takes, with every set field of the packet."""
+    """The text ``ofproto/trace`` takes, with every set field of the packet, in the order OVS's
+    own ``Flow:`` line has them (``match_format``): the protocol, the tunnel, registers and
+    metadata, ``in_port``, the Ethernet header, then L3 (``arp_spa,arp_tpa,arp_op,arp_sha,
+    arp_tha`` for ARP) and L4."""
     p = flow.packet
     out: list[str] = []
+    proto_name = _PROTO_NAME.get((p.dl_type, p.nw_proto))
+    named_proto = proto_name is not None  # "tcp" says nw_proto too
+    if proto_name is None:
+        proto_name = _PROTO_NAME.get((p.dl_type, 0))
+    if proto_name is not None:
+        out.append(proto_name)
+    if p.tun_id:
+        out.append(f"tun_id={p.tun_id:#x}")
+    if p.tun_src:
+        out.append(f"tun_src={p.tun_src}")
+    if p.tun_dst:
+        out.append(f"tun_dst={p.tun_dst}")
+    out.extend(f"{k}={v}" for k, v in flow.fields)
     if flow.in_port:
         out.append(f"in_port={flow.in_port}")
-    out.extend(f"{k}={v}" for k, v in flow.fields)
     out.append(f"vlan_tci={p.vlan_tci:#06x}")
     out.append(f"dl_src={p.dl_src}")
     out.append(f"dl_dst={p.dl_dst}")
-    proto_name = _PROTO_NAME.get((p.dl_type, p.nw_proto))
     if proto_name is None:
-        proto_name = _PROTO_NAME.get((p.dl_type, 0))
-        if proto_name is None:
-            out.append(f"dl_type={p.dl_type:#06x}")
-        else:
-            out.append(proto_name)
-        if p.nw_proto:
-            out.append(f"nw_proto={p.nw_proto}")
-    else:
-        out.append(proto_name)
+        out.append(f"dl_type={p.dl_type:#06x}")
     if p.dl_type in (ETH_TYPE_ARP, ETH_TYPE_RARP):
-        for name in ("arp_op", "arp_spa", "arp_tpa", "arp_sha", "arp_tha"):
+        for name in ("arp_spa", "arp_tpa", "arp_op", "arp_sha", "arp_tha"):
             value = getattr(p, name)
             if value not in ("", 0):
                 out.append(f"{name}={value}")
     elif p.dl_type in (ETH_TYPE_IP, ETH_TYPE_IPV6):
         names = ("nw_src", "nw_dst") if p.dl_type == ETH_TYPE_IP else ("ipv6_src", "ipv6_dst")
-        for name in (*names, "nw_ttl", "nw_tos"):
+        for name in names:
             value = getattr(p, name)
-            if value not in ("", 0):
+            if value:
+                out.append(f"{name}={value}")
+        if p.nw_proto and not named_proto:
+            out.append(f"nw_proto={p.nw_proto}")
+        for name in ("nw_tos", "nw_ttl"):
+            value = getattr(p, name)
+            if value:
                 out.append(f"{name}={value}")
         if p.nw_proto in (IPPROTO_ICMP, IPPROTO_ICMPV6):
             prefix = "icmp" if p.nw_proto == IPPROTO_ICMP else "icmpv6"
@@ -362,10 +374,6 @@ def format_microflow(flow: Microflow) -> str:
             out.append(f"tp_dst={p.tp_dst}")
         if p.tcp_flags:
             out.append(f"tcp_flags={p.tcp_flags:#05x}")
-    if p.tun_id:
-        out.append(f"tun_id={p.tun_id:#x}")
-    if p.tun_src:
-        out.append(f"tun_src={p.tun_src}")
-    if p.tun_dst:
-        out.append(f"tun_dst={p.tun_dst}")
+    elif p.nw_proto:
+        out.append(f"nw_proto={p.nw_proto}")
     return ",".join(out)

@@ -17,8 +17,10 @@ import pytest
 from neutrace import topology
 from neutrace.app import session
 from neutrace.sim.walk import Walker
-from neutrace.trace import ActionStep, Hop, RouteStep, Trace
+from neutrace.trace import Hop, RouteStep
+from tests.support import walks
 from tests.support.paths import REPO
+from tests.support.walks import at, delivered, vlan_rewrites
 
 CLOUD_PATH = REPO / "examples" / "provider" / "cloud.yaml"
 CLOUD = topology.load(CLOUD_PATH)
@@ -32,41 +34,14 @@ def walker() -> Walker:
     return session.walker(CLOUD_PATH)
 
 
-def delivered(t: Trace | None) -> tuple[Hop, ...]:
-    """The hops of the one copy that reached its destination."""
-    assert t is not None
-    (hops,) = [h for h, d in t.paths() if d.success]
-    return hops
-
-
 def order(hops: tuple[Hop, ...]) -> list[str]:
     """``host/element`` in walk order (the outside's pseudo-host is empty)."""
     return [f"{h.host}/{h.element}" for h in hops]
 
 
-def vlan_rewrites(hop: Hop) -> list[tuple[int | None, int | None]]:
-    """(before, after) VLAN ids of the VLAN rewrites of a hop's actions."""
-    def vid(tci: object) -> int | None:
-        assert isinstance(tci, int)
-        return tci & 0xFFF if tci & 0x1000 else None
-    return [(vid(c.before), vid(c.after)) for s in hop.steps if isinstance(s, ActionStep)
-            for c in s.changes if c.field == "vlan_tci"]
-
-
-def at(hops: tuple[Hop, ...], host: str, element: str) -> Hop:
-    """The first hop through ``element`` of ``host``."""
-    return next(h for h in hops if h.host == host and h.element == element)
-
-
 def lvid(host: str, network: str) -> int:
-    """The local VLAN of ``network`` on ``host`` (its ports' tag on br-int)."""
-    ports = {p.id for p in CLOUD.ports if p.network_id == NET[network].id}
-    state = session.walker(CLOUD_PATH).cloud.host(host)
-    assert state is not None
-    (tag,) = {p.tag for b in state.ovs_bridges if b.name == "br-int" for p in b.ports
-              if dict(p.external_ids).get("iface-id") in ports}
-    assert tag is not None
-    return tag
+    """The local VLAN of ``network`` on ``host``."""
+    return walks.lvid(CLOUD, session.walker(CLOUD_PATH).cloud, host, network)
 
 
 def test_the_router_has_a_leg_on_each_vlan() -> None:

@@ -12,8 +12,9 @@ from neutrace.agents import constants as c
 from neutrace.app import session
 from neutrace.packet import GENEVE_PORT, IPPROTO_GRE, IPPROTO_UDP
 from neutrace.sim.walk import Walker
-from neutrace.trace import HOP_UNDERLAY, Hop, RouteStep, TableLookup, Trace, TunnelStep
+from neutrace.trace import HOP_UNDERLAY, Hop, RouteStep, TableLookup, TunnelStep
 from tests.support.paths import DATA
+from tests.support.walks import delivered
 
 CLOUD_PATH = DATA / "clouds" / "gre-geneve.yaml"
 CLOUD = topology.load(CLOUD_PATH)
@@ -25,13 +26,6 @@ TUNNEL_IP = {h.name: h.tunnel_ip for h in CLOUD.hosts}
 def walker() -> Walker:
     """The cloud's walker."""
     return session.walker(CLOUD_PATH)
-
-
-def delivered(t: Trace | None) -> tuple[Hop, ...]:
-    """The hops of the one copy that reached its destination."""
-    assert t is not None
-    (hops,) = [h for h, d in t.paths() if d.success]
-    return hops
 
 
 def encaps(hops: tuple[Hop, ...]) -> list[tuple[TunnelStep, Hop]]:

@@ -13,8 +13,10 @@ import pytest
 from neutrace import topology
 from neutrace.app import session
 from neutrace.sim.walk import Walker
-from neutrace.trace import ActionStep, Hop, Trace
+from neutrace.trace import Hop
+from tests.support import walks
 from tests.support.paths import REPO
+from tests.support.walks import delivered, vlan_rewrites
 
 CLOUD_PATH = REPO / "examples" / "vlan-tenant" / "cloud.yaml"
 CLOUD = topology.load(CLOUD_PATH)
@@ -27,26 +29,6 @@ def walker() -> Walker:
     return session.walker(CLOUD_PATH)
 
 
-def delivered(t: Trace | None) -> tuple[Hop, ...]:
-    """The hops of the one copy that reached its destination."""
-    assert t is not None
-    (hops,) = [h for h, d in t.paths() if d.success]
-    return hops
-
-
-def vlan_rewrites(hop: Hop) -> list[tuple[object, object]]:
-    """(before, after) VLAN ids of every VLAN rewrite the hop's actions made (vlan_tci with
-    its CFI bit: the VLAN id is its low 12 bits)."""
-    return [(_vid(c.before), _vid(c.after)) for s in hop.steps if isinstance(s, ActionStep)
-            for c in s.changes if c.field == "vlan_tci"]
-
-
-def _vid(tci: object) -> int | None:
-    """The VLAN id of a vlan_tci (None: untagged)."""
-    assert isinstance(tci, int)
-    return tci & 0xFFF if tci & 0x1000 else None
-
-
 def path(hops: tuple[Hop, ...]) -> list[tuple[str, str, int | None]]:
     """(host, element, VLAN id of the packet entering it), OVS bridges and segments only."""
     return [(h.host, h.element, h.packet.vlan_vid) for h in hops
@@ -54,16 +36,8 @@ def path(hops: tuple[Hop, ...]) -> list[tuple[str, str, int | None]]:
 
 
 def lvid(host: str, network: str) -> int:
-    """The local VLAN of a network on a host (its VM/router ports' tag)."""
-    state = session.walker(CLOUD_PATH).cloud.host(host)
-    assert state is not None
-    br_int = next(b for b in state.ovs_bridges if b.name == "br-int")
-    tags = {p.tag for p in br_int.ports
-            if p.external_ids and dict(p.external_ids).get("iface-id") in
-            {q.id for q in CLOUD.ports if q.network_id == NET[network].id}}
-    (tag,) = tags
-    assert tag is not None
-    return tag
+    """The local VLAN of a network on a host."""
+    return walks.lvid(CLOUD, session.walker(CLOUD_PATH).cloud, host, network)
 
 
 def test_allocated_segments() -> None:

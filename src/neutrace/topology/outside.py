@@ -57,12 +57,7 @@ def resolve_outside(w: Working, nic_segments: NicSegments) -> list[OutsideHost]:
             if gw.segment is None:
                 ctx.fail((*p, "via"), f"outside host {gw.name} is not on a segment, so it "
                          "cannot be a gateway", "use an outside host that has a segment")
-        mac = check_mac(ctx, (*p, "mac"), o.mac) if o.mac is not None else addr.stable_mac(
-            f"{w.name}/outside/{o.name}", OUTSIDE_BASE_MAC)
-        if mac in macs:
-            ctx.fail((*p, "mac"), f"duplicate MAC {mac} (also at {where(macs[mac])})",
-                     "give each outside host its own MAC")
-        macs[mac] = (*p, "mac")
+        mac = _mac(w, (*p, "mac"), o.mac, f"{w.name}/outside/{o.name}", macs)
         prefixlen = _prefixlen(w, o, p, ip, nic_segments)
         vlan = _vlan(w, o, p, ip, nic_segments)
         _gateway(w, o, p, ip, prefixlen)
@@ -75,6 +70,17 @@ def resolve_outside(w: Working, nic_segments: NicSegments) -> list[OutsideHost]:
             via=o.via, gateway=str(ipaddress.ip_address(o.gateway)) if o.gateway else None,
             vlan=vlan, legs=legs, routes=_routes(w, o, p, links)))
     return out
+
+
+def _mac(w: Working, p: Path_, given: str | None, seed: str, macs: dict[str, Path_]) -> str:
+    """An outside interface's MAC (given, or stable from ``seed``), unique among them."""
+    mac = check_mac(w.ctx, p, given) if given is not None else addr.stable_mac(
+        seed, OUTSIDE_BASE_MAC)
+    if mac in macs:
+        w.ctx.fail(p, f"duplicate MAC {mac} (also at {where(macs[mac])})",
+                   "give each outside host its own MAC")
+    macs[mac] = p
+    return mac
 
 
 def _legs(w: Working, o: s.OutsideIn, p: Path_, known: tuple[list[str], NicSegments],
@@ -97,12 +103,7 @@ def _legs(w: Working, o: s.OutsideIn, p: Path_, known: tuple[list[str], NicSegme
                                        "prefixlen": leg.prefixlen, "vlan": leg.vlan,
                                        "gateway": None, "via": None})
         ip = check_ip(ctx, (*lp, "ip"), leg.ip)
-        mac = check_mac(ctx, (*lp, "mac"), leg.mac) if leg.mac is not None else addr.stable_mac(
-            f"{w.name}/outside/{o.name}/legs/{k}", OUTSIDE_BASE_MAC)
-        if mac in macs:
-            ctx.fail((*lp, "mac"), f"duplicate MAC {mac} (also at {where(macs[mac])})",
-                     "give each outside interface its own MAC")
-        macs[mac] = (*lp, "mac")
+        mac = _mac(w, (*lp, "mac"), leg.mac, f"{w.name}/outside/{o.name}/legs/{k}", macs)
         prefixlen = _prefixlen(w, as_host, lp, ip, nic_segments)
         vlan = _vlan(w, as_host, lp, ip, nic_segments)
         if (leg.segment, vlan) in seen:

@@ -160,7 +160,9 @@ class FlowDifference:
     as the agents'. ``table_name`` is Neutron's name of the table (``FLOOD_TO_TUN``).
     ``networks`` are the networks whose local VLAN the flow matches or sets. For an EXTRA flow
     ``cookie`` is its cookie and ``agent_cookie`` the one the agent's other flows carry: a
-    different one marks a stale flow an earlier run of the agent left (``stale``)."""
+    different one marks a stale flow an earlier run of the agent left (``stale``). ``port`` is
+    the port the flow is for (its ``in_port``, or the openvswitch firewall's ``reg5``),
+    ``remote_host`` the host its tunnel output leads to (l2pop's unicast entries)."""
 
     host: str
     bridge: str
@@ -171,6 +173,8 @@ class FlowDifference:
     networks: tuple[str, ...] = ()
     cookie: int = 0
     agent_cookie: int | None = None
+    port: str | None = None
+    remote_host: str | None = None
 
     @property
     def stale(self) -> bool:

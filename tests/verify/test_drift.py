@@ -32,7 +32,7 @@ from neutrace.drift import (
 from neutrace.render.drift import difference_text, drift_json, drift_text
 from neutrace.verify.drift import compare, compare_host
 from neutrace.verify.drift_ovs import FlowNormalizer
-from tests.support.paths import SEED_YAML
+from tests.support.paths import EXAMPLES, SEED_YAML
 
 CMPT = "test-cmpt-02"
 CTRL = "test-ctrl-01"
@@ -312,3 +312,37 @@ def test_a_dump_with_names_and_another_agent_cookie_is_no_difference(seed: Cloud
     assert any("learn(" in f.actions and "cookie=0xabc" in f.actions
                for b in named.ovs_bridges for f in b.flows)
     assert compare_host(h, named).differences == ()
+
+
+def _drop_first(state: CloudState, host: str, bridge: str, table: int) -> tuple[CloudState,
+                                                                               Flow]:
+    h = state.host(host)
+    assert h is not None
+    b = h.bridge(bridge)
+    assert b is not None
+    gone = next(f for f in b.flows if f.table == table and f.match)
+    return changed(state, with_bridge(h, replace(b, flows=tuple(
+        f for f in b.flows if f is not gone)))), gone
+
+
+def test_a_missing_openvswitch_firewall_rule() -> None:
+    state = session.cloud_state(EXAMPLES / "ovs-firewall" / "cloud.yaml")
+    faulty, gone = _drop_first(state, "cmp-01", "br-int", 82)
+    drift = compare(state, faulty)
+    (d,) = drift.differences
+    assert isinstance(d, FlowDifference) and d.change is Change.MISSING
+    assert (d.table_name, d.flow.table) == ("RULES_INGRESS_TABLE", 82)
+    port = d.port
+    assert port is not None and port.startswith("tap")  # reg5 read as the port's name
+    assert f"a security-group rule of port {port} (ingress) is missing" in difference_text(
+        d, drift)
+
+
+def test_a_missing_l2pop_unicast_entry() -> None:
+    state = session.cloud_state(EXAMPLES / "l2pop" / "cloud.yaml")
+    faulty, gone = _drop_first(state, "cmp-01", "br-tun", 20)
+    drift = compare(state, faulty)
+    (d,) = drift.differences
+    assert isinstance(d, FlowDifference) and d.table_name == "UCAST_TO_TUN"
+    assert d.remote_host == "net-01"
+    assert "the l2pop unicast entry to host net-01 is missing" in difference_text(d, drift)

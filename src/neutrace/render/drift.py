@@ -110,6 +110,30 @@ PHRASES: dict[str, str] = {
                   "{agent:#x}): left by an earlier run of the OVS agent, an agent restart "
                   "whose cleanup of stale flows did not finish{nets}: {flow}",
     "flow.extra": "{where} holds a flow the OVS agent would not program{nets}: {flow}",
+    "flow.because": "{text}: {why}",
+    "why.flow.missing.RULES_INGRESS_TABLE": "a security-group rule of port {port} (ingress) is "
+                                            "missing: traffic to the port that the rule allows "
+                                            "is dropped",
+    "why.flow.missing.RULES_EGRESS_TABLE": "a security-group rule of port {port} (egress) is "
+                                           "missing: traffic from the port that the rule "
+                                           "allows is dropped",
+    "why.flow.extra.RULES_INGRESS_TABLE": "port {port} accepts more than its security groups "
+                                          "allow",
+    "why.flow.extra.RULES_EGRESS_TABLE": "port {port} sends more than its security groups "
+                                         "allow",
+    "why.flow.missing.BASE_EGRESS_TABLE": "the openvswitch firewall's egress base (anti-"
+                                          "spoofing, DHCP) of port {port} is incomplete",
+    "why.flow.missing.UCAST_TO_TUN": "the l2pop unicast entry to host {remote} is missing: "
+                                     "frames to that MAC are flooded instead",
+    "why.flow.extra.UCAST_TO_TUN": "a unicast entry to host {remote} that l2pop would not "
+                                   "program (a port that moved or was deleted): frames to "
+                                   "that MAC go there",
+    "why.flow.missing.LOCAL_SWITCHING": "port {port}'s traffic is not taken into the "
+                                        "agent's pipeline",
+    "why.flow.missing.ARP_SPOOF_TABLE": "the ARP spoofing protection of port {port} lacks an "
+                                        "address: its ARP from it is dropped",
+    "why.flow.missing.MAC_SPOOF_TABLE": "the MAC spoofing protection of port {port} lacks its "
+                                        "MAC: its traffic is dropped",
     # namespaces and interfaces
     "ns.missing.qrouter": "{host}: namespace {ns} is missing: the L3 agent has not set up "
                           "router {id} on this host",
@@ -323,15 +347,21 @@ def _flow_text(d: FlowDifference, w: _Words) -> str:
                 name=say("flow.name", name=d.table_name) if d.table_name else "")
     nets = say("flow.nets", nets=", ".join(w.net(n) for n in d.networks)) if d.networks else ""
     if d.change is Change.MISSING:
-        return say("flow.missing", where=where, nets=nets, flow=_flow(d.flow))
-    if d.change is Change.CHANGED:
+        text = say("flow.missing", where=where, nets=nets, flow=_flow(d.flow))
+    elif d.change is Change.CHANGED:
         assert d.actual is not None
         return say("flow.changed", where=where, nets=nets, actual=d.actual.actions,
                    expected=d.flow.actions)
-    if d.stale:
+    elif d.stale:
         return say("flow.stale", where=where, nets=nets, cookie=d.cookie,
                    agent=d.agent_cookie, flow=_flow(d.flow))
-    return say("flow.extra", where=where, nets=nets, flow=_flow(d.flow))
+    else:
+        text = say("flow.extra", where=where, nets=nets, flow=_flow(d.flow))
+    why = f"why.flow.{d.change.value}.{d.table_name}"
+    needs = "remote" if d.table_name == "UCAST_TO_TUN" else "port"
+    if why not in PHRASES or (d.remote_host if needs == "remote" else d.port) is None:
+        return text
+    return say("flow.because", text=text, why=say(why, port=d.port, remote=d.remote_host))
 
 
 def _ns_text(d: NamespaceDifference, w: _Words) -> str:

@@ -393,6 +393,13 @@ class HostOvs:
         def nets(f: Flow) -> tuple[str, ...]:
             return tuple(sorted({nets_of[v] for v in _vlans_in(f) if v in nets_of}))
 
+        def context(f: Flow) -> tuple[str | None, str | None]:
+            """The port the (normalized) flow is for, and the host its tunnel output reaches."""
+            port = f.match_value("reg5") or f.match_value("in_port")
+            out = next((o for o in _outputs(f) if o in tunnels), None)
+            ip = tunnels[out].option("remote_ip") if out else None
+            return port, self.remote_hosts.get(ip or "") or ip
+
         for k, ef in expected.items():
             hit = actual.get(k)
             if hit is not None and _same(ef, hit[0]):
@@ -410,12 +417,13 @@ class HostOvs:
                     continue
             self.out.append(FlowDifference(
                 host, eb.name, Change.MISSING if hit is None else Change.CHANGED, ef,
-                names.get(ef.table, ""), None if hit is None else hit[1], nets(ef)))
+                names.get(ef.table, ""), None if hit is None else hit[1], nets(ef),
+                0, None, *context(ef)))
         for k, (af, raw) in actual.items():
             if k not in expected:
                 self.out.append(FlowDifference(host, eb.name, Change.EXTRA, raw,
                                                names.get(af.table, ""), None, nets(af),
-                                               raw.cookie, agent_cookie))
+                                               raw.cookie, agent_cookie, *context(af)))
 
 
 def _same(a: Flow, b: Flow) -> bool:

@@ -128,6 +128,12 @@ PHRASES: dict[str, str] = {
                          "and strips the tag",
     "wire.frame_sent": "{namespace} sends a frame out of {device}",
     "root_namespace": "<root>",
+    # -- why a copy exists (a branch's label) -------------------------------------------------
+    "copy.output": "copy out {port}",
+    "copy.patch": "copy out {port} -> {bridge}",
+    "copy.exit": "{exit}",
+    "copy.interface": "out {port}",
+    "copy.segment": "to {device} of {owner}",
     "tunnel.encap": "{proto} encapsulation on {host}: VNI {vni:#x}, outer {local} -> {remote}",
     "tunnel.encap_gre": "{proto} encapsulation on {host}: key {vni:#x}, outer {local} -> {remote}",
     "tunnel.decap": "decapsulated on {host} by {port} (remote_ip={local}): tun_id={vni:#x}",

@@ -23,6 +23,8 @@ from neutrace.trace import (
     ConjunctionMatch,
     ConntrackEvent,
     ConntrackStep,
+    CopyKind,
+    CopyOrigin,
     CtFork,
     CtResume,
     CtStep,
@@ -381,6 +383,26 @@ def _tunnel_text(step: TunnelStep) -> str:
     phrase = "tunnel.encap_gre" if kind == "gre" else "tunnel.encap"
     return say(phrase, proto=proto, host=step.host, vni=step.vni, local=step.local_ip,
                remote=step.remote_ip)
+
+
+def copy_label(origin: CopyOrigin | None) -> str:
+    """Why a copy exists (a branch's label: ``copy out patch-tun -> br-tun``); ``""`` for the
+    first copy."""
+    if origin is None:
+        return ""
+    match origin.kind:
+        case CopyKind.OUTPUT:
+            return say("copy.output", port=origin.port)
+        case CopyKind.PATCH:
+            return say("copy.patch", port=origin.port, bridge=origin.bridge)
+        case CopyKind.EXIT:
+            return say("copy.exit", exit=origin.exit)
+        case CopyKind.INTERFACE:
+            return say("copy.interface", port=origin.port)
+        case CopyKind.SEGMENT:
+            return say("copy.segment", device=origin.device, owner=origin.owner)
+        case _:
+            assert_never(origin.kind)
 
 
 def step_where(step: Step) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 from neutrace.dataplane import Flow
 from neutrace.packet import FieldChange, Packet
 from neutrace.render.fates import fate_reason
-from neutrace.render.steps import step_detail, step_text, step_where
+from neutrace.render.steps import copy_label, step_detail, step_text, step_where
 from neutrace.syntax.iptables import IptRule
 from neutrace.trace import Branch, Disposition, Hop, Step, Trace
 
@@ -128,7 +128,7 @@ def _disposition(d: Disposition) -> dict[str, Any]:
 
 def _branch(b: Branch) -> dict[str, Any]:
     """A branch, its disposition or its children."""
-    d: dict[str, Any] = {"label": b.label, "hops": [_hop(h) for h in b.hops]}
+    d: dict[str, Any] = {"label": copy_label(b.origin), "hops": [_hop(h) for h in b.hops]}
     if b.disposition is not None:
         d["disposition"] = _disposition(b.disposition)
     if b.children:

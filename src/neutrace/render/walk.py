@@ -24,6 +24,7 @@ from neutrace.packet import IPPROTO_GRE, FieldChange
 from neutrace.render.fates import fate_reason
 from neutrace.render.phrases import say
 from neutrace.render.steps import (
+    copy_label,
     detail_in_text,
     is_structural,
     step_detail,
@@ -192,14 +193,15 @@ def _branch_text(branch: Branch, prefix: str, start: int, indent: int, lines: li
     for i, child in enumerate(branch.children, 1):
         label = f"{base}{i}"
         if child is main:
-            lines.append(f"{pad}   {label}) {child.label}: continues at {prefix}{n + 1}")
+            lines.append(f"{pad}   {label}) {copy_label(child.origin)}: continues at "
+                         f"{prefix}{n + 1}")
             continue
         if fold and _trivial(child) and child.disposition is not None:
             hop = child.hops[0]
-            lines.append(f"{pad}   {label}) {child.label} ({hop.host or 'outside'}: "
+            lines.append(f"{pad}   {label}) {copy_label(child.origin)} ({hop.host or 'outside'}: "
                          f"{hop.element}) {_fate(child.disposition)}")
             continue
-        lines.append(f"{pad}   {label}) {child.label}")
+        lines.append(f"{pad}   {label}) {copy_label(child.origin)}")
         _branch_text(child, f"{label}.", 0, indent + 1, lines, verbose, fold)
     if main is not None:
         _branch_text(main, prefix, n, indent, lines, verbose, fold)
@@ -222,8 +224,8 @@ def _hop_line(hop: Hop) -> str:
 def _branch_summary(branch: Branch, indent: int, lines: list[str]) -> None:
     """A branch of the summary and its copies, indented."""
     pad = "  " * indent
-    if branch.label:
-        lines.append(f"{pad}+ {branch.label}")
+    if branch.origin is not None:
+        lines.append(f"{pad}+ {copy_label(branch.origin)}")
     for hop in branch.hops:
         lines.append(f"{pad}  {_hop_line(hop)}")
     if branch.disposition is not None:

@@ -75,6 +75,8 @@ from neutrace.trace import (
     LOOP,
     Branch,
     Cause,
+    CopyKind,
+    CopyOrigin,
     Disposition,
     DispositionKind,
     FdbDecision,
@@ -230,7 +232,7 @@ class Walker:
         note = FrameSent(namespace=namespace, device=interface)
         hop = Hop(host, ns.name or "<root>", kind, "", frame, (note,))
         rest = self._transmit(host, ns, itf, frame, state, _Ctx(), ())
-        root = _join(hop, [("", rest, interface, frame)])
+        root = _join(hop, [(None, rest, interface, frame)])
         return Trace(start=start or f"frame out of {interface} of {namespace}", packet=frame,
                      root=root)
 
@@ -382,9 +384,9 @@ class Walker:
             if gap is not None:
                 return _leaf(host, visit.bridge, HOP_OVS, visit.in_port, visit.packet,
                              via + visit.steps, incomplete(gap, host, visit.bridge))
-        conts: list[tuple[str, Branch, str | None, Packet | None]] = []
+        conts: list[tuple[CopyOrigin, Branch, str | None, Packet | None]] = []
         for ex in visit.exits:
-            conts.append((_exit_label(ex), self._of_exit(host, visit, ex, state, ctx),
+            conts.append((_exit_origin(ex), self._of_exit(host, visit, ex, state, ctx),
                           ex.port, ex.packet))
         hop = Hop(host, visit.bridge, HOP_OVS, visit.in_port, visit.packet, via + visit.steps)
         return _join(hop, conts)
@@ -511,7 +513,8 @@ class Walker:
                                       ctx, ())
             else:
                 branch = self._transmit(host, ns, out[1], eg.packet, state, ctx, ())
-            conts.append((f"copy out {eg.port}", branch, eg.port, eg.packet))
+            conts.append((CopyOrigin(kind=CopyKind.OUTPUT, port=eg.port), branch, eg.port,
+                          eg.packet))
         if not conts:
             return Branch((hop,), disposition=Disposition(
                 res.disposition or DROPPED, host, bridge,
@@ -532,7 +535,8 @@ class Walker:
                     why=WalkWhy.NO_INTERFACE, device=eg.port)))
             else:
                 branch = self._transmit(host, ns, found[1], eg.packet, state, ctx, ())
-            conts.append((f"out {eg.port}", branch, eg.port, eg.packet))
+            conts.append((CopyOrigin(kind=CopyKind.INTERFACE, port=eg.port), branch, eg.port,
+                          eg.packet))
         if conts:
             return _join(hop, conts)
         disposition = res.disposition or DROPPED
@@ -605,7 +609,7 @@ class Walker:
                 frame = packet.with_vlan(None)
                 wire = SegmentCrossing(segment=seg, device=m.name, owner=_owner((h, mns, m)),
                                        vlan=m.vlan, changes=packet.diff(frame))
-            conts.append((f"to {_member((h, mns, m))}",
+            conts.append((CopyOrigin(kind=CopyKind.SEGMENT, device=m.name, owner=h or mns.name),
                           self._arrive(h, mns, m, frame, state, ctx, (wire,)), m.name, frame))
         if not conts:
             return Branch((hop,), disposition=Disposition(DROPPED, OUTSIDE, seg, WalkFate(
@@ -682,12 +686,6 @@ def _owner(t: tuple[str, Namespace, Interface]) -> str:
     return h or ns.name
 
 
-def _member(t: tuple[str, Namespace, Interface]) -> str:
-    """A segment member, for a branch label."""
-    h, ns, itf = t
-    return f"{itf.name} of {h}" if h else f"{itf.name} of {ns.name}"
-
-
 def _segment_fdb(segment: str, decision: FdbDecision, mac: str, port: str = "",
                  owner: str = "") -> FdbStep:
     """A segment's learning-switch decision."""
@@ -726,13 +724,13 @@ def _tunnel_mac(host: HostState | None, ip: str) -> str:
     return ""
 
 
-def _exit_label(ex: OfExit) -> str:
-    """Why a copy of an OVS visit exists (a branch label)."""
+def _exit_origin(ex: OfExit) -> CopyOrigin:
+    """Why a copy of an OVS visit exists."""
     if ex.kind == EXIT_PATCH and ex.next is not None:
-        return f"copy out {ex.port} -> {ex.next.bridge}"
+        return CopyOrigin(kind=CopyKind.PATCH, port=ex.port or "", bridge=ex.next.bridge)
     if ex.kind == EXIT_OUTPUT:
-        return f"copy out {ex.port}"
-    return ex.kind
+        return CopyOrigin(kind=CopyKind.OUTPUT, port=ex.port or "")
+    return CopyOrigin(kind=CopyKind.EXIT, exit=str(ex.kind))
 
 
 def _leaf(host: str, element: str, kind: HopKind, in_port: str, packet: Packet,
@@ -741,12 +739,14 @@ def _leaf(host: str, element: str, kind: HopKind, in_port: str, packet: Packet,
     return Branch((Hop(host, element, kind, in_port, packet, steps),), disposition=disposition)
 
 
-def _join(hop: Hop, conts: Sequence[tuple[str, Branch, str | None, Packet | None]]) -> Branch:
+def _join(hop: Hop, conts: Sequence[tuple[CopyOrigin | None, Branch, str | None, Packet | None]]
+          ) -> Branch:
     """``hop`` followed by its continuations: one continues the same branch, several split."""
     if len(conts) == 1:
         _, rest, port, out = conts[0]
         hop = Hop(hop.host, hop.element, hop.kind, hop.in_port, hop.packet, hop.steps, port, out)
-        return Branch((hop,) + rest.hops, rest.children, rest.disposition, rest.label)
-    children = tuple(Branch(b.hops, b.children, b.disposition, label) for label, b, _, _ in conts)
+        return Branch((hop,) + rest.hops, rest.children, rest.disposition, rest.origin)
+    children = tuple(Branch(b.hops, b.children, b.disposition, origin)
+                     for origin, b, _, _ in conts)
     return Branch((hop,), children)
 

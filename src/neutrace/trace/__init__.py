@@ -71,6 +71,7 @@ from neutrace.trace.kinds import (
     STEP_WIRE,
     SUCCESS,
     ConntrackEvent,
+    CopyKind,
     DispositionKind,
     DropWhy,
     ExitCause,
@@ -125,6 +126,7 @@ from neutrace.trace.steps import (
 )
 from neutrace.trace.tree import (
     Branch,
+    CopyOrigin,
     Disposition,
     Hop,
     Trace,
@@ -132,7 +134,8 @@ from neutrace.trace.tree import (
 
 __all__ = [
     "ACCEPTED", "ActionStep", "Branch", "BridgeNetfilterCopy", "CONTROLLER", "Cause", "ChainStep",
-    "ConjunctionMatch", "ConntrackEvent", "ConntrackStep", "CtFork", "CtResume", "CtStep",
+    "ConjunctionMatch", "ConntrackEvent", "ConntrackStep", "CopyKind", "CopyOrigin", "CtFork",
+    "CtResume", "CtStep",
     "DELIVERED", "DENIED", "DROPPED", "Denial", "Disposition", "DispositionKind",
     "DropExplanation", "DropWhy", "EXITED", "EthernetStep", "ExitCause", "FdbDecision", "FdbStep",
     "FdbSwitch", "FrameSent", "HOP_EXTERNAL", "HOP_LINUX_BRIDGE", "HOP_NAMESPACE", "HOP_OVS",

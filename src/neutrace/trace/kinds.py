@@ -265,3 +265,13 @@ class DropWhy(enum.StrEnum):
     MAC_SPOOF = "mac-spoof"
     DEAD_VLAN = "dead-vlan"  # the port is in VLAN 4095 (not bound)
     NO_LOCAL_VLAN = "no-local-vlan"  # br-int table 0: no local VLAN translation
+
+
+class CopyKind(enum.StrEnum):
+    """Why a copy of the packet exists (a `CopyOrigin`'s ``kind``)."""
+
+    OUTPUT = "output"  # out of a switch port (an OVS output, a Linux bridge port): ``port``
+    PATCH = "patch"  # out of an OVS patch port into ``bridge``: ``port``
+    EXIT = "exit"  # another way out of an OVS bridge (``exit``: drop, controller, limit...)
+    INTERFACE = "interface"  # sent by a namespace's stack out of ``port``
+    SEGMENT = "segment"  # a physical segment's copy to member ``device`` of ``owner``

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from neutrace.packet import FieldChange, Packet
 from neutrace.trace.causes import Cause
-from neutrace.trace.kinds import SUCCESS, DispositionKind, HopKind
+from neutrace.trace.kinds import SUCCESS, CopyKind, DispositionKind, HopKind
 from neutrace.trace.steps import Step
 
 # -- hops, branches, traces -------------------------------------------------------------------
@@ -55,15 +55,30 @@ class Disposition:
         return self.kind in SUCCESS
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CopyOrigin:
+    """Why a copy exists: ``kind``, and the ``port`` it went out of, the ``bridge`` a patch port
+    leads to, the segment member (``device`` of ``owner``: a host, or an outside namespace) or
+    the OVS ``exit`` kind, as they apply."""
+
+    kind: CopyKind
+    port: str = ""
+    bridge: str = ""
+    device: str = ""
+    owner: str = ""
+    exit: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class Branch:
     """A run of hops ending in a disposition, or split into ``children`` (one per copy).
-    ``label`` says why this copy exists (``"flood copy out patch-tun"``)."""
+    ``origin`` says why this copy exists (out of which port; ``render.steps.copy_label`` words
+    it: ``copy out patch-tun -> br-tun``)."""
 
     hops: tuple[Hop, ...]
     children: tuple[Branch, ...] = ()
     disposition: Disposition | None = None
-    label: str = ""
+    origin: CopyOrigin | None = None
 
     def paths(self, prefix: tuple[Hop, ...] = ()) -> Iterator[tuple[tuple[Hop, ...], Disposition]]:
         """Every root-to-leaf path with its disposition."""

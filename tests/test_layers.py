@@ -14,7 +14,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "neutrace"
 
 LAYERS = {
-    "addr": 0, "packet": 0, "errors": 0, "limits": 0,
+    "addr": 0, "packet": 0, "errors": 0, "limits": 0, "bulk": 0,
     "model": 1, "dataplane": 1,
     "trace": 2, "syntax": 2, "drift": 2,
     "agents": 3, "engines": 3, "render": 3, "importers": 3, "backends": 3, "topology": 3,

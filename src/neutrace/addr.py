@@ -7,6 +7,7 @@ same cloud.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import re
@@ -23,6 +24,7 @@ def is_mac(text: str) -> bool:
     return bool(_MAC_RE.match(text))
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def norm_mac(text: str) -> str:
     """``FA:16:3E:1:2:3`` -> ``fa:16:3e:01:02:03``; raises ValueError when not a MAC."""
     if not is_mac(text):
@@ -81,6 +83,19 @@ def ipv6_eui64(prefix: str, mac: str) -> str:
 def ipv6_lla(mac: str) -> str:
     """The EUI-64 link-local address of ``mac`` (``fe80::/64``)."""
     return ipv6_eui64("fe80::/64", mac)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """``ipaddress.ip_network(text, strict=False)``, remembered (the objects are immutable and
+    the agents ask for the same addresses on every host)."""
+    return ipaddress.ip_network(text, strict=False)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def cidr(text: str) -> str:
+    """``str(network(text))``: ``10.0.0.5`` -> ``10.0.0.5/32``, remembered."""
+    return str(network(text))
 
 
 def ip_version(ip: str) -> int:

@@ -12,8 +12,10 @@ Attribute names follow the Neutron API (``segmentation_id``, ``router:external``
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 _T = TypeVar("_T")
 
@@ -331,7 +333,7 @@ class OutsideHost:
         return bool(self.legs)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class Cloud:
     """The whole described cloud."""
 
@@ -348,40 +350,83 @@ class Cloud:
     segments: tuple[str, ...] = ()
     ml2: Ml2Config = Ml2Config()
 
-    # -- lookups (linear: clouds are small; agents build their own indexes when they need to) --
+    # -- lookups: each an index built at first use and kept while the cloud lives (it is frozen,
+    # so an index never goes stale); the first item wins where a key repeats --
     def host(self, name: str) -> Host:
-        return _one(self.hosts, "name", name, "host")
+        return _one(self, self.hosts, "name", name, "host")
 
     def network(self, network_id: str) -> Network:
-        return _one(self.networks, "id", network_id, "network")
+        return _one(self, self.networks, "id", network_id, "network")
 
     def subnet(self, subnet_id: str) -> Subnet:
-        return _one(self.subnets, "id", subnet_id, "subnet")
+        return _one(self, self.subnets, "id", subnet_id, "subnet")
 
     def port(self, port_id: str) -> Port:
-        return _one(self.ports, "id", port_id, "port")
+        return _one(self, self.ports, "id", port_id, "port")
 
     def router(self, router_id: str) -> Router:
-        return _one(self.routers, "id", router_id, "router")
+        return _one(self, self.routers, "id", router_id, "router")
 
     def vm(self, name: str) -> Vm:
-        return _one(self.vms, "name", name, "vm")
+        return _one(self, self.vms, "name", name, "vm")
 
     def security_group(self, sg_id: str) -> SecurityGroup:
-        return _one(self.security_groups, "id", sg_id, "security group")
+        return _one(self, self.security_groups, "id", sg_id, "security group")
 
     def subnets_of(self, network_id: str) -> tuple[Subnet, ...]:
-        return tuple(s for s in self.subnets if s.network_id == network_id)
+        return _group(self, "subnets", "network_id", network_id)
 
     def ports_on(self, host: str) -> tuple[Port, ...]:
-        return tuple(p for p in self.ports if p.binding_host_id == host)
+        return _group(self, "ports", "binding_host_id", host)
 
     def ports_of(self, network_id: str) -> tuple[Port, ...]:
-        return tuple(p for p in self.ports if p.network_id == network_id)
+        return _group(self, "ports", "network_id", network_id)
 
 
-def _one(items: tuple[_T, ...], attr: str, value: str, what: str) -> _T:
-    for item in items:
-        if getattr(item, attr) == value:
-            return item
-    raise KeyError(f"no {what} {value!r}")
+# id(cloud) -> (field, attribute, one or group) -> index; an entry goes with its cloud
+_INDEXES: dict[int, dict[Any, Any]] = {}
+
+
+def cloud_index(cloud: Cloud, key: tuple[Any, ...], build: Callable[[], _T]) -> _T:
+    """``build()``'s value, computed once per (cloud, key) and kept while ``cloud`` lives: for
+    the indexes other layers derive from a cloud (it is frozen, so they never go stale)."""
+    indexes = _indexes(cloud)
+    if key not in indexes:
+        indexes[key] = build()
+    value: _T = indexes[key]
+    return value
+
+
+def _indexes(cloud: Cloud) -> dict[Any, Any]:
+    indexes = _INDEXES.get(id(cloud))
+    if indexes is None:
+        indexes = _INDEXES[id(cloud)] = {}
+        weakref.finalize(cloud, _INDEXES.pop, id(cloud), None)
+    return indexes
+
+
+def _one(cloud: Cloud, items: tuple[_T, ...], attr: str, value: str, what: str) -> _T:
+    indexes = _indexes(cloud)
+    index: dict[Any, _T] | None = indexes.get((what, attr, True))
+    if index is None:
+        index = {}
+        for item in items:
+            index.setdefault(getattr(item, attr), item)
+        indexes[(what, attr, True)] = index
+    try:
+        return index[value]
+    except (KeyError, TypeError):
+        raise KeyError(f"no {what} {value!r}") from None
+
+
+def _group(cloud: Cloud, field: str, attr: str, value: str | None) -> tuple[Any, ...]:
+    indexes = _indexes(cloud)
+    index = indexes.get((field, attr, False))
+    if index is None:
+        lists: dict[Any, list[Any]] = {}
+        for item in getattr(cloud, field):
+            lists.setdefault(getattr(item, attr), []).append(item)
+        index = indexes[(field, attr, False)] = {k: tuple(v) for k, v in lists.items()}
+    return index.get(value, ())  # type: ignore[no-any-return]
+
+

@@ -22,6 +22,7 @@ internal interfaces (down, as the agent leaves them).
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Collection
 
 from neutrace import addr, model
 from neutrace.agents import constants
@@ -35,6 +36,7 @@ from neutrace.agents.outside import program_outside
 from neutrace.agents.ovs import program_ovs
 from neutrace.agents.plan import OPENVSWITCH_DRIVER, HostPlan, plan_cloud
 from neutrace.agents.vif import connected_route, root_devices, vm_namespaces
+from neutrace.bulk import paused_gc
 from neutrace.dataplane import (
     NS_HOST,
     OVS_INTERNAL,
@@ -118,10 +120,14 @@ def _segments(cloud: model.Cloud) -> tuple[Segment, ...]:
     return tuple(Segment(n, d) for n, d in sorted(names.items()))
 
 
-def program(cloud: model.Cloud) -> CloudState:
-    """Program every host of ``cloud`` as Neutron's agents would."""
-    plans = plan_cloud(cloud)
-    hosts = tuple(program_host(cloud, plans[h.name], plans) for h in cloud.hosts)
+def program(cloud: model.Cloud, only: Collection[str] | None = None) -> CloudState:
+    """Program every host of ``cloud`` as Neutron's agents would; with ``only``, just the hosts
+    of those names (each host's state is the same as in the whole cloud's: a host's agents need
+    the other hosts' plans, not their programmed state)."""
+    with paused_gc():
+        plans = plan_cloud(cloud)
+        hosts = tuple(program_host(cloud, plans[h.name], plans) for h in cloud.hosts
+                      if only is None or h.name in only)
     return CloudState(
         hosts=hosts, segments=_segments(cloud), external=tuple(program_outside(cloud)),
         underlay=TUNNEL_SEGMENT,

@@ -370,7 +370,7 @@ def _ipset_members(ips: list[str]) -> list[str]:
     ``ipset save`` prints hash:net members (host routes without their prefix)."""
     out: list[str] = []
     for ip in ips:
-        net = ipaddress.ip_network(ip, strict=False)
+        net = addr.network(ip)
         if net.prefixlen == 0:
             out += ["0.0.0.0/1", "128.0.0.0/1"] if net.version == 4 else ["::/1", "8000::/1"]
         elif net.prefixlen == net.max_prefixlen:
@@ -381,7 +381,7 @@ def _ipset_members(ips: list[str]) -> list[str]:
 
 
 def _ip_sort_key(ip: str) -> tuple[int, int]:
-    net = ipaddress.ip_network(ip, strict=False)
+    net = addr.network(ip)
     return (net.version, int(net.network_address))
 
 

@@ -112,6 +112,8 @@ def host_ports(cloud: model.Cloud, host: model.Host) -> list[model.Port]:
             shared.update(r.interface_port_ids)
             if r.external_gateway is not None:
                 shared.add(r.external_gateway.port_id)
+    if not shared:
+        return list(cloud.ports_on(host.name))
     return [p for p in cloud.ports if p.binding_host_id == host.name or p.id in shared]
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from neutrace import model
+from neutrace import addr, model
 
 RuleDict = dict[str, object]
 Member = tuple[str, str | None]  # (ip or cidr, mac)
@@ -64,15 +64,27 @@ def member_ips(cloud: model.Cloud, groups: dict[str, list[RuleDict]]
             remote = r.get("remote_group_id")
             if isinstance(remote, str):
                 wanted.setdefault(remote, {}).setdefault(str(r["ethertype"]), [])
-    for p in cloud.ports:
-        pairs: list[Member] = [(f.ip_address, p.mac_address) for f in p.fixed_ips]
-        pairs += [(a.ip_address, a.mac_address) for a in p.allowed_address_pairs]
-        for sg_id in p.security_groups:
-            by_type = wanted.get(sg_id)
-            if by_type is None:
-                continue
-            for ip, mac in pairs:
-                ethertype = f"IPv{ipaddress.ip_network(ip, strict=False).version}"
-                if ethertype in by_type and (ip, mac) not in by_type[ethertype]:
-                    by_type[ethertype].append((ip, mac))
+    members = _members(cloud)
+    for remote, by_type in wanted.items():
+        for ethertype, ip, mac in members.get(remote, ()):
+            if ethertype in by_type:
+                by_type[ethertype].append((ip, mac))
     return wanted
+
+
+def _members(cloud: model.Cloud) -> dict[str, tuple[tuple[str, str, str | None], ...]]:
+    """Per security group, the (ethertype, ip, mac) of its ports in port order, each pair once
+    (computed once per cloud: every host's agent asks for the same groups)."""
+    def build() -> dict[str, tuple[tuple[str, str, str | None], ...]]:
+        out: dict[str, dict[tuple[str, str, str | None], None]] = {}
+        for p in cloud.ports:
+            pairs: list[Member] = [(f.ip_address, p.mac_address) for f in p.fixed_ips]
+            pairs += [(a.ip_address, a.mac_address) for a in p.allowed_address_pairs]
+            typed = [(f"IPv{addr.network(ip).version}", ip, mac)
+                     for ip, mac in pairs]
+            for sg_id in p.security_groups:
+                seen = out.setdefault(sg_id, {})
+                for item in typed:
+                    seen.setdefault(item)
+        return {sg: tuple(items) for sg, items in out.items()}
+    return model.cloud_index(cloud, ("sg_rpc.members",), build)

@@ -41,10 +41,23 @@ def tap_mac(port_mac: str) -> str:
 
 
 def vm_nic_name(cloud: model.Cloud, port: model.Port) -> str:
-    for vm in cloud.vms:
-        if port.id in vm.port_ids:
-            return f"eth{vm.port_ids.index(port.id)}"
-    return "eth0"
+    """``eth<n>``: the port's place in the first VM listing it (eth0 when none does)."""
+    def build() -> dict[str, str]:
+        names: dict[str, str] = {}
+        for vm in cloud.vms:
+            for index, port_id in enumerate(vm.port_ids):
+                names.setdefault(port_id, f"eth{index}")
+        return names
+    return model.cloud_index(cloud, ("vif.nic_names",), build).get(port.id, "eth0")
+
+
+def _vms_on(cloud: model.Cloud, host: str) -> list[model.Vm]:
+    def build() -> dict[str, list[model.Vm]]:
+        by_host: dict[str, list[model.Vm]] = {}
+        for vm in cloud.vms:
+            by_host.setdefault(vm.host, []).append(vm)
+        return by_host
+    return model.cloud_index(cloud, ("vif.vms_on",), build).get(host, [])
 
 
 def root_devices(cloud: model.Cloud, plan: HostPlan) -> list[Interface]:
@@ -97,9 +110,7 @@ def advertised(cloud: model.Cloud, subnet: model.Subnet) -> bool:
 
 def vm_namespaces(cloud: model.Cloud, plan: HostPlan) -> list[Namespace]:
     out: list[Namespace] = []
-    for vm in cloud.vms:
-        if vm.host != plan.host.name:
-            continue
+    for vm in _vms_on(cloud, plan.host.name):
         interfaces = [Interface("lo", LOOPBACK, addresses=("127.0.0.1/8",))]
         routes: list[Route] = []
         default: Route | None = None

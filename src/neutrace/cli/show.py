@@ -43,11 +43,13 @@ def show(
 
     fmt = fmt.only(Format.text, Format.json)
     with fail_on():
-        state = program(topology.load(str(cloud)))
-        hs = state.host(host) if host is not None else None
-        if host is not None and hs is None:
+        model = topology.load(str(cloud))
+        if host is not None and host not in {h.name for h in model.hosts}:
             raise CommandLineError("--host", host, f"{cloud} has no such host",
-                                   "use one of " + ", ".join(h.name for h in state.hosts))
+                                   "use one of " + ", ".join(h.name for h in model.hosts))
+        # one host: only its agents run (the others' plans, not their state, are needed)
+        state = program(model, only=None if host is None else {host})
+        hs = state.host(host) if host is not None else None
         hosts = [hs] if hs is not None else list(state.hosts)
         if bridge is not None and not any(h.bridge(bridge) for h in hosts):
             names = sorted({b.name for h in hosts for b in h.ovs_bridges})

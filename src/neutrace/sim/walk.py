@@ -26,10 +26,12 @@ conntrack) lives in a `SimState` the caller keeps, so traces can start cold or w
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from neutrace.addr import is_multicast_mac
+from neutrace.bulk import paused_gc
 from neutrace.dataplane import (
     NS_EXTERNAL,
     NS_VM,
@@ -102,6 +104,7 @@ from neutrace.trace import (
     WalkWhy,
 )
 
+_E = TypeVar("_E")
 OUTSIDE = ""  # the pseudo-host holding the namespaces outside the cloud
 
 
@@ -124,6 +127,23 @@ class SimState:
         return SimState(self.openflow.copy(), self.linux.copy())
 
 
+class _PerHost(dict[str, _E]):
+    """Engines by host name, each built on first use (``build(name)``) for the names given;
+    other names are missing (KeyError) as in a plain dict."""
+
+    def __init__(self, build: Callable[[str], _E], names: set[str]) -> None:
+        super().__init__()
+        self._build = build
+        self._names = names
+
+    def __missing__(self, name: str) -> _E:
+        if name not in self._names:
+            raise KeyError(name)
+        with paused_gc():
+            engine = self[name] = self._build(name)
+        return engine
+
+
 @dataclass(frozen=True)
 class _Ctx:
     """What a path carries along: what it has seen (loop detection), its length, and the last
@@ -142,6 +162,7 @@ class Walker:
     """Walks packets through a `CloudState`. Build once per cloud (engines are built and their
     flows and rules parsed here, once), then call `send` / `inject` as often as needed."""
 
+    @paused_gc()
     def __init__(self, cloud: CloudState, max_hops: int = 200, max_copies: int = 2000) -> None:
         """Join the cloud's hosts by their wires and build one engine per host."""
         self.cloud = cloud
@@ -152,8 +173,13 @@ class Walker:
         if OUTSIDE in self._hosts:
             raise SimulationError("a host may not have an empty name")
         self._hosts[OUTSIDE] = outside
-        self._of = {h.name: OpenFlowEngine(h.ovs_bridges, h.name) for h in cloud.hosts}
-        self._lx = {name: LinuxEngine(h) for name, h in self._hosts.items()}
+        # one engine per host, built at the first walk that reaches the host (a trace through
+        # two hosts of a thousand parses the flows and rules of those two)
+        self._of: _PerHost[OpenFlowEngine] = _PerHost(
+            lambda name: OpenFlowEngine(self._hosts[name].ovs_bridges, name),
+            {h.name for h in cloud.hosts})
+        self._lx: _PerHost[LinuxEngine] = _PerHost(
+            lambda name: LinuxEngine(self._hosts[name]), set(self._hosts))
         self.annotator = Annotator(cloud)
         self.gaps = Gaps(cloud)
         # (host, port name) -> (bridge, port)

@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from neutrace.bulk import paused_gc
 from neutrace.errors import TopologyError
 from neutrace.model import Cloud
 from neutrace.topology import schema
@@ -39,8 +40,9 @@ def load(path: str | Path) -> Cloud:
 
 def loads(text: str, source: str = "<string>") -> Cloud:
     """Read a topology from YAML or JSON text; ``source`` names it in error messages."""
-    data, lines = parse(text, source)
-    return from_dict(data, source=source, lines=lines)
+    with paused_gc():
+        data, lines = parse(text, source)
+        return from_dict(data, source=source, lines=lines)
 
 
 def from_dict(data: Any, source: str = "<dict>", lines: Lines | None = None) -> Cloud:
@@ -52,11 +54,12 @@ def from_dict(data: Any, source: str = "<dict>", lines: Lines | None = None) -> 
                             line_of(lines, ()))
     # top-level keys starting with "x-" are the user's own (anchors for '<<: *name'): ignored
     data = {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
-    try:
-        cloud = schema.CloudIn.model_validate(data)
-    except ValidationError as exc:
-        raise _schema_error(exc, data, source, lines) from None
-    return resolve(cloud, source, lines)
+    with paused_gc():
+        try:
+            cloud = schema.CloudIn.model_validate(data)
+        except ValidationError as exc:
+            raise _schema_error(exc, data, source, lines) from None
+        return resolve(cloud, source, lines)
 
 
 def json_schema() -> dict[str, Any]:

@@ -55,7 +55,6 @@ CLOUD_NAMES = (
     "dvr-vlan",
     "ovsfw-extras",
     "gre-geneve",
-    "routed-underlay",
 )
 # NEUTRACE_CONFORMANCE_CLOUDS=dvr,seed runs only those (while working on one feature)
 if os.environ.get("NEUTRACE_CONFORMANCE_CLOUDS"):

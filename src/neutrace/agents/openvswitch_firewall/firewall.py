@@ -166,6 +166,9 @@ class ConjIPFlowManager:
         self.driver = driver
         # vlan_tag -> (direction, ethertype) -> remote id -> conj ids
         self.conj_ids: dict[int, dict[tuple[str, str], dict[str, set[int]]]] = defaultdict(dict)
+        # (vlan, direction, ethertype, ip, mac) -> (conj ids, deferred) of the flows installed
+        self._installed: dict[tuple[int, str, str, str, str | None],
+                              tuple[tuple[int, ...], bool]] = {}
 
     def add(self, vlan_tag: int, sg_id: str, remote_id: str, direction: str, ethertype: str,
             priority_offset: int) -> int:
@@ -178,8 +181,9 @@ class ConjIPFlowManager:
 
     def update_flows_for_vlan(self, vlan_tag: int) -> None:
         """Install the member flows of ``vlan_tag``: per member address, its conj ids (of every
-        remote group it is in) grouped by priority. Neutron skips addresses whose ids did not
-        change; a flow added again replaces itself, so adding all of them is the same."""
+        remote group it is in) grouped by priority. As Neutron, addresses whose ids did not
+        change since the last call are skipped: their flows (a function of the address, its ids
+        and the batch's flags) are already installed exactly so."""
         for (direction, ethertype), by_remote in self.conj_ids[vlan_tag].items():
             members: list[Member] = []
             ip_to_conj: dict[str, set[int]] = defaultdict(set)
@@ -189,10 +193,15 @@ class ConjIPFlowManager:
                     continue
                 for member in group.members.get(ethertype, []):
                     members.append(member)
-                    ip_to_conj[str(ipaddress.ip_network(member[0], strict=False))].update(
+                    ip_to_conj[addr.cidr(member[0])].update(
                         conj_id_set)
             for ip, mac in dict.fromkeys(members):
-                conj_ids = sorted(ip_to_conj[str(ipaddress.ip_network(ip, strict=False))])
+                conj_ids = sorted(ip_to_conj[addr.cidr(ip)])
+                key = (vlan_tag, direction, ethertype, ip, mac)
+                done = (tuple(conj_ids), self.driver.deferred)
+                if self._installed.get(key) == done:
+                    continue
+                self._installed[key] = done
                 for flow in rules.create_flows_for_ip_address_and_mac(
                         ip, mac, direction, ethertype, vlan_tag, conj_ids):
                     self.driver.add_flow(flow)
@@ -212,6 +221,11 @@ class OVSFirewallDriver:
         self._deferred = False
         int_br.add_protocols(*REQUIRED_PROTOCOLS)  # initialize_bridge
         self._initialize_firewall()
+
+    @property
+    def deferred(self) -> bool:
+        """Inside a deferred (bundled) batch: flows carry no ``reset_counts``."""
+        return self._deferred
 
     # -- flows ---------------------------------------------------------------------------------
     def add_flow(self, params: FlowParams) -> None:

@@ -21,6 +21,7 @@ flows load into OVS and dump back unchanged:
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -63,6 +64,7 @@ def _hex(value: int) -> str:
     return f"{value:#x}" if value else "0"
 
 
+@functools.lru_cache(maxsize=1024)
 def ct_state_text(text: str) -> str:
     """``+trk+inv`` -> ``+inv+trk``: OVS prints conntrack flags in bit order."""
     flags = dict((m.group(2), m.group(1)) for m in re.finditer(r"([+-])([a-z]+)", text))
@@ -71,7 +73,12 @@ def ct_state_text(text: str) -> str:
 
 def _ip(value: object) -> str | None:
     """An address or prefix as OVS prints it; None for a /0 (no match at all)."""
-    net = ipaddress.ip_network(str(value), strict=False)
+    return _ip_text(str(value))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _ip_text(value: str) -> str | None:
+    net = ipaddress.ip_network(value, strict=False)
     if net.prefixlen == 0:
         return None
     if net.prefixlen == net.max_prefixlen:
@@ -111,6 +118,13 @@ def _value(name: str, value: object) -> str | None:
     return str(value)
 
 
+@functools.lru_cache(maxsize=1 << 16, typed=True)
+def _value_of(name: str, value: int | str) -> str | None:
+    """``_value`` of a hashable value, remembered (hosts repeat the same registers, states,
+    addresses)."""
+    return _value(name, value)
+
+
 def to_match(params: Mapping[str, object]) -> Match:
     """The match of a flow's parameters, as ``dump-flows`` prints it."""
     fields: dict[str, str] = {}
@@ -133,7 +147,7 @@ def to_match(params: Mapping[str, object]) -> Match:
         name = _REG_NAMES.get(key) or _L4_ALIASES.get(key) or key
         if name not in _RANK:
             raise ValueError(f"no OVS print order known for match field {key!r}")
-        text = _value(name, value)
+        text = _value_of(name, value) if isinstance(value, int | str) else _value(name, value)
         if text is not None:
             fields[name] = text
     out = [(name, fields[name]) for name in sorted(fields, key=_RANK.__getitem__)]
@@ -143,6 +157,7 @@ def to_match(params: Mapping[str, object]) -> Match:
     return tuple(out)
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def to_actions(actions: str) -> str:
     """Neutron's action text as OVS prints it back over OpenFlow 1.3."""
     text = _SET_REG.sub(lambda m: f"set_field:{int(m.group(1)):#x}->reg{m.group(2)}", actions)

@@ -19,6 +19,7 @@ import ipaddress
 from collections import defaultdict
 from typing import Protocol
 
+from neutrace import addr
 from neutrace.agents import constants as c
 from neutrace.agents.openvswitch_firewall import constants as fc
 
@@ -239,11 +240,11 @@ def create_flows_for_ip_address_and_mac(ip_address: str, mac_address: str | None
                                         direction: str, ethertype: str, vlan_tag: int,
                                         conj_ids: list[int]) -> list[Flow]:
     """The ``conjunction(id,1/2)`` flows of one remote-group member address on a network."""
-    net = ipaddress.ip_network(ip_address, strict=False)
+    net = addr.network(ip_address)
     conj_id_lists: list[list[int]] = [[] for _ in range(4)]
     for conj_id in conj_ids:
         conj_id_lists[flow_priority_offset_from_conj_id(conj_id)].append(conj_id)
-    ip_prefix = str(net)
+    ip_prefix = addr.cidr(ip_address)
     template: Flow = {"dl_type": fc.ETHERTYPE_TO_DL_TYPE[ethertype], "reg_net": vlan_tag}
     template["table"] = (c.RULES_EGRESS_TABLE if direction == "egress"
                          else c.RULES_INGRESS_TABLE)

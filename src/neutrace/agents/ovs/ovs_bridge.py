@@ -73,7 +73,9 @@ class BridgeBuilder:
                  tag: int | None = None, external_ids: dict[str, str] | None = None,
                  mac: str | None = None) -> int:
         """A new port with the next free ofport (OVS numbers them in creation order)."""
-        ofport = max((p.ofport for p in self.ports), default=0) + 1
+        # the ports are only ever appended here or replaced in place with the same ofport, so
+        # the last one holds the highest ofport
+        ofport = (self.ports[-1].ofport if self.ports else 0) + 1
         self.ports.append(OvsPort(
             name=name, ofport=ofport, type=type,
             tag=tag, options=tuple(sorted((options or {}).items())),

@@ -322,19 +322,22 @@ class OVSNeutronAgent:
             if net.network_type not in self.tunnel_types or net.segmentation_id is None:
                 continue
             lvm = self.vlan_manager[net_id]
-            for remote in self._remote_hosts():
-                if net.network_type not in remote.tunnel_types or not remote.tunnel_ip:
-                    continue
-                remote_vifs = [v for v in self.plans[remote.name].vifs
-                               if v.port.network_id == net_id]
-                if not remote_vifs:
+            flooding = False
+            for remote, remote_vifs in self._network_vifs(net_id):
+                if remote.name == self.host.name or not remote.tunnel_ip or \
+                        remote.tunnel_ip == self.local_ip or \
+                        net.network_type not in remote.tunnel_types:
                     continue
                 ofport = (self.tun_br_ofports[net.network_type].get(remote.tunnel_ip)
                           or self.setup_tunnel_port(self.tun_br, remote.tunnel_ip,
                                                     net.network_type))
                 lvm.tun_ofports.add(ofport)
-                self.tun_br.install_flood_to_tun(lvm.vlan, net.segmentation_id,
-                                                 sorted(lvm.tun_ofports))
+                if not flooding:
+                    # later remotes only rewrite this flow's actions in place (same table,
+                    # priority and match): it is written once more after the loop
+                    self.tun_br.install_flood_to_tun(lvm.vlan, net.segmentation_id,
+                                                     sorted(lvm.tun_ofports))
+                    flooding = True
                 for vif in remote_vifs:
                     if vif.port.device_owner in (model.DEVICE_OWNER_DVR_INTERFACE,
                                                  model.DEVICE_OWNER_HA_REPLICATED_INT):
@@ -347,6 +350,30 @@ class OVSNeutronAgent:
                                                        fip.ip_address)
                         self.tun_br.install_unicast_to_tun(lvm.vlan, net.segmentation_id,
                                                            ofport, mac)
+            if flooding:
+                self.tun_br.install_flood_to_tun(lvm.vlan, net.segmentation_id,
+                                                 sorted(lvm.tun_ofports))
+
+    def _network_vifs(self, net_id: str) -> list[tuple[model.Host, list[Vif]]]:
+        """The hosts (in the cloud's order) with VIFs on ``net_id``, and those VIFs in plan
+        order (one index per cloud's plans, shared by every host's agent)."""
+        plans = self.plans
+
+        def build() -> tuple[object, dict[str, list[tuple[model.Host, list[Vif]]]]]:
+            index: dict[str, list[tuple[model.Host, list[Vif]]]] = {}
+            for host in self.cloud.hosts:
+                plan = plans.get(host.name)
+                if plan is None:
+                    continue
+                by_net: dict[str, list[Vif]] = {}
+                for v in plan.vifs:
+                    by_net.setdefault(v.port.network_id, []).append(v)
+                for nid, vifs in by_net.items():
+                    index.setdefault(nid, []).append((host, vifs))
+            return plans, index  # the plans are kept so that their id is not reused
+
+        _plans, index = model.cloud_index(self.cloud, ("ovs.network_vifs", id(plans)), build)
+        return index.get(net_id, [])
 
     def setup_entry_for_arp_reply(self, br: OVSTunnelBridge, local_vid: int, mac_address: str,
                                   ip_address: str) -> None:

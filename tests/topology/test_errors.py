@@ -198,12 +198,14 @@ def test_not_modelled_keys_are_named(model: str, key: str) -> None:
     assert key not in cls.model_fields, f"{model}.{key} is modelled: drop its NOT_MODELLED entry"
     feature = schema.NOT_MODELLED[(model, key)][0]
     data = yaml.safe_load(BASE)
+    data.setdefault("ml2", {})
     place: dict[str, object] = {
         "CloudIn": data, "HostIn": data["hosts"][0], "RouterIn": data["routers"][0],
         "NetworkIn": data["networks"][1], "SubnetIn": data["networks"][1]["subnets"][0],
         "VmPortIn": data["vms"][0]["ports"][0], "FloatingIpIn": data["floating_ips"][0],
         "SecurityGroupIn": data["security_groups"][0],
-        "SecurityGroupRuleIn": data["security_groups"][0]["rules"][0]}[model]
+        "SecurityGroupRuleIn": data["security_groups"][0]["rules"][0],
+        "Ml2In": data["ml2"]}[model]
     assert isinstance(place, dict)
     place[key] = True
     with pytest.raises(TopologyError) as info:

@@ -141,6 +141,15 @@ def test_changes_name_encapsulation_vlan_and_nat() -> None:
     assert changes(inner, inner) == ""
 
 
+def test_changes_name_geneve_and_gre() -> None:
+    from neutrace.packet import tunnel_encap
+    inner = ipv4("fa:16:3e:00:00:01", "fa:16:3e:00:00:02", "10.0.0.5", "10.0.0.6")
+    gnv = tunnel_encap("geneve", inner, 0x1, "10.6.0.11", "10.6.0.12")
+    gre = tunnel_encap("gre", inner, 0x1001, "10.6.0.10", "10.6.0.12")
+    assert changes(inner, gnv) == "Geneve VNI 0x1: 10.6.0.11 → 10.6.0.12"
+    assert changes(inner, gre) == "GRE key 0x1001: 10.6.0.10 → 10.6.0.12"
+
+
 def test_dot_golden() -> None:
     cloud, trace = seed()
     check_golden("diagram/seed-test-cmpt-02-test-02.dot",

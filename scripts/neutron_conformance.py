@@ -87,8 +87,11 @@ def vif_name(cloud: Any, host: Any, port: Any) -> tuple[str, str] | None:
 
     owner = port.device_owner
     sid = port.id[:11]
-    if owner in (model.DEVICE_OWNER_ROUTER_INTF, model.DEVICE_OWNER_DVR_INTERFACE):
+    if owner in (model.DEVICE_OWNER_ROUTER_INTF, model.DEVICE_OWNER_DVR_INTERFACE,
+                 model.DEVICE_OWNER_HA_REPLICATED_INT):
         return "qr-" + sid, "internal"
+    if owner == model.DEVICE_OWNER_ROUTER_HA_INTF:
+        return "ha-" + sid, "internal"
     if owner == model.DEVICE_OWNER_ROUTER_SNAT:
         return "sg-" + sid, "internal"
     if owner == model.DEVICE_OWNER_AGENT_GW:
@@ -217,7 +220,8 @@ class ServerStub:
                     continue
                 fdb: list[Any] = [n_const.FLOODING_ENTRY]
                 for p in on_h:
-                    if p.device_owner == n_const.DEVICE_OWNER_DVR_INTERFACE:
+                    if p.device_owner in (n_const.DEVICE_OWNER_DVR_INTERFACE,
+                                          n_const.DEVICE_OWNER_HA_REPLICATED_INT):
                         continue  # get_distributed_active_network_ports: a tunnel only
                     fdb += [l2pop_rpc.PortInfo(mac_address=p.mac_address,
                                                ip_address=f.ip_address) for f in p.fixed_ips]
@@ -229,11 +233,18 @@ class ServerStub:
 
 
 def ports_plugged_on(cloud: Any, host: str) -> list[Any]:
-    """The ports plugged on ``host``: bound to it, and the interface ports of the distributed
-    routers instantiated there (ML2's distributed port bindings), in Cloud.ports order."""
-    dvr = {pid for r in cloud.routers if getattr(r, "distributed", False)
-           and host in r.dvr_hosts for pid in r.interface_port_ids}
-    return [p for p in cloud.ports if p.binding_host_id == host or p.id in dvr]
+    """The ports plugged on ``host``: bound to it, the interface ports of the distributed
+    routers instantiated there (ML2's distributed port bindings) and the interface and gateway
+    ports of the HA routers scheduled there (every L3 agent of an HA router plugs them), in
+    Cloud.ports order."""
+    shared = {pid for r in cloud.routers if getattr(r, "distributed", False)
+              and host in r.dvr_hosts for pid in r.interface_port_ids}
+    for r in cloud.routers:
+        if getattr(r, "ha", False) and host in r.ha_hosts:
+            shared.update(r.interface_port_ids)
+            if r.external_gateway is not None:
+                shared.add(r.external_gateway.port_id)
+    return [p for p in cloud.ports if p.binding_host_id == host or p.id in shared]
 
 
 class DvrServerStub:
@@ -957,7 +968,8 @@ def run_l3(cloud: Any, host: Any) -> dict[str, Any]:
     cfg.CONF.set_override("host", host.name)
 
     _block_privsep()
-    routers = [r for r in cloud.routers if r.host == host.name and not r.distributed]
+    routers = [r for r in cloud.routers if r.host == host.name and not r.distributed
+               and not r.ha]
     ns_map = {f"qrouter-{r.id}": f"nt-conf-{os.getpid()}-r{i}" for i, r in enumerate(routers)}
     lock_dir = tempfile.mkdtemp(prefix="nt-conf-l3-")
     CLEANUPS.append(lambda: shutil.rmtree(lock_dir, ignore_errors=True))
@@ -1123,6 +1135,39 @@ def dvr_router_dict(cloud: Any, router: Any, host: Any) -> dict[str, Any]:
     return data
 
 
+def _l3_agent_conf(host: Any, prefix: str) -> str:
+    """The L3 agent's options registered (the HA ones too) and set for ``host`` (its
+    agent_mode), with a fresh state path (also the lock path); returns the state path."""
+    from neutron.common import config as common_config
+    from neutron.conf.agent import common as agent_config
+    from neutron.conf.agent.l3 import config as l3_config
+    from neutron.conf.agent.l3 import ha as ha_config
+    from neutron.conf.agent.metadata import config as meta_config
+    from oslo_config import cfg
+
+    common_config.register_common_config_options()
+    for register in (lambda: agent_config.register_interface_driver_opts_helper(cfg.CONF),
+                     lambda: agent_config.register_process_monitor_opts(cfg.CONF),
+                     lambda: l3_config.register_l3_agent_config_opts(l3_config.OPTS, cfg.CONF),
+                     lambda: ha_config.register_l3_agent_ha_opts(cfg.CONF),
+                     lambda: meta_config.register_meta_conf_opts(meta_config.SHARED_OPTS,
+                                                                 cfg.CONF),
+                     lambda: meta_config.register_meta_conf_opts(
+                         meta_config.METADATA_PROXY_HANDLER_OPTS, cfg.CONF)):
+        try:
+            register()
+        except Exception:  # already registered by an earlier part
+            pass
+    cfg.CONF(args=[], project="neutron", default_config_files=[])
+    cfg.CONF.set_override("host", host.name)
+    cfg.CONF.set_override("agent_mode", host.agent_mode)
+    state = tempfile.mkdtemp(prefix=prefix)
+    CLEANUPS.append(lambda: shutil.rmtree(state, ignore_errors=True))
+    cfg.CONF.set_override("state_path", state)
+    cfg.CONF.set_override("lock_path", state, "oslo_concurrency")
+    return state
+
+
 def run_l3_dvr(cloud: Any, host: Any, hints: dict[str, Any]) -> dict[str, Any]:
     """Neutron's L3 agent code for the distributed routers instantiated on ``host``:
     ``DvrEdgeRouter`` (agent_mode dvr_snat) or ``DvrLocalRouter`` (dvr) ``initialize`` +
@@ -1144,34 +1189,12 @@ def run_l3_dvr(cloud: Any, host: Any, hints: dict[str, Any]) -> dict[str, Any]:
     )
     from neutron.agent.linux import utils as linux_utils
     from neutron.agent.metadata import driver as metadata_driver
-    from neutron.common import config as common_config
-    from neutron.conf.agent import common as agent_config
-    from neutron.conf.agent.l3 import config as l3_config
-    from neutron.conf.agent.metadata import config as meta_config
     from neutron_lib import context as n_context
     from neutron_lib.callbacks import events, registry, resources
     from oslo_config import cfg
     from oslo_utils import netutils
 
-    common_config.register_common_config_options()
-    for register in (lambda: agent_config.register_interface_driver_opts_helper(cfg.CONF),
-                     lambda: agent_config.register_process_monitor_opts(cfg.CONF),
-                     lambda: l3_config.register_l3_agent_config_opts(l3_config.OPTS, cfg.CONF),
-                     lambda: meta_config.register_meta_conf_opts(meta_config.SHARED_OPTS,
-                                                                 cfg.CONF),
-                     lambda: meta_config.register_meta_conf_opts(
-                         meta_config.METADATA_PROXY_HANDLER_OPTS, cfg.CONF)):
-        try:
-            register()
-        except Exception:  # already registered by the legacy part
-            pass
-    cfg.CONF(args=[], project="neutron", default_config_files=[])
-    cfg.CONF.set_override("host", host.name)
-    cfg.CONF.set_override("agent_mode", host.agent_mode)
-    state = tempfile.mkdtemp(prefix="nt-conf-l3dvr-")
-    CLEANUPS.append(lambda: shutil.rmtree(state, ignore_errors=True))
-    cfg.CONF.set_override("state_path", state)
-    cfg.CONF.set_override("lock_path", state, "oslo_concurrency")
+    state = _l3_agent_conf(host, "nt-conf-l3dvr-")
     (Path(state) / "fip-priorities").write_text(
         "".join(f"{ip},{prio}\n" for ip, prio in hints.get("fip_priorities", {}).items()))
     _block_privsep()
@@ -1332,6 +1355,218 @@ def dvr_devices(log: list[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> dict[
         elif path == "IPWrapper().netns.execute" and a and list(a[0][:2]) == ["sysctl", "-w"]:
             ns(wrappers[-1] if wrappers else "")["sysctls"].append(a[0][2])
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# the L3 agent's HA routers (HaRouter), keepalived recorded instead of started
+
+
+class _ProcessRecorder:
+    """Stands in for ``external_process.ProcessManager``: nothing is started (keepalived and
+    neutron-keepalived-state-change are not run, nor need to be installed); ``enable`` records
+    the command line the manager would run, ``active`` is False (no process)."""
+
+    started: list[list[str]] = []
+
+    def __init__(self, conf: Any = None, uuid: str = "", namespace: str | None = None,
+                 service: str | None = None, default_cmd_callback: Any = None,
+                 pid_file: str | None = None, pids_path: str | None = None,
+                 **kw: Any) -> None:
+        self.uuid = uuid
+        self.namespace = namespace
+        self.default_cmd_callback = default_cmd_callback
+        self.pid_file = pid_file or f"/nonexistent/{uuid}.pid"
+        self.active = False
+        self.pid = None
+        self.run_as_root = False
+
+    def get_pid_file_name(self) -> str:
+        return self.pid_file
+
+    def enable(self, cmd_callback: Any = None, reload_cfg: bool = False,
+               ensure_active: bool = False) -> None:
+        callback = cmd_callback or self.default_cmd_callback
+        if callback is not None:
+            self.started.append(["ip", "netns", "exec", self.namespace or "", *map(
+                str, callback(self.get_pid_file_name()))])
+
+    def disable(self, *a: Any, **kw: Any) -> None:
+        pass
+
+    def reload_cfg(self) -> None:
+        pass
+
+
+class _HaRecorder(_DvrRecorder):
+    """A `_DvrRecorder` whose devices have the MAC they were plugged with
+    (``IPDevice(..).link.address``: the IPv6 link-local VIPs are derived from it)."""
+
+    def __init__(self, log: list[tuple[str, tuple[Any, ...], dict[str, Any]]],
+                 path: str = "", answers: dict[str, Any] | None = None,
+                 macs: dict[str, str] | None = None) -> None:
+        super().__init__(log, path, answers, macs)
+        if macs is not None:
+            self._macs = macs  # shared by every recorder: plug() fills it
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        got = super().__getattr__(name)
+        if isinstance(got, _DvrRecorder) and not isinstance(got, _HaRecorder):
+            return _HaRecorder(got._log, got._path, got._answers, self._macs)
+        return got
+
+    def __call__(self, *a: Any, **kw: Any) -> Any:
+        if self._path == "driver.plug":
+            self._macs[a[2]] = a[3]
+        got = super().__call__(*a, **kw)
+        if isinstance(got, _DvrRecorder) and not isinstance(got, _HaRecorder):
+            return _HaRecorder(got._log, got._path, got._answers, self._macs)
+        return got
+
+
+def ha_router_dict(cloud: Any, router: Any, host: Any) -> dict[str, Any]:
+    """An HA router as ``sync_routers`` (``get_ha_sync_data_for_host``) hands it to the L3
+    agent of ``host``: the legacy router's data with ``ha``, ``ha_vr_id``, the host's own HA
+    port (``_ha_interface``, ACTIVE, with its subnets and MTU) and its binding state."""
+    data = router_dict(cloud, router)
+    ha_port = dvr_port_dict(cloud, router.ha_port_on(host.name), host.name)
+    ha_port["status"] = "ACTIVE"
+    data.update({"ha": True, "ha_vr_id": router.ha_vr_id, "_ha_interface": ha_port,
+                 "_ha_state": "active" if router.host == host.name else "standby"})
+    return data
+
+
+def keepalived_master(instance: Any, ns: dict[str, Any]) -> None:
+    """What keepalived does on the node it makes master, from Neutron's own KeepalivedInstance:
+    ``ip address add`` of the primary VIP on the HA device and of every other VIP on its device,
+    ``ip route add`` of every virtual route (a route to ::/0 or 0.0.0.0/0 is the default; one
+    without ``dev``, an extra route, gets the device the kernel picks for its nexthop)."""
+    itfs = ns["interfaces"]
+    itfs.setdefault(instance.interface, {"addresses": []})["addresses"].append(
+        instance.get_primary_vip())
+    for vip in sorted(instance.vips, key=lambda v: v.ip_address):
+        itfs.setdefault(vip.interface_name, {"addresses": []})["addresses"].append(
+            vip.ip_address)
+    import ipaddress
+
+    def device_of(nexthop: str) -> str | None:
+        """The device the kernel gives a route without ``dev``: the one on the nexthop's
+        subnet."""
+        for dev, data in itfs.items():
+            for a in data["addresses"]:
+                if ipaddress.ip_address(nexthop) in ipaddress.ip_interface(a).network:
+                    return dev
+        return None
+
+    for r in instance.virtual_routes.routes:
+        dest = "default" if r.destination in ("0.0.0.0/0", "::/0") else r.destination
+        dev = r.interface_name or (device_of(r.nexthop) if r.nexthop else None)
+        ns["routes"].append({"destination": dest, "device": dev,
+                             "gateway": r.nexthop, "table": "main", "scope": r.scope})
+
+
+def run_l3_ha(cloud: Any, host: Any) -> dict[str, Any]:
+    """Neutron's L3 agent code for the HA routers scheduled to ``host``: ``HaRouter``
+    ``initialize`` + ``process`` and the metadata driver's AFTER_CREATE, with the agent's state
+    path in a temporary directory (keepalived.conf is written there by Neutron's own
+    ``KeepalivedManager``) and the process manager recorded instead of started; on the master,
+    the state change ``ha.AgentMixin`` makes on keepalived's ``primary`` notification
+    (``ha_state``, ``_configure_ipv6_params``) and the VIPs and virtual routes keepalived would
+    set. keepalived >= 2.0.3 is assumed (``no_track``), as on current distributions: it is not
+    installed here for the agent's version check to find."""
+    from neutron.agent.l3 import ha as l3_ha
+    from neutron.agent.l3 import ha_router, namespaces, router_info
+    from neutron.agent.linux import external_process, keepalived
+    from neutron.agent.linux import utils as linux_utils
+    from neutron.agent.metadata import driver as metadata_driver
+    from neutron_lib import context as n_context
+    from neutron_lib.callbacks import events, registry, resources
+    from oslo_config import cfg
+    from oslo_utils import netutils
+
+    state = _l3_agent_conf(host, "nt-conf-l3ha-")
+    cfg.CONF.set_override("ha_confs_path", str(Path(state) / "ha_confs"))
+    _block_privsep()
+    keepalived._IS_NO_TRACK_SUPPORTED = True  # type: ignore[attr-defined]
+    external_process.ProcessManager = _ProcessRecorder  # type: ignore[misc,assignment]
+    _ProcessRecorder.started = []
+    routers = [r for r in cloud.routers if r.ha and host.name in r.ha_hosts]
+    ns_map = {f"qrouter-{r.id}": f"nt-conf-{os.getpid()}-h{i}" for i, r in enumerate(routers)}
+    commands = CommandRouter("", ns_map)
+    linux_utils.execute = commands.execute
+    calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+    answers = {"exists": False, "list": [], "list_routes": [], "list_ip_rules": [],
+               "network_namespace_exists": True, "device_exists": True,
+               "get_devices_with_ip": [], "get_devices": [], "get_gateway": None}
+    macs: dict[str, str] = {}
+    rec = _HaRecorder(calls, "", answers, macs)
+    for module in (router_info, ha_router, namespaces):
+        module.ip_lib = rec  # type: ignore[attr-defined]
+    router_info.ra = _Anything()
+    namespaces.Namespace.exists = lambda self: True
+    if "create" in vars(namespaces.RouterNamespace):  # the legacy part skipped it
+        del namespaces.RouterNamespace.create
+    metadata_driver.MetadataDriver.spawn_monitored_metadata_proxy = (
+        classmethod(lambda cls, *a, **kw: None))
+    metadata_driver.MetadataDriver.destroy_monitored_metadata_proxy = (
+        classmethod(lambda cls, *a, **kw: None))
+    driver = _HaRecorder(calls, "driver", answers, macs)
+    driver.DEV_NAME_LEN = 14  # type: ignore[attr-defined]
+
+    class FakeL3Agent:
+        conf = cfg.CONF
+        context = n_context.get_admin_context_without_session()
+        plugin_rpc = _Anything()
+        process_monitor = _Anything()
+        pd = _Anything()
+        use_ipv6 = netutils.is_ipv6_enabled()
+
+    agent = FakeL3Agent()
+    agent.host = host.name  # type: ignore[attr-defined]
+    agent.metadata_driver = metadata_driver.MetadataDriver(agent)  # type: ignore[attr-defined]
+    out: dict[str, Any] = {}
+    confs: dict[str, str] = {}
+    for ns in ns_map.values():
+        _add_netns(ns)
+    try:
+        for r in routers:
+            data = ha_router_dict(cloud, r, host)
+            ri = ha_router.HaRouter(
+                agent=agent, router_id=r.id, router=data, agent_conf=cfg.CONF,
+                interface_driver=driver, use_ipv6=agent.use_ipv6)
+            registry.publish(resources.ROUTER, events.BEFORE_CREATE, agent,
+                             payload=events.DBEventPayload(agent.context, resource_id=r.id,
+                                                           states=(ri,)))
+            ri.initialize(agent.process_monitor)
+            ri.router = data
+            ri.process()
+            registry.publish(resources.ROUTER, events.AFTER_CREATE, agent,
+                             payload=events.DBEventPayload(agent.context, resource_id=r.id,
+                                                           states=(ri,)))
+            if r.host == host.name:  # keepalived elected this node: _enqueue_state_change
+                ri.ha_state = "primary"
+                l3_ha.AgentMixin._configure_ipv6_params(agent, ri, "primary")
+            conf_path = Path(ri.keepalived_manager.get_full_config_file_path("keepalived.conf"))
+            confs[ri.ns_name] = conf_path.read_text()
+            out[ri.ns_name] = {"master": r.host == host.name,
+                               "instance": ri._get_keepalived_instance()}
+        for name, netns in ns_map.items():
+            out[name]["netfilter"] = _save(netns)
+        devices = dvr_devices(calls)
+    finally:
+        for ns in ns_map.values():
+            subprocess.run(["ip", "netns", "delete", ns], check=False)
+    ha: dict[str, Any] = {}
+    for name, got in out.items():
+        ns_data = devices.get(name, {"interfaces": {}, "routes": [], "rules": [],
+                                     "neighbours": [], "sysctls": []})
+        if got["master"]:
+            keepalived_master(got["instance"], ns_data)
+        ha[name] = {**ns_data, "master": got["master"], "keepalived.conf": confs[name]}
+    return {"netfilter": {n: got["netfilter"] for n, got in out.items()}, "ha": ha,
+            "recorded_commands": [" ".join(c) for c in commands.recorded]
+            + [" ".join(c) for c in _ProcessRecorder.started]}
 
 
 def run_dhcp(cloud: Any, host: Any) -> dict[str, Any]:
@@ -1523,16 +1758,23 @@ def main(argv: list[str] | None = None) -> int:
                 result["netfilter"].update(dvr_result["netfilter"])
                 result["dvr"] = dvr_result["dvr"]
                 result["recorded_commands"] += dvr_result["recorded_commands"]
+            if any(r.ha and host.name in r.ha_hosts for r in cloud.routers):
+                ha_result = run_l3_ha(cloud, host)
+                result["netfilter"].update(ha_result["netfilter"])
+                result["ha"] = ha_result["ha"]
+                result["recorded_commands"] += ha_result["recorded_commands"]
         elif args.agent == "dhcp":
             result = run_dhcp(cloud, host)
         else:
             result = Run(cloud, args.host, hints).run()
             if any((r.host == host.name and not r.distributed)
-                   or (r.distributed and host.name in r.dvr_hosts) for r in cloud.routers):
+                   or (r.distributed and host.name in r.dvr_hosts)
+                   or (r.ha and host.name in r.ha_hosts) for r in cloud.routers):
                 child = run_child_script(script, args.topology, host.name, "l3", args.hints)
                 result["netfilter"].update(child["netfilter"])
                 result["devices"] = child["devices"]
                 result["dvr"] = child.get("dvr", {})
+                result["ha"] = child.get("ha", {})
                 result["recorded_commands"] += child["recorded_commands"]
             if any(p.device_owner == "network:dhcp" for p in cloud.ports_on(host.name)):
                 child = run_child_script(script, args.topology, host.name, "dhcp")

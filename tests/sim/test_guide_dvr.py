@@ -16,8 +16,9 @@ import pytest
 from neutrace import topology
 from neutrace.app import session
 from neutrace.sim.walk import Walker
-from neutrace.trace import STEP_NAT, Hop, TableLookup, Trace
+from neutrace.trace import STEP_NAT, Hop, TableLookup
 from tests.support.paths import REPO
+from tests.support.walk_path import at, change, delivered, order
 
 CLOUD_PATH = REPO / "examples" / "dvr" / "cloud.yaml"
 CLOUD = topology.load(CLOUD_PATH)
@@ -45,34 +46,6 @@ def gateway_mac(network: str) -> str:
 def walker() -> Walker:
     """examples/dvr's walker."""
     return session.walker(CLOUD_PATH)
-
-
-def delivered(t: Trace | None) -> tuple[Hop, ...]:
-    """The hops of the one copy that reached its destination."""
-    assert t is not None
-    (hops,) = [h for h, d in t.paths() if d.success]
-    return hops
-
-
-def at(hops: tuple[Hop, ...], host: str, element: str, n: int = 0) -> Hop:
-    """The ``n``-th hop through ``element`` of ``host``."""
-    found = [h for h in hops if h.host == host and h.element == element]
-    assert len(found) > n, f"the walk does not pass {host}/{element}: " + \
-        ", ".join(f"{h.host}/{h.element}" for h in hops)
-    return found[n]
-
-
-def order(hops: tuple[Hop, ...]) -> list[str]:
-    """``host/element`` in walk order."""
-    return [f"{h.host}/{h.element}" for h in hops]
-
-
-def change(hop: Hop, field: str) -> tuple[object, object] | None:
-    """(before, after) of ``field`` in ``hop``."""
-    for c in hop.changes:
-        if c.field == field:
-            return c.before, c.after
-    return None
 
 
 def tables(hop: Hop) -> list[int]:

@@ -23,6 +23,7 @@ from neutrace.app import session
 from neutrace.sim.walk import Walker
 from neutrace.trace import STEP_NAT, DispositionKind, Hop, TableLookup, Trace
 from tests.support.paths import REPO
+from tests.support.walk_path import at, change, delivered, order
 
 CLOUD_PATH = REPO / "examples" / "ha" / "cloud.yaml"
 CLOUD = topology.load(CLOUD_PATH)
@@ -41,30 +42,6 @@ GW_IP = CLOUD.port(GW.port_id).fixed_ips[0].ip_address
 def walker() -> Walker:
     """examples/ha's walker (network1 master)."""
     return session.walker(CLOUD_PATH)
-
-
-def delivered(t: Trace | None) -> tuple[Hop, ...]:
-    """The hops of the one copy that reached its destination."""
-    assert t is not None
-    (hops,) = [h for h, d in t.paths() if d.success]
-    return hops
-
-
-def order(hops: tuple[Hop, ...]) -> list[str]:
-    return [f"{h.host}/{h.element}" for h in hops]
-
-
-def at(hops: tuple[Hop, ...], host: str, element: str) -> Hop:
-    found = [h for h in hops if h.host == host and h.element == element]
-    assert found, f"the walk does not pass {host}/{element}: {order(hops)}"
-    return found[0]
-
-
-def change(hop: Hop, field: str) -> tuple[object, object] | None:
-    for c in hop.changes:
-        if c.field == field:
-            return c.before, c.after
-    return None
 
 
 def backup_copies(t: Trace | None, backup: str) -> list[tuple[Hop, ...]]:

@@ -55,6 +55,7 @@ CLOUD_NAMES = (
     "dvr-vlan",
     "ovsfw-extras",
     "gre-geneve",
+    "ha-extras",
 )
 # NEUTRACE_CONFORMANCE_CLOUDS=dvr,seed runs only those (while working on one feature)
 if os.environ.get("NEUTRACE_CONFORMANCE_CLOUDS"):
@@ -240,6 +241,61 @@ def test_dvr_namespaces(runs: Runs, cloud: str, host: str) -> None:
     assert not diffs, _report("DVR namespace parts", cloud, host, diffs)
 
 
+def _last_values(sysctls: list[str]) -> list[str]:
+    """``key=value`` settings as the namespace is left: the last value of each key."""
+    values: dict[str, str] = {}
+    for item in sysctls:
+        key, _, value = item.partition("=")
+        values[key] = value
+    return sorted(f"{k}={v}" for k, v in values.items())
+
+
+def _without_link_local(addresses: list[str] | tuple[str, ...]) -> list[str]:
+    """The addresses without IPv6 link-local ones: keepalived's fe80:: VIPs on the master's
+    qr-/qg- are the link-local addresses neutrace lists on no interface (the kernel's own on
+    every other device are not listed either; keepalived.conf, compared too, holds them)."""
+    return sorted(a for a in addresses if not (
+        ipaddress.ip_interface(a).version == 6 and ipaddress.ip_interface(a).is_link_local))
+
+
+@pytest.mark.parametrize(("cloud", "host"), _cases("ha_namespaces"))
+def test_ha_namespaces(runs: Runs, cloud: str, host: str) -> None:
+    """An HA router's qrouter- namespace on each of its L3 agents (Neutron's HaRouter
+    ``initialize`` + ``process``, keepalived recorded instead of started; on the master the
+    agent's state change to primary and the VIPs and virtual routes keepalived would set, from
+    Neutron's own KeepalivedInstance): the same namespaces; interfaces (MAC, MTU, addresses);
+    routes; sysctls as left; keepalived.conf verbatim."""
+    ours = runs.states[cloud].host(host)
+    assert ours is not None
+    theirs = runs.neutron(cloud, host).get("ha", {})
+    conf = {f.namespace: f.text for f in ours.files if f.path.endswith("/keepalived.conf")}
+    mine = {ns.name: ns for ns in ours.namespaces if ns.name in conf}
+    assert sorted(mine) == sorted(theirs), "HA router namespaces differ from Neutron's"
+    diffs = []
+    for name, ns in sorted(mine.items()):
+        t = theirs[name]
+        a = {i.name: {"mac": i.mac, "mtu": i.mtu, "addresses": _without_link_local(i.addresses)}
+             for i in ns.interfaces if i.kind != "loopback"}
+        b = {n: {"mac": d.get("mac"), "mtu": d.get("mtu"),
+                 "addresses": _without_link_local(d["addresses"])}
+             for n, d in t["interfaces"].items()}
+        sections: dict[str, tuple[Any, Any]] = {
+            "interfaces": (a, b),
+            "routes (destination, device, gateway, table)": (
+                sorted({(r.destination, r.device, r.gateway, r.table) for r in ns.routes
+                        if r.proto != "kernel"}),
+                sorted({(r["destination"], r["device"], r["gateway"], r["table"])
+                        for r in t["routes"]})),
+            "sysctls": (sorted(f"{k}={v}" for k, v in ns.sysctls),
+                        _last_values(t["sysctls"])),
+            "keepalived.conf": (conf[name], t["keepalived.conf"]),
+        }
+        for what, (mine_, theirs_) in sections.items():
+            if mine_ != theirs_:
+                diffs.append(f"{name} {what}:\n  - neutron  {theirs_}\n  + neutrace {mine_}")
+    assert not diffs, _report("HA namespace parts", cloud, host, diffs)
+
+
 @pytest.mark.parametrize(("cloud", "host"), _cases("bridges"))
 def test_bridges(runs: Runs, cloud: str, host: str) -> None:
     """The same OVS bridges, with Neutron's fail_mode, OpenFlow protocols and datapath_type."""
@@ -265,6 +321,7 @@ def test_namespace_devices(runs: Runs, cloud: str, host: str) -> None:
     neutron = runs.neutron(cloud, host)
     theirs = neutron.get("devices", {})
     dvr = set(neutron.get("dvr", {}))  # compared by test_dvr_namespaces
+    dvr |= set(neutron.get("ha", {}))  # and by test_ha_namespaces
     mine = {ns.name: ns for ns in ours.namespaces
             if ns.name.startswith(("qrouter-", "qdhcp-")) and ns.name not in dvr}
     assert sorted(mine) == sorted(theirs), "qrouter/qdhcp namespaces differ from Neutron's"

@@ -84,9 +84,6 @@ def _cases(test: str) -> list[Any]:
 # (test, cloud, host) -> why: known differences, reported to the integrator (docs/conformance.md).
 # strict: once fixed the test XPASSes and fails, so the entry must then be removed.
 KNOWN: dict[tuple[str, str, str], str] = {
-    ("diff", "ha", "*"): "the difference test_flows[ha-*] finds (Neutron's l2pop gives the HA "
-                         "router's port a br-tun table 20 unicast entry), found by "
-                         "neutrace diff as an extra flow",
 }
 
 

@@ -64,8 +64,9 @@ ROLE_NETWORK = "network"
 class Ml2Config:
     """The ML2 server's configuration that decides tenant networks' segments:
     ``[ml2] tenant_network_types`` (tried in order) and ``[ml2_type_vlan] network_vlan_ranges``
-    as ``(physnet, vlan_min, vlan_max)`` in the order given (a physnet written alone is
-    ``(physnet, 1, 4094)``, as neutron-lib's ``parse_network_vlan_ranges`` reads it). No ranges:
+    as ``(physnet, vlan_min, vlan_max)`` as neutron-lib's ``parse_network_vlan_ranges`` reads
+    them (physnets in order of first appearance; a physnet written alone is ``(physnet, 1,
+    4094)`` and replaces its other ranges). No ranges:
     VLAN provider networks may use any physnet (neutrace's leniency; Neutron would refuse)."""
 
     tenant_network_types: tuple[str, ...] = (TYPE_VXLAN,)

@@ -53,9 +53,8 @@ def resolve_ml2(w: Working) -> Ml2Config:
         w.ctx.fail(("ml2", "tenant_network_types"), "tenant_network_types is empty: no network "
                    "could be created without provider attributes",
                    "list at least one type, like [vxlan] or [vlan]")
-    ranges: list[tuple[str, int, int]] = []
-    for k, entry in enumerate(m.network_vlan_ranges):
-        ranges += _vlan_range(w, ("ml2", "network_vlan_ranges", k), entry)
+    ranges = merge_vlan_ranges([_vlan_range(w, ("ml2", "network_vlan_ranges", k), entry)
+                                for k, entry in enumerate(m.network_vlan_ranges)])
     if TYPE_VLAN in types and not ranges:
         w.ctx.fail(("ml2", "tenant_network_types"), "tenant_network_types has vlan but "
                    "network_vlan_ranges is empty: the VLAN type driver has no VLAN to give",
@@ -64,14 +63,30 @@ def resolve_ml2(w: Working) -> Ml2Config:
     return Ml2Config(tenant_network_types=types, network_vlan_ranges=tuple(ranges))
 
 
-def _vlan_range(w: Working, p: Path_, entry: str) -> list[tuple[str, int, int]]:
-    """One ``network_vlan_ranges`` entry (``parse_network_vlan_range``)."""
+def merge_vlan_ranges(entries: list[tuple[str, int | None, int | None]]
+                      ) -> list[tuple[str, int, int]]:
+    """``parse_network_vlan_ranges``: the physnets in order of first appearance, each with its
+    ranges in order; a bare physnet (no range) is the whole range 1..4094 and replaces the
+    ranges before it, and a range after it is dropped."""
+    whole = (1, MAX_VLAN)
+    nets: dict[str, list[tuple[int, int]]] = {}
+    for physnet, low, high in entries:
+        if low is None or high is None:
+            nets[physnet] = [whole]
+        elif nets.get(physnet) != [whole]:
+            nets.setdefault(physnet, []).append((low, high))
+    return [(physnet, low, high) for physnet, rs in nets.items() for low, high in rs]
+
+
+def _vlan_range(w: Working, p: Path_, entry: str) -> tuple[str, int | None, int | None]:
+    """One ``network_vlan_ranges`` entry (``parse_network_vlan_range``): a bare physnet has no
+    range (None, None)."""
     text = entry.strip()
     fix = "write physnet:vlan_min:vlan_max like physnet1:100:199, or the physnet alone"
     if ":" not in text:
         if not text:
             w.ctx.fail(p, "empty network_vlan_ranges entry", fix)
-        return [(text, 1, MAX_VLAN)]
+        return text, None, None
     parts = text.split(":")
     if len(parts) != 3:
         w.ctx.fail(p, f"VLAN range {text!r} needs exactly two values for the range", fix)
@@ -86,7 +101,7 @@ def _vlan_range(w: Working, p: Path_, entry: str) -> list[tuple[str, int, int]]:
             w.ctx.fail(p, f"VLAN range {text!r}: {v} is not a VLAN id (1..{MAX_VLAN})", fix)
     if vlan_max < vlan_min:
         w.ctx.fail(p, f"VLAN range {text!r} ends before it starts", "swap vlan_min and vlan_max")
-    return [(physnet, vlan_min, vlan_max)]
+    return physnet, vlan_min, vlan_max
 
 
 @dataclass

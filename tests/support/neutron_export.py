@@ -74,5 +74,5 @@ def hints(cloud: Cloud) -> Hints:
         bridge_mappings=h.bridge_mappings,
         physical_nics=tuple((n.name, n.bridge, n.segment) for n in h.physical_nics),
         tunnel_nic=h.tunnel_nic, tunnel_types=h.tunnel_types, l2_population=h.l2_population,
-        arp_responder=h.arp_responder, firewall_driver=h.firewall_driver)
+        arp_responder=h.arp_responder, firewall_driver=h.firewall_driver, dvr_mac=h.dvr_mac)
         for h in cloud.hosts})

@@ -75,3 +75,26 @@ def test_legacy_router_not_on_a_dvr_agent() -> None:
         "    agent_mode: dvr_snat\n", "    agent_mode: dvr\n", 1)
     with pytest.raises(TopologyError, match="hosts only distributed routers"):
         load(text)
+
+
+def test_pinned_snat_and_agent_gateway_ports() -> None:
+    """An export of a real cloud pins the sg- and fg- ports Neutron made (their ids, MACs and
+    addresses), as dhcp_ports pins DHCP ports."""
+    fg = ("    router_external: true\n    fip_gateway_ports:\n"
+          "      - {host: compute1, id: 0b5a6d7e-0000-4000-8000-000000000001, "
+          "mac: 'fa:16:3e:00:00:f1', ip: 203.0.113.150}\n")
+    text = DVR.replace("    router_external: true\n", fg, 1).replace(
+        "      - {subnet: selfservice1-v4}\n",
+        "      - {subnet: selfservice1-v4, snat_port_id: 1c6b7e8f-0000-4000-8000-000000000002,"
+        " snat_mac: 'fa:16:3e:00:00:5a', snat_ip: 192.0.2.50}\n", 1)
+    cloud = load(text)
+    ports = {p.id: p for p in cloud.ports}
+    f = ports["0b5a6d7e-0000-4000-8000-000000000001"]
+    assert (f.device_owner, f.binding_host_id, f.mac_address, f.fixed_ips[0].ip_address) == (
+        model.DEVICE_OWNER_AGENT_GW, "compute1", "fa:16:3e:00:00:f1", "203.0.113.150")
+    s = ports["1c6b7e8f-0000-4000-8000-000000000002"]
+    assert (s.device_owner, s.mac_address, s.fixed_ips[0].ip_address) == (
+        "network:router_centralized_snat", "fa:16:3e:00:00:5a", "192.0.2.50")
+    with pytest.raises(TopologyError, match="fip_gateway_ports.0.host|unknown host"):
+        load(DVR.replace("    router_external: true\n", fg.replace("host: compute1",
+                                                                      "host: nowhere"), 1))

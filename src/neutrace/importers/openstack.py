@@ -52,6 +52,7 @@ class Missing(enum.StrEnum):
     UNBOUND_PORT = "unbound_port"  # a VM port without binding:host_id: left out
     UNASSOCIATED_FLOATING_IP = "unassociated_floating_ip"  # left out
     DUPLICATE_NAME = "duplicate_name"  # a network/subnet/group name used twice: id appended
+    DVR_MAC = "dvr_mac"  # a DVR host's MAC (the server's dvr_host_macs, in no API object)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,7 @@ class HostHints:
     l2_population: bool | None = None
     arp_responder: bool | None = None
     firewall_driver: str | None = None
+    dvr_mac: str | None = None  # the host's DVR MAC (dvr_host_macs: in no API object)
 
 
 @dataclass(frozen=True)
@@ -381,11 +383,18 @@ def captured_hints(imported: ImportedCloud) -> Hints:
                                and bridge.port(i.name) is not None), None)
             tunnel_nic = holder.name if holder else None
         known = conf is not None and not conf.inferred
+        dvr_mac = next((m.group(1) for b in h.ovs_bridges if b.name != "br-int"
+                        for f in b.flows if f.table == 1  # DVR_PROCESS(_PHYSICAL)
+                        for m in [_DVR_SRC_RE.search(f.actions)] if m), None)
         out[h.name] = HostHints(
             tunnel_ip=h.tunnel_ip, bridge_mappings=conf.bridge_mappings if conf else (),
             physical_nics=nics, tunnel_nic=tunnel_nic,
             tunnel_types=conf.tunnel_types if conf else (),
             l2_population=conf.l2_population if known and conf else None,
             arp_responder=conf.arp_responder if known and conf else None,
-            firewall_driver=_driver(conf.firewall_driver) if conf else None)
+            firewall_driver=_driver(conf.firewall_driver) if conf else None, dvr_mac=dvr_mac)
     return Hints(out)
+
+
+#: DVR_PROCESS rewrites a router interface's source MAC to the host's DVR MAC.
+_DVR_SRC_RE = re.compile(r"(?:set_field:|mod_dl_src:)(fa:16:3f(?::[0-9a-f]{2}){3})(?:->eth_src)?")

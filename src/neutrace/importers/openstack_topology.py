@@ -34,6 +34,7 @@ MANAGEMENT_PLACEHOLDER = ipaddress.ip_network("198.18.0.0/16")
 TUNNEL_PLACEHOLDER = ipaddress.ip_network("198.19.0.0/16")
 _MADE_BY_TOPOLOGY = ("network:router_ha_interface", "network:router_centralized_snat",
                      "network:floatingip_agent_gateway")
+_SNAT_PORT = "network:router_centralized_snat"
 _ROUTER_PORTS = ("network:router_interface", "network:ha_router_replicated_interface",
                  "network:router_interface_distributed")
 
@@ -106,6 +107,23 @@ def to_topology(export: Export, hints: Hints | None = None, name: str = "importe
     if any(r.get("distributed") for r in routers):
         for h in doc["hosts"]:
             h["agent_mode"] = "dvr_snat" if "network" in h["roles"] else "dvr"
+            mac = hints.of(h["name"]).dvr_mac
+            if mac:
+                h["dvr_mac"] = mac
+            else:
+                notes.append(Assumption(Missing.DVR_MAC, h["name"], "generated under "
+                                        "fa:16:3f", f"--dvr-mac {h['name']}=MAC"))
+    fg_pins: dict[str, list[dict[str, Any]]] = {}
+    for o, w in by_owner.get("network:floatingip_agent_gateway", []):
+        r = _Reader(o, w)
+        host, net = r.text("binding:host_id"), r.text("network_id")
+        if host and net in net_name:
+            fg_pins.setdefault(str(net), []).append({
+                "host": host, "id": r.text("id", True), "mac": r.text("mac_address"),
+                "ip": [ip for _, ip in r.fixed_ips()]})
+    for n in networks:
+        if n["id"] in fg_pins and any(r.get("distributed") for r in routers):
+            n["fip_gateway_ports"] = fg_pins[n["id"]]
     return Imported({k: v for k, v in doc.items() if v != []}, tuple(notes))
 
 
@@ -263,7 +281,8 @@ def _vms(by_owner: Mapping[str, list[tuple[dict[str, Any], str]]], group_name: M
 def _routers(export: Export, by_owner: Mapping[str, list[tuple[dict[str, Any], str]]],
              hosts: dict[str, set[str]]) -> list[dict[str, Any]]:
     ports_of: dict[str, list[_Reader]] = {}
-    for owner in (*_ROUTER_PORTS, "network:router_gateway", "network:router_ha_interface"):
+    for owner in (*_ROUTER_PORTS, "network:router_gateway", "network:router_ha_interface",
+                  _SNAT_PORT):
         for o, w in by_owner.get(owner, []):
             r = _Reader(o, w)
             ports_of.setdefault(str(r.text("device_id")), []).append(r)
@@ -307,6 +326,8 @@ def _routers(export: Export, by_owner: Mapping[str, list[tuple[dict[str, Any], s
                 if gp.text("mac_address"):
                     g["mac"] = gp.text("mac_address")
             rt["external_gateway"] = g
+        snat = {sid: p for p in mine if p.text("device_owner") == _SNAT_PORT
+                for sid, _ in p.fixed_ips()}
         itfs = []
         for p in mine:
             if p.text("device_owner") not in _ROUTER_PORTS:
@@ -315,6 +336,12 @@ def _routers(export: Export, by_owner: Mapping[str, list[tuple[dict[str, Any], s
                 itf = {"subnet": sid, "ip": ip, "port_id": p.text("id")}
                 if p.text("mac_address"):
                     itf["mac"] = p.text("mac_address")
+                sg = snat.get(sid)
+                if sg is not None and rt.get("distributed"):
+                    itf["snat_port_id"] = sg.text("id")
+                    if sg.text("mac_address"):
+                        itf["snat_mac"] = sg.text("mac_address")
+                    itf["snat_ip"] = next(a for s_, a in sg.fixed_ips() if s_ == sid)
                 itfs.append(itf)
         if itfs:
             rt["interfaces"] = itfs

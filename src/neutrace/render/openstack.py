@@ -25,6 +25,8 @@ PHRASES: dict[str, str] = {
     Missing.UNASSOCIATED_FLOATING_IP: "floating IP {subject}: not associated with an "
                                       "instance's port: {value}",
     Missing.DUPLICATE_NAME: "{subject}: the name is used twice; written as {value}",
+    Missing.DVR_MAC: "{subject}: the export has no DVR MAC (the server's dvr_host_macs); "
+                     "{value}, which will not be the host's",
     "fix": " (fix: {option})",
     "header": "# A neutrace topology (docs/topology.md) made by neutrace import-openstack from "
               "{files}.",
@@ -39,7 +41,7 @@ def assumption_text(a: Assumption) -> str:
         case (Missing.MANAGEMENT_IP | Missing.TUNNEL_IP | Missing.BRIDGE_MAPPING
               | Missing.SEGMENTATION_ID | Missing.PHYSICAL_NETWORK | Missing.SUBNET_POOL
               | Missing.UNBOUND_PORT | Missing.UNASSOCIATED_FLOATING_IP
-              | Missing.DUPLICATE_NAME):
+              | Missing.DUPLICATE_NAME | Missing.DVR_MAC):
             text = PHRASES[a.missing].format(subject=a.subject, value=a.value)
         case _:
             assert_never(a.missing)

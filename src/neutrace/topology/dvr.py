@@ -33,7 +33,7 @@ from neutrace.model import (
 )
 from neutrace.topology import schema as s
 from neutrace.topology.checks import check_ref
-from neutrace.topology.ipam import one_per_family
+from neutrace.topology.ipam import explicit_ips, one_per_family
 from neutrace.topology.ports import new_port
 from neutrace.topology.source import Path_
 from neutrace.topology.working import PortW, Working, new_id
@@ -90,11 +90,16 @@ def add_snat_ports(w: Working, routers: list[Router]) -> tuple[list[Router], lis
             itf = by_id[pid]
             network = w.net_by_ref[itf.network_id]
             path: Path_ = ("routers", i, "interfaces", j)
+            given = w.cloud.routers[i].interfaces[j]
             port = new_port(
-                w, path=path, id_path=path, given_id=None,
-                seed=f"port/router_snat/{r.id}/{pid}", name="", network=network, mac=None,
-                mac_path=path, owner=DEVICE_OWNER_ROUTER_SNAT, device_id=r.id, host=r.host)
-            port.allocate_from = [sid for sid, _ip in itf.ips]
+                w, path=path, id_path=(*path, "snat_port_id"), given_id=given.snat_port_id,
+                seed=f"port/router_snat/{r.id}/{pid}", name="", network=network,
+                mac=given.snat_mac, mac_path=(*path, "snat_mac"),
+                owner=DEVICE_OWNER_ROUTER_SNAT, device_id=r.id, host=r.host)
+            if given.snat_ip:
+                explicit_ips(w, port, (*path, "snat_ip"), [given.snat_ip], None)
+            else:
+                port.allocate_from = [sid for sid, _ip in itf.ips]
             pending.append(port)
             snat_ids.append(port.id)
         out.append(replace(r, snat_port_ids=tuple(snat_ids)))
@@ -138,20 +143,51 @@ def schedule_dvr(w: Working, routers: list[Router]) -> tuple[list[Router], list[
         dvr_hosts = tuple(h for h in order if h in hosts)
         if r.external_gateway is not None:
             network = w.net_by_ref[r.external_gateway.network_id]
+            pins = _fg_pins(w, network.id)
             for h in dvr_hosts:
                 if (h, network.id) in fg:
                     continue
                 path: Path_ = ("routers", i, "external_gateway")
+                k, pin = pins.get(h, (None, None))
+                pp: Path_ = path if k is None else k
                 if h not in w.agent_ids:
                     w.agent_ids[h] = new_id(w, path, None, f"agent/l3/{h}")
                 port = new_port(
-                    w, path=path, id_path=path, given_id=None,
+                    w, path=pp, id_path=(*pp, "id") if pin else pp,
+                    given_id=pin.id if pin else None,
                     seed=f"port/floatingip_agent_gateway/{h}/{network.id}", name="",
-                    network=network, mac=None, mac_path=path, owner=DEVICE_OWNER_AGENT_GW,
+                    network=network, mac=pin.mac if pin else None,
+                    mac_path=(*pp, "mac") if pin else pp, owner=DEVICE_OWNER_AGENT_GW,
                     device_id=w.agent_ids[h], host=h)
-                port.allocate_from = one_per_family(
-                    [sw for sw in w.subnets if sw.subnet.network_id == network.id])
+                if pin is not None and pin.ip:
+                    explicit_ips(w, port, (*pp, "ip"), pin.ip, None)
+                else:
+                    port.allocate_from = one_per_family(
+                        [sw for sw in w.subnets if sw.subnet.network_id == network.id])
                 fg[(h, network.id)] = port
         out.append(replace(r, dvr_hosts=dvr_hosts))
+    for i, n in enumerate(w.cloud.networks):  # a pin no fg- port takes is a mistake
+        for j, pinned in enumerate(n.fip_gateway_ports):
+            if (pinned.host, w.net_by_ref[n.name].id) not in fg:
+                w.ctx.fail(("networks", i, "fip_gateway_ports", j, "host"),
+                           f"host {pinned.host} has no fg- port on network {n.name}: no "
+                           "distributed router with its gateway there runs on it",
+                           "pin only the hosts of a distributed router with that gateway")
     return out, list(fg.values())
+
+
+def _fg_pins(w: Working, network_id: str) -> dict[str, tuple[Path_, s.DhcpPortIn]]:
+    """An external network's pinned ``fip_gateway_ports`` (id/MAC/address per host)."""
+    pins: dict[str, tuple[Path_, s.DhcpPortIn]] = {}
+    for i, n in enumerate(w.cloud.networks):
+        if w.net_by_ref[n.name].id != network_id:
+            continue
+        for k, pin in enumerate(n.fip_gateway_ports):
+            kp: Path_ = ("networks", i, "fip_gateway_ports", k)
+            check_ref(w.ctx, (*kp, "host"), w.hosts, pin.host, "host", list(w.hosts))
+            if pin.host in pins:
+                w.ctx.fail((*kp, "host"), f"two fg- ports pinned on host {pin.host}",
+                           "pin one per host")
+            pins[pin.host] = (kp, pin)
+    return pins
 

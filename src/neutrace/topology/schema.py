@@ -102,6 +102,8 @@ class NetworkIn(_In):
     project_id: str = ""
     subnets: list[SubnetIn] = Field(default_factory=list)
     dhcp_ports: list[DhcpPortIn] = Field(default_factory=list)
+    # an external network's DVR floating IP agent gateway (fg-) ports, pinned per host
+    fip_gateway_ports: list[DhcpPortIn] = Field(default_factory=list)
 
 
 class AddressPairIn(_In):
@@ -143,6 +145,10 @@ class InterfaceIn(_In):
     ip: str | None = None  # default: the subnet's gateway_ip
     port_id: str | None = None
     mac: str | None = None
+    # a distributed router's centralized SNAT (sg-) port on this subnet, pinned
+    snat_port_id: str | None = None
+    snat_mac: str | None = None
+    snat_ip: str | None = None
 
 
 class RouteIn(_In):

@@ -185,8 +185,9 @@ def _ipv4s(ns: Namespace) -> list[str]:
 
 
 def scenarios(state: CloudState) -> Iterator[Scenario]:
-    """Every VM and outside namespace sends ICMP to the first address of every other VM and
-    outside namespace and to every floating IP (a /32 on a qg- interface)."""
+    """Every VM and outside namespace with an IPv4 address sends ICMP to the first IPv4 address
+    of every other VM and outside namespace and to every floating IP (a /32 on a qg-
+    interface)."""
     ends: list[tuple[str, list[str]]] = []
     for hs in state.hosts:
         for ns in hs.namespaces:
@@ -198,6 +199,8 @@ def scenarios(state: CloudState) -> Iterator[Scenario]:
             for itf in ns.interfaces if itf.name.startswith("qg-")
             for a in itf.addresses if a.endswith("/32")]
     for src, own in ends:
+        if not own:  # an IPv6-only VM (the probes are IPv4)
+            continue
         for dst, ips in ends:
             if dst != src:
                 yield from (Scenario(src, ip) for ip in ips if ip not in own)

@@ -31,21 +31,24 @@ from neutrace.trace import SUCCESS
 LISTENER = textwrap.dedent("""
     import socket, sys
     proto, port, timeout, token = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+    v6 = sys.argv[5:] == ["6"]
+    fam, any_ = (socket.AF_INET6, "::") if v6 else (socket.AF_INET, "0.0.0.0")
     if proto == "icmp":
-        s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+        s = socket.socket(fam, socket.SOCK_RAW,
+                          socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP)
     elif proto == "tcp":
-        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("0.0.0.0", port)); s.listen(5)
+        s = socket.socket(fam); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((any_, port)); s.listen(5)
     else:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", port))
+        s = socket.socket(fam, socket.SOCK_DGRAM); s.bind((any_, port))
     s.settimeout(timeout)
     print("ready", flush=True)
     try:
         while True:
             if proto == "icmp":
                 data, addr = s.recvfrom(4096)
-                ihl = (data[0] & 15) * 4
-                if data[ihl] == 8 and token.encode() in data[ihl + 8:]:
+                ihl = 0 if v6 else (data[0] & 15) * 4  # a raw ICMPv6 socket has no IP header
+                if data[ihl] == (128 if v6 else 8) and token.encode() in data[ihl + 8:]:
                     print("from", addr[0], flush=True); break
             elif proto == "tcp":
                 c, addr = s.accept(); print("from", addr[0], flush=True); c.close(); break
@@ -60,7 +63,14 @@ LISTENER = textwrap.dedent("""
 SENDER = textwrap.dedent("""
     import socket, struct, sys, time
     proto, dst, port, token = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-    if proto == "icmp":
+    v6 = ":" in dst
+    fam = socket.AF_INET6 if v6 else socket.AF_INET
+    if proto == "icmp" and v6:  # the kernel computes ICMPv6 checksums of raw sockets
+        s = socket.socket(fam, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+        for seq in range(3):
+            s.sendto(struct.pack("!BBHHH", 128, 0, 0, 0x4e54, seq) + token.encode(), (dst, 0))
+            time.sleep(0.3)
+    elif proto == "icmp":
         def csum(b):
             if len(b) % 2: b += b"\\0"
             t = sum(struct.unpack("!%dH" % (len(b) // 2), b))
@@ -73,13 +83,13 @@ SENDER = textwrap.dedent("""
                      (dst, 0))
             time.sleep(0.3)
     elif proto == "tcp":
-        s = socket.socket(); s.settimeout(2)
+        s = socket.socket(fam); s.settimeout(2)
         try:
             s.connect((dst, port)); print("connected")
         except OSError as e:
             print("error", e)
     else:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s = socket.socket(fam, socket.SOCK_DGRAM)
         for _ in range(3):
             s.sendto(token.encode(), (dst, port)); time.sleep(0.3)
 """)
@@ -132,7 +142,7 @@ class RealCloud:
         saw, or None if nothing reached it."""
         token = f"nt{os.getpid()}x{time.monotonic_ns() % 10**9}"
         listener = self.start(dst_ns, sys.executable, "-c", LISTENER, proto, str(port),
-                              str(timeout), token)
+                              str(timeout), token, "6" if ":" in dst_ip else "4")
         try:
             assert listener.stdout is not None
             ready = listener.stdout.readline().strip()
@@ -174,37 +184,36 @@ class Expected:
     seen_src: str | None
 
 
-def _ipv4s(ns: Namespace) -> list[str]:
+def _addresses(ns: Namespace, version: int) -> list[str]:
+    """The namespace's addresses of ``version`` (not loopback, not link-local)."""
     out = []
     for itf in ns.interfaces:
         for a in itf.addresses:
             ip = ipaddress.ip_interface(a)
-            if ip.version == 4 and not ip.ip.is_loopback:
+            if ip.version == version and not ip.ip.is_loopback and not ip.ip.is_link_local:
                 out.append(str(ip.ip))
     return out
 
 
 def scenarios(state: CloudState) -> Iterator[Scenario]:
-    """Every VM and outside namespace with an IPv4 address sends ICMP to the first IPv4 address
-    of every other VM and outside namespace and to every floating IP (a /32 on a qg-
-    interface)."""
-    ends: list[tuple[str, list[str]]] = []
-    for hs in state.hosts:
-        for ns in hs.namespaces:
-            if ns.kind == NS_VM:
-                ends.append((ns.name, _ipv4s(ns)[:1]))
-    for ns in state.external:
-        ends.append((ns.name, _ipv4s(ns)[:1]))
+    """Every VM and outside namespace sends ICMP to the first IPv4 address of every other VM and
+    outside namespace and to every floating IP (a /32 on a qg- interface), and, from its first
+    IPv6 address, to the first IPv6 address of every other one that has one."""
+    spaces = [ns for hs in state.hosts for ns in hs.namespaces if ns.kind == NS_VM]
+    spaces += list(state.external)
     fips = [a.split("/")[0] for hs in state.hosts for ns in hs.namespaces
             for itf in ns.interfaces if itf.name.startswith("qg-")
             for a in itf.addresses if a.endswith("/32")]
-    for src, own in ends:
-        if not own:  # an IPv6-only VM (the probes are IPv4)
-            continue
-        for dst, ips in ends:
-            if dst != src:
-                yield from (Scenario(src, ip) for ip in ips if ip not in own)
-        yield from (Scenario(src, ip) for ip in fips)
+    for version in (4, 6):
+        ends = [(ns.name, _addresses(ns, version)[:1]) for ns in spaces]
+        for src, own in ends:
+            if not own:  # nothing to send from in this family (an IPv6-only VM, say)
+                continue
+            for dst, ips in ends:
+                if dst != src:
+                    yield from (Scenario(src, ip) for ip in ips if ip not in own)
+            if version == 4:
+                yield from (Scenario(src, ip) for ip in fips)
 
 
 def expected(walker: Walker, sc: Scenario) -> Expected:
@@ -212,7 +221,8 @@ def expected(walker: Walker, sc: Scenario) -> Expected:
     conv = session.trace(walker, sc.src, sc.dst_ip, sc.proto, sc.port)
     for hops, fate in conv.request.paths():
         if fate.kind in SUCCESS and hops and hops[-1].kind in ("vm", "external"):
-            return Expected(True, hops[-1].element, hops[-1].packet.nw_src)
+            p = hops[-1].packet
+            return Expected(True, hops[-1].element, p.ipv6_src if p.is_ipv6 else p.nw_src)
     return Expected(False, None, None)
 
 
@@ -221,10 +231,10 @@ def owner_namespace(state: CloudState, ip: str) -> str | None:
     the packet is not delivered: it must not arrive there either)."""
     for hs in state.hosts:
         for ns in hs.namespaces:
-            if ns.kind == NS_VM and ip in _ipv4s(ns):
+            if ns.kind == NS_VM and ip in _addresses(ns, 4) + _addresses(ns, 6):
                 return ns.name
     for ns in state.external:
-        if ns.kind == NS_EXTERNAL and ip in _ipv4s(ns):
+        if ns.kind == NS_EXTERNAL and ip in _addresses(ns, 4) + _addresses(ns, 6):
             return ns.name
     return None
 

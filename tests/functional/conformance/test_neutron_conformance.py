@@ -56,6 +56,7 @@ CLOUD_NAMES = (
     "ovsfw-extras",
     "gre-geneve",
     "ha-extras",
+    "routed-underlay",
 )
 # NEUTRACE_CONFORMANCE_CLOUDS=dvr,seed runs only those (while working on one feature)
 if os.environ.get("NEUTRACE_CONFORMANCE_CLOUDS"):

@@ -1,6 +1,7 @@
-"""Every example cloud on the real backend: each scenario's real outcome (delivered or not, and
-the source address seen at the far end) equals the simulator's, and real ``ofproto/trace`` on
-each host's bridges agrees with the OpenFlow engine for the packets the walks carry there.
+"""Every example cloud (and tests/data's GRE/Geneve cloud) on the real backend: each scenario's
+real outcome (delivered or not, and the source address seen at the far end) equals the
+simulator's, and real ``ofproto/trace`` on each host's bridges agrees with the OpenFlow engine
+for the packets the walks carry there.
 
 One `up` per example cloud (the seed's is the session's); scenarios: every VM and outside
 namespace sends ICMP to every other one and to every floating IP, and every VM tries TCP 22 and
@@ -21,7 +22,7 @@ from neutrace.packet import Packet
 from neutrace.trace import HOP_OVS
 from neutrace.verify.ofproto import compare
 from tests.functional.real.conftest import require_real
-from tests.support.paths import EXAMPLES
+from tests.support.paths import DATA, EXAMPLES
 from tests.support.real_cloud import (
     RealCloud,
     Scenario,
@@ -32,7 +33,9 @@ from tests.support.real_cloud import (
 
 pytestmark = [pytest.mark.root, pytest.mark.ovs]
 
-CLOUDS = sorted(p.parent.name for p in EXAMPLES.glob("*/cloud.yaml"))
+# clouds of tests/data walked for real too: GRE and Geneve through OVS's userspace tunnels
+EXTRA_CLOUDS = {"gre-geneve": DATA / "clouds" / "gre-geneve.yaml"}
+CLOUDS = sorted(p.parent.name for p in EXAMPLES.glob("*/cloud.yaml")) + sorted(EXTRA_CLOUDS)
 
 
 @pytest.fixture(scope="module", params=CLOUDS)
@@ -42,7 +45,7 @@ def example(request: pytest.FixtureRequest) -> Iterator[RealCloud]:
     if request.param == "seed":
         yield request.getfixturevalue("seed_cloud")
         return
-    with RealCloud(EXAMPLES / request.param / "cloud.yaml") as c:
+    with RealCloud(EXTRA_CLOUDS.get(request.param, EXAMPLES / request.param / "cloud.yaml")) as c:
         yield c
 
 

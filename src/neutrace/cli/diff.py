@@ -17,7 +17,7 @@ from neutrace.errors import CommandLineError
 
 def diff(
     expected: Annotated[list[Path], typer.Argument(
-        metavar="EXPECTED", help="What Neutron should have programmed: a topology file "
+        metavar="EXPECTED...", help="What Neutron should have programmed: a topology file "
         "(docs/topology.md), or the JSON of the cloud's Neutron objects (docs/importing.md).")],
     sos: Annotated[list[Path], typer.Option(
         "--sos", metavar="CAPTURE", help="A host's capture (sosreport, neutrace collect folder "
@@ -56,7 +56,7 @@ def diff(
 
 def import_openstack(
     files: Annotated[list[Path], typer.Argument(
-        metavar="FILES", help="JSON of 'openstack network/subnet/port/router/floating ip/"
+        metavar="FILES...", help="JSON of 'openstack network/subnet/port/router/floating ip/"
         "security group/security group rule list --long -f json' (or show -f json), or the "
         "Neutron API's bodies ({\"ports\": [...]}...), in any mix.")],
     output: Annotated[Path | None, typer.Option(

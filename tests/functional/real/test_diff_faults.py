@@ -302,3 +302,43 @@ def test_the_command_line_on_a_fault(lab: Lab) -> None:
     res = CliRunner().invoke(app, ["diff", str(SEED_YAML), *(a for s in sources
                                                             for a in ("--sos", s))])
     assert res.exit_code == 1 and "has tag 4095" in res.stdout
+
+
+@pytest.fixture(scope="module")
+def fw_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """examples/ovs-firewall up: the openvswitch firewall's rules are flows."""
+    require_real()
+    from tests.support.paths import EXAMPLES
+    base = tmp_path_factory.mktemp("diff-fw")
+    with RealCloud(EXAMPLES / "ovs-firewall" / "cloud.yaml", stem="diff-fw") as c:
+        lab = Lab(c, base)
+        for h in c.state.hosts:
+            collect_host(c, h.name, lab.clean(h.name), base / "sysroot" / h.name)
+        yield lab
+
+
+def test_a_missing_openvswitch_firewall_rule(fw_lab: Lab) -> None:
+    """A security-group rule of the openvswitch firewall is a flow of br-int's table 82: one
+    deleted with ovs-ofctl is named as that port's missing ingress rule."""
+    lab, host = fw_lab, "cmp-01"
+    assert compare(lab.cloud.state, import_cloud(
+        [lab.clean(h.name) for h in lab.cloud.state.hosts]).cold).differences == ()
+    hs = lab.cloud.state.host(host)
+    assert hs is not None
+    br = hs.bridge("br-int")
+    assert br is not None
+    rule = next(f for f in br.flows if f.table == 82 and f.match_value("tp_dst") == "22"
+                and f.match_value("ct_state") == "+new-est")
+    from neutrace.syntax.ofctl import format_flow, format_match
+    match = f"table=82,priority={rule.priority},{format_match(rule)}"
+    drift = lab.faulty("no-fw-rule", host,
+                       lambda: run(lab, host, *OF13, "del-flows", "--strict", "br-int", match),
+                       lambda: run(lab, host, *OF13, "add-flow", "br-int", format_flow(rule)))
+    got = only(drift)
+    assert [(type(d).__name__, d.change, d.table_name) for d in got] == [  # type: ignore
+        ("FlowDifference", Change.MISSING, "RULES_INGRESS_TABLE")]
+    port = got[0].port  # type: ignore[attr-defined]
+    assert port and port.startswith("tap")
+    assert f"a security-group rule of port {port} (ingress) is missing" in difference_text(
+        got[0], drift)  # type: ignore[arg-type]
+

@@ -1367,6 +1367,7 @@ class _ProcessRecorder:
     the command line the manager would run, ``active`` is False (no process)."""
 
     started: list[list[str]] = []
+    active = False  # class-wide: set while the driver plays "keepalived is up"
 
     def __init__(self, conf: Any = None, uuid: str = "", namespace: str | None = None,
                  service: str | None = None, default_cmd_callback: Any = None,
@@ -1376,7 +1377,6 @@ class _ProcessRecorder:
         self.namespace = namespace
         self.default_cmd_callback = default_cmd_callback
         self.pid_file = pid_file or f"/nonexistent/{uuid}.pid"
-        self.active = False
         self.pid = None
         self.run_as_root = False
 
@@ -1473,11 +1473,13 @@ def run_l3_ha(cloud: Any, host: Any) -> dict[str, Any]:
     ``KeepalivedManager``) and the process manager recorded instead of started; on the master,
     the state change ``ha.AgentMixin`` makes on keepalived's ``primary`` notification
     (``ha_state``, ``_configure_ipv6_params``) and the VIPs and virtual routes keepalived would
-    set. keepalived >= 2.0.3 is assumed (``no_track``), as on current distributions: it is not
-    installed here for the agent's version check to find."""
+    set, and ``_update_radvd_daemon('primary')`` with keepalived up (radvd.conf written into a
+    private ``ra_confs``, radvd not started). keepalived >= 2.0.3 is assumed (``no_track``), as
+    on current distributions: it is not installed here for the agent's version check to
+    find."""
     from neutron.agent.l3 import ha as l3_ha
     from neutron.agent.l3 import ha_router, namespaces, router_info
-    from neutron.agent.linux import external_process, keepalived
+    from neutron.agent.linux import external_process, keepalived, ra
     from neutron.agent.linux import utils as linux_utils
     from neutron.agent.metadata import driver as metadata_driver
     from neutron_lib import context as n_context
@@ -1503,7 +1505,9 @@ def run_l3_ha(cloud: Any, host: Any) -> dict[str, Any]:
     rec = _HaRecorder(calls, "", answers, macs)
     for module in (router_info, ha_router, namespaces):
         module.ip_lib = rec  # type: ignore[attr-defined]
-    router_info.ra = _Anything()
+    cfg.CONF.set_override("ra_confs", str(Path(state) / "ra"))
+    router_info.ra = ra  # the DVR part may have replaced it
+    ra.DaemonMonitor._spawn_radvd = lambda self, radvd_conf: None  # the file only
     namespaces.Namespace.exists = lambda self: True
     if "create" in vars(namespaces.RouterNamespace):  # the legacy part skipped it
         del namespaces.RouterNamespace.create
@@ -1527,6 +1531,7 @@ def run_l3_ha(cloud: Any, host: Any) -> dict[str, Any]:
     agent.metadata_driver = metadata_driver.MetadataDriver(agent)  # type: ignore[attr-defined]
     out: dict[str, Any] = {}
     confs: dict[str, str] = {}
+    daemons: dict[str, dict[str, str]] = {}
     for ns in ns_map.values():
         _add_netns(ns)
     try:
@@ -1547,8 +1552,15 @@ def run_l3_ha(cloud: Any, host: Any) -> dict[str, Any]:
             if r.host == host.name:  # keepalived elected this node: _enqueue_state_change
                 ri.ha_state = "primary"
                 l3_ha.AgentMixin._configure_ipv6_params(agent, ri, "primary")
+                _ProcessRecorder.active = True  # keepalived is up by now (it notified)
+                try:
+                    l3_ha.AgentMixin._update_radvd_daemon(agent, ri, "primary")
+                finally:
+                    _ProcessRecorder.active = False
             conf_path = Path(ri.keepalived_manager.get_full_config_file_path("keepalived.conf"))
             confs[ri.ns_name] = conf_path.read_text()
+            radvd = Path(linux_utils.get_conf_file_name(cfg.CONF.ra_confs, r.id, "radvd.conf"))
+            daemons[ri.ns_name] = {"radvd": radvd.read_text()} if radvd.exists() else {}
             out[ri.ns_name] = {"master": r.host == host.name,
                                "instance": ri._get_keepalived_instance()}
         for name, netns in ns_map.items():
@@ -1563,7 +1575,8 @@ def run_l3_ha(cloud: Any, host: Any) -> dict[str, Any]:
                                      "neighbours": [], "sysctls": []})
         if got["master"]:
             keepalived_master(got["instance"], ns_data)
-        ha[name] = {**ns_data, "master": got["master"], "keepalived.conf": confs[name]}
+        ha[name] = {**ns_data, "master": got["master"], "keepalived.conf": confs[name],
+                    "daemons": daemons[name]}
     return {"netfilter": {n: got["netfilter"] for n, got in out.items()}, "ha": ha,
             "recorded_commands": [" ".join(c) for c in commands.recorded]
             + [" ".join(c) for c in _ProcessRecorder.started]}

@@ -175,3 +175,18 @@ def test_a_backup_without_gateway_keeps_no_routes() -> None:
     q = ns.namespace(QROUTER)
     assert q is not None and not [r for r in q.routes if r.destination == "default"]
     assert model.DEVICE_OWNER_HA_REPLICATED_INT in model.ROUTER_INTERFACE_OWNERS
+
+
+def test_radvd_only_on_the_master() -> None:
+    """With an IPv6 interface subnet, radvd runs in the master's namespace only."""
+    text = (REPO / "tests" / "data" / "clouds" / "ha-extras.yaml").read_text()
+    cloud = topology.loads(text, "ha-extras.yaml")
+    state = neutrace.agents.program(cloud)
+    router = cloud.routers[0]
+    for h in router.ha_hosts:
+        radvd = [f for f in host(state, h).files if f.path.endswith(f"{router.id}.radvd.conf")]
+        assert bool(radvd) == (h == router.host), h
+    ns = host(state, router.host).namespace(f"qrouter-{router.id}")
+    assert ns is not None
+    assert [r.gateway for r in ns.routes if r.destination == "default"] == [
+        "172.24.4.1", "2001:db8:24::1"]

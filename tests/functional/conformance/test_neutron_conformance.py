@@ -262,7 +262,7 @@ def test_ha_namespaces(runs: Runs, cloud: str, host: str) -> None:
     ``initialize`` + ``process``, keepalived recorded instead of started; on the master the
     agent's state change to primary and the VIPs and virtual routes keepalived would set, from
     Neutron's own KeepalivedInstance): the same namespaces; interfaces (MAC, MTU, addresses);
-    routes; sysctls as left; keepalived.conf verbatim."""
+    routes; sysctls as left; keepalived.conf verbatim; radvd.conf (master only)."""
     ours = runs.states[cloud].host(host)
     assert ours is not None
     theirs = runs.neutron(cloud, host).get("ha", {})
@@ -287,6 +287,10 @@ def test_ha_namespaces(runs: Runs, cloud: str, host: str) -> None:
             "sysctls": (sorted(f"{k}={v}" for k, v in ns.sysctls),
                         _last_values(t["sysctls"])),
             "keepalived.conf": (conf[name], t["keepalived.conf"]),
+            "daemons (radvd.conf on the master)": (
+                {k: f.text for f in ours.files for k in ("radvd",)
+                 if f.namespace == name and f.path.endswith(".radvd.conf")},
+                t.get("daemons", {})),
         }
         for what, (mine_, theirs_) in sections.items():
             if mine_ != theirs_:

@@ -16,8 +16,9 @@ them on the master.
 - ``keepalived.conf`` under ``ha_confs_path/<router id>/`` (keepalived itself is not run);
 - the master's state change (``ha.AgentMixin.enqueue_state_change('primary')`` ->
   ``_configure_ipv6_params``): IPv6 forwarding on (all, qg-), qg- accepting RAs when the
-  gateway has no IPv6 gateway; keepalived adds the VIPs (the primary VIP on ha-) and the
-  virtual routes. A backup keeps its interfaces up without addresses.
+  gateway has no IPv6 gateway, radvd started (its radvd.conf, with an IPv6 interface
+  subnet); keepalived adds the VIPs (the primary VIP on ha-) and the virtual routes. A backup
+  keeps its interfaces up without addresses and runs no radvd.
 
 The IPv6 link-local VIPs keepalived adds on the master's qr-/qg- (``fe80::/64 ... scope link``)
 are in keepalived.conf but, as the kernel's own link-local addresses of every other device,
@@ -30,6 +31,7 @@ import ipaddress
 
 from neutrace import addr, model
 from neutrace.agents import constants as c
+from neutrace.agents.l3 import ra
 from neutrace.agents.l3.keepalived import (
     KeepalivedInstance,
     VipAddress,
@@ -212,7 +214,9 @@ def ha_router_state(cloud: model.Cloud, host: model.Host,
 def program_ha(cloud: model.Cloud, host: model.Host) -> tuple[list[Namespace],
                                                                list[ConfigFile]]:
     """The qrouter- namespaces and keepalived.conf files of the HA routers scheduled to
-    ``host``, in ``Cloud.routers`` order."""
+    ``host``, in ``Cloud.routers`` order, and on their master the radvd.conf of the routers
+    with an IPv6 interface subnet (``_update_radvd_daemon('primary')``: radvd runs only on the
+    master, once keepalived is up)."""
     namespaces: list[Namespace] = []
     files: list[ConfigFile] = []
     for router in cloud.routers:
@@ -220,4 +224,10 @@ def program_ha(cloud: model.Cloud, host: model.Host) -> tuple[list[Namespace],
             ns, conf = ha_router_state(cloud, host, router)
             namespaces.append(ns)
             files.append(conf)
+            if router.host == host.name:
+                radvd = ra.radvd_conf(cloud, router.id, ns.name,
+                                      [(internal_device_name(pid), cloud.port(pid))
+                                       for pid in router.interface_port_ids])
+                if radvd is not None:
+                    files.append(radvd)
     return namespaces, files

@@ -167,31 +167,6 @@ class Packet:
             return ENCAP_GENEVE
         return ENCAP_VXLAN
 
-    def summary(self) -> str:
-        """A one-line human description (``ICMP 192.168.111.4 > 203.0.113.10 echo-request``)."""
-        vlan = f" vlan {self.vlan_vid}" if self.vlan_vid is not None else ""
-        if self.payload is not None and self.tun_id:
-            name, key = _ENCAP_WORDS[self.encapsulation or ENCAP_VXLAN]
-            return (
-                f"{name} {key} {self.tun_id:#x} {self.nw_src} > {self.nw_dst} "
-                f"[{self.payload.summary()}]"
-            )
-        if self.is_arp:
-            if self.arp_op == ARP_REPLY:
-                return f"ARP {self.arp_spa} is-at {self.arp_sha}{vlan}"
-            op = "who-has" if self.arp_op == ARP_REQUEST else f"op {self.arp_op}"
-            return f"ARP {op} {self.arp_tpa} tell {self.arp_spa}{vlan}"
-        if self.is_ip or self.is_ipv6:
-            proto = PROTO_NAMES.get(self.nw_proto, f"proto {self.nw_proto}").upper()
-            ports = ""
-            if self.nw_proto in (IPPROTO_TCP, IPPROTO_UDP):
-                return f"{proto} {self.src_ip}:{self.tp_src} > {self.dst_ip}:{self.tp_dst}{vlan}"
-            if self.nw_proto == IPPROTO_ICMP:
-                kind = {ICMP_ECHO_REQUEST: " echo-request", ICMP_ECHO_REPLY: " echo-reply"}
-                ports = kind.get(self.tp_src, f" type {self.tp_src}")
-            return f"{proto} {self.src_ip} > {self.dst_ip}{ports}{vlan}"
-        return f"{self.dl_src} > {self.dl_dst} type {self.dl_type:#06x}{vlan}"
-
 
 # -- constructors ------------------------------------------------------------------------------
 
@@ -221,10 +196,6 @@ def ipv4(
         dl_src=dl_src, dl_dst=dl_dst, dl_type=ETH_TYPE_IP, nw_src=src, nw_dst=dst,
         nw_proto=proto, nw_ttl=ttl, tp_src=sport, tp_dst=dport, tcp_flags=tcp_flags,
     )
-
-
-_ENCAP_WORDS = {ENCAP_VXLAN: ("VXLAN", "vni"), ENCAP_GENEVE: ("Geneve", "vni"),
-                ENCAP_GRE: ("GRE", "key")}
 
 
 def tunnel_encap(

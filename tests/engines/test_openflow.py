@@ -11,6 +11,7 @@ from neutrace.engines.results import BridgeVisit, ExitCause, OfExit
 from neutrace.errors import SyntaxParseError
 from neutrace.packet import arp_request, ipv4
 from neutrace.render.fates import exit_reason
+from neutrace.render.packets import packet_summary
 from neutrace.render.steps import step_text
 from neutrace.syntax.ofctl import parse_flows
 from neutrace.trace import (
@@ -241,14 +242,14 @@ def test_ignored_match_fields_names_unmet_prerequisites() -> None:
 
 
 def _dump(visit: BridgeVisit, indent: str = "") -> str:
-    out = [f"{indent}bridge {visit.bridge} <- {visit.in_port}: {visit.packet.summary()}"]
+    out = [f"{indent}bridge {visit.bridge} <- {visit.in_port}: {packet_summary(visit.packet)}"]
     for s in visit.steps:
         changes = f"  [{'; '.join(map(str, s.changes))}]" if s.changes else ""
         out.append(f"{indent}  {'  ' * s.depth}{s.kind}: {step_text(s)}{changes}")
     text = "\n".join(out) + "\n"
     for e in visit.exits:
         where = f" {e.port}" if e.port else ""
-        what = f" {e.packet.summary()}" if e.packet is not None and e.next is None else ""
+        what = f" {packet_summary(e.packet)}" if e.packet is not None and e.next is None else ""
         reason = exit_reason(visit.bridge, e)
         text += f"{indent}  => {e.kind}{where}{what}{(' (' + reason + ')') if reason else ''}\n"
         if e.next is not None:

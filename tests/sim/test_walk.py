@@ -9,6 +9,8 @@ import pytest
 
 from neutrace.app import session
 from neutrace.render.fates import fate_reason
+from neutrace.render.phrases import say
+from neutrace.render.steps import copy_label
 from neutrace.render.trace_json import SCHEMA, traces_to_json
 from neutrace.render.walk import walk_summary, walk_text
 from neutrace.sim.scenarios import Conversation
@@ -23,6 +25,8 @@ from neutrace.trace import (
     STEP_NAT,
     STEP_TUNNEL,
     ActionStep,
+    CopyKind,
+    CopyOrigin,
     Disposition,
     DropWhy,
     Hop,
@@ -261,21 +265,33 @@ def test_seed_walk_goldens(seed: Walker, vm: str, warm: bool) -> None:
     assert parsed["request"]["schema"] == SCHEMA and parsed["reply"]["success"] is True
 
 
+def _part(text: str, index: int) -> str:
+    """A piece of a phrase filled with NUL where a value is left open (before it: 0, after: 1),
+    so that the test reads the layout whatever the words (``--reword-phrases``)."""
+    return text.split("\x00")[index]
+
+
 def test_text_numbering_follows_the_copy_that_gets_furthest(seed: Walker) -> None:
     """The copy that reaches the outside host keeps the main numbering (as the seed counts its
     steps); the others are numbered under the hop where they split, each with its fate."""
     request = session.trace(seed, "test-02", "203.0.113.10").request
     text = walk_text(request)
     lines = text.splitlines()
-    main = [ln for ln in lines if ln[:1].isdigit()]
-    assert [ln.split(".")[0] for ln in main] == [str(i) for i in range(1, len(main) + 1)]
-    router = next(ln for ln in main if ROUTER in ln)
-    split = next(ln for ln in lines if ln.strip().endswith(f"continues at {router.split('.')[0]}"))
-    assert "copy out qr-466214fa-3d" in split
-    assert "test-ctrl-01: br-tun" in next(ln for ln in main if "in vxlan-" in ln)
+    main = [ln for ln in lines[1:-1] if not ln.startswith(" ")]  # between title and count
+    for i, ln in enumerate(main, 1):
+        assert ln.startswith(_part(say("text.hop", number=str(i), where="\x00", in_port="",
+                                       packet=""), 0)), ln
+    at = next(i for i, ln in enumerate(main, 1) if ROUTER in ln)
+    out_qr = copy_label(CopyOrigin(kind=CopyKind.OUTPUT, port="qr-466214fa-3d"))
+    split = _part(say("text.continues", number="\x00", copy=out_qr, at=str(at)), 1)
+    assert any(ln.endswith(split) for ln in lines)
+    where = say("text.where", host="test-ctrl-01", element="br-tun", kind=say("hop.ovs-bridge"))
+    tunnel_in = _part(say("text.in_port", port="vxlan-\x00"), 0)
+    assert where in next(ln for ln in main if tunnel_in in ln)
     cmpt01 = next(d for h, d in request.paths()
                   if (h[-1].host, h[-1].element) == ("test-cmpt-01", "br-tun"))
-    side = [ln for ln in lines if ln.endswith(f": {fate_reason(cmpt01)}")]
+    fate = _part(say("text.fate", kind="\x00", reason=fate_reason(cmpt01)), 1)
+    side = [ln for ln in lines if ln.endswith(fate)]
     assert len(side) == 1 and side[0].startswith("      ")  # the copy to test-cmpt-01, nested
 
 

@@ -15,6 +15,8 @@ import typer
 from neutrace.app import session
 from neutrace.cli._common import Command, Format, fail_on
 from neutrace.errors import CommandLineError
+from neutrace.render.packets import packet_summary
+from neutrace.render.phrases import say
 from neutrace.render.trace_json import traces_to_json
 from neutrace.render.verdict import verdict_line
 from neutrace.render.walk import walk_summary, walk_text
@@ -69,7 +71,8 @@ def _render(named: dict[str, Trace | None], fmt: Format, verbose: bool, fold: bo
     for name, t in named.items():
         if t is None:
             continue
-        title = f"[{name}] {t.start}: {t.packet.summary()}"
+        title = say("text.named_title", name=name, start=t.start,
+                    packet=packet_summary(t.packet))
         out.append(walk_summary(t) if fmt is Format.summary else
                    walk_text(t, verbose=verbose, title=title, fold=fold))
     return "\n".join(out)

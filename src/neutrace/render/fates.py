@@ -11,6 +11,7 @@ from typing import Any, assert_never
 
 from neutrace.dataplane import Flow
 from neutrace.engines.results import ExitKind, OfExit
+from neutrace.render.packets import packet_summary
 from neutrace.render.phrases import root_name, say
 from neutrace.render.steps import limit_text
 from neutrace.syntax.ofactions import Controller
@@ -191,7 +192,7 @@ def _linux_fate(f: LinuxFate) -> str:
     """A Linux bridge's or a namespace stack's reason."""
     key = "linux." + f.why.value.replace("-", "_")
     echo = say("linux.local_delivery.echo") if f.echo else ""
-    packet = f.packet.summary() if f.packet is not None else ""
+    packet = packet_summary(f.packet) if f.packet is not None else ""
     return say(key, namespace=root_name(f.namespace), device=f.device, bridge=f.bridge,
                host=f.host, ip=f.ip, mac=f.mac, number=f.number, knob=f.knob, echo=echo,
                packet=packet)

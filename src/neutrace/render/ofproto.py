@@ -27,6 +27,7 @@ from neutrace.engines.results import (
 )
 from neutrace.packet import Packet
 from neutrace.render.fates import exit_reason
+from neutrace.render.packets import packet_summary
 from neutrace.render.phrases import say
 from neutrace.render.steps import match_text, step_detail, step_text, step_where, table_rest
 from neutrace.syntax.microflow import Microflow, format_microflow
@@ -116,7 +117,7 @@ def _visit_node(visit: BridgeVisit) -> _Node:
         assert e.next is not None
         runs[-1].append(_visit_node(e.next))
     subs = runs[0] if len(runs) == 1 else [_Node("", subs=run) for run in runs]
-    return _Node(f'bridge("{visit.bridge}")', bridge=True, subs=subs)
+    return _Node(say("ofproto.bridge", bridge=visit.bridge), bridge=True, subs=subs)
 
 
 def _print(nodes: list[_Node], level: int, out: list[_Line]) -> None:
@@ -151,34 +152,35 @@ def _exits(visit: BridgeVisit) -> list[tuple[str, OfExit]]:
 
 def _packet_note(p: Packet) -> str:
     """A packet that left, in a few words (VLAN and tunnel included)."""
-    text = p.summary()
-    if p.vlan_vid is not None and "vlan" not in text:
-        text += f" vlan {p.vlan_vid}"
+    text = packet_summary(p)
+    if p.vlan_vid is not None and p.payload is not None and p.tun_id:  # not in the summary
+        text += say("ofproto.out_vlan", vlan=p.vlan_vid)
     if p.tun_id or p.tun_dst:
-        text += f" (tun_id={p.tun_id:#x} to {p.tun_dst or '?'})"
+        text += say("ofproto.out_tunnel", tun_id=p.tun_id, remote=p.tun_dst or "?")
     return text
 
 
 def render_text(visit: BridgeVisit, fields_: tuple[tuple[str, str], ...] = ()) -> str:
     """``visit`` as ofproto/trace text (see the module docstring)."""
-    lines: list[_Line] = [_Line(0, "Flow: " + format_microflow(
-        Microflow(visit.in_port, visit.packet, fields_)))]
+    lines: list[_Line] = [_Line(0, say("ofproto.flow", flow=format_microflow(
+        Microflow(visit.in_port, visit.packet, fields_))))]
     _print([_visit_node(visit)], 0, lines)
     lines.append(_Line(0, ""))
     final, regs = final_packet(visit)
     if final == visit.packet and not regs:
-        lines.append(_Line(0, "Final flow: unchanged"))
+        lines.append(_Line(0, say("ofproto.final_unchanged")))
     else:
         extra = tuple(sorted((k, hex(v)) for k, v in regs.items()))
-        lines.append(_Line(0, "Final flow: " + format_microflow(
-            Microflow(visit.in_port, final, extra))))
+        lines.append(_Line(0, say("ofproto.final", flow=format_microflow(
+            Microflow(visit.in_port, final, extra)))))
     for bridge, e in _exits(visit):
         if e.kind == EXIT_OUTPUT and e.packet is not None:
-            lines.append(_Line(0, f"Output: {bridge} {e.port}: {_packet_note(e.packet)}"))
+            lines.append(_Line(0, say("ofproto.output", bridge=bridge, port=e.port,
+                                      packet=_packet_note(e.packet))))
         elif e.kind == EXIT_CONTROLLER:
-            lines.append(_Line(0, f"Controller: {exit_reason(bridge, e)}"))
+            lines.append(_Line(0, say("ofproto.controller", reason=exit_reason(bridge, e))))
         elif e.kind in (EXIT_DROP, EXIT_LIMIT):
-            lines.append(_Line(0, f"Drop: {exit_reason(bridge, e)}"))
+            lines.append(_Line(0, say("ofproto.drop", reason=exit_reason(bridge, e))))
     return "\n".join(" " * ln.indent + ln.text if ln.text else "" for ln in lines) + "\n"
 
 

@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import assert_never
 
 from neutrace.dataplane import Flow
+from neutrace.render.packets import packet_summary
 from neutrace.render.phrases import has_phrase, phrase, root_name, say
 from neutrace.syntax.ofactions import GotoTable, Resubmit
 from neutrace.syntax.ofctl import format_flow
@@ -291,7 +292,7 @@ _CT_PHRASES = {
 def _conntrack_text(step: ConntrackStep) -> str:
     """The kernel's conntrack decision (entries as ``conntrack -L`` prints them)."""
     zone = say("ct.zone", zone=step.zone) if step.zone else ""
-    packet = step.packet.summary() if step.packet is not None else ""
+    packet = packet_summary(step.packet) if step.packet is not None else ""
     return say(_CT_PHRASES[step.event], zone=zone, state=step.state,
                direction=step.direction.lower(), connection=step.connection, packet=packet)
 

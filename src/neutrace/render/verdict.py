@@ -9,6 +9,8 @@ furthest from the start. Read from the trace's dispositions and branch tree only
 from __future__ import annotations
 
 from neutrace.render.fates import fate_reason
+from neutrace.render.phrases import say
+from neutrace.render.walk import kind_word
 from neutrace.trace import ACCEPTED, DELIVERED, DENIED, EXITED, Disposition, Trace
 
 RANK = {DELIVERED: 3, EXITED: 2, ACCEPTED: 1}
@@ -26,18 +28,15 @@ def deciding(trace: Trace) -> Disposition:
     return max(fates, key=lambda pd: len(pd[0]))[1]
 
 
-def kind_word(kind: str) -> str:
-    """A disposition kind as the verdict spells it (``NO ROUTE``)."""
-    return kind.upper().replace("_", " ")
-
-
 def verdict_line(name: str, trace: Trace | None) -> str:
     """``[request] EXITED at internet-host: <why> (10 copies, 1 reached a destination)``."""
     if trace is None:
-        return f"[{name}] NONE: the request reached no one who answers"
+        return say("verdict.none", name=name)
     d = deciding(trace)
     where = " ".join(x for x in (d.host, d.element) if x)
     fates = trace.dispositions()
     ok = sum(1 for f in fates if f.success)
-    copies = f"{len(fates)} cop{'y' if len(fates) == 1 else 'ies'}, {ok} reached a destination"
-    return f"[{name}] {kind_word(d.kind)} at {where}: {fate_reason(d)} ({copies})"
+    copies = say("verdict.copy" if len(fates) == 1 else "verdict.copies", copies=len(fates),
+                 ok=ok)
+    return say("verdict", name=name, kind=kind_word(d.kind), where=where, reason=fate_reason(d),
+               copies=copies)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from neutrace.packet import IPPROTO_GRE, FieldChange
 from neutrace.render.fates import fate_reason
+from neutrace.render.packets import packet_summary
 from neutrace.render.phrases import say
 from neutrace.render.steps import (
     copy_label,
@@ -36,13 +37,6 @@ from neutrace.trace import (
     ACCEPTED,
     DELIVERED,
     EXITED,
-    HOP_EXTERNAL,
-    HOP_LINUX_BRIDGE,
-    HOP_NAMESPACE,
-    HOP_OVS,
-    HOP_SEGMENT,
-    HOP_UNDERLAY,
-    HOP_VM,
     Branch,
     Disposition,
     Hop,
@@ -54,16 +48,6 @@ from neutrace.trace import (
     TunnelStep,
 )
 
-KIND_NAMES = {
-    HOP_OVS: "OVS bridge",
-    HOP_LINUX_BRIDGE: "Linux bridge",
-    HOP_NAMESPACE: "namespace",
-    HOP_VM: "VM",
-    HOP_UNDERLAY: "tunnel network",
-    HOP_SEGMENT: "physical segment",
-    HOP_EXTERNAL: "outside the cloud",
-}
-
 
 def _hide(step: Step, verbose: bool) -> bool:
     """Leave a structural step out of the readable walk (unless ``verbose``)."""
@@ -72,8 +56,8 @@ def _hide(step: Step, verbose: bool) -> bool:
 
 def _where(hop: Hop) -> str:
     """``host: element (kind)``."""
-    host = hop.host or "outside"
-    return f"{host}: {hop.element} ({KIND_NAMES.get(hop.kind, hop.kind)})"
+    return say("text.where", host=hop.host or say("text.outside"), element=hop.element,
+               kind=say(f"hop.{hop.kind}"))
 
 
 def _step_line(step: Step) -> str:
@@ -102,16 +86,21 @@ def _changes(changes: tuple[FieldChange, ...]) -> str:
 
 def _fate(d: Disposition) -> str:
     """``=> DROPPED: reason``."""
-    return f"=> {d.kind.upper().replace('_', ' ')}: {fate_reason(d)}"
+    return say("text.fate", kind=kind_word(d.kind), reason=fate_reason(d))
+
+
+def kind_word(kind: str) -> str:
+    """A disposition kind as the walk and the verdict spell it (``NO ROUTE``)."""
+    return say(f"disposition.{kind}")
 
 
 def walk_text(trace: Trace, verbose: bool = False, title: str = "", fold: bool = False) -> str:
     """The readable walk (see the module docstring)."""
-    lines = [title or f"Walk: {trace.start}: {trace.packet.summary()}"]
+    lines = [title or say("text.title", start=trace.start, packet=packet_summary(trace.packet))]
     _branch_text(trace.root, "", 0, 0, lines, verbose, fold)
     fates = trace.dispositions()
     ok = sum(1 for d in fates if d.success)
-    lines.append(f"Copies: {len(fates)}, reached a destination: {ok}")
+    lines.append(say("text.copies", copies=len(fates), ok=ok))
     return "\n".join(lines) + "\n"
 
 
@@ -164,9 +153,9 @@ def _branch_text(branch: Branch, prefix: str, start: int, indent: int, lines: li
     for hop in branch.hops:
         n += 1
         number = f"{prefix}{n}"
-        lines.append(f"{pad}{number}. {_where(hop)}"
-                     + (f", in {hop.in_port}" if hop.in_port else "")
-                     + f": {hop.packet.summary()}")
+        in_port = say("text.in_port", port=hop.in_port) if hop.in_port else ""
+        lines.append(pad + say("text.hop", number=number, where=_where(hop), in_port=in_port,
+                               packet=packet_summary(hop.packet)))
         for step in hop.steps:
             if _hide(step, verbose):
                 continue
@@ -175,17 +164,14 @@ def _branch_text(branch: Branch, prefix: str, start: int, indent: int, lines: li
             outer = _encapsulation(step) if isinstance(step, TunnelStep) else None
             if outer is not None:
                 lines.append(f"{spad}  {outer}")
-            elif step.changes and step.kind is not StepKind.ACTION:
-                lines.append(f"{spad}  changes: {_changes(step.changes)}")
-            elif step.changes and verbose:
-                lines.append(f"{spad}  changes: {_changes(step.changes)}")
+            elif step.changes and (verbose or step.kind is not StepKind.ACTION):
+                lines.append(spad + "  " + say("text.changes", changes=_changes(step.changes)))
         if hop.out_port is not None:
-            out = f"{pad}      -> out {hop.out_port}"
-            if hop.out_packet is not None:
-                diff = _changes(hop.packet.diff(hop.out_packet))
-                if diff:
-                    out += f" ({diff})"
-            lines.append(out)
+            diff = _changes(hop.packet.diff(hop.out_packet)) if hop.out_packet is not None \
+                else ""
+            lines.append(pad + "      " + say("text.out", port=hop.out_port,
+                                            changes=say("text.out_changes", changes=diff)
+                                            if diff else ""))
     if branch.disposition is not None:
         lines.append(f"{pad}   {_fate(branch.disposition)}")
     main = _main_child(branch)
@@ -193,15 +179,17 @@ def _branch_text(branch: Branch, prefix: str, start: int, indent: int, lines: li
     for i, child in enumerate(branch.children, 1):
         label = f"{base}{i}"
         if child is main:
-            lines.append(f"{pad}   {label}) {copy_label(child.origin)}: continues at "
-                         f"{prefix}{n + 1}")
+            lines.append(pad + "   " + say("text.continues", number=label,
+                                           copy=copy_label(child.origin), at=f"{prefix}{n + 1}"))
             continue
         if fold and _trivial(child) and child.disposition is not None:
             hop = child.hops[0]
-            lines.append(f"{pad}   {label}) {copy_label(child.origin)} ({hop.host or 'outside'}: "
-                         f"{hop.element}) {_fate(child.disposition)}")
+            lines.append(pad + "   " + say(
+                "text.folded", number=label, copy=copy_label(child.origin),
+                host=hop.host or say("text.outside"), element=hop.element,
+                fate=_fate(child.disposition)))
             continue
-        lines.append(f"{pad}   {label}) {copy_label(child.origin)}")
+        lines.append(pad + "   " + say("text.copy", number=label, copy=copy_label(child.origin)))
         _branch_text(child, f"{label}.", 0, indent + 1, lines, verbose, fold)
     if main is not None:
         _branch_text(main, prefix, n, indent, lines, verbose, fold)
@@ -209,23 +197,23 @@ def _branch_text(branch: Branch, prefix: str, start: int, indent: int, lines: li
 
 def walk_summary(trace: Trace) -> str:
     """One line per hop and one per fate, indented by copy."""
-    lines = [f"{trace.start}: {trace.packet.summary()}"]
+    lines = [say("summary.title", start=trace.start, packet=packet_summary(trace.packet))]
     _branch_summary(trace.root, 0, lines)
     return "\n".join(lines) + "\n"
 
 
 def _hop_line(hop: Hop) -> str:
     """A hop of the summary: host, element, in -> out, the packet."""
-    host = hop.host or "outside"
-    ports = f"{hop.in_port or '-'} -> {hop.out_port or '*'}"
-    return f"{host:<14} {hop.element:<46} {ports:<40} {hop.packet.summary()}"
+    ports = say("summary.ports", in_port=hop.in_port or "-", out_port=hop.out_port or "*")
+    return say("summary.hop", host=hop.host or say("text.outside"), element=hop.element,
+               ports=ports, packet=packet_summary(hop.packet))
 
 
 def _branch_summary(branch: Branch, indent: int, lines: list[str]) -> None:
     """A branch of the summary and its copies, indented."""
     pad = "  " * indent
     if branch.origin is not None:
-        lines.append(f"{pad}+ {copy_label(branch.origin)}")
+        lines.append(pad + say("summary.copy", copy=copy_label(branch.origin)))
     for hop in branch.hops:
         lines.append(f"{pad}  {_hop_line(hop)}")
     if branch.disposition is not None:

@@ -26,6 +26,7 @@ from neutrace.backends.ovs_sandbox import OvsSandbox
 from neutrace.dataplane import OvsBridge, OvsPort
 from neutrace.engines.openflow import OpenFlowEngine, OpenFlowState
 from neutrace.packet import IPPROTO_TCP, IPPROTO_UDP, Packet, arp_request, ipv4
+from neutrace.render.packets import packet_summary
 from neutrace.syntax.ofctl import parse_flows
 from neutrace.verify.ofproto import (
     compare,
@@ -295,7 +296,7 @@ def test_random_flow_tables(random_bridges: OvsTracer, flows_a: str, flows_b: st
     for bridge, in_port, packet in packets:
         diffs = compare(engine, tracer, model, bridge, in_port, packet)
         assert not diffs, (
-            f"packet {packet.summary()} into {bridge}:{in_port}\n"
+            f"packet {packet_summary(packet)} into {bridge}:{in_port}\n"
             f"--- flows {RAND_A.name}\n{flows_a}--- flows {RAND_B.name}\n{flows_b}"
             + "\n".join(diffs)
         )
@@ -362,7 +363,7 @@ def test_openvswitch_firewall_bridge(ovs_sandbox: OvsSandbox) -> None:
             for in_port, packet in bench.packets(vms, 40):  # type: ignore[attr-defined]
                 diffs = compare(engine, tracer, model, model[0].name, in_port, packet)
                 if diffs:
-                    failures.append(f"{packet.summary()} from {in_port}: " + "\n".join(diffs))
+                    failures.append(f"{packet_summary(packet)} from {in_port}: " + "\n".join(diffs))
     finally:
         delete_bridges(ovs_sandbox, [model[0].name])
     assert not failures, "\n\n".join(failures[:3])

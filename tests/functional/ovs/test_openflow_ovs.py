@@ -18,6 +18,7 @@ from neutrace.dataplane import OvsBridge, OvsPort
 from neutrace.engines.openflow import OpenFlowEngine, OpenFlowState, compile_match
 from neutrace.engines.results import BridgeVisit
 from neutrace.packet import Packet, arp_request, ipv4
+from neutrace.render.packets import packet_summary
 from neutrace.syntax.ofctl import parse_flows
 from tests.support.openflow_fixtures import VM1_IP, VM1_MAC, VM2_IP, VM2_MAC, seed_bridges
 
@@ -220,7 +221,7 @@ UDP = ipv4(VM1_MAC, VM2_MAC, "10.0.0.1", "10.0.0.9", proto=17, sport=5555, dport
     ipv4(VM1_MAC, VM2_MAC, "10.0.0.1", "10.0.0.9"), ARP,
     ipv4(VM1_MAC, VM2_MAC, "10.0.0.1", "10.0.0.9", ttl=1),  # dec_ttl: to the controller, stop
     ipv4(VM1_MAC, VM2_MAC, "10.0.0.1", "10.0.0.9", proto=47).with_vlan(3),
-], ids=lambda p: f"{p.summary()} ttl {p.nw_ttl}")
+], ids=lambda p: f"{packet_summary(p)} ttl {p.nw_ttl}")
 def test_actions_like_ovs(ovs_sandbox: OvsSandbox, packet: Packet) -> None:
     load_bridges(ovs_sandbox, [ACTIONS_BRIDGE])
     try:
@@ -318,7 +319,7 @@ MORE_ACTIONS = OvsBridge(
     ipv4(VM1_MAC, VM2_MAC, "10.0.0.1", "10.0.0.9"),
     ARP,
     ipv4(VM1_MAC, VM2_MAC, "10.0.0.1", "10.0.0.9", proto=47),
-], ids=lambda p: p.summary())
+], ids=lambda p: packet_summary(p))
 def test_more_actions_like_ovs(ovs_sandbox: OvsSandbox, packet: Packet) -> None:
     load_bridges(ovs_sandbox, [MORE_ACTIONS])
     try:

@@ -19,6 +19,7 @@ from neutrace.backends.ovs_load import OvsTracer, load_flows
 from neutrace.backends.real.ovs import HostOvs
 from neutrace.engines.openflow import OpenFlowEngine
 from neutrace.packet import Packet
+from neutrace.render.packets import packet_summary
 from neutrace.trace import HOP_OVS
 from neutrace.verify.ofproto import compare
 from tests.functional.real.conftest import require_real
@@ -130,6 +131,6 @@ def test_real_ofproto_trace_agrees_with_the_engine(example: RealCloud) -> None:
                         break
                     time.sleep(0.5)
                 if d:
-                    diffs.append(f"{host} {bridge} in_port={in_port} {packet.summary()}:\n"
+                    diffs.append(f"{host} {bridge} in_port={in_port} {packet_summary(packet)}:\n"
                                  + "\n".join(d))
     assert not diffs, "\n\n".join(diffs)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from neutrace.packet import Packet
 from neutrace.render.diagram.structure import E_INTERNAL, E_TAP, E_VETH, HostDiagram
+from neutrace.render.packets import packet_summary
 from neutrace.trace import (
     HOP_LINUX_BRIDGE,
     HOP_NAMESPACE,
@@ -228,5 +229,5 @@ def draw(d: HostDiagram, name: str, trace: Trace) -> Marks:
     dr.branch(trace.root, None, False, None)
     fates = tuple(Fate(node, dr.fate_tone[(node, here)], tuple(ds), here)
                   for (node, here), ds in dr.fates.items())
-    return Marks(name, first, f"{trace.start}: {trace.packet.summary()}", tuple(dr.edges),
+    return Marks(name, first, f"{trace.start}: {packet_summary(trace.packet)}", tuple(dr.edges),
                  dr.nodes, fates)

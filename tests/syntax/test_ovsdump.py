@@ -421,6 +421,11 @@ def test_ofproto_trace_nested_bridge_under_a_resubmitted_normal() -> None:
 def test_ofctl_show_round_trip() -> None:
     show = parse_ofctl_show(read("ofctl-show-br-int.txt"))
     assert parse_ofctl_show(format_ofctl_show(show)) == show
+    # a port's config and state flags come back too (a fuzz finding: they were written as 0)
+    down = parse_ofctl_show(" 2(patch-tun): addr:36:ea:36:4e:2d:72\n     config:     PORT_DOWN\n"
+                            "     state:      LINK_DOWN LIVE\n")
+    assert down.ports[0].config == ("PORT_DOWN",) and down.ports[0].state == ("LINK_DOWN", "LIVE")
+    assert parse_ofctl_show(format_ofctl_show(down)) == down
 
 
 

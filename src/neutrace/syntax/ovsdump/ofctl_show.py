@@ -85,7 +85,8 @@ def format_ofctl_show(show: OfctlShow) -> str:
     for p in sorted(show.ports, key=lambda p: p.ofport):
         no = "LOCAL" if p.ofport == OFPP_LOCAL else str(p.ofport)
         out.append(f" {no}({p.name}): addr:{p.mac}")
-        out.extend(["     config:     0", "     state:      0",
+        out.extend([f"     config:     {' '.join(p.config) or '0'}",
+                    f"     state:      {' '.join(p.state) or '0'}",
                     "     speed: 0 Mbps now, 0 Mbps max"])
     out.append("OFPT_GET_CONFIG_REPLY (xid=0x4): frags=normal miss_send_len=0")
     return "\n".join(out) + "\n"

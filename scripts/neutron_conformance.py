@@ -933,6 +933,22 @@ def _save(netns: str) -> dict[str, str]:
     return out
 
 
+def process_added_router(agent: Any, ri: Any, data: dict[str, Any]) -> None:
+    """``L3NATAgent._process_added_router``: the ROUTER BEFORE_CREATE event, ``initialize``,
+    ``process`` with the router's data, then AFTER_CREATE (the metadata driver's NAT rules)."""
+    from neutron_lib.callbacks import events, registry, resources
+
+    registry.publish(resources.ROUTER, events.BEFORE_CREATE, agent,
+                     payload=events.DBEventPayload(agent.context, resource_id=ri.router_id,
+                                                   states=(ri,)))
+    ri.initialize(agent.process_monitor)
+    ri.router = data
+    ri.process()
+    registry.publish(resources.ROUTER, events.AFTER_CREATE, agent,
+                     payload=events.DBEventPayload(agent.context, resource_id=ri.router_id,
+                                                   states=(ri,)))
+
+
 def run_l3(cloud: Any, host: Any) -> dict[str, Any]:
     """Neutron's L3 agent code for the legacy routers hosted on ``host``: LegacyRouter
     ``initialize`` + ``process`` and the metadata driver's AFTER_CREATE callback, as
@@ -950,7 +966,6 @@ def run_l3(cloud: Any, host: Any) -> dict[str, Any]:
     from neutron.conf.agent.l3 import config as l3_config
     from neutron.conf.agent.metadata import config as meta_config
     from neutron_lib import context as n_context
-    from neutron_lib.callbacks import events, registry, resources
     from oslo_config import cfg
     from oslo_utils import netutils
 
@@ -1007,15 +1022,7 @@ def run_l3(cloud: Any, host: Any) -> dict[str, Any]:
                 interface_driver=_Recorder(calls, "driver"),
                 use_ipv6=netutils.is_ipv6_enabled())
             calls.clear()
-            registry.publish(resources.ROUTER, events.BEFORE_CREATE, agent,
-                             payload=events.DBEventPayload(agent.context, resource_id=r.id,
-                                                           states=(ri,)))
-            ri.initialize(agent.process_monitor)
-            ri.router = data
-            ri.process()
-            registry.publish(resources.ROUTER, events.AFTER_CREATE, agent,
-                             payload=events.DBEventPayload(agent.context, resource_id=r.id,
-                                                           states=(ri,)))
+            process_added_router(agent, ri, data)
             out[f"qrouter-{r.id}"] = _save(ns_map[f"qrouter-{r.id}"])
             devices[f"qrouter-{r.id}"] = l3_devices(calls)
             conf = Path(linux_utils.get_conf_file_name(cfg.CONF.ra_confs, r.id, "radvd.conf"))
@@ -1190,7 +1197,6 @@ def run_l3_dvr(cloud: Any, host: Any, hints: dict[str, Any]) -> dict[str, Any]:
     from neutron.agent.linux import utils as linux_utils
     from neutron.agent.metadata import driver as metadata_driver
     from neutron_lib import context as n_context
-    from neutron_lib.callbacks import events, registry, resources
     from oslo_config import cfg
     from oslo_utils import netutils
 
@@ -1267,15 +1273,7 @@ def run_l3_dvr(cloud: Any, host: Any, hints: dict[str, Any]) -> dict[str, Any]:
             ri = cls(host.name, agent=agent, router_id=r.id, router=data,
                      agent_conf=cfg.CONF, interface_driver=driver, use_ipv6=agent.use_ipv6)
             keep.append(ri)
-            registry.publish(resources.ROUTER, events.BEFORE_CREATE, agent,
-                             payload=events.DBEventPayload(agent.context, resource_id=r.id,
-                                                           states=(ri,)))
-            ri.initialize(agent.process_monitor)
-            ri.router = data
-            ri.process()
-            registry.publish(resources.ROUTER, events.AFTER_CREATE, agent,
-                             payload=events.DBEventPayload(agent.context, resource_id=r.id,
-                                                           states=(ri,)))
+            process_added_router(agent, ri, data)
             keep.append(ri.fip_ns)
         for name, netns in ns_map.items():
             out[name] = _save(netns)
@@ -1483,7 +1481,6 @@ def run_l3_ha(cloud: Any, host: Any) -> dict[str, Any]:
     from neutron.agent.linux import utils as linux_utils
     from neutron.agent.metadata import driver as metadata_driver
     from neutron_lib import context as n_context
-    from neutron_lib.callbacks import events, registry, resources
     from oslo_config import cfg
     from oslo_utils import netutils
 
@@ -1540,15 +1537,7 @@ def run_l3_ha(cloud: Any, host: Any) -> dict[str, Any]:
             ri = ha_router.HaRouter(
                 agent=agent, router_id=r.id, router=data, agent_conf=cfg.CONF,
                 interface_driver=driver, use_ipv6=agent.use_ipv6)
-            registry.publish(resources.ROUTER, events.BEFORE_CREATE, agent,
-                             payload=events.DBEventPayload(agent.context, resource_id=r.id,
-                                                           states=(ri,)))
-            ri.initialize(agent.process_monitor)
-            ri.router = data
-            ri.process()
-            registry.publish(resources.ROUTER, events.AFTER_CREATE, agent,
-                             payload=events.DBEventPayload(agent.context, resource_id=r.id,
-                                                           states=(ri,)))
+            process_added_router(agent, ri, data)
             if r.host == host.name:  # keepalived elected this node: _enqueue_state_change
                 ri.ha_state = "primary"
                 l3_ha.AgentMixin._configure_ipv6_params(agent, ri, "primary")

@@ -1097,7 +1097,9 @@ def dvr_port_dict(cloud: Any, port_id: str, host: str) -> dict[str, Any]:
         fixed.append({"subnet_id": sn.id, "ip_address": f.ip_address,
                       "prefixlen": netaddr.IPNetwork(sn.cidr).prefixlen})
         subnets.append({"id": sn.id, "cidr": sn.cidr, "gateway_ip": sn.gateway_ip,
-                        "dns_nameservers": list(sn.dns_nameservers), "ipv6_ra_mode": None,
+                        "dns_nameservers": list(sn.dns_nameservers),
+                        "ipv6_ra_mode": getattr(sn, "ipv6_ra_mode", None),
+                        "ipv6_address_mode": getattr(sn, "ipv6_address_mode", None),
                         "subnetpool_id": None, "host_routes": []})
     return {"id": p.id, "network_id": p.network_id, "mac_address": p.mac_address,
             "fixed_ips": fixed, "subnets": subnets, "extra_subnets": [], "mtu": net.mtu,
@@ -1155,6 +1157,7 @@ def _l3_agent_conf(host: Any, prefix: str) -> str:
     common_config.register_common_config_options()
     for register in (lambda: agent_config.register_interface_driver_opts_helper(cfg.CONF),
                      lambda: agent_config.register_process_monitor_opts(cfg.CONF),
+                     lambda: agent_config.register_ra_opts(cfg.CONF),
                      lambda: l3_config.register_l3_agent_config_opts(l3_config.OPTS, cfg.CONF),
                      lambda: ha_config.register_l3_agent_ha_opts(cfg.CONF),
                      lambda: meta_config.register_meta_conf_opts(meta_config.SHARED_OPTS,
@@ -1194,6 +1197,7 @@ def run_l3_dvr(cloud: Any, host: Any, hints: dict[str, Any]) -> dict[str, Any]:
         namespaces,
         router_info,
     )
+    from neutron.agent.linux import ra
     from neutron.agent.linux import utils as linux_utils
     from neutron.agent.metadata import driver as metadata_driver
     from neutron_lib import context as n_context
@@ -1225,7 +1229,10 @@ def run_l3_dvr(cloud: Any, host: Any, hints: dict[str, Any]) -> dict[str, Any]:
                    namespaces, dvr_router_base):
         if hasattr(module, "ip_lib"):
             module.ip_lib = rec  # type: ignore[attr-defined]
-    router_info.ra = _Anything()
+    ra_dir = tempfile.mkdtemp(prefix="nt-conf-ra-")
+    CLEANUPS.append(lambda: shutil.rmtree(ra_dir, ignore_errors=True))
+    cfg.CONF.set_override("ra_confs", ra_dir)
+    ra.DaemonMonitor._spawn_radvd = lambda self, radvd_conf: None  # the file only
     namespaces.Namespace.exists = lambda self: True
     if "create" in vars(namespaces.RouterNamespace):  # the legacy part skipped it
         del namespaces.RouterNamespace.create
@@ -1278,6 +1285,10 @@ def run_l3_dvr(cloud: Any, host: Any, hints: dict[str, Any]) -> dict[str, Any]:
         for name, netns in ns_map.items():
             out[name] = _save(netns)
         devices = dvr_devices(calls)
+        for r in routers:  # radvd.conf as ra.DaemonMonitor wrote it (radvd not started)
+            conf = Path(linux_utils.get_conf_file_name(ra_dir, r.id, "radvd.conf"))
+            devices.setdefault(f"qrouter-{r.id}", {})["daemons"] = (
+                {"radvd": conf.read_text()} if conf.exists() else {})
     finally:
         for ns in ns_map.values():
             subprocess.run(["ip", "netns", "delete", ns], check=False)

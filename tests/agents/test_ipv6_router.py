@@ -10,7 +10,7 @@ from __future__ import annotations
 from neutrace import agents, topology
 from neutrace.dataplane import HostState, Namespace
 from neutrace.render.show import host_text
-from tests.support.paths import EXAMPLES, SEED_YAML
+from tests.support.paths import DATA, EXAMPLES, SEED_YAML
 
 PATH = EXAMPLES / "dual-stack" / "cloud.yaml"
 TEXT = PATH.read_text()
@@ -80,3 +80,20 @@ def test_guests_on_advertised_subnets_have_an_ipv6_default_route() -> None:
     other = agents.program(topology.load(EXAMPLES / "ovs-firewall" / "cloud.yaml"))
     web = next(ns for h in other.hosts for ns in h.namespaces if ns.name == "web")
     assert not [r for r in web.routes if r.proto == "ra"]
+
+
+def test_every_dvr_host_writes_the_distributed_routers_radvd_conf() -> None:
+    """A distributed router's radvd runs in its qrouter- on every host of dvr_hosts (the
+    conformance tests compare the file with Neutron's DvrLocalRouter/DvrEdgeRouter)."""
+    cloud = topology.load(DATA / "clouds" / "dvr-ipv6.yaml")
+    state = agents.program(cloud)
+    (router,) = cloud.routers
+    path = f"/var/lib/neutron/ra/{router.id}.radvd.conf"
+    texts = {}
+    for name in router.dvr_hosts:
+        host = state.host(name)
+        assert host is not None
+        conf = host.file(path)
+        assert conf is not None and conf.namespace == f"qrouter-{router.id}"
+        texts[name] = conf.text
+    assert len(set(texts.values())) == 1 and "prefix fd00:192:0:2::/64" in texts[router.host]

@@ -12,7 +12,7 @@ import pytest
 
 from neutrace import addr, model, topology
 from neutrace.errors import TopologyError
-from tests.support.paths import EXAMPLES
+from tests.support.paths import DATA, EXAMPLES
 
 PATH = EXAMPLES / "dual-stack" / "cloud.yaml"
 TEXT = PATH.read_text()
@@ -109,3 +109,16 @@ def test_ipv6_mode_errors(case: str) -> None:
         topology.loads(text, source="cloud.yaml")
     assert info.value.where == where, str(info.value)
     assert words in str(info.value) and info.value.fix
+
+
+def test_dvr_snat_port_takes_a_pool_address_on_an_auto_subnet() -> None:
+    """A DVR router's SNAT port (network:router_centralized_snat, in Neutron's
+    ROUTER_INTERFACE_OWNERS_SNAT) gets a pool address on a SLAAC subnet, not its EUI-64."""
+    cloud = topology.load(DATA / "clouds" / "dvr-ipv6.yaml")
+    v6 = next(s for s in cloud.subnets if s.name == "selfservice1-v6")
+    snat = [cloud.port(p) for r in cloud.routers for p in r.snat_port_ids]
+    ips = [f.ip_address for p in snat for f in p.fixed_ips if f.subnet_id == v6.id]
+    assert len(ips) == 1
+    port = next(p for p in snat if any(f.subnet_id == v6.id for f in p.fixed_ips))
+    assert ips[0] != addr.ipv6_eui64(v6.cidr, port.mac_address)
+    assert ipaddress.ip_address(ips[0]) in ipaddress.ip_network(v6.cidr)

@@ -297,10 +297,12 @@ def program_l3(cloud: model.Cloud, host: model.Host) -> list[Namespace]:
 
 
 def program_radvd(cloud: model.Cloud, host: model.Host) -> list[ConfigFile]:
-    """``_process_internal_ports`` -> ``enable_radvd``: each legacy router's radvd.conf (radvd
-    runs in its qrouter- namespace) when an interface has an IPv6 subnet."""
+    """``_process_internal_ports`` -> ``enable_radvd``: the radvd.conf of each legacy router of
+    the host and of each distributed router instantiated on it (every DVR host's qrouter- runs
+    its own radvd for the router's interfaces) when an interface has an IPv6 subnet."""
     out = []
-    for r in _legacy_routers(cloud, host):
+    dvr = [r for r in cloud.routers if r.distributed and host.name in r.dvr_hosts]
+    for r in _legacy_routers(cloud, host) + dvr:
         conf = ra.radvd_conf(cloud, r.id, c.ROUTER_NS_PREFIX + r.id,
                              [(internal_device_name(pid), cloud.port(pid))
                               for pid in r.interface_port_ids])

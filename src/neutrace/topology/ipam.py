@@ -17,7 +17,7 @@ import ipaddress
 from collections.abc import Sequence
 
 from neutrace import addr
-from neutrace.model import ROUTER_INTERFACE_OWNERS, ROUTER_INTERFACE_OWNERS_SNAT
+from neutrace.model import ROUTER_INTERFACE_OWNERS_SNAT
 from neutrace.topology.checks import IP, Net, check_ip, check_ip_in
 from neutrace.topology.source import Path_
 from neutrace.topology.working import PortW, SubnetW, Working, owner
@@ -101,8 +101,9 @@ def allocate(w: Working, port: PortW) -> None:
 def eui64_addresses(w: Working, port: PortW, mac: str) -> None:
     """The EUI-64 addresses of ``port``'s MAC on its auto-address subnets, and a check that an
     address the file gave it on such a subnet is that address (Neutron refuses another:
-    ``AllocationOnAutoAddressSubnet``)."""
-    if port.device_owner in ROUTER_INTERFACE_OWNERS:
+    ``AllocationOnAutoAddressSubnet``). Router interfaces and DVR SNAT ports take pool
+    addresses (or the gateway) there instead."""
+    if port.device_owner in ROUTER_INTERFACE_OWNERS_SNAT:
         return
     for sid, ip in port.ips:
         sub = w.subnet_by_ref[sid]

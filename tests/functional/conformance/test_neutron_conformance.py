@@ -54,6 +54,7 @@ CLOUD_NAMES = (
     "extras",
     "dvr-vlan",
     "ovsfw-extras",
+    "dvr-ipv6",
     "gre-geneve",
     "ha-extras",
     "routed-underlay",
@@ -347,14 +348,16 @@ def test_namespace_devices(runs: Runs, cloud: str, host: str) -> None:
 
 @pytest.mark.parametrize(("cloud", "host"), _cases("router_daemons"))
 def test_router_daemons(runs: Runs, cloud: str, host: str) -> None:
-    """A legacy router's radvd.conf as Neutron's ra.DaemonMonitor writes it (byte for byte, or
-    no radvd when no interface has an IPv6 subnet), and the IPv6 sysctls of its gateway device
-    (_configure_ipv6_params_on_gw: accept_ra 0 with an IPv6 gateway, 2 without; forwarding)."""
+    """A legacy or distributed router's radvd.conf as Neutron's ra.DaemonMonitor writes it
+    (byte for byte, or no radvd when no interface has an IPv6 subnet), and the IPv6 sysctls of
+    a legacy router's gateway device (_configure_ipv6_params_on_gw: accept_ra 0 with an IPv6
+    gateway, 2 without; forwarding)."""
     ours = runs.states[cloud].host(host)
     assert ours is not None
     neutron = runs.neutron(cloud, host)
     theirs = {k: v for k, v in neutron.get("devices", {}).items()
               if k.startswith("qrouter-") and k not in neutron.get("dvr", {})}
+    theirs.update({k: v for k, v in neutron.get("dvr", {}).items() if k.startswith("qrouter-")})
     diffs = []
     for name, t in sorted(theirs.items()):
         ns = next(n for n in ours.namespaces if n.name == name)

@@ -12,7 +12,17 @@ from typing import Annotated
 
 import typer
 
-from neutrace.cli import collect, diagram, diff, ofproto_trace, real, serve, show, trace
+from neutrace.cli import (
+    collect,
+    diagram,
+    diff,
+    ofproto_trace,
+    reach,
+    real,
+    serve,
+    show,
+    trace,
+)
 from neutrace.cli._common import EXIT_INTERNAL, Command, NeutraceGroup
 from neutrace.errors import InputWarning
 
@@ -57,6 +67,7 @@ def version() -> None:
 
 for _command in (*show.COMMANDS, *ofproto_trace.COMMANDS, *trace.COMMANDS, *diagram.COMMANDS,
                  *serve.COMMANDS, *collect.COMMANDS, *diff.COMMANDS, *real.COMMANDS,
+                 *reach.COMMANDS,
                  Command("version", version, "Print neutrace's version.")):
     _command.register(app)
 

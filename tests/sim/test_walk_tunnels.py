@@ -102,3 +102,19 @@ def test_a_single_tunnel_link_names_no_route() -> None:
     assert t is not None
     underlay = [h for path, _ in t.paths() for h in path if h.kind == HOP_UNDERLAY]
     assert underlay and not [s for h in underlay for s in h.steps if isinstance(s, RouteStep)]
+
+
+def test_an_ipv6_underlay_stops_the_walk_with_its_reason() -> None:
+    """tests/data/clouds/tunnels-ipv6 is programmed (and compared with Neutron: hashed port
+    names, ip6gre) but the walk carries IPv4 tunnel metadata only: every copy that reaches a
+    tunnel port stops there with that reason, none fails inside the engine."""
+    from neutrace.trace import DROPPED, WalkFate, WalkWhy
+    w = session.walker(DATA / "clouds" / "tunnels-ipv6.yaml")
+    t = session.trace(w, "g1", "r1vm").request
+    assert t is not None
+    ends = [d for _, d in t.paths() if isinstance(d.cause, WalkFate)
+            and d.cause.why is WalkWhy.TUNNEL_IPV6]
+    assert ends and all(d.kind == DROPPED and d.host == "hv1" for d in ends)
+    assert {d.element for d in ends} == {p.name for p in w.cloud.host("hv1").bridge("br-tun").ports
+                                         if p.type == "geneve"}
+    assert all(":" in (d.cause.ip or "") for d in ends)

@@ -287,6 +287,9 @@ PHRASES: dict[str, str] = {
     "walk.left_the_cloud.via": " through {device} of {host}",
     "walk.segment_empty": "nothing else is plugged into segment {element}",
     "walk.no_tunnel_host": "no host has tunnel IP {ip}",
+    "walk.tunnel_ipv6": "tunnels between IPv6 endpoints ({ip}) are not walked yet: the walk "
+                        "carries IPv4 tunnel metadata only (tun_src/tun_dst, not "
+                        "tun_ipv6_src/tun_ipv6_dst)",
     "walk.no_tunnel_port": "{host} has no {device} port with remote_ip={ip}: the tunnel from "
                            "{peer} is not set up there",
     "incomplete": "the capture is incomplete here: {problem}{where}",

@@ -647,6 +647,9 @@ class Walker:
         """Encapsulate, carry over the tunnel network, decapsulate on the remote br-tun."""
         local = packet.tun_src or port.option("local_ip") or ""
         remote = packet.tun_dst or port.option("remote_ip") or ""
+        if ":" in local or ":" in remote:
+            return Branch((), disposition=Disposition(DROPPED, host, port.name, WalkFate(
+                why=WalkWhy.TUNNEL_IPV6, ip=remote if ":" in remote else local)))
         vni = packet.tun_id
         src_host = self._hosts.get(host)
         src_mac = _tunnel_mac(src_host, local)

@@ -251,6 +251,7 @@ class WalkWhy(enum.StrEnum):
     LEFT_THE_CLOUD = "left-the-cloud"  # element (outside host), ip, device + host (the NIC)
     SEGMENT_EMPTY = "segment-empty"  # element (segment)
     NO_TUNNEL_HOST = "no-tunnel-host"  # ip
+    TUNNEL_IPV6 = "tunnel-ipv6"  # ip: an IPv6 tunnel endpoint (the walk carries IPv4 tun_src/dst)
     NO_TUNNEL_PORT = "no-tunnel-port"  # host (target), peer (from host), device (type), ip
 
 

@@ -58,6 +58,7 @@ CLOUD_NAMES = (
     "gre-geneve",
     "ha-extras",
     "routed-underlay",
+    "tunnels-ipv6",
 )
 # NEUTRACE_CONFORMANCE_CLOUDS=dvr,seed runs only those (while working on one feature)
 if os.environ.get("NEUTRACE_CONFORMANCE_CLOUDS"):

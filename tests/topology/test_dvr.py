@@ -64,6 +64,14 @@ def test_no_dvr_router_without_dvr_hosts() -> None:
      "has a dvr_mac but agent_mode legacy"),
     ("    distributed: true\n", "    distributed: true\n    host: compute1\n",
      "cannot host the SNAT"),
+    # OVSNeutronAgent._check_agent_configurations: DVR over tunnels needs l2pop
+    ("    agent_mode: dvr_snat\n    bridge_mappings: {provider: br-provider}\n"
+     "    physical_nics: [{name: eth1, bridge: br-provider, segment: provider}]\n"
+     "    tunnel_nic: eth2\n    l2_population: true\n",
+     "    agent_mode: dvr_snat\n    bridge_mappings: {provider: br-provider}\n"
+     "    physical_nics: [{name: eth1, bridge: br-provider, segment: provider}]\n"
+     "    tunnel_nic: eth2\n    l2_population: false\n",
+     "without l2_population: Neutron's OVS agent refuses to start"),
 ])
 def test_refused(old: str, new: str, message: str) -> None:
     with pytest.raises(TopologyError, match=message):

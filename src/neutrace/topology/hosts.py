@@ -203,6 +203,13 @@ def dvr_mac(w: Working, h: s.HostIn, i: int) -> str | None:
             w.ctx.fail(p, f"host {h.name} has a dvr_mac but agent_mode {h.agent_mode}",
                        "set agent_mode: dvr or dvr_snat, or remove dvr_mac")
         return None
+    if tunnel_types(h) and not h.l2_population:
+        # OVSNeutronAgent._check_agent_configurations
+        w.ctx.fail(("hosts", i, "agent_mode"), f"host {h.name} runs agent_mode {h.agent_mode} "
+                   f"over tunnels ({', '.join(tunnel_types(h))}) without l2_population: "
+                   "Neutron's OVS agent refuses to start (\"DVR deployments for VXLAN/GRE/"
+                   "Geneve underlays require L2-pop to be enabled\")",
+                   f"set l2_population: true on host {h.name}")
     if h.dvr_mac is not None:
         return check_mac(w.ctx, p, h.dvr_mac)
     return addr.stable_mac(f"{w.name}/dvr_mac/{h.name}", DVR_BASE_MAC_PREFIX)

@@ -110,6 +110,7 @@ class OvsPort:
     cvlans: tuple[int, ...] = ()
     config: tuple[str, ...] = ()
     state: tuple[str, ...] = ()  # the OpenFlow port state flags (LINK_DOWN, LIVE, STP_*...)
+    stp_state: str = ""  # STP/RSTP port state (status:stp_state, rstp_status:rstp_port_state)
 
     def option(self, key: str) -> str | None:
         return dict(self.options).get(key)
@@ -141,6 +142,22 @@ class OvsGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class OvsMirror:
+    """A port mirror of a bridge as ``ovs-vsctl list mirror`` holds it (ports by name): the
+    packets it selects (all, from/to ports, of VLANs) and where copies go (a port, or flooded
+    on a VLAN)."""
+
+    name: str
+    select_all: bool = False
+    select_src_port: tuple[str, ...] = ()
+    select_dst_port: tuple[str, ...] = ()
+    select_vlan: tuple[int, ...] = ()
+    output_port: str | None = None
+    output_vlan: int | None = None
+    snaplen: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class OvsBridge:
     """An OVS bridge: its ports (by ofport), flows and groups. ``LOCAL`` is implicit (ofport
     65534)."""
@@ -153,6 +170,7 @@ class OvsBridge:
     protocols: tuple[str, ...] = ("OpenFlow10", "OpenFlow13")
     external_ids: tuple[tuple[str, str], ...] = ()
     groups: tuple[OvsGroup, ...] = ()
+    mirrors: tuple[OvsMirror, ...] = ()
 
     def port(self, name: str) -> OvsPort | None:
         for p in self.ports:

@@ -92,3 +92,72 @@ def test_no_flood_and_no_forward_port_config() -> None:
     v = eng.run("br1", "a", frame, OpenFlowState())
     assert any(isinstance(s, OutputSkipped) and s.problem is OutputProblem.NO_FORWARD
                and s.port == "c" for s in v.steps)
+
+
+def test_mirrors_copy_selected_packets_once() -> None:
+    """A mirror of p1's input to p3, and one flooding everything on VLAN 500 (OVS's "mirroring,
+    select_src" and "multiple VLAN output mirrors"): each copies once; the output port of a
+    mirror takes no input and is not flooded to."""
+    from neutrace.dataplane import OvsMirror
+
+    ports = (OvsPort("p1", 1, tag=0), OvsPort("p2", 2, tag=500), OvsPort("p3", 3),
+             OvsPort("br2", 65534, "internal", tag=0))
+    flows = parse_flows("actions=NORMAL")
+    frame = Packet(SRC, BCAST, 0xABCD)
+
+    def outs(mirrors: tuple[OvsMirror, ...], in_port: str = "p1") -> list[tuple[str, int]]:
+        br = OvsBridge("br2", ports=ports, flows=flows, mirrors=mirrors)
+        v = OpenFlowEngine([br]).run("br2", in_port, frame, OpenFlowState())
+        return sorted((e.port or "", e.packet.vlan_tci) for e in v.exits
+                      if e.kind == "output" and e.packet is not None)
+
+    src = OvsMirror("m", select_src_port=("p1",), output_port="p3")
+    assert outs((src,)) == [("br2", 0), ("p3", 0)]  # p3 (the mirror's port) is not flooded to
+    assert outs((src,), "p3") == []  # reserved for mirroring: no lookup at all
+    vlan = OvsMirror("v", select_all=True, output_vlan=500)
+    # the flood on VLAN 0 reaches the trunk p3 untagged; the mirror adds p2 and p3 on VLAN 500
+    assert outs((vlan,)) == [("br2", 0), ("p2", 0), ("p3", 0), ("p3", 0x11F4)]
+
+
+def test_ecn_rewrites_leave_the_tos_alone() -> None:
+    """Loading the IP ECN bits changes nw_ecn, not the DSCP bits a Packet's nw_tos holds."""
+    from neutrace.packet import ipv4
+
+    br = OvsBridge("br3", ports=(OvsPort("a", 1), OvsPort("b", 2)), flows=parse_flows(
+        "ip actions=load:1->NXM_NX_IP_ECN[],set_field:2->ip_ecn,resubmit(,1)\n"
+        "table=1,ip,nw_ecn=2 actions=output:2"))
+    pkt = ipv4("fa:16:3e:00:00:01", "fa:16:3e:00:00:02", "10.0.0.1", "10.0.0.2").with_(
+        nw_tos=0x20)
+    v = OpenFlowEngine([br]).run("br3", "a", pkt, OpenFlowState())
+    assert [(e.port, e.packet.nw_tos) for e in v.exits if e.packet is not None] == [("b", 0x20)]
+
+
+def test_generate_learns_before_the_lookup() -> None:
+    """A frame addressed to its own source MAC: the datapath (and ofproto/trace -generate)
+    learns first and drops it at the input port; plain ofproto/trace floods it."""
+    br = OvsBridge("br4", ports=(OvsPort("a", 1), OvsPort("b", 2)),
+                   flows=parse_flows("actions=NORMAL"))
+    frame = Packet(SRC, SRC, 0xABCD)
+    eng = OpenFlowEngine([br])
+    assert [e.kind for e in eng.run("br4", "a", frame, OpenFlowState()).exits] == ["drop"]
+    plain = eng.run("br4", "a", frame, OpenFlowState(), generate=False)
+    assert sorted(e.port or "" for e in plain.exits) == ["b", "br4"]
+
+
+def test_stp_port_states() -> None:
+    """A port STP/RSTP does not forward on gets no output (ALL aside) and, unless it learns,
+    takes no input (OVS's "STP - dummy interface", "RSTP - dummy interface")."""
+    br = OvsBridge("br5", ports=(OvsPort("a", 1), OvsPort("b", 2, stp_state="discarding"),
+                                 OvsPort("c", 3, stp_state="learning")),
+                   flows=parse_flows("in_port=1 actions=output:2,output:3,FLOOD\n"
+                                     "in_port=3 actions=ALL\nin_port=2 actions=output:1"))
+    eng = OpenFlowEngine([br])
+    frame = Packet(SRC, BCAST, 0xABCD)
+
+    def outs(port: str) -> list[str]:
+        v = eng.run("br5", port, frame, OpenFlowState())
+        return sorted(e.port or "" for e in v.exits if e.kind == "output")
+
+    assert outs("a") == ["br5"]  # output:2/3 and FLOOD skip b and c: only LOCAL
+    assert outs("c") == ["a", "b", "br5"]  # a learning port receives; ALL does not check STP
+    assert outs("b") == []  # discarding: no lookup

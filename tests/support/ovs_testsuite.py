@@ -158,6 +158,8 @@ class Replayer:
         (out / "ovs-vsctl_-t_5_list_interface").write_text(self.sandbox.vsctl("list",
                                                                                "interface"))
         (out / "ovs-vsctl_-t_5_list_port").write_text(self.sandbox.vsctl("list", "port"))
+        (out / "ovs-vsctl_-t_5_list_mirror").write_text(self.sandbox.vsctl("list", "mirror"))
+        (out / "ovs-vsctl_-t_5_list_bridge").write_text(self.sandbox.vsctl("list", "bridge"))
         originals: dict[str, str] = {}
         for bi, br in enumerate(self.bridges()):
             self.sandbox.vsctl("set", "bridge", br, f"protocols={OF_PROTOCOLS}")
@@ -349,7 +351,8 @@ class Replayer:
             state = fdb_state(bridges, self.fdb) if self.fdb else OpenFlowState()
             visit = OpenFlowEngine(bridges).run(
                 start.bridge, start.in_port, start.packet, state,
-                ct_next=tuple(ct_state_bits(f) for f in ct_next) if ct_next else None)
+                ct_next=tuple(ct_state_bits(f) for f in ct_next) if ct_next else None,
+                generate=generate)
             ours = observe_engine(visit, bridges)
             theirs = observe_ovs(real, start.packet, bridges)
         except NeutraceError as exc:

@@ -117,8 +117,9 @@ def trace(bridges: Sequence[OvsBridge], start: Start, host: str = "",
     """Run the OpenFlow engine from ``start`` (cold state unless one is given; ``ct_next``:
     `ct_next_states`)."""
     engine = OpenFlowEngine(bridges, host=host)
+    # as plain ofproto/trace: NORMAL's lookup sees the MAC table as it was
     return engine.run(start.bridge, start.in_port, start.packet, state or OpenFlowState(),
-                      ct_next=ct_next)
+                      ct_next=ct_next, generate=False)
 
 
 def ct_next_states(values: Sequence[str]) -> tuple[int, ...] | None:

@@ -10,6 +10,8 @@ A sosreport names each file after its command, spaces turned into ``_`` and ``/`
   each port;
 - ``ovs-vsctl_-t_5_list_interface``: ofport, type, options, external_ids (used when present);
 - ``ovs-ofctl_-O_OpenFlow13_dump-groups_<bridge>`` (1.1 to 1.5, when present): the groups;
+- ``ovs-vsctl_-t_5_list_mirror`` and ``ovs-vsctl_-t_5_list_bridge`` (when present): the port
+  mirrors of each bridge (ports by the UUIDs of ``list port``);
 - ``ovs-vsctl_-t_5_list_port`` (when present): each Port's ``vlan_mode``, ``cvlans`` and
   ``other_config`` (``priority-tags``, ``qinq-ethtype``), which ``ovs-vsctl show`` does not print;
   the port config flags (``NO_FLOOD``, ``NO_FWD``, ...) come from ``ovs-ofctl show``;
@@ -39,7 +41,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from neutrace.addr import stable_mac
-from neutrace.dataplane import Flow, OvsBridge, OvsGroup, OvsPort
+from neutrace.dataplane import Flow, OvsBridge, OvsGroup, OvsMirror, OvsPort
 from neutrace.errors import InputError, InputWarning, SyntaxParseError
 from neutrace.syntax.ofctl import format_flow, parse_flows
 from neutrace.syntax.offields import FieldValueError, ipv4_to_int, ipv6_to_int, read_uint
@@ -65,6 +67,8 @@ VSCTL_SHOW_FILES = ("ovs-vsctl_-t_5_show", "ovs-vsctl_show", "ovs-vsctl_--timeou
 LIST_INTERFACE_FILES = ("ovs-vsctl_-t_5_list_interface", "ovs-vsctl_list_interface",
                         "ovs-vsctl_-t_5_list_Interface")
 LIST_PORT_FILES = ("ovs-vsctl_-t_5_list_port", "ovs-vsctl_list_port", "ovs-vsctl_-t_5_list_Port")
+LIST_MIRROR_FILES = ("ovs-vsctl_-t_5_list_mirror", "ovs-vsctl_list_mirror")
+LIST_BRIDGE_FILES = ("ovs-vsctl_-t_5_list_bridge", "ovs-vsctl_list_bridge")
 OF_VERSIONS = ("OpenFlow13", "OpenFlow14", "OpenFlow15", "OpenFlow12", "OpenFlow11", "OpenFlow10")
 PREFERRED = 3  # OpenFlow 1.3-1.5 before the plain (OpenFlow 1.0) dump
 SNAP_PREFIXES = ("", "openstack-hypervisor.", "microovn.")
@@ -204,7 +208,8 @@ def load_sos(path: str | Path, *, lossy: bool = False) -> tuple[OvsBridge, ...]:
     interfaces = _first(folder, LIST_INTERFACE_FILES)
     return load_files(show_path, ofctl_show=ofctl, flows=flows, list_interface=interfaces,
                       list_port=_first(folder, LIST_PORT_FILES), groups=groups, vsctl=show,
-                      lossy=lossy)
+                      list_mirror=_first(folder, LIST_MIRROR_FILES),
+                      list_bridge=_first(folder, LIST_BRIDGE_FILES), lossy=lossy)
 
 
 def load_files(
@@ -216,13 +221,16 @@ def load_files(
     list_port: str | Path | None = None,
     groups: Mapping[str, str | Path] | None = None,
     vsctl: VsctlShow | None = None,
+    list_mirror: str | Path | None = None,
+    list_bridge: str | Path | None = None,
     lossy: bool = False,
 ) -> tuple[OvsBridge, ...]:
     """Bridges from explicit files: ``vsctl_show`` (``ovs-vsctl show``), per bridge
     ``ofctl_show`` (``ovs-ofctl show BR``) and ``flows`` (``ovs-ofctl dump-flows BR`` or an
     add-flows file), optionally ``list_interface`` (``ovs-vsctl list interface``) and
     ``list_port`` (``ovs-vsctl list port``: VLAN modes, cvlans, other_config) and per bridge
-    ``groups`` (``ovs-ofctl -O OpenFlow13 dump-groups BR``).
+    ``groups`` (``ovs-ofctl -O OpenFlow13 dump-groups BR``), ``list_mirror`` with
+    ``list_bridge`` (``ovs-vsctl list mirror`` / ``list bridge``: the port mirrors).
 
     Without ``vsctl_show`` every bridge named in ``flows``/``ofctl_show`` is built from its
     ``ovs-ofctl show`` alone (system ports, no VLAN tags or patch peers)."""
@@ -247,6 +255,7 @@ def load_files(
         for row in parse_vsctl_list(_read(p, lossy), source=str(p)):
             if isinstance(row.get("name"), str):
                 port_rows[str(row["name"])] = row
+    mirrors = _mirrors(list_mirror, list_bridge, port_rows, lossy)
     parsed_groups: dict[str, tuple[OvsGroup, ...]] = {}
     for br, f in (groups or {}).items():
         p = Path(f)
@@ -292,6 +301,9 @@ def load_files(
                 prow = port_rows.get(vp.name, {})
                 op = oshow.by_name(iname) or oshow.by_name(vp.name) if oshow else None
                 mode, cvlans, other = _port_columns(str(list_port), vp.name, prow)
+                status, rstp = prow.get("status"), prow.get("rstp_status")
+                stp = (status.get("stp_state") if isinstance(status, dict) else None) or (
+                    rstp.get("rstp_port_state") if isinstance(rstp, dict) else None) or ""
                 ports.append(OvsPort(
                     name=vp.name, ofport=ofport, type=iface.type if iface is not None else "",
                     tag=vp.tag, trunks=vp.trunks,
@@ -300,6 +312,7 @@ def load_files(
                     mac=mac, config=op.config if op is not None else (),
                     state=op.state if op is not None else (),
                     vlan_mode=mode, cvlans=cvlans, other_config=other,
+                    stp_state=str(stp).lower(),
                 ))
         elif oshow is not None:
             for op in oshow.ports:
@@ -316,8 +329,52 @@ def load_files(
                 kwargs["datapath_type"] = vb.datapath_type
         out.append(OvsBridge(name=name, ports=tuple(ports), flows=parsed_flows.get(name, ()),
                              groups=parsed_groups.get(name, ()),
+                             mirrors=mirrors.get(name, ()),
                              **kwargs))  # type: ignore[arg-type]
     return tuple(out)
+
+
+def _mirrors(list_mirror: str | Path | None, list_bridge: str | Path | None,
+             port_rows: Mapping[str, Mapping[str, object]], lossy: bool
+             ) -> dict[str, tuple[OvsMirror, ...]]:
+    """Each bridge's mirrors (``list bridge``'s mirrors column), ports named through the UUIDs
+    of ``list port``; a mirror naming a port that is not there selects nothing by it."""
+    if list_mirror is None or list_bridge is None:
+        return {}
+    names = {str(r.get("_uuid")): n for n, r in port_rows.items()}
+    rows = {str(r.get("_uuid")): r
+            for r in parse_vsctl_list(_read(Path(list_mirror), lossy), source=str(list_mirror))}
+
+    def ports(value: object) -> tuple[str, ...]:
+        items = value if isinstance(value, list) else [value] if value else []
+        return tuple(names[str(u)] for u in items if str(u) in names)
+
+    def number(value: object) -> int | None:
+        text = str(value)
+        return int(text) if text.isascii() and text.isdigit() and len(text) < 6 else None
+
+    out: dict[str, tuple[OvsMirror, ...]] = {}
+    for br in parse_vsctl_list(_read(Path(list_bridge), lossy), source=str(list_bridge)):
+        refs = br.get("mirrors")
+        found = []
+        for uuid in refs if isinstance(refs, list) else [refs] if refs else []:
+            m = rows.get(str(uuid))
+            if m is None:
+                continue
+            out_port = ports(m.get("output_port"))
+            vlans = m.get("select_vlan")
+            found.append(OvsMirror(
+                name=str(m.get("name", "")), select_all=m.get("select_all") == "true",
+                select_src_port=ports(m.get("select_src_port")),
+                select_dst_port=ports(m.get("select_dst_port")),
+                select_vlan=tuple(v for v in (number(x) for x in vlans) if v is not None)
+                if isinstance(vlans, list) else (),
+                output_port=out_port[0] if out_port else None,
+                output_vlan=number(m.get("output_vlan")),
+                snaplen=number(m.get("snaplen")) or 0))
+        if found:
+            out[str(br.get("name"))] = tuple(found)
+    return out
 
 
 def _port_columns(source: str, port: str, row: Mapping[str, object]

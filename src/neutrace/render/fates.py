@@ -40,6 +40,7 @@ _NORMAL_EXITS = {
     FdbDecision.NOT_TRUNKED_DROP: "exit.not_trunked",
     FdbDecision.RESERVED_DROP: "exit.reserved", FdbDecision.INPUT_PORT_DROP: "exit.input_port",
     FdbDecision.FLOOD_UNKNOWN: "exit.no_port", FdbDecision.FLOOD_GROUP: "exit.no_port",
+    FdbDecision.MIRROR_PORT_DROP: "exit.mirror_normal",
 }
 
 
@@ -76,6 +77,10 @@ def exit_reason(bridge: str, ex: OfExit) -> str:
         case ExitCause.LIMIT:
             assert isinstance(ex.step, LimitStep)
             return say("exit.limit", bridge=bridge, why=limit_text(ex.step))
+        case ExitCause.MIRROR_PORT:
+            return say("exit.mirror_port", bridge=bridge)
+        case ExitCause.STP_PORT:
+            return say("exit.stp_port", bridge=bridge)
         case _:
             assert_never(ex.cause)
 

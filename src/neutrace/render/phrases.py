@@ -28,6 +28,7 @@ PHRASES: dict[str, str] = {
     "output.nonexistent_named": "-> Nonexistent output port {port}",
     "output.input_port": "-> skipping output to input port",
     "output.no_forward": "-> OFPPC_NO_FWD set, skipping output",
+    "output.stp": "-> STP not in forwarding state, skipping output",
     "ttl.exceeded": "-> TTL exceeded: sent to the controller (invalid_ttl), processing stops",
     "output.tunnel": "-> output to tunnel {port} ({type}): tun_id={tun_id:#x} src={local} "
                      "dst={remote}",
@@ -48,6 +49,7 @@ PHRASES: dict[str, str] = {
     "normal.forward": "-> forwarding to learned port {port}",
     "normal.flood_unknown": "-> no learned MAC for destination, flooding",
     "normal.flood_group": "-> multicast/broadcast destination, flooding",
+    "normal.mirror_port": "-> port {port} is reserved for mirroring, dropping",
     # -- Linux bridges ----------------------------------------------------------------------
     "bridge.learned": "learned {mac} on {port}",
     "bridge.own_address": "{mac} is the bridge's own address: up to the namespace's stack",
@@ -235,6 +237,10 @@ PHRASES: dict[str, str] = {
     "exit.controller_port": "{bridge} table {table}: sent to the controller",
     "exit.ttl_exceeded": "{bridge} table {table}: dec_ttl: TTL exceeded (invalid_ttl)",
     "exit.limit": "{bridge}: {why}",
+    "exit.mirror_port": "{bridge}: received on a port reserved exclusively for mirroring: "
+                        "dropped",
+    "exit.mirror_normal": "{bridge} NORMAL: port {port} is reserved for mirroring: dropped",
+    "exit.stp_port": "{bridge}: received on a port that STP/RSTP does not forward: dropped",
     "exit.dropped": "{bridge}: dropped",
     # -- why a copy ended (dispositions) ----------------------------------------------------
     "nf.rule": "{verdict} by {source} {table}/{chain} line {line}: {rule}{answer}",

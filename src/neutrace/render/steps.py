@@ -153,6 +153,8 @@ def _skipped_text(step: OutputSkipped) -> str:
             return say("output.input_port")
         case OutputProblem.NO_FORWARD:
             return say("output.no_forward")
+        case OutputProblem.STP_NOT_FORWARDING:
+            return say("output.stp")
         case _:
             assert_never(step.problem)
 
@@ -185,6 +187,7 @@ _FDB_PHRASES = {
         FdbDecision.INPUT_PORT_DROP: "normal.input_port", FdbDecision.FORWARD: "normal.forward",
         FdbDecision.FLOOD_UNKNOWN: "normal.flood_unknown",
         FdbDecision.FLOOD_GROUP: "normal.flood_group",
+        FdbDecision.MIRROR_PORT_DROP: "normal.mirror_port",
     },
     FdbSwitch.LINUX_BRIDGE: {
         FdbDecision.LEARNED: "bridge.learned", FdbDecision.OWN_ADDRESS: "bridge.own_address",

@@ -29,6 +29,7 @@ PACKET_SLOTS: tuple[str, ...] = (
 META_SLOTS: tuple[str, ...] = (
     "in_port", "metadata", *(f"reg{i}" for i in range(16)),
     "ct_state", "ct_zone", "ct_mark", "ct_label", "conj_id", "pkt_mark",
+    "nw_ecn",  # the IP ECN bits: a Packet's nw_tos holds the DSCP bits only, as OVS prints it
 )
 SLOTS: tuple[str, ...] = PACKET_SLOTS + META_SLOTS
 SLOT_INDEX: dict[str, int] = {name: i for i, name in enumerate(SLOTS)}
@@ -144,7 +145,7 @@ _add(("NXM_NX_IP_TTL",), Field("nw_ttl", "nw_ttl", 8, prereq=P_IP_ANY, maskable=
 _add(("NXM_OF_IP_TOS",), Field("nw_tos", "nw_tos", 8, prereq=P_IP_ANY, maskable=False))
 _add(("OXM_OF_IP_DSCP",), Field("ip_dscp", "nw_tos", 6, prereq=P_IP_ANY, ofs=2, maskable=False))
 _add(("ip_ecn", "NXM_NX_IP_ECN", "OXM_OF_IP_ECN"),
-     Field("nw_ecn", "nw_tos", 2, prereq=P_IP_ANY, maskable=False))
+     Field("nw_ecn", "nw_ecn", 2, prereq=P_IP_ANY, maskable=False))
 _add(("tcp_src", "udp_src", "sctp_src", "NXM_OF_TCP_SRC", "NXM_OF_UDP_SRC", "OXM_OF_TCP_SRC",
       "OXM_OF_UDP_SRC", "OXM_OF_SCTP_SRC"), Field("tp_src", "tp_src", 16, prereq=P_TP))
 _add(("tcp_dst", "udp_dst", "sctp_dst", "NXM_OF_TCP_DST", "NXM_OF_UDP_DST", "OXM_OF_TCP_DST",

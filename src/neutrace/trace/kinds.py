@@ -96,6 +96,7 @@ class FdbDecision(enum.StrEnum):
     RESERVED_DROP = "reserved-drop"  # an IEEE 802.1 reserved destination
     ACCESS_TAGGED_DROP = "access-tagged-drop"  # a tagged frame on an access port
     NOT_TRUNKED_DROP = "not-trunked-drop"  # a VLAN the trunk port does not carry
+    MIRROR_PORT_DROP = "mirror-port-drop"  # from or to a port reserved for mirroring
 
 
 class OutputProblem(enum.StrEnum):
@@ -104,6 +105,7 @@ class OutputProblem(enum.StrEnum):
     NONEXISTENT_PORT = "nonexistent-port"
     INPUT_PORT = "input-port"  # OVS does not send a packet back where it came from
     NO_FORWARD = "no-forward"  # the port's OpenFlow config has NO_FWD (``ovs-ofctl mod-port``)
+    STP_NOT_FORWARDING = "stp-not-forwarding"  # the port's STP/RSTP state does not forward
 
 
 class LimitKind(enum.StrEnum):
@@ -202,6 +204,8 @@ class ExitCause(enum.StrEnum):
     CONTROLLER_PORT = "controller_port"  # output to the CONTROLLER port
     TTL_EXCEEDED = "ttl_exceeded"  # dec_ttl of a TTL of 1 or less
     LIMIT = "limit"  # ``step``: the LimitStep
+    MIRROR_PORT = "mirror_port"  # received on a mirror's output port (reserved for mirroring)
+    STP_PORT = "stp_port"  # received on a port STP/RSTP neither forwards nor learns on
 
 
 class LinuxWhy(enum.StrEnum):

@@ -12,7 +12,7 @@ from typing import ClassVar
 from neutrace.dataplane import Flow
 from neutrace.packet import FieldChange, Packet
 from neutrace.syntax.iptables import IptRule
-from neutrace.syntax.ofactions import Action, Clone, Ct
+from neutrace.syntax.ofactions import Action, Clone, Ct, Group
 from neutrace.trace.kinds import (
     ConntrackEvent,
     FdbDecision,
@@ -474,9 +474,9 @@ Step = (
 
 def lasting_changes(steps: tuple[Step, ...] | list[Step]) -> Iterator[FieldChange]:
     """The field changes of an OpenFlow visit's ``steps`` that last: those made inside a
-    ``clone(...)`` (the steps after its ActionStep, one level deeper) are undone when it ends,
-    as OVS restores the flow after a clone; a ``ct(table=N)``'s are the recirculated copy's
-    (the packet that goes on after it is the one before conntrack)."""
+    ``clone(...)`` or a group's buckets (the steps after its ActionStep, one level deeper) are
+    undone when it ends, as OVS restores the flow after them; a ``ct(table=N)``'s are the
+    recirculated copy's (the packet that goes on after it is the one before conntrack)."""
     undo: list[int] = []  # depths of the clones open
     pending: list[list[FieldChange]] = []
     for step in steps:
@@ -491,6 +491,6 @@ def lasting_changes(steps: tuple[Step, ...] | list[Step]) -> Iterator[FieldChang
                 yield ch
             else:
                 target.append(ch)
-        if isinstance(step, ActionStep) and isinstance(step.action, Clone):
+        if isinstance(step, ActionStep) and isinstance(step.action, Clone | Group):
             undo.append(step.depth)
             pending.append([])

@@ -219,7 +219,10 @@ def observe_ovs(real: RealTrace, start: Packet, bridges: tuple[OvsBridge, ...] |
                 *, final: bool = True) -> Observed:
     """What real OVS did with a packet, reduced the same way."""
     blocks: dict[tuple[int, int], tuple[str, list[Lookup]]] = {}
-    first_block: dict[str, int] = {}  # bridge -> its first block of the first pass
+    # bridge -> the key of its first block (a recirculation resumes the visit of the bridge
+    # that ran ct(), which may be a patch peer first entered in an earlier recirculation)
+    first_key: dict[str, tuple[int, int]] = {}
+    fork_keys: list[tuple[int, int]] = []
     # OVS 3.1 heads a recirculation with the first bridge's name even when it resumes in a
     # patch peer: the flows' (unique) cookies tell which bridge it really is
     # (or, when the resumed lookups all miss, the bridge whose ct(table=...) forked it)
@@ -233,17 +236,24 @@ def observe_ovs(real: RealTrace, start: Packet, bridges: tuple[OvsBridge, ...] |
         if resumed is None and 0 < i <= len(forks):
             resumed = forks[i - 1]
         resumed_by_pass.append(resumed)
+        # recirculation i resumes the bridge visit of the i-th ct(table=N) fork (OVS runs them
+        # in the order they were forked)
+        fork_key = fork_keys[i - 1] if 0 < i <= len(fork_keys) else None
+        for ln in p.lines:
+            if ln.kind == "action" and ln.text.startswith("ct(") and "table=" in ln.text:
+                b = max(ln.block, 0)
+                fork_keys.append((fork_key or (0, 0)) if i and b == 0 else (i, b))
         for v in p.visits:
             bridge = v.bridge
-            if i == 0:
-                first_block.setdefault(v.bridge, v.block)
-                key = (0, v.block)
-            elif v.block == 0:
+            if i and v.block == 0:
                 # a recirculation resumes the visit of the bridge that ran ct()
                 bridge = resumed or v.bridge
-                key = (0, first_block.get(bridge, 0))
+                key = fork_key or first_key.get(bridge, (0, 0))
+                if key in blocks:
+                    bridge = blocks[key][0]
             else:
                 key = (i, v.block)
+                first_key.setdefault(bridge, key)
             blocks.setdefault(key, (bridge, []))[1].append(
                 (v.table, None if v.is_miss else v.cookie))
     root = blocks.pop((0, 0), (real.trace.passes[0].bridges[0], []))
@@ -286,13 +296,20 @@ def compare(engine: OpenFlowEngine, tracer: OvsTracer,
     the engine) learns its source MAC at the first NORMAL, and a later NORMAL of the same packet
     (an ARP responder's reply coming back through a patch port) can use it. When the engine used
     a MAC it learned during this very trace, OVS is asked with ``-generate`` (the packet is
-    really processed: MAC learning happens; the FDB is flushed before each trace)."""
+    really processed: MAC learning happens; the FDB is flushed before each trace) and the
+    engine runs again as the datapath does (``generate``); else as plain ofproto/trace."""
+    ct_states = tuple(ct_state_bits(f) for f in ct_next) if ct_next else None
     visit = engine.run(bridge, in_port, packet,
                        state.copy() if state is not None else OpenFlowState(),
-                       ct_next=tuple(ct_state_bits(f) for f in ct_next) if ct_next else None)
+                       ct_next=ct_states, generate=False)
+    generate = used_mac_learned_in_trace(visit)
+    if generate:  # OVS learns as the datapath does: so does the engine
+        visit = engine.run(bridge, in_port, packet,
+                           state.copy() if state is not None else OpenFlowState(),
+                           ct_next=ct_states, generate=True)
     ours = observe_engine(visit, model)
     tracer.fdb_flush()
-    options: tuple[str, ...] = ("-generate",) if used_mac_learned_in_trace(visit) else ()
+    options: tuple[str, ...] = ("-generate",) if generate else ()
     options += tuple(x for f in ct_next for x in ("--ct-next", f))
     real = tracer.trace(bridge, in_port, packet, (), *ovs_options, *options)
     return ours.differences(observe_ovs(real, packet, model))

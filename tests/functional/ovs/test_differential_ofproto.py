@@ -388,3 +388,29 @@ def test_patch_port_loop_depth_limit(ovs_sandbox: OvsSandbox) -> None:
     finally:
         delete_bridges(ovs_sandbox, [b.name for b in model])
     assert not diffs, "\n".join(d[:300] for d in diffs)
+
+
+# ct(table=N) recirculations in a patch peer (found by the randomized test: the comparison put
+# the peer's resumed lookups in the first bridge's visit; OVS runs recirculations in the order
+# they were forked, each resuming the visit whose ct() forked it)
+CT_PATCH_A = ("table=0,ip actions=ct(table=1)\ntable=1,ip actions=output:7",
+              "table=0,ip actions=output:7,ct(table=1)\ntable=1,ip actions=output:2")
+CT_PATCH_B = ("table=0,ip actions=ct(table=1)\ntable=1,ip actions=output:1",
+              "table=0,ip actions=ct(table=1)\ntable=1,ip actions=IN_PORT",
+              "table=0,ip actions=ct(zone=5,table=1)\ntable=1,ip actions=LOCAL,ct(table=2)\n"
+              "table=2 actions=output:1")
+
+
+@pytest.mark.parametrize("flows_b", CT_PATCH_B)
+@pytest.mark.parametrize("flows_a", CT_PATCH_A)
+def test_ct_recirculation_behind_a_patch_port(random_bridges: OvsTracer, flows_a: str,
+                                              flows_b: str) -> None:
+    tracer = random_bridges
+    model = with_unique_cookies((replace(RAND_A, flows=parse_flows(flows_a)),
+                                 replace(RAND_B, flows=parse_flows(flows_b))))
+    for b in model:
+        load_flows(tracer.sandbox, b.name, b.flows, replace=True)
+    pkt = ipv4("fa:16:3e:00:00:01", "fa:16:3e:00:00:02", "10.0.0.1", "10.0.0.5",
+               proto=IPPROTO_TCP, sport=40000, dport=80)
+    diffs = compare(OpenFlowEngine(model), tracer, model, RAND_A.name, "ra1", pkt)
+    assert not diffs, "\n".join(d[:600] for d in diffs)

@@ -14,21 +14,27 @@ bridge as child visits).
 
 Semantics follow ``ofproto-dpif-xlate.c``: priorities and masks, OVS's prerequisite
 normalisation (a field whose prerequisites the match does not meet is ignored), resubmit and
-goto_table (depth limit 64), table miss = drop, output/in_port/LOCAL/output:reg, NORMAL (per-VLAN
-MAC learning in `OpenFlowState`, access ports and trunks, flood to the VLAN's ports except the
-input port), VLAN push/pop/mod, set_field/load/move, set_tunnel, learn() into the state's
-learned-flow tables, conjunctive matches, ct() with a small conntrack (zones, commit, nat,
-recirculation to ``table``), controller, patch ports and tunnel ports.
+goto_table (depth limit 64, deepened only by a lookup in the same or an earlier table and by a
+patch port, as ``xlate_table_action``; ``resubmit(PORT,TABLE)``'s port is the lookup's in_port
+only), table miss = drop, output/in_port/LOCAL/output:reg, NORMAL (``normal``: per-VLAN MAC
+learning in `OpenFlowState`, the port VLAN modes access/trunk/native-tagged/native-untagged/
+dot1q-tunnel, priority tags, NO_FLOOD/NO_FWD ports), port mirrors (``mirror``), VLAN
+push/pop/mod, set_field/load/move, set_tunnel, learn() into the state's learned-flow tables,
+conjunctive matches, ct() with a small conntrack (zones, commit, nat, recirculation to
+``table``; ``--ct-next`` states), write_actions/clear_actions and groups (``group``:
+all/indirect/ff, select with one live bucket), controller, patch ports and tunnel ports. A flow
+using what the engine does not know (``Flow.unsupported``) stops only a packet that hits it.
+
+NORMAL learns the source before it looks the destination up, as the datapath does (``run``'s
+``generate=False``: the lookup first, as plain ``ofproto/trace``). Not modelled: flow timeouts
+expiring (learned flows keep their idle/hard_timeout but never age), select groups' hash,
+meters, MPLS, NSH, xreg/xxreg/tun_metadata fields, bundle/multipath, STP/RSTP port states,
+IP fragments, ct ``alg``/``+rel`` and IPv6 NAT.
 
 All mutable state (MAC tables, learned flows, conntrack) lives in `OpenFlowState`, owned by the
 caller and keyed by (host, bridge) or (host, zone), so a trace can start cold or warm. A trace
 that changed nothing in the state is cached: the same packet on the same state gets the same
 `BridgeVisit` back.
-
-NORMAL learns the source before it looks the destination up, as the datapath does (plain
-``ofproto/trace`` learns nothing). Not modelled: flow timeouts expiring (learned flows keep
-their idle/hard_timeout but never age), groups, meters, MPLS, xreg/xxreg/tun_metadata fields,
-bundle/multipath, native-tagged/untagged VLAN modes, mirrors, STP, ct ``alg``/``+rel`` and IPv6 NAT.
 """
 
 from neutrace.engines.openflow.bridge import NO_PORT

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import gc
 
-from neutrace.dataplane import Flow, OvsBridge, OvsGroup, OvsPort
+from neutrace.dataplane import Flow, OvsBridge, OvsGroup, OvsMirror, OvsPort
 from neutrace.engines.openflow.classifier import Table, clear_compile_caches, strip_quotes
 from neutrace.engines.openflow.values import OFPP_LOCAL
 from neutrace.errors import SyntaxParseError
@@ -20,7 +20,7 @@ class Bridge:
     """One bridge: ports by name/ofport and its tables, compiled on first use."""
 
     __slots__ = ("spec", "name", "by_name", "by_ofport", "flows_by_table", "tables", "ports",
-                 "groups")
+                 "groups", "mirrors")
 
     def __init__(self, spec: OvsBridge) -> None:
         """Index ``spec``'s ports and group its flows by table (checking their in_port names)."""
@@ -48,6 +48,7 @@ class Bridge:
                         "use one of its ports: " + ", ".join(sorted(known)))
         self.tables: dict[int, Table] = {}
         self.groups: dict[int, OvsGroup] = {g.group_id: g for g in spec.groups}
+        self.mirrors = Mirrors(spec.mirrors, self.ports) if spec.mirrors else None
 
     def ofport(self, name: str) -> int | None:
         """The OpenFlow port number of port ``name`` (None: no such port; `NO_PORT`, a packet
@@ -82,3 +83,36 @@ class Bridge:
                     gc.enable()
                 clear_compile_caches()
         return t
+
+
+class Mirrors:
+    """A bridge's mirrors as bit masks: per port, the mirrors it is a source of, a destination
+    of, and the output of; per mirror, the mirrors with the same output (``dup_mirrors``)."""
+
+    __slots__ = ("mirrors", "src", "dst", "out", "dups", "vlans")
+
+    def __init__(self, mirrors: tuple[OvsMirror, ...], ports: tuple[OvsPort, ...]) -> None:
+        """The masks of ``mirrors`` over the bridge's ``ports``."""
+        self.mirrors = mirrors
+        self.src: dict[str, int] = {}
+        self.dst: dict[str, int] = {}
+        self.out: dict[str, int] = {}
+        self.vlans = tuple(frozenset(m.select_vlan) for m in mirrors)
+        names = [p.name for p in ports]
+        for i, m in enumerate(mirrors):
+            bit = 1 << i
+            for name in (names if m.select_all else m.select_src_port):
+                self.src[name] = self.src.get(name, 0) | bit
+            for name in (names if m.select_all else m.select_dst_port):
+                self.dst[name] = self.dst.get(name, 0) | bit
+            if m.output_port is not None:
+                self.out[m.output_port] = self.out.get(m.output_port, 0) | bit
+        self.dups = tuple(
+            sum(1 << j for j, o in enumerate(mirrors)
+                if (o.output_port, o.output_vlan if o.output_port is None else None)
+                == (m.output_port, m.output_vlan if m.output_port is None else None))
+            for m in mirrors)
+
+    def is_output(self, port: str) -> bool:
+        """True if ``port`` is a mirror's output (``xbundle_mirror_out``)."""
+        return bool(self.out.get(port))

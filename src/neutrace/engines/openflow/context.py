@@ -35,7 +35,8 @@ class XlateCtx:
 
     __slots__ = ("engine", "state", "bridge", "in_port", "packet", "base_v", "v", "steps",
                  "exits", "drop", "recirc", "stopped", "depth", "sdepth", "table", "resubmits",
-                 "patch_chain", "action_set", "ct_next", "_packets", "_args")
+                 "patch_chain", "action_set", "ct_next", "mirrors", "generate", "_packets",
+                 "_args")
 
     def __init__(self, engine: OpenFlowEngine, state: OpenFlowState, bridge: Bridge,
                  in_port: str, packet: Packet, v: Values, depth: int = 0,
@@ -60,6 +61,8 @@ class XlateCtx:
         self.patch_chain: list[str] = patch_chain if patch_chain is not None else []
         self.action_set: list[Action] = []  # write_actions' (OpenFlow 1.1+), run at the end
         self.ct_next: list[int] | None = None  # --ct-next: each recirculation's ct_state
+        self.mirrors = 0  # the mirrors (bits of Bridge.mirrors) that have had their copy
+        self.generate = True  # NORMAL learns before its lookup (OpenFlowEngine.run)
         self._packets: dict[tuple[int, ...], Packet] = {}
         self._args: list[object] | None = None
 

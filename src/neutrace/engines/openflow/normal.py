@@ -138,6 +138,25 @@ def _put(out: Xvlan, tags: str) -> int:
     return tci
 
 
+def port_vlans(port: OvsPort, tci: int) -> Xvlan | None:
+    """The VLANs of a frame with ``tci`` as ``port`` takes it in (``input_vid_is_valid`` +
+    ``xvlan_input_translate``, without a trace), None if it does not."""
+    xv = _extract(tci)
+    vid = xv[0][1]
+    mode = vlan_mode(port)
+    if (mode == "access" and vid) or (
+            mode == "dot1q-tunnel" and port.cvlans and vid not in port.cvlans) or (
+            mode in ("trunk", "native-tagged", "native-untagged")
+            and not (vid == 0 and mode != "trunk") and not trunks_vlan(port, mode, vid)):
+        return None
+    return _input_translate(port, xv)
+
+
+def includes_vlan(p: OvsPort, xv: Xvlan) -> bool:
+    """``xbundle_includes_vlan``."""
+    return _includes_vlan(p, vlan_mode(p), xv)
+
+
 def _input_vlan(ctx: XlateCtx, in_port: OvsPort | None, in_name: str) -> Xvlan | None:
     """``input_vid_is_valid`` + ``xvlan_input_translate``: the frame's VLANs in the bridge, or
     None when the input port does not take it."""
@@ -167,6 +186,11 @@ def xlate_normal(ctx: XlateCtx) -> None:
     in_ofport = v[I_IN_PORT]
     in_port = br.by_ofport.get(in_ofport)
     in_name = in_port.name if in_port is not None else str(in_ofport)
+    mirrors = br.mirrors
+    if mirrors is not None and mirrors.is_output(in_name):
+        step = _fdb(ctx, FdbDecision.MIRROR_PORT_DROP, port=in_name)
+        ctx.dropping(ExitCause.NORMAL, step=step)
+        return
     xv = _input_vlan(ctx, in_port, in_name)
     if xv is None:
         return
@@ -178,23 +202,30 @@ def xlate_normal(ctx: XlateCtx) -> None:
         step = _fdb(ctx, FdbDecision.RESERVED_DROP, mac=mac_text(dst))
         ctx.dropping(ExitCause.NORMAL, step=step)
         return
-    # The source is learned before the destination is looked up, as the datapath (and
-    # ``ofproto/trace -generate``) does: a frame addressed to its own source MAC goes back to
-    # nowhere ("learned port is input port"). Plain ofproto/trace learns nothing.
+    # With ``generate`` the source is learned before the destination is looked up, as the
+    # datapath (and ``ofproto/trace -generate``) does: a frame addressed to its own source MAC
+    # goes nowhere ("learned port is input port"). Plain ofproto/trace learns nothing: the
+    # lookup sees the table as it was (the engine still learns, for a later NORMAL).
+    learned = None if ctx.generate or (dst >> 40) & 1 else macs.get((vlan, dst))
     if not (src >> 40) & 1 and in_port is not None and macs.get((vlan, src)) != in_name:
         macs[(vlan, src)] = in_name
         state.version += 1
         _fdb(ctx, FdbDecision.LEARNED, mac=mac_text(src), port=in_name, vlan=vlan)
-    learned = None if (dst >> 40) & 1 else macs.get((vlan, dst))
+    if ctx.generate and not (dst >> 40) & 1:
+        learned = macs.get((vlan, dst))
     if learned is not None:
         if learned == in_name:
             step = _fdb(ctx, FdbDecision.INPUT_PORT_DROP, mac=mac_text(dst), port=in_name)
             ctx.dropping(ExitCause.NORMAL, step=step)
             return
         out = br.by_name.get(learned)
+        if out is not None and mirrors is not None and mirrors.is_output(learned):
+            step = _fdb(ctx, FdbDecision.MIRROR_PORT_DROP, mac=mac_text(dst), port=learned)
+            ctx.dropping(ExitCause.NORMAL, step=step)
+            return
         if out is not None:
             _fdb(ctx, FdbDecision.FORWARD, mac=mac_text(dst), port=learned, vlan=vlan)
-            _normal_output(ctx, out, xv)
+            output_normal(ctx, out, xv)
             return
     _flood(ctx, in_ofport, in_name, xv, dst)
 
@@ -205,18 +236,20 @@ def _flood(ctx: XlateCtx, in_ofport: int, in_name: str, xv: Xvlan, dst: int) -> 
     decision = FdbDecision.FLOOD_GROUP if (dst >> 40) & 1 else FdbDecision.FLOOD_UNKNOWN
     step = _fdb(ctx, decision, mac=mac_text(dst), vlan=xv[0][1])
     n = 0
+    mirrors = ctx.bridge.mirrors
     for p in ctx.bridge.ports:
         if p.ofport == in_ofport or p.name == in_name or "NO_FLOOD" in p.config:
             continue
-        if not _includes_vlan(p, vlan_mode(p), xv):
+        if not _includes_vlan(p, vlan_mode(p), xv) or (
+                mirrors is not None and mirrors.is_output(p.name)):
             continue
         n += 1
-        _normal_output(ctx, p, xv)
+        output_normal(ctx, p, xv)
     if not n:
         ctx.dropping(ExitCause.NORMAL, step=step)
 
 
-def _normal_output(ctx: XlateCtx, port: OvsPort, xv: Xvlan) -> None:
+def output_normal(ctx: XlateCtx, port: OvsPort, xv: Xvlan) -> None:
     """``output_normal``: the copy with the VLANs ``port`` sends (priority tags as its
     other_config:priority-tags says)."""
     v = ctx.v
@@ -226,5 +259,5 @@ def _normal_output(ctx: XlateCtx, port: OvsPort, xv: Xvlan) -> None:
     if tags != "never":
         out = ((out[0][0], out[0][1], saved & 0xE000 if saved & VLAN_CFI else 0), out[1])
     v[I_VLAN] = _put(out, tags)
-    xlate.xlate_output(ctx, port.ofport, f"NORMAL {port.name}")
+    xlate.xlate_output(ctx, port.ofport, f"NORMAL {port.name}", allow_in_port=True)
     v[I_VLAN] = saved

@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, assert_never
 
 from neutrace.dataplane import Flow, OvsPort
-from neutrace.engines.openflow import ct, group, learn, normal
+from neutrace.engines.openflow import ct, group, learn, mirror, normal
 from neutrace.engines.openflow.bridge import Bridge
 from neutrace.engines.openflow.classifier import prereq_ok
 from neutrace.engines.openflow.context import XlateCtx
@@ -99,7 +99,17 @@ def visit(ctx: XlateCtx, patched: bool = False) -> BridgeVisit:
         if patched:
             xlate_table(ctx, 0, limit=LimitKind.PATCH_CHAIN)
         else:
-            xlate_table(ctx, 0, initial=True)
+            in_port = ctx.bridge.by_name.get(ctx.in_port)
+            mirrors = ctx.bridge.mirrors
+            if mirrors is not None and mirrors.is_output(ctx.in_port):
+                # "dropping packet received on port ..., which is reserved exclusively for
+                # mirroring": no table is looked up
+                ctx.dropping(ExitCause.MIRROR_PORT)
+            elif in_port is not None and in_port.stp_state in _STP_NO_RECEIVE:
+                ctx.dropping(ExitCause.STP_PORT)  # may_receive: neither forwarding nor learning
+            else:
+                mirror.mirror_ingress(ctx, in_port)
+                xlate_table(ctx, 0, initial=True)
         n = 0
         while ctx.recirc and n < MAX_RECIRC:
             n += 1
@@ -126,7 +136,8 @@ def visit(ctx: XlateCtx, patched: bool = False) -> BridgeVisit:
 
 def start(engine: OpenFlowEngine, state: OpenFlowState, bridge: Bridge, in_port: str,
           packet: Packet, depth: int = 0, values: Values | None = None,
-          parent: XlateCtx | None = None, ct_next: list[int] | None = None) -> BridgeVisit:
+          parent: XlateCtx | None = None, ct_next: list[int] | None = None,
+          generate: bool = True) -> BridgeVisit:
     """A visit of ``bridge`` (a patch peer's when ``parent`` is the visit that output to it:
     the translation's counters carry over; ``ct_next``: see `OpenFlowEngine.run`)."""
     ofport = bridge.ofport(in_port)
@@ -136,6 +147,7 @@ def start(engine: OpenFlowEngine, state: OpenFlowState, bridge: Bridge, in_port:
     ctx = XlateCtx(engine, state, bridge, in_port, packet, values, depth,
                    parent.resubmits if parent else 0, parent.patch_chain if parent else None)
     ctx.ct_next = parent.ct_next if parent is not None else ct_next
+    ctx.generate = parent.generate if parent is not None else generate
     if parent is not None:
         ctx.table = parent.table
     result = visit(ctx, patched=parent is not None)
@@ -362,7 +374,7 @@ def _port_action(ctx: XlateCtx, act: A.Normal | A.Conjunction | A.Learn | A.InPo
             # ``flood_packets``: every port but the input one (FLOOD: not the NO_FLOOD ones)
             for p in ctx.bridge.ports:
                 if p.ofport != v[I_IN_PORT] and (act.all_ports or "NO_FLOOD" not in p.config):
-                    xlate_output(ctx, p.ofport, act.text)
+                    xlate_output(ctx, p.ofport, act.text, check_stp=not act.all_ports)
         case A.Controller():
             ctx.exits.append(OfExit(kind=ExitKind.CONTROLLER, packet=ctx.current_packet(),
                                     cause=ExitCause.CONTROLLER_ACTION, table=ctx.table,
@@ -514,7 +526,13 @@ def resolve_port(ctx: XlateCtx, port: str) -> int | None:
 # -- outputs ----------------------------------------------------------------------------------
 
 
-def xlate_output(ctx: XlateCtx, ofport: int, text: str, allow_in_port: bool = False) -> None:
+# STP/RSTP port states (ovs-vsctl list port's status:stp_state, rstp_status:rstp_port_state)
+_STP_NO_FORWARD = frozenset({"listening", "learning", "blocking", "discarding"})
+_STP_NO_RECEIVE = frozenset({"listening", "blocking", "discarding"})
+
+
+def xlate_output(ctx: XlateCtx, ofport: int, text: str, allow_in_port: bool = False,
+                 check_stp: bool = True) -> None:
     """Output to ``ofport``: a reserved port (IN_PORT, NORMAL, CONTROLLER, FLOOD/ALL), a patch
     port, a tunnel port, or a port that leaves the switch."""
     v = ctx.v
@@ -543,13 +561,20 @@ def xlate_output(ctx: XlateCtx, ofport: int, text: str, allow_in_port: bool = Fa
         ctx.steps.append(OutputSkipped(table=ctx.table, problem=OutputProblem.NO_FORWARD,
                                        port=port.name, depth=ctx.sdepth))
         return
+    if check_stp and port.stp_state in _STP_NO_FORWARD:
+        ctx.steps.append(OutputSkipped(table=ctx.table,
+                                       problem=OutputProblem.STP_NOT_FORWARDING,
+                                       port=port.name, depth=ctx.sdepth))
+        return
     if port.type == "patch":
         xlate_patch(ctx, port)
-    elif port.is_tunnel:
+        return
+    if port.is_tunnel:
         xlate_tunnel(ctx, port)
     else:
         ctx.exits.append(OfExit(kind=ExitKind.OUTPUT, port=port.name,
                                 packet=ctx.current_packet()))
+    mirror.mirror_egress(ctx, port)
 
 
 def xlate_tunnel(ctx: XlateCtx, port: OvsPort) -> None:

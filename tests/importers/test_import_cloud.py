@@ -42,12 +42,10 @@ def _ns(ns: Namespace) -> Namespace:
     """The namespace with its forwarding sysctls only (``net.ipv4.ip_forward`` absent is the
     kernel's 0: a root namespace no driver set a sysctl in, e.g. with the openvswitch firewall,
     is captured as ``ip_forward = 0``) and its IPv4 routes before its IPv6 ones (``ip route``
-    and ``ip -6 route`` list them apart), without a VM's default route learned from router
-    advertisements (``proto ra``: the importer does not infer it yet)."""
+    and ``ip -6 route`` list them apart)."""
     kept = dict(forwarding_sysctls(ns.sysctls))
     kept.setdefault("net.ipv4.ip_forward", "0")
-    routes = sorted((r for r in ns.routes if r.proto != "ra"),
-                    key=lambda r: ":" in (r.gateway or r.source or r.destination))
+    routes = sorted(ns.routes, key=lambda r: ":" in (r.gateway or r.source or r.destination))
     return dataclasses.replace(ns, sysctls=tuple(sorted(kept.items())), routes=tuple(routes))
 
 

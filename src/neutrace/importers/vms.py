@@ -14,7 +14,9 @@ the far end of its taps):
   firewall's anti-spoofing rules (``neutron-openvswi-s<port>``: ``-s IP/32 -m mac --mac-source
   MAC``); the prefix length from the DHCP port's address in ``qdhcp-<network>``, or from a router
   interface on that subnet; the default route via the DHCP options' ``router`` for the subnet,
-  else via that router interface. Each inference is a note naming its source.
+  else via that router interface; for an IPv6 address, the route the guest's kernel takes from
+  router advertisements (``proto ra``) via the captured router interface (``qr-``) or the gateway
+  a ``qg-`` on that subnet routes through. Each inference is a note naming its source.
 """
 
 from __future__ import annotations
@@ -230,6 +232,7 @@ def build_vm(plan: VmPlan, dhcp: DhcpTables, spoof: dict[str, list[str]],
     itfs = [Interface("lo", LOOPBACK, addresses=("127.0.0.1/8",))]
     routes: list[Route] = []
     default: Route | None = None
+    default6: Route | None = None
     for index, nic in enumerate(plan.nics):
         name = f"eth{index}"
         ips, how = list(nic.ips), "Nova's metadata in the domain XML"
@@ -269,14 +272,18 @@ def build_vm(plan: VmPlan, dhcp: DhcpTables, spoof: dict[str, list[str]],
                 default = Route("default", name, gateway=gw, proto="dhcp")
                 found.note(plan.source, f"VM {plan.name} {name}: {ip}/{prefix} ({how}), default "
                            f"route via {gw} ({gw_how})", "as the VM's DHCP client would set it")
+            if default6 is None and gw and ":" in ip:
+                default6 = Route("default", name, gateway=gw, proto="ra")
+                found.note(plan.source, f"VM {plan.name} {name}: {ip}/{prefix} ({how}), IPv6 "
+                           f"default route via {gw} ({gw_how})",
+                           "as the VM's kernel takes it from the router's advertisements")
         if not ips:
             found.warn(plan.source, f"VM {plan.name} {name} ({nic.mac}): no IP is known (no "
                        "Nova metadata, DHCP host entry or anti-spoofing rule)",
                        "it cannot send IP from it; start points by its IP do not find it")
         itfs.append(Interface(name, VETH, mac=nic.mac, mtu=nic.mtu or 1500,
                               addresses=tuple(addresses), peer=nic.tap, peer_namespace=""))
-    if default is not None:
-        routes.insert(0, default)
+    routes[:0] = [r for r in (default, default6) if r is not None]
     return Namespace(name=plan.name, kind=NS_VM, interfaces=tuple(itfs), routes=tuple(routes))
 
 

@@ -238,6 +238,7 @@ def main() -> None:
         runs = [r for r in (run_size(n, args.timeout) for _ in range(args.repeat)) if r]
         if runs:
             medians[n] = {p: statistics.median(r[p] for r in runs) for p in runs[0]}
+            print(f"# {n}: {json.dumps(medians[n])}", file=sys.stderr, flush=True)
     reference: dict[int, dict[str, float]] = {}
     if args.reference.exists():
         reference = {int(k): v for k, v in json.loads(args.reference.read_text()).items()}

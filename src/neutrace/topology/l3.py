@@ -291,6 +291,7 @@ def finish_floating_ips(w: Working, routers: list[Router],
     address, the fixed address and the router."""
     out: list[FloatingIp] = []
     seen_fixed: dict[tuple[str, str], Path_] = {}
+    ports = {pw.id: pw for pw in w.ports}  # the same objects all along: allocation adds none
     for fw in pending:
         f, p, port, fport = fw.fip, fw.path, fw.port, fw.fport
         allocate(w, fport)
@@ -300,7 +301,7 @@ def finish_floating_ips(w: Working, routers: list[Router],
             w.ctx.fail((*p, "port"), f"{fixed_ip} of port {f.port} already has a floating IP "
                        f"({where(seen_fixed[key])})", "give each fixed address one floating IP")
         seen_fixed[key] = p
-        router = _fip_router(w, f, p, routers, fw.fnet, fixed_sub, fixed_ip)
+        router = _fip_router(w, f, p, routers, fw.fnet, fixed_sub, fixed_ip, ports)
         out.append(FloatingIp(
             id=fw.fip_id, floating_ip_address=str(fport.ips[0][1]),
             floating_network_id=fw.fnet.id, port_id=port.id, fixed_ip_address=str(fixed_ip),
@@ -327,10 +328,10 @@ def _fixed_ip(w: Working, f: s.FloatingIpIn, p: Path_, port: PortW) -> tuple[str
 
 
 def _fip_router(w: Working, f: s.FloatingIpIn, p: Path_, routers: list[Router],
-                fnet: Network, fixed_sub: str, fixed_ip: IP) -> Router:
+                fnet: Network, fixed_sub: str, fixed_ip: IP,
+                ports: dict[str, PortW]) -> Router:
     """The router with an interface on the fixed address's subnet and its gateway on the
-    floating network (the given one, checked)."""
-    ports = {pw.id: pw for pw in w.ports}
+    floating network (the given one, checked); ``ports`` by id."""
     sub_name = w.subnet_by_ref[fixed_sub].subnet.name
     candidates = [
         r for r in routers

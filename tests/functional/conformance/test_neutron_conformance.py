@@ -198,6 +198,19 @@ def test_router_and_dhcp_iptables(runs: Runs, cloud: str, host: str) -> None:
     assert not diffs, _report("netfilter chains", cloud, host, diffs)
 
 
+def _routes(ns: Any, theirs: list[dict[str, Any]]) -> tuple[list[Any], list[Any]]:
+    """(ours, Neutron's) non-connected routes as (destination, device, gateway, table)."""
+    return (sorted({(r.destination, r.device, r.gateway, r.table) for r in ns.routes
+                    if r.proto != "kernel"}),
+            sorted({(r["destination"], r["device"], r["gateway"], r["table"]) for r in theirs}))
+
+
+def _section_diffs(name: str, sections: dict[str, tuple[Any, Any]]) -> list[str]:
+    """One line block per section of namespace ``name`` where ours and Neutron's differ."""
+    return [f"{name} {what}:\n  - neutron  {theirs}\n  + neutrace {mine}"
+            for what, (mine, theirs) in sections.items() if mine != theirs]
+
+
 @pytest.mark.parametrize(("cloud", "host"), _cases("dvr_namespaces"))
 def test_dvr_namespaces(runs: Runs, cloud: str, host: str) -> None:
     """A DVR host's qrouter-, snat- and fip- namespaces (DvrLocalRouter/DvrEdgeRouter.process
@@ -218,13 +231,9 @@ def test_dvr_namespaces(runs: Runs, cloud: str, host: str) -> None:
              for i in ns.interfaces if i.kind != "loopback"}
         b = {n: {"mac": d.get("mac", a.get(n, {}).get("mac")), "mtu": d.get("mtu"),
                  "addresses": sorted(d["addresses"])} for n, d in t["interfaces"].items()}
-        sections = {
+        sections: dict[str, tuple[Any, Any]] = {
             "interfaces": (a, b),
-            "routes (destination, device, gateway, table)": (
-                sorted({(r.destination, r.device, r.gateway, r.table) for r in ns.routes
-                        if r.proto != "kernel"}),
-                sorted({(r["destination"], r["device"], r["gateway"], r["table"])
-                        for r in t["routes"]})),
+            "routes (destination, device, gateway, table)": _routes(ns, t["routes"]),
             "rules (priority, table, from, iif)": (
                 sorted({(r.priority, r.table, r.source, r.iif) for r in ns.rules}),
                 sorted({(int(r["priority"]), r["table"], None if r.get("iif") else str(
@@ -235,9 +244,7 @@ def test_dvr_namespaces(runs: Runs, cloud: str, host: str) -> None:
                 sorted({(n["ip"], n["mac"], n["device"]) for n in t["neighbours"]})),
             "sysctls": (sorted({f"{k}={v}" for k, v in ns.sysctls}), sorted(set(t["sysctls"]))),
         }
-        for what, (mine_, theirs_) in sections.items():
-            if mine_ != theirs_:
-                diffs.append(f"{name} {what}:\n  - neutron  {theirs_}\n  + neutrace {mine_}")
+        diffs += _section_diffs(name, sections)
     assert not diffs, _report("DVR namespace parts", cloud, host, diffs)
 
 
@@ -281,11 +288,7 @@ def test_ha_namespaces(runs: Runs, cloud: str, host: str) -> None:
              for n, d in t["interfaces"].items()}
         sections: dict[str, tuple[Any, Any]] = {
             "interfaces": (a, b),
-            "routes (destination, device, gateway, table)": (
-                sorted({(r.destination, r.device, r.gateway, r.table) for r in ns.routes
-                        if r.proto != "kernel"}),
-                sorted({(r["destination"], r["device"], r["gateway"], r["table"])
-                        for r in t["routes"]})),
+            "routes (destination, device, gateway, table)": _routes(ns, t["routes"]),
             "sysctls": (sorted(f"{k}={v}" for k, v in ns.sysctls),
                         _last_values(t["sysctls"])),
             "keepalived.conf": (conf[name], t["keepalived.conf"]),
@@ -294,9 +297,7 @@ def test_ha_namespaces(runs: Runs, cloud: str, host: str) -> None:
                  if f.namespace == name and f.path.endswith(".radvd.conf")},
                 t.get("daemons", {})),
         }
-        for what, (mine_, theirs_) in sections.items():
-            if mine_ != theirs_:
-                diffs.append(f"{name} {what}:\n  - neutron  {theirs_}\n  + neutrace {mine_}")
+        diffs += _section_diffs(name, sections)
     assert not diffs, _report("HA namespace parts", cloud, host, diffs)
 
 

@@ -170,6 +170,7 @@ class OvsBridge:
     protocols: tuple[str, ...] = ("OpenFlow10", "OpenFlow13")
     external_ids: tuple[tuple[str, str], ...] = ()
     groups: tuple[OvsGroup, ...] = ()
+    frag_mode: str = "normal"  # ovs-ofctl set-frags: normal, drop, reassemble or nx-match
     mirrors: tuple[OvsMirror, ...] = ()
 
     def port(self, name: str) -> OvsPort | None:

@@ -161,3 +161,32 @@ def test_stp_port_states() -> None:
     assert outs("a") == ["br5"]  # output:2/3 and FLOOD skip b and c: only LOCAL
     assert outs("c") == ["a", "b", "br5"]  # a learning port receives; ALL does not check STP
     assert outs("b") == []  # discarding: no lookup
+
+
+def test_ip_fragments() -> None:
+    """nw_frag matches and OVS's fragment handling modes ("ofproto-dpif - fragment handling"):
+    frags=normal looks a fragment up without L4 ports (the packet keeps them), nx-match with
+    them, drop drops it before any flow."""
+    from dataclasses import replace
+
+    from neutrace.app.ofproto_trace import start_point, trace
+    from neutrace.syntax.ofctl import parse_flow
+
+    br = OvsBridge("br6", ports=(OvsPort("a", 1), OvsPort("b", 2), OvsPort("c", 3),
+                                 OvsPort("d", 4)),
+                   flows=parse_flows("priority=5,tcp,nw_frag=later actions=output:4\n"
+                                     "priority=4,tcp,tp_dst=80 actions=output:2\n"
+                                     "priority=3,tcp,tp_dst=0 actions=output:3"))
+    assert ("nw_frag", "later") in parse_flow("tcp,nw_frag=later actions=drop").match
+
+    def out(mode: str, frag: str) -> list[tuple[str, int]]:
+        b = replace(br, frag_mode=mode)
+        micro = "in_port=a,tcp,tp_src=1,tp_dst=80" + (f",nw_frag={frag}" if frag else "")
+        v = trace([b], start_point([b], micro))
+        return [(e.port or "", e.packet.tp_dst) for e in v.exits if e.packet is not None]
+
+    assert out("normal", "") == [("b", 80)]
+    assert out("normal", "first") == [("c", 80)]  # looked up with tp_dst=0, sent with 80
+    assert out("normal", "later") == [("d", 80)]
+    assert out("nx-match", "first") == [("b", 80)]
+    assert out("drop", "first") == []

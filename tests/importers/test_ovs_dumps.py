@@ -112,15 +112,15 @@ def test_unknown_flow_syntax_is_kept_as_unsupported(tmp_path: Path) -> None:
 
     folder = write_sos(bridges(), tmp_path)
     f = folder / "ovs-ofctl_dump-flows_br-ex"
-    f.write_text(" cookie=0x1, table=7, priority=9,ip,nw_frag=later actions=drop\n"
+    f.write_text(" cookie=0x1, table=7, priority=9,ip,tun_metadata0=0x1 actions=drop\n"
                  " cookie=0x2, table=0, priority=9,ip,nw_dst=10.9.9.9 actions=push_mpls:0x8847\n"
                  " cookie=0x3, table=0, priority=1 actions=NORMAL\n")
     with pytest.warns(InputWarning, match="2 flow\\(s\\) use what neutrace does not simulate"):
         found = {b.name: b for b in load_sos(tmp_path)}
     br = found["br-ex"]
     odd = {fl.cookie: fl.unsupported for fl in br.flows if fl.unsupported}
-    assert set(odd) == {1, 2} and "nw_frag" in odd[1] and "push_mpls" in odd[2]
-    assert ("nw_frag", "later") not in br.flows[0].match and ("ip", "") in br.flows[0].match
+    assert set(odd) == {1, 2} and "tun_metadata0" in odd[1] and "push_mpls" in odd[2]
+    assert ("tun_metadata0", "0x1") not in br.flows[0].match and ("ip", "") in br.flows[0].match
     eng = OpenFlowEngine(list(found.values()))
     miss = eng.run("br-ex", "eth3", ipv4("fa:16:3e:00:00:01", "fa:16:3e:00:00:02", "10.0.0.1",
                                          "10.0.0.2"), OpenFlowState())

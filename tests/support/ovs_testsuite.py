@@ -352,7 +352,7 @@ class Replayer:
             visit = OpenFlowEngine(bridges).run(
                 start.bridge, start.in_port, start.packet, state,
                 ct_next=tuple(ct_state_bits(f) for f in ct_next) if ct_next else None,
-                generate=generate)
+                generate=generate, metadata=start.metadata)
             ours = observe_engine(visit, bridges)
             theirs = observe_ovs(real, start.packet, bridges)
         except NeutraceError as exc:

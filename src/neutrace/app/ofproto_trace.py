@@ -17,18 +17,31 @@ from neutrace.engines.results import BridgeVisit
 from neutrace.errors import CommandLineError, InputError
 from neutrace.packet import Packet
 from neutrace.syntax.microflow import parse_microflow
-from neutrace.syntax.offields import CT_STATE_FLAGS, FieldValueError, ct_state_bits, mac_to_int
+from neutrace.syntax.offields import (
+    CT_STATE_FLAGS,
+    FRAG_WORDS,
+    FieldValueError,
+    ct_state_bits,
+    mac_to_int,
+)
 from neutrace.syntax.ovsfdb import MacEntry
 
 
 @dataclass(frozen=True, slots=True)
 class Start:
-    """Where a microflow enters: the bridge, the port's name, the packet, extra fields."""
+    """Where a microflow enters: the bridge, the port's name, the packet, extra fields
+    (``nw_frag``)."""
 
     bridge: str
     in_port: str
     packet: Packet
     fields: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def metadata(self) -> tuple[tuple[str, int], ...]:
+        """The extra fields as the engine's slot values (``nw_frag=first``: 1)."""
+        return tuple((k, FRAG_WORDS[v][0] if v in FRAG_WORDS else int(v, 0))
+                     for k, v in self.fields if k == "nw_frag")
 
 
 def bridges_from(
@@ -74,10 +87,11 @@ def start_point(bridges: Sequence[OvsBridge], microflow: str, bridge: str | None
                 source: str = "MICROFLOW") -> Start:
     """Where ``microflow`` enters: its ``in_port`` (a name, or a number with ``bridge``)."""
     mf = parse_microflow(microflow, source=source)
-    if mf.fields:
-        raise InputError(source, mf.fields[0][0], "a packet enters a bridge with registers, "
+    cleared = [k for k, _ in mf.fields if k != "nw_frag"]
+    if cleared:
+        raise InputError(source, cleared[0], "a packet enters a bridge with registers, "
                          "metadata and conntrack state cleared",
-                         "leave out " + ", ".join(k for k, _ in mf.fields))
+                         "leave out " + ", ".join(cleared))
     names = [b.name for b in bridges]
     chosen = [b for b in bridges if b.name == bridge] if bridge else list(bridges)
     if bridge and not chosen:
@@ -119,7 +133,7 @@ def trace(bridges: Sequence[OvsBridge], start: Start, host: str = "",
     engine = OpenFlowEngine(bridges, host=host)
     # as plain ofproto/trace: NORMAL's lookup sees the MAC table as it was
     return engine.run(start.bridge, start.in_port, start.packet, state or OpenFlowState(),
-                      ct_next=ct_next, generate=False)
+                      ct_next=ct_next, generate=False, metadata=start.metadata)
 
 
 def ct_next_states(values: Sequence[str]) -> tuple[int, ...] | None:

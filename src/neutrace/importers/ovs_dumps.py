@@ -322,6 +322,8 @@ def load_files(
             raise InputError(str(flows.get(name, "")), "", f"no ports known for bridge {name}",
                              f"add `ovs-vsctl show` and `ovs-ofctl show {name}` output")
         kwargs: dict[str, object] = {}
+        if oshow is not None and oshow.frags != "normal":
+            kwargs["frag_mode"] = oshow.frags
         if vb is not None:
             if vb.fail_mode:
                 kwargs["fail_mode"] = vb.fail_mode

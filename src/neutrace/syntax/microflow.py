@@ -273,6 +273,10 @@ def parse_microflow(
                 else:
                     values[attr] = number
                     written[attr] = key
+            elif key == "nw_frag":  # a fragment: the engine's nw_frag slot (no: the default)
+                offields.parse_value(offields.FIELDS["nw_frag"], value)
+                if value != "no":
+                    extra.append((key, value))
             elif key.startswith(_PIPELINE_PREFIXES):
                 field = offields.lookup(key)
                 if field is not None and field.kind == offields.K_INT:

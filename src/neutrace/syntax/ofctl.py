@@ -80,6 +80,7 @@ _EXAMPLES = {
     offields.K_IPV6: "fe80::1 or fe80::/64",
     offields.K_CT_STATE: "+trk-est or 0x20/0x22",
     offields.K_TCP_FLAGS: "+syn-ack or 0x2/0x12",
+    offields.K_FRAG: "no, yes, first, later or not_later",
     offields.K_PORT: "a port number, a port name or LOCAL",
     offields.K_DL_VLAN: "0..4095, or 0xffff for no VLAN header",
 }

@@ -30,6 +30,7 @@ META_SLOTS: tuple[str, ...] = (
     "in_port", "metadata", *(f"reg{i}" for i in range(16)),
     "ct_state", "ct_zone", "ct_mark", "ct_label", "conj_id", "pkt_mark",
     "nw_ecn",  # the IP ECN bits: a Packet's nw_tos holds the DSCP bits only, as OVS prints it
+    "nw_frag",  # IP fragment bits: 1 a fragment, 2 a later one (FLOW_NW_FRAG_ANY/LATER)
 )
 SLOTS: tuple[str, ...] = PACKET_SLOTS + META_SLOTS
 SLOT_INDEX: dict[str, int] = {name: i for i, name in enumerate(SLOTS)}
@@ -80,6 +81,10 @@ K_IPV6 = "ipv6"
 K_PORT = "port"
 K_CT_STATE = "ct_state"
 K_TCP_FLAGS = "tcp_flags"
+K_FRAG = "frag"
+# nw_frag's words (ovs-fields(7)) as value/mask of its two bits
+FRAG_WORDS: dict[str, tuple[int, int]] = {
+    "no": (0, 1), "yes": (1, 1), "first": (1, 3), "later": (3, 3), "not_later": (0, 2)}
 K_DL_VLAN = "dl_vlan"  # the OF1.0 dl_vlan/dl_vlan_pcp shorthands (special match semantics)
 K_DL_VLAN_PCP = "dl_vlan_pcp"
 
@@ -151,6 +156,7 @@ _add(("tcp_src", "udp_src", "sctp_src", "NXM_OF_TCP_SRC", "NXM_OF_UDP_SRC", "OXM
 _add(("tcp_dst", "udp_dst", "sctp_dst", "NXM_OF_TCP_DST", "NXM_OF_UDP_DST", "OXM_OF_TCP_DST",
       "OXM_OF_UDP_DST", "OXM_OF_SCTP_DST"), Field("tp_dst", "tp_dst", 16, prereq=P_TP))
 _add(("NXM_NX_TCP_FLAGS",), Field("tcp_flags", "tcp_flags", 12, K_TCP_FLAGS, P_TCP))
+_add(("NXM_NX_IP_FRAG",), Field("nw_frag", "nw_frag", 2, K_FRAG, P_IP_ANY))
 _add(("NXM_OF_ICMP_TYPE", "OXM_OF_ICMPV4_TYPE"),
      Field("icmp_type", "tp_src", 8, prereq=P_ICMP, maskable=False))
 _add(("NXM_OF_ICMP_CODE", "OXM_OF_ICMPV4_CODE"),
@@ -377,6 +383,8 @@ def parse_value(field: Field, text: str, ports: PortResolver | None = None) -> t
         return _flags(text, CT_STATE_FLAGS, "ct_state")
     if kind == K_TCP_FLAGS and text[:1] in "+-":
         return _flags(text, TCP_FLAGS, "tcp_flags")
+    if kind == K_FRAG and text in FRAG_WORDS:
+        return FRAG_WORDS[text]
     value_text, slash, mask_text = text.partition("/")
     if slash and not field.maskable:
         raise FieldValueError(f"{field.name} cannot be masked")

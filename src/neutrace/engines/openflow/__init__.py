@@ -28,8 +28,9 @@ using what the engine does not know (``Flow.unsupported``) stops only a packet t
 NORMAL learns the source before it looks the destination up, as the datapath does (``run``'s
 ``generate=False``: the lookup first, as plain ``ofproto/trace``). Not modelled: flow timeouts
 expiring (learned flows keep their idle/hard_timeout but never age), select groups' hash,
-meters, MPLS, NSH, xreg/xxreg/tun_metadata fields, bundle/multipath, STP/RSTP port states,
-IP fragments, ct ``alg``/``+rel`` and IPv6 NAT.
+meters, MPLS, NSH, xreg/xxreg/tun_metadata fields, bundle/multipath, bonds, ct ``alg``/``+rel``
+and IPv6 NAT. Modelled: IP fragments (``nw_frag``, the fragment handling mode), STP/RSTP port
+states.
 
 All mutable state (MAC tables, learned flows, conntrack) lives in `OpenFlowState`, owned by the
 caller and keyed by (host, bridge) or (host, zone), so a trace can start cold or warm. A trace

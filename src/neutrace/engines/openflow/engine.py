@@ -28,8 +28,7 @@ class OpenFlowEngine:
         """Index ``bridges`` (their flows are compiled lazily, table by table)."""
         self.host = host
         self._bridges: dict[str, Bridge] = {b.name: Bridge(b) for b in bridges}
-        self._cache: dict[tuple[int, int, str, str, Packet, tuple[int, ...] | None, bool],
-                          BridgeVisit] = {}
+        self._cache: dict[tuple[object, ...], BridgeVisit] = {}
         # (id(flow), table, depth) -> (flow, the step of a lookup that matched it)
         self._table_steps: dict[tuple[int, int, int], tuple[Flow | None, Step]] = {}
         # port name -> bridge that owns it (patch ports find their peer's bridge so)
@@ -61,27 +60,30 @@ class OpenFlowEngine:
         return xlate.table_step(self._table_steps, table, flow, depth)
 
     def run(self, bridge: str, in_port: str, packet: Packet, state: OpenFlowState,
-            ct_next: tuple[int, ...] | None = None, generate: bool = True) -> BridgeVisit:
+            ct_next: tuple[int, ...] | None = None, generate: bool = True,
+            metadata: tuple[tuple[str, int], ...] = ()) -> BridgeVisit:
         """The packet entering ``bridge`` through the port named ``in_port``. ``ct_next``, as
         ``ofproto/trace --ct-next``: the ct_state of each recirculation after ct(table=N), in
         order (``trk,new`` once they run out) instead of what the engine's conntrack says.
         ``generate`` (the default): NORMAL learns the source before it looks the destination
         up, as the datapath and ``ofproto/trace -generate`` do; False: as plain ofproto/trace,
         the lookup sees the MAC table as it was before this NORMAL (it still learns, for a
-        later NORMAL of the same packet)."""
+        later NORMAL of the same packet). ``metadata``: slot values the packet comes with
+        (``("nw_frag", 1)``: a first fragment)."""
         br = self._bridges.get(bridge)
         if br is None:
             raise SimulationError(f"host {self.host!r} has no OVS bridge {bridge!r}")
         if br.ofport(in_port) is None:
             raise SimulationError(f"bridge {bridge} on host {self.host!r} has no port {in_port!r}")
-        key = (state.serial, state.version, bridge, in_port, packet, ct_next, generate)
+        key = (state.serial, state.version, bridge, in_port, packet, ct_next, generate,
+               metadata)
         hit = self._cache.get(key)
         if hit is not None:
             return hit
         version = state.version
         visit = xlate.start(self, state, br, in_port, packet,
                             ct_next=list(ct_next) if ct_next is not None else None,
-                            generate=generate)
+                            generate=generate, metadata=metadata)
         if state.version == version:  # the trace changed nothing: the same input gives this
             if len(self._cache) >= 4096:
                 self._cache.clear()

@@ -38,6 +38,7 @@ I_CT_ZONE = _S["ct_zone"]
 I_CT_MARK = _S["ct_mark"]
 I_CT_LABEL = _S["ct_label"]
 I_CONJ_ID = _S["conj_id"]
+I_NW_FRAG = _S["nw_frag"]
 N_PACKET = len(F.PACKET_SLOTS)
 N_SLOTS = len(F.SLOTS)
 

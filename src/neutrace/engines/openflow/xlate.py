@@ -38,8 +38,10 @@ from neutrace.engines.openflow.values import (
     I_DL_TYPE,
     I_IN_PORT,
     I_METADATA,
+    I_NW_FRAG,
     I_NW_PROTO,
     I_NW_TTL,
+    I_TP_DST,
     I_TP_SRC,
     I_TUN_DST,
     I_TUN_ID,
@@ -137,13 +139,15 @@ def visit(ctx: XlateCtx, patched: bool = False) -> BridgeVisit:
 def start(engine: OpenFlowEngine, state: OpenFlowState, bridge: Bridge, in_port: str,
           packet: Packet, depth: int = 0, values: Values | None = None,
           parent: XlateCtx | None = None, ct_next: list[int] | None = None,
-          generate: bool = True) -> BridgeVisit:
+          generate: bool = True, metadata: tuple[tuple[str, int], ...] = ()) -> BridgeVisit:
     """A visit of ``bridge`` (a patch peer's when ``parent`` is the visit that output to it:
     the translation's counters carry over; ``ct_next``: see `OpenFlowEngine.run`)."""
     ofport = bridge.ofport(in_port)
     assert ofport is not None
     if values is None:
         values = packet_values(packet, ofport)
+        for name, value in metadata:
+            values[F.SLOT_INDEX[name]] = value
     ctx = XlateCtx(engine, state, bridge, in_port, packet, values, depth,
                    parent.resubmits if parent else 0, parent.patch_chain if parent else None)
     ctx.ct_next = parent.ct_next if parent is not None else ct_next
@@ -238,6 +242,15 @@ def xlate_table(ctx: XlateCtx, table_id: int, in_port: int | None = None, *,
     deepens = not initial and table_id <= ctx.table
     ctx.table = table_id
     v = ctx.v
+    ports = v[I_TP_SRC], v[I_TP_DST]
+    if v[I_NW_FRAG] & 1 and ctx.bridge.spec.frag_mode != "nx-match":
+        # rule_dpif_lookup_from_table: in frags=normal a fragment is looked up without L4
+        # ports; in frags=drop it meets OVS's internal drop rule
+        if ctx.bridge.spec.frag_mode == "drop":
+            ctx.steps.append(ctx.engine.table_step(table_id, None, ctx.sdepth))
+            ctx.dropping(ExitCause.TABLE_MISS)
+            return
+        v[I_TP_SRC] = v[I_TP_DST] = 0
     if in_port is None:
         flow, conj = lookup(ctx, table_id)
     else:
@@ -245,6 +258,7 @@ def xlate_table(ctx: XlateCtx, table_id: int, in_port: int | None = None, *,
         v[I_IN_PORT] = in_port
         flow, conj = lookup(ctx, table_id)
         v[I_IN_PORT] = saved
+    v[I_TP_SRC], v[I_TP_DST] = ports
     ctx.steps.append(ctx.engine.table_step(table_id, flow, ctx.sdepth))
     if flow is None:
         ctx.dropping(ExitCause.TABLE_MISS)

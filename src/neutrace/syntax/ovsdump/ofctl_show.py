@@ -25,6 +25,7 @@ class OfctlPort:
 class OfctlShow:
     dpid: str
     ports: tuple[OfctlPort, ...]
+    frags: str = "normal"  # the fragment handling mode (OFPT_GET_CONFIG_REPLY's frags=)
 
     def by_name(self, name: str) -> OfctlPort | None:
         return next((p for p in self.ports if p.name == name), None)
@@ -33,6 +34,7 @@ class OfctlShow:
 _OFCTL_PORT_RE = re.compile(r" *([0-9]{1,5}|LOCAL)\((.+)\): addr:([0-9a-fA-F:]{1,64}) *")
 _OFCTL_PORTISH_RE = re.compile(r" *[^ (]+\(.*\): addr:.*")
 _DPID_RE = re.compile(r"dpid:([0-9a-fA-F]+)")
+_FRAGS_RE = re.compile(r"GET_CONFIG_REPLY.*\bfrags=(normal|drop|reassemble|nx-match)\b")
 _OFCTL_CONFIG_RE = re.compile(r" +(config|state): +([A-Z0-9_ ]{1,200})")
 
 
@@ -40,6 +42,7 @@ def parse_ofctl_show(text: str, source: str = "<ovs-ofctl show>") -> OfctlShow:
     """Parse ``ovs-ofctl [-O OpenFlowXX] show BRIDGE``: the dpid and each port's ofport, name
     and MAC."""
     dpid = ""
+    frags = "normal"
     ports: list[OfctlPort] = []
     seen: dict[int, str] = {}
     for lineno, line in enumerate(text_lines(text, source), 1):
@@ -72,10 +75,13 @@ def parse_ofctl_show(text: str, source: str = "<ovs-ofctl show>") -> OfctlShow:
         d = _DPID_RE.search(line)
         if d and not dpid:
             dpid = d.group(1)
+        f = _FRAGS_RE.search(line)
+        if f:
+            frags = f.group(1)
     if not dpid and not ports:
         raise SyntaxParseError(source, "line 1", "no dpid and no ports: this is not the output of "
                                "`ovs-ofctl show BRIDGE`", "give the output of `ovs-ofctl show`")
-    return OfctlShow(dpid=dpid, ports=tuple(ports))
+    return OfctlShow(dpid=dpid, ports=tuple(ports), frags=frags)
 
 
 def format_ofctl_show(show: OfctlShow) -> str:
@@ -88,5 +94,5 @@ def format_ofctl_show(show: OfctlShow) -> str:
         out.extend([f"     config:     {' '.join(p.config) or '0'}",
                     f"     state:      {' '.join(p.state) or '0'}",
                     "     speed: 0 Mbps now, 0 Mbps max"])
-    out.append("OFPT_GET_CONFIG_REPLY (xid=0x4): frags=normal miss_send_len=0")
+    out.append(f"OFPT_GET_CONFIG_REPLY (xid=0x4): frags={show.frags} miss_send_len=0")
     return "\n".join(out) + "\n"

@@ -231,7 +231,9 @@ def parse_ofproto_trace(text: str, source: str = "<ofproto/trace>") -> OfprotoTr
             assert m is not None
             depth = max(0, (len(m.group(1)) - 2 - base) // 4)
             rest = m.group(2)
-            if rest.startswith("No match"):
+            if rest.startswith(("No match", "Packets are IP fragments")):
+                # (or: a fragment dropped by the fragment handling mode "drop", OVS's internal
+                # drop_frags_rule: no flow of the table is looked at)
                 # "No match." or, when the miss would go to a controller (a table configured by
                 # an OpenFlow 1.0-1.2 connection), 'No match, and a "packet-in" is called for.'
                 tl = TraceLine(T_TABLE, text_, depth=depth, table=int(m.group(1)), match=None,

@@ -97,3 +97,18 @@ def test_bucket_text() -> None:
     assert (b.bucket_id, b.weight, b.watch_port, b.watch_group) == (3, 7, "2", 9)
     assert [a.text for a in b.actions] == ["output:1", "set_field:1->reg0"]
     assert [a.text for a in parse_bucket("output:10", 4).actions] == ["output:10"]
+
+
+def test_output_with_max_len() -> None:
+    """``output(port=N,max_len=M)`` as xlate_output_trunc_action: sent to a port, not to a
+    patch port ("truncate and output to patch port") nor back to the input port."""
+    ports = (*PORTS, OvsPort("pp", 20, "patch", options=(("peer", "qq"),)))
+    peer = OvsBridge("br9", ports=(OvsPort("qq", 1, "patch", options=(("peer", "pp"),)),
+                                   OvsPort("q2", 2)), flows=parse_flows("actions=output:2"))
+    br = OvsBridge("br0", ports=ports, flows=parse_flows(
+        "in_port=1 actions=output(port=10,max_len=100),output(port=20,max_len=100),"
+        "output(port=1,max_len=100)"))
+    v = OpenFlowEngine([br, peer]).run("br0", "p1", PKT, OpenFlowState())
+    assert [(e.kind, e.port) for e in v.exits] == [("output", "p10")]
+    assert A.parse_action("output(port=10,max_len=100)") == A.Output(
+        "10", "output(port=10,max_len=100)", 100)

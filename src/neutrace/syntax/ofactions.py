@@ -32,10 +32,12 @@ class ActionParseError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Output:
-    """``output:PORT`` or a bare port (number or name, as written; resolved by the engine)."""
+    """``output:PORT`` or a bare port (number or name, as written; resolved by the engine);
+    ``max_len``: ``output(port=PORT,max_len=N)``, the copy truncated to N bytes."""
 
     port: str
     text: str = ""
+    max_len: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -410,7 +412,9 @@ def parse_action(text: str) -> Action:
     if lname == "output":
         if paren is not None:
             args = dict(_kvs(paren))
-            return Output(_port(args.get("port", ""), "output port"), text)
+            return Output(_port(args.get("port", ""), "output port"), text,
+                          _int(args["max_len"], "max_len", 0xFFFFFFFF)
+                          if "max_len" in args else None)
         assert arg is not None
         if "[" in arg:
             return OutputReg(_subfield(arg), text)

@@ -196,14 +196,15 @@ def _ovs_tunnel_ids(real: RealTrace, start: Packet, bridges: dict[str, OvsBridge
             m = _TUN_LOAD_RE.match(ln.text)
             if m:
                 tun[bridge] = int(next(g for g in m.groups() if g is not None), 0)
-            elif ln.text.startswith("output:"):
+            elif ln.text.startswith(("output:", "output(port=")):
                 nxt = lines[n + 1] if n + 1 < len(lines) else None
                 if nxt is not None and nxt.kind == "note" and (
                     "skipping output to input port" in nxt.text or "Nonexistent" in nxt.text
                 ):
                     continue
                 br = bridges[bridge]
-                target = ln.text[len("output:"):]
+                target = (ln.text[len("output:"):] if ln.text.startswith("output:")
+                          else ln.text[len("output(port="):].split(",")[0].rstrip(")"))
                 port = br.port(target) or (br.port_by_ofport(int(target)) if target.isdigit()
                                              else None)
                 if port is not None and port.is_tunnel:

@@ -422,7 +422,25 @@ def _output_action(ctx: XlateCtx, act: A.Output) -> None:
         ctx.steps.append(OutputSkipped(table=ctx.table, problem=OutputProblem.NONEXISTENT_PORT,
                                        port=act.port, depth=ctx.sdepth))
         return
+    if act.max_len is not None and not _truncatable(ctx, port):
+        return
     xlate_output(ctx, port, act.text)
+
+
+def _truncatable(ctx: XlateCtx, port: int) -> bool:
+    """``xlate_output_trunc_action``: output(port=..,max_len=..) sends nothing to a reserved
+    port (but LOCAL and IN_PORT), the input port or a patch port."""
+    if port == F.OFPP_IN_PORT:
+        port = ctx.v[I_IN_PORT]
+    if port in (F.OFPP_TABLE, F.OFPP_NORMAL, F.OFPP_FLOOD, F.OFPP_ALL, F.OFPP_CONTROLLER,
+                F.OFPP_NONE):
+        return False
+    if port == ctx.v[I_IN_PORT]:
+        ctx.steps.append(OutputSkipped(table=ctx.table, problem=OutputProblem.INPUT_PORT,
+                                       depth=ctx.sdepth))
+        return False
+    p = ctx.bridge.by_ofport.get(port)
+    return p is not None and p.type != "patch"
 
 
 def _clone(ctx: XlateCtx, act: A.Clone) -> None:

@@ -346,3 +346,20 @@ def test_a_missing_l2pop_unicast_entry() -> None:
     assert isinstance(d, FlowDifference) and d.table_name == "UCAST_TO_TUN"
     assert d.remote_host == "net-01"
     assert "the l2pop unicast entry to host net-01 is missing" in difference_text(d, drift)
+
+
+def test_a_protocol_by_number_or_by_name_is_one_rule(seed: CloudState) -> None:
+    """The agents write ``-p 50``; iptables-save prints a protocol it can name (``-p esp``):
+    one rule. Another protocol stays a difference."""
+    h = seed.host(CMPT)
+    assert h is not None
+    chain = "neutron-openvswi-i1b17c0cc-9"
+    line = f"-A {chain} -p 50 -j RETURN"
+    text = h.root.iptables.replace(f"-A {chain} ", f"{line}\n-A {chain} ", 1)
+    ours = changed(seed, with_ns(h, replace(h.root, iptables=text)))
+    named = with_ns(h, replace(h.root, iptables=text.replace(line, f"-A {chain} -p esp -j RETURN")))
+    assert compare(ours, changed(ours, named)).differences == ()
+    other = with_ns(h, replace(h.root, iptables=text.replace(line, f"-A {chain} -p ah -j RETURN")))
+    got = compare(ours, changed(ours, other)).differences
+    assert {(d.change, d.rule.split(" -p ")[1]) for d in got  # type: ignore[attr-defined]
+            } == {(Change.MISSING, "50 -j RETURN"), (Change.EXTRA, "51 -j RETURN")}

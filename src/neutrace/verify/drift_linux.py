@@ -34,6 +34,7 @@ from neutrace.drift import (
     Tolerance,
     Tolerated,
 )
+from neutrace.engines.netfilter.matches import PROTOCOLS
 from neutrace.syntax.iptables import IptRule, Ruleset, parse_ipset_save, parse_iptables_save
 from neutrace.syntax.sysctl import forwarding_sysctls
 
@@ -47,6 +48,8 @@ _SETTINGS = ("kind", "mac", "mtu", "peer", "master", "up", "vlan")
 _PORT_CHAIN_RE = re.compile(r"^neutron-openvswi-([ios])([0-9a-f]{8}-[0-9a-f]*)$")
 _PORT_CHAINS = {"i": RuleRole.SG_INGRESS, "o": RuleRole.SG_EGRESS, "s": RuleRole.ANTISPOOF}
 _MAC_RE = re.compile(r"(--mac-source) ([0-9A-Fa-f:]{17})")
+# ``-p 50`` as the agents write it, ``-p esp`` as iptables-save prints a protocol it can name
+_PROTO_RE = re.compile(r"(?<!\S)(-p|--protocol) (! )?([A-Za-z][\w-]*)(?!\S)")
 
 
 def rule_role(table: str, chain: str, rule: IptRule) -> tuple[RuleRole, str]:
@@ -73,6 +76,8 @@ def rule_role(table: str, chain: str, rule: IptRule) -> tuple[RuleRole, str]:
 
 def _rule_text(rule: IptRule) -> str:
     text = replace(rule, counters=None).text
+    text = _PROTO_RE.sub(lambda m: f"{m.group(1)} {m.group(2) or ''}"
+                         f"{PROTOCOLS.get(m.group(3).lower(), m.group(3))}", text)
     return _MAC_RE.sub(lambda m: f"{m.group(1)} {m.group(2).lower()}", text)
 
 

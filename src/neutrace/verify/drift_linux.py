@@ -224,8 +224,9 @@ class HostLinux:
         for change, diff in ((Change.MISSING, erules - arules), (Change.EXTRA, arules - erules)):
             for (chain, text), n in sorted(diff.items()):
                 role, subject = rule_role(tname, chain, by_text[(chain, text)])
+                shown = replace(by_text[(chain, text)], counters=None).text  # as written
                 for _ in range(n):
-                    self.out.append(IptablesDifference(h, ns, family, tname, chain, text,
+                    self.out.append(IptablesDifference(h, ns, family, tname, chain, shown,
                                                        change, role, subject))
 
     def _ipsets(self, ns: str, etext: str, atext: str) -> None:
